@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine (Python 3.11 and pip needed):
+#   make demo   - create .venv, install kubetune, run a real tuning job on a bundled dataset
+#   make test   - create .venv, install kubetune with its test tools, run the whole test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+PIP     = $(VENV)/bin/python -m pip
+export DO_NOT_TRACK = 1
+export PREFECT_SERVER_ANALYTICS_ENABLED = false
+
+.PHONY: demo test install install-test constraints bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e .
+
+install-test: $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e ".[test]"
+
+demo: install
+	$(VENV)/bin/kubetune tune examples/breast_cancer_rf.yaml --n-trials 30 --parallelism 2
+
+test: install-test
+	$(VENV)/bin/python -m pytest -q -ra
+
+bench: install-test
+	$(VENV)/bin/python bench/overhead.py
+
+constraints:
+	$(PIP) freeze --exclude-editable | grep -viE "^(kubetune|pip|setuptools|wheel)==" \
+		| sed 's/^torch==\(.*\)+cpu/torch==\1/' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .kubetune mlflow.db mlruns mlartifacts

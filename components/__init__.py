@@ -1,0 +1,1 @@
+"""kubetune's library: everything a tuning job does, importable without Prefect running."""

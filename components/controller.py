@@ -1,0 +1,311 @@
+"""The study controller: ask the sampler, hand trials to an executor, tell the study what came back.
+
+It is the only writer of its trials' outcomes to the study and of their runs to MLflow (with a local
+SQLite MLflow store that means a single writer). Several controllers may share one study on a
+heartbeat-capable storage (PostgreSQL): the budget is counted study-wide, and each controller fails and
+re-queues trials whose heartbeat went stale, whoever started them.
+
+Nothing is lost on interruption. Ctrl-C: the trials in flight are recorded as interrupted and their
+parameters queued again. A controller killed outright: on a journal file (one controller per study) the
+next start reconciles every RUNNING trial; on PostgreSQL their heartbeats go stale and any controller
+re-queues them. A trial lost to its worker dying is re-run with the same parameters up to
+``max_retries`` times (components.requeue). Storage calls are retried across a database restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from components.budget_lock import budget_lock
+from components.executors.base import Executor
+from components.heartbeat import supports_heartbeat
+from components.requeue import MAX_RETRIES_ATTR, STALE_REASON, requeue, study_budget_used
+from components.space import Space, suggest
+from components.tracking import Tracker
+from components.transient import retry_transient
+from components.trial import TrialRequest, TrialResult
+
+log = logging.getLogger("kubetune.controller")
+
+INTERRUPTED = "kubetune.interrupted"
+REASON = "kubetune.failure_reason"
+RUN_ID = "kubetune.mlflow_run_id"
+
+RequestFactory = Callable[[int, int, dict[str, Any]], TrialRequest]  # (number, trial_id, params)
+
+
+@dataclass
+class TrialsSummary:
+    n_complete: int = 0
+    n_failed: int = 0
+    n_pruned: int = 0
+    n_retried: int = 0
+    first_error: str | None = None
+    ran_this_time: int = 0
+    stopped_by: str = "budget"
+    wall_seconds: float = 0.0  # the trial loop alone: ask, submit, wait, tell, MLflow
+    startup_seconds: float = 0.0  # waiting for the executor's workers before the first trial
+
+
+@dataclass
+class _InFlight:
+    trial: optuna.Trial
+    run_id: str
+
+
+class StudyController:
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: Space,
+        executor: Executor,
+        tracker: Tracker,
+        parent_run_id: str,
+        make_request: RequestFactory,
+        metric_names: list[str],
+        n_trials: int,
+        timeout: float | None = None,
+        progress: bool = False,
+        max_retries: int = 2,
+    ) -> None:
+        self.study = study
+        self.space = space
+        self.executor = executor
+        self.tracker = tracker
+        self.parent_run_id = parent_run_id
+        self.make_request = make_request
+        self.metric_names = metric_names
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.progress = progress
+        self.max_retries = max_retries
+        self._heartbeat = supports_heartbeat(study._storage)
+        self._stale_checked_at = 0.0
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def run(self) -> TrialsSummary:
+        self._db(lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit")
+        self.reconcile_abandoned()
+        summary = TrialsSummary()
+        in_flight: dict[int, _InFlight] = self._adopt()
+        started = time.monotonic()
+        bar = self._progress_bar(self._budget_used())
+        try:
+            while True:
+                out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
+                self._check_stale(in_flight)
+                while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
+                    pass
+                if not in_flight:
+                    if not out_of_time and self._budget_used() < self.n_trials:
+                        continue  # a stale trial was re-queued meanwhile; run it
+                    if not out_of_time and self._others_running():
+                        time.sleep(1.0)  # another controller's trials may still be re-queued
+                        continue
+                    summary.stopped_by = "timeout" if out_of_time else "budget"
+                    break
+                for result in self.executor.wait(timeout=1.0):
+                    entry = in_flight.pop(result.trial_number, None)
+                    if entry is None:
+                        continue  # already failed through its heartbeat
+                    self._record(entry, result, summary)
+                    summary.ran_this_time += 1
+                    self._update_bar(bar)
+        except KeyboardInterrupt:
+            self._interrupt(in_flight, "interrupted by the user (Ctrl-C)")
+            raise
+        except BaseException:
+            self._interrupt(in_flight, "interrupted: the controller stopped on an error")
+            raise
+        finally:
+            summary.wall_seconds = time.monotonic() - started
+            if bar is not None:
+                bar.close()
+        return summary
+
+    def reconcile_abandoned(self) -> int:
+        """Trials a dead controller left RUNNING: record them interrupted and queue them again.
+
+        On a heartbeat storage only stale ones (others may belong to a live controller on another
+        machine); on a journal file, all of them (one controller per study there).
+        """
+        if self._heartbeat:
+            return self._check_stale({}, force=True)
+        stale = self._db(lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "list trials")
+        for frozen in stale:
+            self._fail_and_requeue(frozen, frozen.user_attrs.get(RUN_ID), "interrupted: its controller stopped before the trial finished", interrupted=True)
+        if stale:
+            log.warning("reconciled %d trial(s) left running by an earlier controller; they run again", len(stale))
+        return len(stale)
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _adopt(self) -> dict[int, _InFlight]:
+        """Trials still running in the executor (Kubernetes Jobs of a controller that was restarted):
+        track them instead of starting them again; Jobs of trials already finished are deleted."""
+        if not hasattr(self.executor, "adopt"):
+            return {}
+        adopted: dict[int, _InFlight] = {}
+        for number in self.executor.adopt():
+            frozen = self.study._storage.get_trial(self._trial_id(number))
+            if frozen.state == TrialState.RUNNING and RUN_ID in frozen.user_attrs:
+                adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[RUN_ID])
+            else:
+                self.executor.cancel(number)
+        if adopted:
+            log.info("adopted %d running trial(s) from an earlier controller: %s", len(adopted), sorted(adopted))
+        return adopted
+
+    def _db(self, call: Callable[[], Any], what: str) -> Any:
+        return retry_transient(call, what=what)
+
+    def _trials(self) -> list[FrozenTrial]:
+        return self._db(lambda: self.study.get_trials(deepcopy=False), "list trials")
+
+    def _budget_used(self) -> int:
+        return self._db(lambda: study_budget_used(self.study), "count trials")
+
+    def _others_running(self) -> bool:
+        return self._heartbeat and any(t.state == TrialState.RUNNING for t in self._trials())
+
+    def _submit_within_budget(self, in_flight: dict[int, _InFlight]) -> bool:
+        """Ask for one more trial if the study-wide budget allows; False once it is used up."""
+        def ask_if_budget_left() -> optuna.Trial | None:
+            with budget_lock(self.study):
+                return self.study.ask() if self._budget_used() < self.n_trials else None
+
+        trial = self._db(ask_if_budget_left, "ask")
+        if trial is None:
+            return False
+        self._submit(trial, in_flight)
+        return True
+
+    def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
+        params = suggest(trial, self.space)
+        if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
+            self._db(lambda: self.study._storage.record_heartbeat(trial._trial_id), "heartbeat")
+        run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial))
+        self._db(lambda: trial.set_user_attr(RUN_ID, run_id), "set run id")
+        in_flight[trial.number] = _InFlight(trial, run_id)
+        self.executor.submit(self.make_request(trial.number, trial._trial_id, params))
+
+    def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
+        tags = {}
+        attrs = self.study._storage.get_trial_user_attrs(trial._trial_id)
+        if "kubetune.retry_of" in attrs:
+            tags = {"kubetune.retry_of": str(attrs["kubetune.retry_of"]), "kubetune.attempt": str(attrs.get("kubetune.attempt", 1))}
+        return tags
+
+    def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
+        trial, run_id = entry.trial, entry.run_id
+        if result.state == "COMPLETE" and result.values is not None and all(map(math.isfinite, result.values)):
+            values = result.values if len(result.values) > 1 else result.values[0]
+            self._db(lambda: self.study.tell(trial, values, skip_if_finished=True), "tell")
+            summary.n_complete += 1
+        elif result.state == "PRUNED":
+            self._db(lambda: self.study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True), "tell")
+            summary.n_pruned += 1
+        else:
+            if result.state == "COMPLETE":  # non-finite values: not a usable result
+                result = result.model_copy(update={"state": "FAIL", "error": f"non-finite objective {result.values}"})
+            self._db(lambda: trial.set_user_attr(REASON, result.error or "unknown error"), "set reason")
+            self._db(lambda: self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True), "tell")
+            summary.n_failed += 1
+            summary.first_error = summary.first_error or result.error
+            if result.retryable and self._requeue(trial.number, result.error or "worker lost"):
+                summary.n_retried += 1
+                log.warning("trial %d lost (%s); re-queued with the same parameters", trial.number, result.error)
+            else:
+                log.warning("trial %d failed: %s", trial.number, result.error)
+        self.tracker.finish_trial_run(run_id, result, self.metric_names)
+
+    def _requeue(self, number: int, reason: str, count_attempt: bool = True) -> bool:
+        frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
+        return self._db(lambda: requeue(self.study, frozen, reason, count_attempt), "requeue")
+
+    def _trial_id(self, number: int) -> int:
+        return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+
+    def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
+        """Fail trials whose heartbeat is stale (Optuna re-queues them through the storage callback)."""
+        if not self._heartbeat:
+            return 0
+        interval = self.study._storage.get_heartbeat_interval() or 10
+        if not force and time.monotonic() - self._stale_checked_at < interval:
+            return 0
+        self._stale_checked_at = time.monotonic()
+        running = {t.number: t for t in self._trials() if t.state == TrialState.RUNNING}
+        self._fail_orphans(running, in_flight)
+        self._db(lambda: optuna.storages.fail_stale_trials(self.study), "fail stale trials")
+        failed = [t for t in self._trials() if t.number in running and t.state == TrialState.FAIL]
+        for frozen in failed:
+            run_id = frozen.user_attrs.get(RUN_ID)
+            if frozen.number in in_flight:
+                self.executor.cancel(frozen.number)
+                run_id = in_flight.pop(frozen.number).run_id
+            if run_id:
+                self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": STALE_REASON})
+                self.tracker.end_run(run_id, status="FAILED")
+        if failed:
+            log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
+        return len(failed)
+
+    def _fail_orphans(self, running: dict[int, FrozenTrial], in_flight: dict[int, _InFlight]) -> None:
+        """RUNNING trials that never got their run id: an ask whose answer was lost (the database went
+        away mid-call, or the controller died right after asking). They have no heartbeat either, so
+        Optuna's stale check cannot see them; past the grace period they are failed and re-queued."""
+        grace = self.study._storage.get_heartbeat_interval() * 3
+        grace = getattr(self.study._storage, "grace_period", None) or grace
+        now = time.time()
+        for number, frozen in list(running.items()):
+            started = frozen.datetime_start.timestamp() if frozen.datetime_start else now
+            if number in in_flight or RUN_ID in frozen.user_attrs or now - started < grace:
+                continue
+            self._fail_and_requeue(frozen, None, "orphaned: its start was never completed (database or controller lost)", interrupted=True)
+            running.pop(number)
+            log.warning("trial %d was orphaned while starting; re-queued with the same parameters", number)
+
+    def _interrupt(self, in_flight: dict[int, _InFlight], reason: str) -> None:
+        for number, entry in list(in_flight.items()):
+            self.executor.cancel(number)
+            frozen = self.study._storage.get_trial(entry.trial._trial_id)
+            self._fail_and_requeue(frozen, entry.run_id, reason, interrupted=True)
+        in_flight.clear()
+
+    def _fail_and_requeue(self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool) -> None:
+        storage = self.study._storage
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED, interrupted), "mark interrupted")
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, REASON, reason), "set reason")
+        self._db(lambda: self.study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True), "tell")
+        self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+        if run_id:
+            self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
+            self.tracker.end_run(run_id, status="KILLED")
+
+    def _progress_bar(self, done: int) -> Any:
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.n_trials, initial=done, desc=self.study.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    def _update_bar(self, bar: Any) -> None:
+        if bar is None:
+            return
+        bar.update(1)
+        try:
+            if len(self.study.directions) == 1:
+                bar.set_postfix_str(f"best={self.study.best_value:.5g}")
+            else:
+                bar.set_postfix_str(f"pareto={len(self.study.best_trials)}")
+        except ValueError:
+            bar.set_postfix_str("best=n/a")

@@ -1,0 +1,141 @@
+"""Data: read a source, fingerprint it, infer the task, split off the held-out test set, preprocess.
+
+The held-out split happens once, before any trial exists: trials are handed a file that holds only the
+training part, so no trial can see a test row. Preprocessing is returned unfitted, inside the model's
+Pipeline, so imputation, scaling and one-hot encoding are fitted inside each CV fold (no leakage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from components.errors import SpecError
+
+ROW_ID = "kubetune_row_id"  # index name carried into every prepared file, so splits can be audited
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
+
+
+def read_source(source: str) -> pd.DataFrame:
+    """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path."""
+    if source.startswith("sklearn:"):
+        frame = _read_sklearn(source.removeprefix("sklearn:"))
+    elif source.startswith("s3://"):
+        from components.artifacts import ArtifactError, read_s3_bytes
+
+        try:
+            frame = _parse(io.BytesIO(read_s3_bytes(source)), source)
+        except ArtifactError as error:
+            raise SpecError(f"data.source: {error}") from None
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SpecError(f"data.source: no such file '{source}'")
+        frame = _parse(path, source)
+    frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
+    return frame
+
+
+def _read_sklearn(name: str) -> pd.DataFrame:
+    import sklearn.datasets
+
+    if name not in SKLEARN_DATASETS:
+        raise SpecError(f"data.source: unknown bundled dataset '{name}' (known: {', '.join(SKLEARN_DATASETS)})")
+    bunch = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
+    return bunch.frame.copy()
+
+
+def _parse(handle: io.BytesIO | Path, source: str) -> pd.DataFrame:
+    suffix = Path(source.split("?", 1)[0]).suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(handle)
+        return pd.read_csv(handle)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user
+        raise SpecError(f"data.source: cannot parse '{source}': {type(error).__name__}: {error}") from None
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 over column names, dtypes and row hashes: equal data gives equal fingerprints."""
+    digest = hashlib.sha256()
+    digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def infer_task(target: pd.Series) -> str:
+    """Classification for non-numeric, boolean or few-valued integer targets; regression otherwise."""
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    values = target.dropna()
+    if pd.api.types.is_integer_dtype(values) or np.all(np.mod(values, 1) == 0):
+        if values.nunique() <= max(2, min(20, int(0.05 * len(values)) + 2)):
+            return "classification"
+    return "regression"
+
+
+@dataclass(frozen=True)
+class HeldOutSplit:
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def split_holdout(
+    frame: pd.DataFrame, target: str, task: str, test_size: float, seed: int | None, time_ordered: bool
+) -> HeldOutSplit:
+    """Split off the held-out test rows: the last rows for time series, else a (stratified) shuffle."""
+    if time_ordered:
+        cut = len(frame) - max(1, int(round(len(frame) * test_size)))
+        return HeldOutSplit(frame.iloc[:cut], frame.iloc[cut:])
+    from sklearn.model_selection import train_test_split
+
+    stratify = frame[target] if task == "classification" else None
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    return HeldOutSplit(train.sort_index(), test.sort_index())
+
+
+def features_and_target(frame: pd.DataFrame, target: str, drop: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    return frame.drop(columns=[target, *drop]), frame[target]
+
+
+def build_preprocessor() -> object:
+    """Impute + scale numbers, impute + one-hot the rest; unfitted, so it is fitted per fold."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
+    categorical = make_pipeline(
+        SimpleImputer(strategy="most_frequent", keep_empty_features=True),
+        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=64, sparse_output=False),
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, make_column_selector(dtype_include=np.number)),
+            ("categorical", categorical, make_column_selector(dtype_exclude=np.number)),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    """Prepared data is Parquet: typed, compact, and it keeps the row ids (the index)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path)
+    return path
+
+
+def read_frame(uri: str) -> pd.DataFrame:
+    if uri.startswith("s3://"):
+        from components.artifacts import read_s3_bytes
+
+        return pd.read_parquet(io.BytesIO(read_s3_bytes(uri)))
+    return pd.read_parquet(uri)

@@ -1,0 +1,38 @@
+"""``kubetune tune SPEC --dry-run``: the Job the first trial would get, without contacting anything.
+
+The data is read (to check it and to know where its prepared copy would live); the first configuration
+comes from the same sampler, seeded, on an in-memory study. No cluster, database or tracking server is
+contacted and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from components.artifacts import artifact_root, join
+from components.data import fingerprint, read_source
+from components.executors.kubernetes_manifest import render_job
+from components.preflight import check_data
+from components.prepare import PreparedData, workdir_for
+from components.search import sampler_for
+from components.space import resolve_space, suggest
+from components.spec import TuneSpec
+from components.tuning import make_request_factory
+
+
+def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
+    frame = read_source(spec.data.source)
+    facts = check_data(spec, frame)
+    space = resolve_space(spec, facts.task)
+    _, sampler = sampler_for(spec, space)
+    study = optuna.create_study(sampler=sampler, directions=spec.objective.directions)
+    trial = study.ask()
+    params = suggest(trial, space)
+    digest = fingerprint(frame)
+    root = artifact_root(spec.artifacts.uri)
+    prefix = join(root, spec.study_name, digest[:16]) if root else str(workdir_for(spec.study_name))
+    prepared = PreparedData(join(prefix, "train.parquet"), join(prefix, "test.parquet"), digest, facts, 0, 0, prefix)
+    request = make_request_factory(spec, prepared)(trial.number, -1, params).model_copy(update={"storage_url": None, "trial_id": None})
+    return render_job(spec.executor.kubernetes, request, spec.search.trial_timeout)

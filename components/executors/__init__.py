@@ -1,0 +1,1 @@
+"""Executors run TrialRequests somewhere (local processes, Kubernetes Jobs) and hand back TrialResults."""

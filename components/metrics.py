@@ -1,0 +1,68 @@
+"""Objective metrics: the names a spec may use, their scikit-learn scorers and natural direction.
+
+Values are always reported in natural units (rmse is positive and minimized), never as scikit-learn's
+negated ``neg_*`` scores, because users compare them in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    scorer: str  # scikit-learn scorer name
+    sign: int  # multiply the scorer's value by this to get natural units
+    direction: str
+    tasks: frozenset[str]
+    multiclass_scorer: str | None = None  # used instead when the target has > 2 classes
+
+
+_CLS = frozenset({"classification"})
+_REG = frozenset({"regression"})
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", "accuracy", 1, "maximize", _CLS),
+        Metric("balanced_accuracy", "balanced_accuracy", 1, "maximize", _CLS),
+        Metric("f1", "f1", 1, "maximize", _CLS, multiclass_scorer="f1_macro"),
+        Metric("f1_macro", "f1_macro", 1, "maximize", _CLS),
+        Metric("f1_weighted", "f1_weighted", 1, "maximize", _CLS),
+        Metric("precision", "precision", 1, "maximize", _CLS, multiclass_scorer="precision_macro"),
+        Metric("recall", "recall", 1, "maximize", _CLS, multiclass_scorer="recall_macro"),
+        Metric("roc_auc", "roc_auc", 1, "maximize", _CLS, multiclass_scorer="roc_auc_ovr"),
+        Metric("average_precision", "average_precision", 1, "maximize", _CLS),
+        Metric("log_loss", "neg_log_loss", -1, "minimize", _CLS),
+        Metric("mcc", "matthews_corrcoef", 1, "maximize", _CLS),
+        Metric("r2", "r2", 1, "maximize", _REG),
+        Metric("rmse", "neg_root_mean_squared_error", -1, "minimize", _REG),
+        Metric("mse", "neg_mean_squared_error", -1, "minimize", _REG),
+        Metric("mae", "neg_mean_absolute_error", -1, "minimize", _REG),
+        Metric("mape", "neg_mean_absolute_percentage_error", -1, "minimize", _REG),
+        Metric("explained_variance", "explained_variance", 1, "maximize", _REG),
+    ]
+}
+
+
+def natural_direction(metric: str) -> str:
+    return METRICS[metric].direction
+
+
+def scorer_name(metric: str, n_classes: int | None) -> str:
+    """The scikit-learn scorer for ``metric``; multi-class targets get the averaged variant."""
+    spec = METRICS[metric]
+    if n_classes is not None and n_classes > 2:
+        if metric == "average_precision":
+            return "average_precision"
+        return spec.multiclass_scorer or spec.scorer
+    return spec.scorer
+
+
+def to_natural(metric: str, score: float) -> float:
+    return METRICS[metric].sign * float(score)
+
+
+def metric_fits_task(metric: str, task: str) -> bool:
+    return task in METRICS[metric].tasks

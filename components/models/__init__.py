@@ -1,0 +1,1 @@
+"""Model families: each owns its default search space and how to build its estimator."""

@@ -1,0 +1,25 @@
+"""k-nearest neighbours: a strong baseline on small, well-scaled data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.models.base import BOTH, categorical, int_range
+
+
+class KNNFamily:
+    name = "knn"
+    tasks = BOTH
+
+    def default_space(self, task: str) -> dict[str, dict[str, Any]]:
+        return {
+            "n_neighbors": int_range(1, 50, log=True),
+            "weights": categorical("uniform", "distance"),
+            "p": categorical(1, 2),
+        }
+
+    def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        cls = KNeighborsClassifier if task == "classification" else KNeighborsRegressor
+        return cls(**params)

@@ -1,0 +1,43 @@
+"""Model family lookup: built-in names, or ``package.module:Class`` for a family of your own.
+
+Built-ins are listed by import path so that validating a spec imports neither torch nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+_BUILTIN: dict[str, str] = {
+    "logistic_regression": "components.models.linear:LogisticRegressionFamily",
+    "ridge": "components.models.linear:RidgeFamily",
+    "svm": "components.models.svm:SVMFamily",
+    "random_forest": "components.models.trees:RandomForestFamily",
+    "hist_gradient_boosting": "components.models.trees:HistGradientBoostingFamily",
+    "knn": "components.models.knn:KNNFamily",
+    "torch_mlp": "components.models.torch_mlp:TorchMLPFamily",
+}
+
+
+def family_names() -> list[str]:
+    return sorted(_BUILTIN)
+
+
+def is_custom_family(name: str) -> bool:
+    """``pkg.module:Class`` names a user's family; it is imported (and checked) on first use."""
+    module, _, attr = name.partition(":")
+    return bool(module) and bool(attr) and all(p.isidentifier() for p in module.split(".")) and attr.isidentifier()
+
+
+@lru_cache(maxsize=None)
+def get_family(name: str) -> Any:
+    path = _BUILTIN.get(name, name)
+    module_name, _, attr = path.partition(":")
+    try:
+        family_cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        from components.errors import SpecError
+
+        raise SpecError(f"model.family: cannot import '{name}' ({error})") from None
+    return family_cls()

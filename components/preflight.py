@@ -1,0 +1,107 @@
+"""Checks of the spec against the data, run before any run is recorded or any trial starts.
+
+``components.spec`` checks what needs no data; this module checks what does (the target column, NaN
+targets, the task and whether the family and metric fit it, enough rows for the folds) and returns the
+facts the rest of the job needs, so they are computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from components.data import infer_task
+from components.errors import SpecError
+from components.metrics import metric_fits_task
+from components.models.registry import get_family
+from components.spec import TuneSpec
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    task: str
+    n_rows: int
+    n_features: int
+    n_classes: int | None
+    validation: str
+
+
+def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
+    source, target = spec.data.source, spec.data.target
+    if frame.empty or len(frame) == 0:
+        raise SpecError(f"data.source: '{source}' has no rows")
+    if target not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:8])) + (", ..." if frame.shape[1] > 8 else "")
+        raise SpecError(f"data.target: column '{target}' not found in {source} (columns: {shown})")
+    missing_drop = [c for c in spec.data.drop if c not in frame.columns]
+    if missing_drop:
+        raise SpecError(f"data.drop: column '{missing_drop[0]}' not found in {source}")
+    if frame.shape[1] - 1 - len(spec.data.drop) < 1:
+        raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
+    n_missing = int(frame[target].isna().sum())
+    if n_missing:
+        raise SpecError(f"data.target: {n_missing} of {len(frame)} rows have no target value (NaN)")
+    task = spec.data.task or infer_task(frame[target])
+    if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
+        raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")
+    family = get_family(spec.model.family)
+    if task not in family.tasks:
+        raise SpecError(f"model.family: {spec.model.family} does not do {task}")
+    for metric in spec.objective.metrics:
+        if not metric_fits_task(metric, task):
+            raise SpecError(f"objective.metric: '{metric}' does not fit a {task} task")
+    n_classes = int(frame[target].nunique()) if task == "classification" else None
+    if n_classes is not None and n_classes < 2:
+        raise SpecError(f"data.target: '{target}' has a single class; classification needs two or more")
+    validation = spec.validation.strategy or ("stratified_kfold" if task == "classification" else "kfold")
+    if validation == "stratified_kfold" and task != "classification":
+        raise SpecError("validation.strategy: stratified_kfold needs a classification task")
+    n_train = int(len(frame) * (1 - spec.data.test_size))
+    if validation in ("kfold", "stratified_kfold", "time_series") and n_train < 2 * spec.validation.folds:
+        raise SpecError(
+            f"validation.folds: {spec.validation.folds} folds need at least {2 * spec.validation.folds} "
+            f"training rows, {source} leaves {n_train}"
+        )
+    if validation == "stratified_kfold":
+        smallest = frame[target].value_counts().min()
+        needed = int(spec.validation.folds / (1 - spec.data.test_size)) + 1
+        if smallest < needed:
+            raise SpecError(
+                f"validation.folds: the rarest class has {smallest} rows, too few for "
+                f"{spec.validation.folds} stratified folds after the held-out split"
+            )
+    return DataFacts(task, len(frame), frame.shape[1] - 1 - len(spec.data.drop), n_classes, validation)
+
+
+def preflight(spec: TuneSpec) -> DataFacts:
+    """Every check that can fail before a run is recorded: data, space, sampler, storage, resumability.
+
+    Raises SpecError / StudyConflictError with a one-line message; returns the data facts on success.
+    """
+    from components.artifacts import artifact_root
+    from components.data import read_source
+    from components.endpoints import check_artifacts, check_mlflow
+    from components.search import sampler_for
+    from components.tracking import resolve_tracking_uri
+    from components.space import resolve_space, space_fingerprint
+    from components.storage import check_storage_url, journal_path, open_storage, storage_url
+    from components.study import check_resumable
+
+    facts = check_data(spec, read_source(spec.data.source))
+    space = resolve_space(spec, facts.task)
+    sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
+    url = storage_url(spec.storage.url)
+    if spec.executor.kind == "kubernetes":
+        if journal_path(url) is not None:
+            raise SpecError("storage.url: the kubernetes executor needs a study storage pods can reach (postgresql://...)")
+        if not artifact_root(spec.artifacts.uri):
+            raise SpecError("artifacts.uri: the kubernetes executor needs an artifact store pods can read (s3://... or a mounted path)")
+    check_mlflow(resolve_tracking_uri(spec.tracking.mlflow_uri))
+    check_artifacts(artifact_root(spec.artifacts.uri))
+    check_storage_url(url)
+    journal = journal_path(url)
+    if journal is None or journal.exists():  # a journal that does not exist yet holds no study to check
+        storage = open_storage(url, spec.storage.heartbeat_interval, spec.storage.grace_period)
+        check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(space))
+    return facts

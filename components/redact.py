@@ -1,0 +1,38 @@
+"""Keep credentials out of everything kubetune records: URLs lose their passwords before logging."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|access_key|api_key|credential)", re.IGNORECASE)
+_URL_WITH_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]+):([^/@\s]+)@")
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://u:pw@h/db`` -> ``postgresql://u:***@h/db``; other strings pass through."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _URL_WITH_USERINFO.sub(r"\1\2:***@", url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redact_text(text: str) -> str:
+    """Passwords inside any URLs in free text (error messages, logs)."""
+    return _URL_WITH_USERINFO.sub(r"\1\2:***@", text)
+
+
+def redact_mapping(value: Any) -> Any:
+    """A deep copy with secret-looking keys masked and URL passwords removed."""
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEYS.search(str(k)) else redact_mapping(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_mapping(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

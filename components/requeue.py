@@ -1,0 +1,75 @@
+"""Re-running trials lost to infrastructure, with their parameters, up to a limit.
+
+A trial whose worker died (process killed, pod evicted, node lost, heartbeat stopped) or that was
+interrupted says nothing about its configuration, so it is run again with the same parameters. The
+link lives on the *new* trial (``kubetune.retry_of``), because Optuna freezes a trial once it is
+finished; a failed trial that has such a successor does not count against the study's budget.
+Interruptions by the user are re-queued without using up an attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+RETRY_OF = "kubetune.retry_of"
+ATTEMPT = "kubetune.attempt"
+RETRY_REASON = "kubetune.retry_reason"
+MAX_RETRIES_ATTR = "kubetune.max_retries"
+STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt: bool = True) -> bool:
+    """Enqueue ``trial``'s parameters again unless its attempts are used up; returns whether it was."""
+    attempt = int(trial.user_attrs.get(ATTEMPT, 1))
+    max_retries = int(study.user_attrs.get(MAX_RETRIES_ATTR, 2))
+    if count_attempt and attempt > max_retries:
+        return False
+    attrs: dict[str, Any] = {RETRY_OF: trial.number, ATTEMPT: attempt + 1 if count_attempt else attempt, RETRY_REASON: reason}
+    study.enqueue_trial(dict(trial.params), user_attrs=attrs, skip_if_exists=False)
+    return True
+
+
+def requeue_stale_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Optuna's heartbeat_stale_trial_callback: same policy for every controller sharing the study."""
+    requeue(study, trial, STALE_REASON)
+
+
+def requeued_numbers(trials: list[FrozenTrial]) -> set[int]:
+    return {int(t.user_attrs[RETRY_OF]) for t in trials if RETRY_OF in t.user_attrs}
+
+
+def budget_used(trials: list[FrozenTrial]) -> int:
+    """Trials that count against n_trials: finished ones not re-run, plus those running anywhere."""
+    rerun = requeued_numbers(trials)
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return sum(1 for t in trials if t.state in counted or (t.state == TrialState.FAIL and t.number not in rerun))
+
+
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+
+
+def study_budget_used(study: optuna.Study) -> int:
+    """``budget_used`` without loading every trial: two COUNT queries on an RDB storage.
+
+    Each re-queue creates exactly one successor (tagged ``kubetune.retry_of``) of one failed trial, so the
+    failed trials that do not count are exactly as many as the successors.
+    """
+    storage = study._storage
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return budget_used(study.get_trials(deepcopy=False))
+    from optuna.storages._rdb import models  # Optuna's ORM: stable schema, versioned by its migrations
+    from sqlalchemy import func, select
+
+    counted = storage.get_n_trials(study._study_id, _COUNTED)
+    query = (
+        select(func.count())
+        .select_from(models.TrialUserAttributeModel)
+        .join(models.TrialModel, models.TrialModel.trial_id == models.TrialUserAttributeModel.trial_id)
+        .where(models.TrialModel.study_id == study._study_id, models.TrialUserAttributeModel.key == RETRY_OF)
+    )
+    with storage.engine.connect() as connection:
+        successors = connection.execute(query).scalar_one()
+    return counted - int(successors)

@@ -1,0 +1,81 @@
+"""Sampler choice: Optuna's samplers, configured; ``auto`` picks one from the space and the budget.
+
+``choose_sampler`` is pure and returns the reason alongside the choice, so the parent run can record
+why a sampler was used. The policy follows what was measured on this class of problem (see
+docs/architecture.md): a Gaussian process wins on small all-numeric budgets, TPE handles categorical
+and conditional spaces and larger budgets at a fraction of the cost, NSGA-II suits long multi-objective
+runs, and an exhaustive grid is best when it fits in the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import optuna
+
+from components.errors import SpecError
+from components.space import Space, grid, grid_size, has_categorical, is_conditional
+
+if TYPE_CHECKING:
+    from components.spec import TuneSpec
+
+GP_MAX_TRIALS = 200  # GP ask time grows ~cubically; past this TPE is cheaper at similar quality
+NSGA2_MIN_TRIALS = 300  # below this, multi-objective TPE converges faster than a genetic population
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    name: str
+    reason: str
+
+
+def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: int) -> SamplerChoice:
+    if requested != "auto":
+        return SamplerChoice(requested, "set in the spec")
+    all_categorical = all(p.type == "categorical" for p in space.values())
+    if all_categorical and not is_conditional(space) and grid_size(grid(space)) <= n_trials:
+        return SamplerChoice("grid", f"the whole grid ({grid_size(grid(space))} points) fits in {n_trials} trials")
+    if n_objectives > 1:
+        if n_trials >= NSGA2_MIN_TRIALS:
+            return SamplerChoice("nsga2", f"{n_objectives} objectives and {n_trials} trials")
+        return SamplerChoice("tpe", f"{n_objectives} objectives with a small budget ({n_trials} trials)")
+    if is_conditional(space):
+        return SamplerChoice("tpe", "the space has conditional parameters")
+    if not has_categorical(space) and n_trials <= GP_MAX_TRIALS:
+        return SamplerChoice("gp", f"all-numeric space and {n_trials} trials")
+    return SamplerChoice("tpe", f"{'categorical parameters' if has_categorical(space) else 'large budget'}")
+
+
+def build_sampler(
+    name: str, space: Space, seed: int | None, n_objectives: int, parallelism: int
+) -> optuna.samplers.BaseSampler:
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid(space), seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=is_conditional(space), constant_liar=parallelism > 1
+        )
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False)
+    if name == "cmaes":
+        if n_objectives > 1:
+            raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    raise SpecError(f"search.sampler: unknown sampler '{name}'")
+
+
+def sampler_for(spec: "TuneSpec", space: Space) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
+    """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler."""
+    n_objectives = len(spec.objective.metrics)
+    choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
+    return choice, build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism)
+
+
+def effective_trials(name: str, space: Space, n_trials: int) -> int:
+    """A grid never needs more trials than it has points."""
+    return min(n_trials, grid_size(grid(space))) if name == "grid" else n_trials

@@ -1,0 +1,371 @@
+"""The tuning spec: pydantic models of the YAML a user writes.
+
+Every check that needs no data lives here, so a bad spec fails in milliseconds with a one-line message
+that names the field (``model.space.max_depth: low (40) is greater than high (32)``) before any data is
+loaded, any run is recorded or any trial is started. Checks that need the data (a missing target column,
+NaN targets, a metric that does not fit the inferred task) live in ``components.preflight``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components.errors import SpecError
+from components.metrics import METRICS, natural_direction
+from components.models.registry import family_names, is_custom_family
+
+Scalar = str | int | float | bool | None
+_AT = "@field:"  # a model-level check names the sub-field it is about: "@field:space.gamma|message"
+
+
+def field_error(path: str, message: str) -> ValueError:
+    """An error raised by a model-level validator that belongs to one of the model's fields."""
+    return ValueError(f"{_AT}{path}|{message}")
+STUDY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo such as ``n_trails`` must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ParamSpec(_Strict):
+    """One search-space dimension: int, float or categorical, optionally conditional (``when``)."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Scalar] | None = None
+    when: dict[str, Scalar | list[Scalar]] | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> "ParamSpec":
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.log or self.step is not None:
+                raise ValueError("categorical takes 'choices' only, not low/high/log/step")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"{self.type} takes low/high, not 'choices' (use type: categorical)")
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.type} needs both 'low' and 'high'")
+        if self.low > self.high:
+            raise ValueError(f"low ({_fmt(self.low)}) is greater than high ({_fmt(self.high)})")
+        if self.type == "int":
+            for name in ("low", "high", "step"):
+                value = getattr(self, name)
+                if value is not None and float(value) != int(value):
+                    raise ValueError(f"int needs an integer '{name}', got {value}")
+        if self.log:
+            if self.low <= 0:
+                raise ValueError(f"log range needs low > 0, got low = {_fmt(self.low)}")
+            if self.step is not None and not (self.type == "int" and self.step == 1):
+                raise ValueError("'step' cannot be combined with log: true")
+        if self.step is not None and self.step <= 0:
+            raise ValueError(f"step must be > 0, got {_fmt(self.step)}")
+        return self
+
+    def condition_values(self) -> dict[str, list[Scalar]]:
+        """``when`` normalised to lists: ``{kernel: rbf}`` -> ``{kernel: [rbf]}``."""
+        return {k: (v if isinstance(v, list) else [v]) for k, v in (self.when or {}).items()}
+
+
+def _fmt(value: float | None) -> str:
+    return str(int(value)) if value is not None and float(value).is_integer() else str(value)
+
+
+class DataSpec(_Strict):
+    source: str = Field(min_length=1)
+    target: str = "target"
+    task: Literal["classification", "regression"] | None = None
+    test_size: float = Field(0.2, gt=0, lt=1)
+    drop: list[str] = Field(default_factory=list, description="columns never used as features (ids)")
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str) -> str:
+        if value.startswith("sklearn:") or value.startswith("s3://"):
+            return value
+        if Path(value).suffix.lower() not in {".csv", ".parquet", ".pq"}:
+            raise ValueError(
+                f"'{value}' is not sklearn:<name>, s3://bucket/key or a .csv/.parquet path"
+            )
+        return value
+
+
+class ModelSpec(_Strict):
+    family: str
+    space: dict[str, ParamSpec] | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="fixed, not searched")
+
+    @field_validator("family")
+    @classmethod
+    def _check_family(cls, value: str) -> str:
+        if value in family_names() or is_custom_family(value):
+            return value
+        raise ValueError(f"unknown model family '{value}' (known: {', '.join(family_names())})")
+
+    @model_validator(mode="after")
+    def _check_space(self) -> "ModelSpec":
+        if self.space is None:
+            return self
+        if not self.space:
+            raise ValueError("space is empty; leave it out to use the family's default space")
+        overlap = sorted(set(self.space) & set(self.params))
+        if overlap:
+            raise field_error(f"params.{overlap[0]}", f"'{overlap[0]}' is both searched (space) and fixed (params)")
+        check_conditions(self.space)
+        return self
+
+
+def check_conditions(space: dict[str, ParamSpec]) -> None:
+    """A ``when`` must name an earlier parameter and values that parameter can take."""
+    seen: list[str] = []
+    for name, param in space.items():
+        for parent, values in param.condition_values().items():
+            if parent not in space:
+                raise field_error(f"space.{name}.when", f"'{parent}' is not a parameter of the space")
+            if parent not in seen:
+                raise field_error(f"space.{name}.when", f"'{parent}' must be listed before '{name}'")
+            choices = space[parent].choices
+            if choices is not None:
+                bad = [v for v in values if v not in choices]
+                if bad:
+                    raise field_error(f"space.{name}.when", f"{parent} never takes {bad[0]!r} (choices: {choices})")
+        seen.append(name)
+
+
+class ObjectiveSpec(_Strict):
+    metric: str | list[str]
+    direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] | None = None
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def directions(self) -> list[str]:
+        if self.direction is None:
+            return [natural_direction(m) for m in self.metrics]
+        return [self.direction] if isinstance(self.direction, str) else list(self.direction)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ObjectiveSpec":
+        metrics = self.metrics
+        if not metrics:
+            raise field_error("metric", "metric list is empty")
+        for metric in metrics:
+            if metric not in METRICS:
+                raise field_error("metric", f"unknown metric '{metric}' (known: {', '.join(sorted(METRICS))})")
+        if len(set(metrics)) != len(metrics):
+            raise field_error("metric", "metric list repeats a metric")
+        directions = self.directions
+        if len(directions) != len(metrics):
+            raise field_error("direction", f"{len(metrics)} metrics but {len(directions)} directions")
+        for metric, direction in zip(metrics, directions):
+            if direction != natural_direction(metric):
+                better = "higher" if natural_direction(metric) == "maximize" else "lower"
+                raise field_error("direction", f"{direction} for '{metric}', which is better when {better}")
+        return self
+
+
+class ValidationSpec(_Strict):
+    strategy: Literal["kfold", "stratified_kfold", "holdout", "time_series"] | None = None
+    folds: int = Field(5, ge=2, le=50)
+    val_size: float = Field(0.2, gt=0, lt=1, description="validation fraction for holdout")
+
+
+class SearchSpec(_Strict):
+    sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2"] = "auto"
+    n_trials: int = Field(30, ge=1, le=100_000)
+    parallelism: int = Field(1, ge=1, le=1024)
+    timeout: float | None = Field(None, gt=0, description="seconds; no new trial starts after it")
+    trial_timeout: float | None = Field(None, gt=0, description="seconds one trial may run")
+    max_retries: int = Field(2, ge=0, le=20, description="re-runs of a trial lost to its worker dying")
+    seed: int | None = 42
+
+
+class TrackingSpec(_Strict):
+    mlflow_uri: str | None = None
+    experiment: str | None = None
+    registered_model: str | None = None
+
+
+class StorageSpec(_Strict):
+    url: str | None = None
+    heartbeat_interval: int = Field(10, ge=1, le=3600, description="seconds between a trial's heartbeats")
+    grace_period: int | None = Field(None, ge=1, description="seconds without one before a trial is failed")
+
+
+class ArtifactsSpec(_Strict):
+    """Where prepared data (and checkpoints, models) go: a local folder or s3://bucket/prefix."""
+
+    uri: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _check_uri(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value and not value.startswith("s3://"):
+            raise ValueError(f"'{value}' is neither s3://bucket/prefix nor a local folder")
+        return value
+
+
+class SecretRef(_Strict):
+    """An environment variable filled from a Kubernetes Secret: credentials never appear in a manifest."""
+
+    name: str
+    key: str
+
+
+class KubernetesSpec(_Strict):
+    """How trials run as Jobs. Field names follow the Kubernetes API so they can be copied across."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    namespace: str = "default"
+    image: str = "kubetune-trial:0.1.0"
+    imagePullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    resources: dict[str, dict[str, str | int]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+    )
+    nodeSelector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    affinity: dict[str, Any] | None = None
+    priorityClassName: str | None = None
+    serviceAccountName: str = "kubetune-trial"
+    imagePullSecrets: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="plain settings, never credentials")
+    secretEnv: dict[str, SecretRef] = Field(
+        default_factory=lambda: {"KUBETUNE_STORAGE_URL": SecretRef(name="kubetune-study-db", key="url")}
+    )
+    ttlSecondsAfterFinished: int = Field(600, ge=0)
+    unschedulableTimeout: float = Field(300, gt=0, description="seconds a pod may stay unschedulable")
+
+    @field_validator("resources")
+    @classmethod
+    def _check_resources(cls, value: dict[str, dict[str, str | int]]) -> dict[str, dict[str, str | int]]:
+        unknown = set(value) - {"requests", "limits"}
+        if unknown:
+            raise ValueError(f"resources takes requests and limits, not {sorted(unknown)[0]}")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_credentials_in_env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, setting in value.items():
+            if any(word in name.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY")) or "@" in setting:
+                raise ValueError(f"'{name}' looks like a credential; pass it with secretEnv (a secretKeyRef)")
+        return value
+
+
+class ExecutorSpec(_Strict):
+    kind: Literal["local", "kubernetes"] = "local"
+    kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
+
+
+class TuneSpec(_Strict):
+    study: str | None = None
+    data: DataSpec
+    model: ModelSpec
+    objective: ObjectiveSpec
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    storage: StorageSpec = Field(default_factory=StorageSpec)
+    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("study")
+    @classmethod
+    def _check_study(cls, value: str | None) -> str | None:
+        if value is not None and not STUDY_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"'{value}' must be 1-63 letters, digits, '.', '_' or '-', starting alphanumeric"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> "TuneSpec":
+        if self.validation.strategy == "stratified_kfold" and self.data.task == "regression":
+            raise field_error("validation.strategy", "stratified_kfold needs a classification task")
+        return self
+
+    @property
+    def study_name(self) -> str:
+        return self.study or _default_study_name(self)
+
+
+def _default_study_name(spec: TuneSpec) -> str:
+    source = spec.data.source.split(":", 1)[-1].rsplit("/", 1)[-1].split(".", 1)[0]
+    return re.sub(r"[^A-Za-z0-9._-]", "-", f"{source}-{spec.model.family}")[:63].strip("-") or "study"
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """Pydantic's multi-line report -> one line naming the first bad field."""
+    first = error.errors()[0]
+    parts = [str(part) for part in first["loc"]]
+    message = first["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message.startswith(_AT):
+        sub_path, _, message = message.removeprefix(_AT).partition("|")
+        parts.append(sub_path)
+    location = ".".join(parts)
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "missing":
+        message = "is required"
+    elif first["type"] == "literal_error":
+        message = f"{message}, got {first.get('input')!r}"
+    return f"{location}: {message}" if location else message
+
+
+def parse_spec(raw: dict[str, Any]) -> TuneSpec:
+    """Validate a spec mapping; every problem becomes a SpecError naming the field."""
+    if not isinstance(raw, dict):
+        raise SpecError("spec: the file must hold a mapping (data:, model:, objective:, ...)")
+    try:
+        return TuneSpec.model_validate(raw)
+    except ValidationError as error:
+        raise SpecError(format_validation_error(error)) from None
+
+
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> TuneSpec:
+    """Read a YAML spec and apply CLI overrides given as dotted keys (``search.n_trials``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec: no such file '{path}'")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"spec: '{path}' is not valid YAML{where}") from None
+    return parse_spec(apply_overrides(raw, overrides or {}))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with dotted-key overrides set; None values are skipped."""
+    result = yaml.safe_load(yaml.safe_dump(raw)) if raw else {}
+    if not isinstance(result, dict):
+        return result
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = result
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise SpecError(f"{dotted}: cannot override inside a non-mapping value")
+        node[leaf] = value
+    return result

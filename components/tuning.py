@@ -1,0 +1,225 @@
+"""The steps of one tuning job, as plain functions; ``flows/tune.py`` runs each as a Prefect task.
+
+Keeping them here (no Prefect import) means they are unit-testable, reusable by the retrain flow, and
+the flow file reads as the pipeline's outline and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from components.artifacts import artifact_root
+from components.controller import StudyController, TrialsSummary
+from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
+from components.executors.local import LocalExecutor
+from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
+from components.provenance import all_package_versions, git_commit, package_versions
+from components.redact import redact_mapping
+from components.refit import refit_and_evaluate
+from components.search import choose_sampler, effective_trials, sampler_for
+from components.space import Space, resolve_space, space_fingerprint, to_jsonable
+from components.spec import TuneSpec
+from components.storage import open_storage, storage_url
+from components.study import best_trial, open_study
+from components.tracking import Tracker, resolve_tracking_uri, safe_uri
+from components.trial import TrialRequest
+
+log = logging.getLogger("kubetune")
+
+
+def prepare(spec: TuneSpec) -> PreparedData:
+    """Read and check the data, split off the held-out test set, write both parts under the study's workdir."""
+    return prepare_data(spec, workdir_for(spec.study_name), artifact_root(spec.artifacts.uri))
+
+
+def make_tracker(spec: TuneSpec) -> Tracker:
+    return Tracker(resolve_tracking_uri(spec.tracking.mlflow_uri), spec.tracking.experiment or spec.study_name)
+
+
+def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tuple[str, bool]:
+    """The parent run: spec, data fingerprint, git commit, seed, sampler choice, package versions."""
+    tracker = make_tracker(spec)
+    choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, len(spec.objective.metrics))
+    versions = package_versions()
+    params = {
+        "study": spec.study_name,
+        "model_family": spec.model.family,
+        "metric": ",".join(spec.objective.metrics),
+        "direction": ",".join(spec.objective.directions),
+        "sampler": choice.name,
+        "sampler_reason": choice.reason,
+        "n_trials": spec.search.n_trials,
+        "parallelism": spec.search.parallelism,
+        "seed": spec.search.seed,
+        "data_source": spec.data.source,
+        "executor": spec.executor.kind,
+        "study_storage": safe_uri(storage_url(spec.storage.url)),
+        "train_data_uri": prepared.train_uri,
+        **prepared.as_params(),
+    }
+    tags = {
+        "mlflow.source.git.commit": git_commit() or "unknown",
+        "kubetune.data_fingerprint": prepared.fingerprint,
+        **{f"kubetune.version.{name}": version for name, version in versions.items()},
+    }
+    run_id, resumed = tracker.start_study_run(spec.study_name, params, tags)
+    if not resumed:
+        raw_spec = redact_mapping(spec.model_dump(mode="json", exclude_none=True))
+        tracker.log_text(run_id, yaml.safe_dump(raw_spec, sort_keys=False), "spec.yaml")
+        tracker.log_dict(run_id, to_jsonable(space), "search_space.json")
+        tracker.log_dict(run_id, all_package_versions(), "environment/packages.json")
+        tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")
+    log.info("sampler %s: %s", choice.name, choice.reason)
+    return run_id, resumed
+
+
+def make_request_factory(spec: TuneSpec, prepared: PreparedData):  # noqa: ANN201
+    """Requests differ only by trial; everything else (data, metrics, storage for heartbeats) is shared."""
+    template = TrialRequest(
+        study_name=spec.study_name,
+        trial_number=-1,
+        params={},
+        fixed_params=spec.model.params,
+        family=spec.model.family,
+        task=prepared.facts.task,
+        n_classes=prepared.facts.n_classes,
+        data_uri=prepared.train_uri,
+        target=spec.data.target,
+        drop=spec.data.drop,
+        metrics=spec.objective.metrics,
+        validation=prepared.facts.validation,
+        folds=spec.validation.folds,
+        val_size=spec.validation.val_size,
+        seed=spec.search.seed,
+        storage_url=storage_url(spec.storage.url),
+        heartbeat_interval=spec.storage.heartbeat_interval,
+    )
+
+    def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
+        return template.model_copy(update={"trial_number": number, "trial_id": trial_id, "params": params})
+
+    return make_request
+
+
+@dataclass
+class SearchOutcome:
+    best_number: int | None  # None when no trial completed
+    best_params: dict[str, Any]
+    best_values: list[float]
+    summary: TrialsSummary
+    n_trials_total: int
+    failure: str | None = None
+
+
+def make_executor(spec: TuneSpec, storage: Any) -> Any:
+    """Local worker processes, or Kubernetes Jobs whose results are read from the shared study storage."""
+    if spec.executor.kind == "local":
+        return LocalExecutor(spec.search.parallelism, spec.search.trial_timeout)
+    from components.pod_entrypoint import read_published
+
+    def read_result(number: int) -> Any:  # the study exists by the time any pod has finished
+        study_id = storage.get_study_id_from_name(spec.study_name)
+        return read_published(storage, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+
+    return KubernetesExecutor(spec.executor.kubernetes, spec.study_name, spec.search.parallelism, read_result, spec.search.trial_timeout)
+
+
+def run_search(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool) -> SearchOutcome:
+    choice, sampler = sampler_for(spec, space)
+    storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
+    executor = make_executor(spec, storage).start()  # local workers import meanwhile
+    try:
+        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(space))
+        if resumed:
+            log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
+        tracker = make_tracker(spec)
+        startup_seconds = executor.wait_ready() if hasattr(executor, "wait_ready") else 0.0
+        controller = StudyController(
+            study,
+            space,
+            executor,
+            tracker,
+            parent_run_id,
+            make_request_factory(spec, prepared),
+            spec.objective.metrics,
+            n_trials=effective_trials(choice.name, space, spec.search.n_trials),
+            timeout=spec.search.timeout,
+            progress=progress,
+            max_retries=spec.search.max_retries,
+        )
+        try:
+            summary = controller.run()
+        except ClusterProblem as problem:
+            return _failed_search(tracker, parent_run_id, f"the study stopped early: {problem}", TrialsSummary(), len(study.trials))
+        summary.startup_seconds = startup_seconds
+    finally:
+        executor.close()
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        first = summary.first_error or next(
+            (t.user_attrs.get("kubetune.failure_reason") for t in study.trials if t.user_attrs.get("kubetune.failure_reason")),
+            "no trial finished",
+        )
+        failure = f"all {len(study.trials)} trials failed; first error: {first}"
+        return _failed_search(tracker, parent_run_id, failure, summary, len(study.trials))
+    best = best_trial(study)
+    return SearchOutcome(best.number, dict(best.params), list(best.values), summary, len(study.trials))
+
+
+def _failed_search(tracker: Tracker, parent_run_id: str, failure: str, summary: TrialsSummary, n_trials: int) -> SearchOutcome:
+    """No configuration to refit: the parent run ends FAILED with the reason, and the flow fails with it."""
+    tracker.set_tags(parent_run_id, {"kubetune.failure_reason": failure})
+    tracker.end_run(parent_run_id, status="FAILED")
+    return SearchOutcome(None, {}, [], summary, n_trials, failure=failure)
+
+
+def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str) -> dict[str, Any]:
+    """Refit on all training rows, score once on the held-out test set, log and register the model."""
+    tracker = make_tracker(spec)
+    params = {**spec.model.params, **search.best_params}
+    outcome = refit_and_evaluate(
+        family=spec.model.family,
+        params=params,
+        task=prepared.facts.task,
+        seed=spec.search.seed,
+        train_uri=prepared.train_uri,
+        test_uri=prepared.test_uri,
+        target=spec.data.target,
+        drop=spec.data.drop,
+        metrics=spec.objective.metrics,
+        n_classes=prepared.facts.n_classes,
+    )
+    run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
+    tracker.log_params(run_id, {**params, "best_trial_number": search.best_number})
+    test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
+    cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
+    tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})
+    registered = spec.tracking.registered_model or spec.study_name
+    info = tracker.log_model(run_id, outcome.model, outcome.input_example, registered)
+    tracker.end_run(run_id)
+    tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, "best_trial_number": search.best_number})
+    tracker.set_tags(parent_run_id, {"kubetune.refit_run_id": run_id, "kubetune.registered_model": registered})
+    tracker.end_run(parent_run_id)
+    return {
+        "study": spec.study_name,
+        "best_trial": search.best_number,
+        "best_params": search.best_params,
+        "cv": cv_metrics,
+        "test": test_metrics,
+        "refit_run_id": run_id,
+        "parent_run_id": parent_run_id,
+        "registered_model": registered,
+        "model_version": getattr(info, "registered_model_version", None),
+        "trials_this_run": search.summary.ran_this_time,
+        "failed_this_run": search.summary.n_failed,
+        "search_seconds": search.summary.wall_seconds,
+        "worker_startup_seconds": search.summary.startup_seconds,
+    }
+
+
+def resolved_space(spec: TuneSpec, prepared: PreparedData) -> Space:
+    return resolve_space(spec, prepared.facts.task)

@@ -1,0 +1,1 @@
+"""Prefect flows and tasks: they compose components and hold no algorithms."""

@@ -1,0 +1,163 @@
+"""``kubetune``: the command line.
+
+Everything that can be wrong with the input is checked (``components.preflight``) before Prefect is even
+imported, so a bad spec costs a fraction of a second and prints one line naming the field, exit code 2,
+with nothing recorded. Exit codes: 0 done, 1 the job failed (for example every trial failed), 2 bad
+input, 130 interrupted (re-run the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from importlib import metadata
+from typing import Any, Sequence
+
+from components.errors import KubetuneError
+from components.redact import redact_text
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubetune",
+        description="Hyperparameter tuning: Optuna search, Prefect flows, MLflow tracking, Kubernetes trials.",
+    )
+    try:
+        version = metadata.version("kubetune")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    parser.add_argument("--version", action="version", version=f"kubetune {version}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    tune = commands.add_parser(
+        "tune",
+        help="run a tuning job from a spec",
+        description="Run a tuning job: preprocessing, search, refit of the best configuration, one "
+        "evaluation on the held-out test set; everything recorded in MLflow. Re-running the same "
+        "command with the same study name resumes the study.",
+    )
+    _add_spec_arguments(tune)
+    tune.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tune.add_argument("--dry-run", action="store_true",
+                      help="print, as YAML, the Kubernetes Job the first trial would get; contacts no cluster, records nothing")
+    tune.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own log lines")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a spec and its data without running anything",
+        description="Check the spec, read the data and check it against the spec; records nothing.",
+    )
+    _add_spec_arguments(validate)
+    return parser
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="path to the tuning spec (YAML)")
+    parser.add_argument("--n-trials", type=int, help="number of trials (search.n_trials)")
+    parser.add_argument("--parallelism", type=int, help="trials at a time (search.parallelism)")
+    parser.add_argument("--study-name", help="study name; the same name resumes the study")
+    parser.add_argument("--seed", type=int, help="random seed (search.seed)")
+    parser.add_argument("--timeout", type=float, help="seconds after which no new trial starts (search.timeout)")
+    parser.add_argument("--sampler", help="grid, random, tpe, gp, cmaes, nsga2 or auto (search.sampler)")
+    parser.add_argument("--experiment", help="MLflow experiment (tracking.experiment)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "search.n_trials": args.n_trials,
+        "search.parallelism": args.parallelism,
+        "study": args.study_name,
+        "search.seed": args.seed,
+        "search.timeout": args.timeout,
+        "search.sampler": args.sampler,
+        "tracking.experiment": args.experiment,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_defaults()
+    try:
+        return _run(args)
+    except KubetuneError as error:
+        print(f"kubetune: error: {redact_text(str(error))}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("kubetune: interrupted; run the same command again to resume the study", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _quiet_defaults() -> None:
+    """No phoning home, and only kubetune's own progress lines on the console (a user's env wins)."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    kubetune_log = logging.getLogger("kubetune")
+    kubetune_log.addHandler(handler)
+    kubetune_log.setLevel(logging.INFO)
+    kubetune_log.propagate = False
+    warnings.filterwarnings("ignore", message=".*pickle or cloudpickle format.*")
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from components.preflight import preflight
+    from components.spec import load_spec
+
+    spec = load_spec(args.spec, _overrides(args))
+    if getattr(args, "dry_run", False):
+        import yaml
+
+        from components.dry_run import first_trial_job
+
+        print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
+        return EXIT_OK
+    facts = preflight(spec)
+    if args.command == "validate":
+        print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {facts.n_features} features, study '{spec.study_name}')")
+        return EXIT_OK
+    return _tune(spec, progress=not args.no_progress and sys.stderr.isatty(), verbose=args.verbose)
+
+
+def _tune(spec: Any, progress: bool, verbose: bool) -> int:
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna resets its level on first import
+    from flows.tune import tune
+
+    state = tune(spec.model_dump(mode="json", exclude_none=True), progress=progress, return_state=True)
+    if not state.is_completed():
+        result = state.result(raise_on_failure=False) if state.is_failed() else None
+        if isinstance(result, KubetuneError):
+            raise result
+        message = state.message or "the tuning flow did not complete"
+        print(f"kubetune: error: {redact_text(message)}", file=sys.stderr)
+        return EXIT_FAILED
+    _print_summary(state.result())
+    return EXIT_OK
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    lines = [
+        f"study {result['study']}: best trial #{result['best_trial']} ({result['trials_this_run']} trials this run, "
+        f"{result['failed_this_run']} failed)",
+        "  params: " + ", ".join(f"{k}={v}" for k, v in result["best_params"].items()),
+        "  cross-validation: " + ", ".join(f"{k}={v:.4f}" for k, v in result["cv"].items()),
+        "  held-out test:    " + ", ".join(f"{k}={v:.4f}" for k, v in result["test"].items()),
+        f"  model: {result['registered_model']} version {result['model_version']} "
+        f"(refit run {result['refit_run_id']})",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Prefect tasks: each wraps one step in ``components.tuning``; none holds logic of its own.
+
+Caching is off: inputs are specs and data handles whose hashing would cost more than the steps, and a
+tuning job must never silently reuse an earlier result.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from components import tuning
+
+prepare_data = task(name="prepare-data", cache_policy=NO_CACHE)(tuning.prepare)
+build_space = task(name="search-space", cache_policy=NO_CACHE)(tuning.resolved_space)
+start_study_run = task(name="start-study-run", cache_policy=NO_CACHE)(tuning.start_study_run)
+run_trials = task(name="run-trials", cache_policy=NO_CACHE)(tuning.run_search)
+refit_and_register = task(name="refit-evaluate-register", cache_policy=NO_CACHE)(tuning.refit_and_register)

@@ -1,0 +1,82 @@
+"""Bad input through the real CLI: one line naming the field, exit code 2, no traceback, nothing recorded."""
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, run_cli, write_spec
+
+BASE = """
+study: bad
+data: {{source: {source}, target: {target}}}
+model: {{family: {family}{space}}}
+objective: {{metric: {metric}}}
+tracking: {{mlflow_uri: sqlite:///mlflow.db}}
+"""
+
+
+def spec_text(source="sklearn:breast_cancer", target="target", family="random_forest", metric="roc_auc", space=""):
+    return BASE.format(source=source, target=target, family=family, metric=metric, space=space)
+
+
+@pytest.fixture
+def data_files(tmp_path):
+    pd.DataFrame({"a": [1.0, 2.0, 3.0] * 10, "y": [0, 1, None] * 10}).to_csv(tmp_path / "nan_target.csv", index=False)
+    pd.DataFrame({"a": [], "y": []}).to_csv(tmp_path / "empty.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"family": "gradient_magic"}, "model.family: unknown model family 'gradient_magic'"),
+        ({"target": "label"}, "data.target: column 'label' not found in sklearn:breast_cancer"),
+        ({"space": ", space: {max_depth: {type: int, low: 40, high: 32}}"}, "model.space.max_depth: low (40) is greater than high (32)"),
+        ({"space": ", space: {max_features: {type: float, low: 0, high: 1, log: true}}"}, "model.space.max_features: log range needs low > 0"),
+        ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
+        ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN)"),
+        ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
+        ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
+        ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
+    ],
+)
+def test_bad_spec_stops_before_any_work(data_files, kwargs, expected):
+    spec = write_spec(data_files / "spec.yaml", spec_text(**kwargs))
+    result = run_cli(["tune", str(spec), "--no-progress"], cwd=data_files)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"kubetune: error: {expected}"] or (len(lines) == 1 and lines[0].startswith(f"kubetune: error: {expected}"))
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (data_files / "mlflow.db").exists() and not (data_files / ".kubetune").exists()
+
+
+def test_cli_override_is_validated_too(tmp_path):
+    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("kubetune: error: search.n_trials:")
+
+
+def test_validate_command_checks_without_recording(tmp_path):
+    result = run_cli(["validate", str(REPO / "examples" / "breast_cancer_rf.yaml")], cwd=tmp_path)
+    assert result.returncode == 0 and "ok (classification, 569 rows, 30 features" in result.stdout
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["tune"], ["validate"]])
+def test_every_command_has_help(tmp_path, command):
+    result = run_cli([*command, "--help"], cwd=tmp_path)
+    assert result.returncode == 0 and "usage: kubetune" in result.stdout
+
+
+def test_dry_run_prints_the_first_job_and_contacts_nothing(tmp_path):
+    import yaml
+
+    env = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x", "PATH": "/usr/bin:/bin"}
+    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), "--dry-run", "--seed", "3"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    job = yaml.safe_load(result.stdout)
+    assert job["kind"] == "Job" and job["metadata"]["labels"]["kubetune.io/trial"] == "0"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    request = yaml.safe_load(next(e["value"] for e in container["env"] if e["name"] == "KUBETUNE_TRIAL_REQUEST"))
+    assert request["data_uri"].startswith("s3://ml-artifacts/kubetune/breast-cancer-mlp-gpu/") and request["params"]
+    assert "pw@" not in result.stdout and "&id" not in result.stdout
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -1,0 +1,126 @@
+"""The controller with real worker processes, a real journal study storage and a real MLflow store."""
+
+import os
+import signal
+import threading
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from components.controller import INTERRUPTED, StudyController
+from components.data import read_source, write_frame
+from components.executors.local import LocalExecutor
+from components.spec import ParamSpec
+from components.storage import open_storage
+from components.tracking import Tracker
+from components.trial import TrialRequest
+
+SPACE = {"x": ParamSpec(type="float", low=0.0, high=1.0), "sleep": ParamSpec(type="float", low=0.0, high=0.05)}
+
+
+@pytest.fixture
+def setup(tmp_path):
+    uri = str(write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet"))
+    storage = open_storage(f"journal://{tmp_path / 'study.journal'}")
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "controller-tests")
+    parent = tracker.client.create_run(tracker.experiment_id, run_name="parent").info.run_id
+    return uri, storage, tracker, parent
+
+
+def make_controller(setup, family, n_trials, space=SPACE, parallelism=2, name="s"):
+    uri, storage, tracker, parent = setup
+    study = optuna.create_study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(seed=0),
+                                direction="maximize", load_if_exists=True)
+
+    def make_request(number, trial_id, params):
+        return TrialRequest(study_name=name, trial_number=number, params=params, family=family, task="classification",
+                            n_classes=2, data_uri=uri, target="target", metrics=["accuracy"], validation="holdout",
+                            folds=2, val_size=0.3, seed=0)
+
+    executor = LocalExecutor(parallelism).start()
+    return StudyController(study, space, executor, tracker, parent, make_request, ["accuracy"], n_trials=n_trials), executor
+
+
+def child_runs(tracker, parent):
+    return {int(r.data.tags["kubetune.trial_number"]): r for r in tracker.trial_runs(parent)}
+
+
+def test_failed_trials_are_recorded_and_the_study_goes_on(setup):
+    controller, executor = make_controller(setup, "tests.families:RaiseFamily", n_trials=10)
+    with executor:
+        summary = controller.run()
+    study = controller.study
+    states = {t.number: t.state for t in study.trials}
+    assert len(states) == 10 and summary.n_failed + summary.n_complete == 10
+    assert 0 < summary.n_failed < 10
+    runs = child_runs(setup[2], setup[3])
+    assert sorted(runs) == list(range(10))
+    for trial in study.trials:
+        run = runs[trial.number]
+        assert run.data.params["x"] == str(trial.params["x"])
+        if trial.state == TrialState.FAIL:
+            assert run.info.status == "FAILED" and run.data.tags["kubetune.trial_state"] == "FAIL"
+            assert "is broken" in run.data.tags["kubetune.failure_reason"]
+            assert "is broken" in trial.user_attrs["kubetune.failure_reason"]
+        else:
+            assert run.info.status == "FINISHED" and run.data.tags["kubetune.trial_state"] == "COMPLETE"
+            assert run.data.metrics["accuracy"] == trial.value
+            assert {"accuracy_fold_0", "accuracy_std", "duration_s", "peak_memory_mb"} <= set(run.data.metrics)
+
+
+def test_ctrl_c_records_trials_in_flight_and_a_rerun_finishes_the_budget(setup):
+    space = {"x": ParamSpec(type="float", low=0.0, high=0.4), "sleep": ParamSpec(type="float", low=0.6, high=0.8)}
+    controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=8, space=space)
+    timer = threading.Timer(2.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with executor, pytest.raises(KeyboardInterrupt):
+        controller.run()
+    first = controller.study.trials
+    interrupted = [t for t in first if t.user_attrs.get(INTERRUPTED)]
+    finished = [t for t in first if t.state == TrialState.COMPLETE]
+    assert interrupted and all(t.state == TrialState.FAIL for t in interrupted)
+    assert len([t for t in first if t.state == TrialState.WAITING]) == len(interrupted)
+    runs = child_runs(setup[2], setup[3])
+    assert all(runs[t.number].info.status == "KILLED" for t in interrupted)
+
+    again, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=8, space=space)
+    with executor:
+        again.run()
+    trials = again.study.trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 8
+    assert {t.number for t in finished} <= {t.number for t in complete}  # nothing finished was repeated
+    retried = {t.user_attrs["kubetune.retry_of"]: t for t in trials if "kubetune.retry_of" in t.user_attrs}
+    for lost in interrupted:
+        assert retried[lost.number].params == lost.params and retried[lost.number].state == TrialState.COMPLETE
+
+
+def test_trials_left_running_by_a_dead_controller_are_reconciled(setup):
+    controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=3)
+    orphan = controller.study.ask({"x": optuna.distributions.FloatDistribution(0, 1), "sleep": optuna.distributions.FloatDistribution(0, 0.05)})
+    with executor:
+        controller.run()
+    frozen = controller.study.trials[orphan.number]
+    assert frozen.state == TrialState.FAIL and frozen.user_attrs[INTERRUPTED]
+    rerun = [t for t in controller.study.trials if t.user_attrs.get("kubetune.retry_of") == orphan.number]
+    assert rerun and rerun[0].params == orphan.params and rerun[0].state == TrialState.COMPLETE
+    assert len([t for t in controller.study.trials if t.state == TrialState.COMPLETE]) == 3
+
+
+def test_trials_report_intermediate_values_to_the_shared_study(postgres_url, tmp_path):
+    """Each fold's running score reaches the study storage while the trial runs (step = fold)."""
+    from components.data import read_source, write_frame
+    from components.trial import run_trial
+
+    storage = open_storage(postgres_url)
+    study = optuna.create_study(study_name="intermediate", storage=storage, direction="maximize")
+    trial = study.ask()
+    uri = str(write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet"))
+    result = run_trial(TrialRequest(study_name="intermediate", trial_number=trial.number, params={"n_estimators": 10}, family="random_forest",
+                                    task="classification", n_classes=2, data_uri=uri, target="target", metrics=["accuracy"],
+                                    validation="kfold", folds=3, val_size=0.2, seed=0, storage_url=postgres_url, trial_id=trial._trial_id))
+    reported = optuna.load_study(study_name="intermediate", storage=open_storage(postgres_url)).trials[0].intermediate_values
+    folds = result.fold_scores["accuracy"]
+    assert sorted(reported) == [0, 1, 2]
+    assert reported[2] == pytest.approx(sum(folds) / 3) and reported[0] == pytest.approx(folds[0])

@@ -1,0 +1,137 @@
+"""Whole studies with ``executor: kubernetes`` through the real CLI, against the stateful API server and
+the test kubelet: failures injected, the controller killed and restarted, objects left behind counted."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import kubernetes_validate
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from components.storage import open_storage
+from tests.conftest import REPO, VENV_BIN, write_spec
+from tests.k8s.fake_api import FakeKubeAPI
+from tests.k8s.kubelet import TestKubelet
+
+pytestmark = pytest.mark.e2e
+NAMESPACE = "kubetune"
+
+
+@pytest.fixture
+def k8s(cli_env, postgres_url, tmp_path):
+    api = FakeKubeAPI().start()
+    behaviours: dict[str, str] = {}
+    kubelet = TestKubelet(api, NAMESPACE, {"kubetune-study-db": {"url": postgres_url}},
+                          behaviour=lambda job: behaviours.get(job["metadata"]["labels"]["kubetune.io/trial"], "run"),
+                          extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"}).start()
+    env = {**cli_env, "KUBECONFIG": api.kubeconfig(tmp_path / "kubeconfig"), "KUBETUNE_STORAGE_URL": postgres_url}
+    yield api, behaviours, env
+    kubelet.stop()
+    api.stop()
+
+
+def spec_for(tmp_path, name, family="tests.families:SleepFamily", space="{sleep: {type: float, low: 0.2, high: 0.4}}", n_trials=9, extra=""):
+    return write_spec(tmp_path / f"{name}.yaml", f"""
+study: {name}
+data: {{source: "sklearn:breast_cancer"}}
+model: {{family: "{family}", space: {space}}}
+objective: {{metric: accuracy}}
+validation: {{strategy: holdout}}
+search: {{sampler: random, n_trials: {n_trials}, parallelism: 3, seed: 5, max_retries: 2}}
+storage: {{heartbeat_interval: 1, grace_period: 10}}
+artifacts: {{uri: {tmp_path / 'volume'}}}
+executor:
+  kind: kubernetes
+  kubernetes: {{namespace: {NAMESPACE}, unschedulableTimeout: 3{extra}}}
+""")
+
+
+def run(spec, tmp_path, env, timeout=600):
+    return subprocess.run([str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def nothing_left(api: FakeKubeAPI) -> None:
+    assert api.state.list("jobs", NAMESPACE, None)["items"] == [], "Jobs left behind"
+    assert api.state.list("pods", NAMESPACE, None)["items"] == [], "pods left behind"
+
+
+def test_study_with_injected_failures_at_parallelism_3(k8s, tmp_path):
+    api, behaviours, env = k8s
+    behaviours.update({"1": "oom", "2": "evict"})
+    spec = spec_for(tmp_path, "k8s-mixed", family="tests.families:RaiseFamily", space="{x: {type: float, low: 0.0, high: 0.7}}")
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="k8s-mixed", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    trials = {t.number: t for t in study.trials}
+    assert "OOMKilled: the trial ran out of memory" in trials[1].user_attrs["kubetune.failure_reason"]
+    assert "was disrupted (EvictionByEvictionAPI)" in trials[2].user_attrs["kubetune.failure_reason"]
+    rerun = next(t for t in study.trials if t.user_attrs.get("kubetune.retry_of") == 2)
+    assert rerun.params == trials[2].params and rerun.state in (TrialState.COMPLETE, TrialState.FAIL)
+    broken = [t for t in study.trials if t.state == TrialState.FAIL and t.number not in (1, 2)]
+    assert broken and all(t.params["x"] > 0.5 and "RuntimeError: configuration" in t.user_attrs["kubetune.failure_reason"] for t in broken)
+    assert all(t.params["x"] <= 0.5 for t in study.trials if t.state == TrialState.COMPLETE)
+    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert len(created) == len(study.trials) == len(set(created))  # one Job per trial, never two
+    nothing_left(api)
+
+
+def test_every_created_job_validates_and_carries_no_credential(k8s, tmp_path):
+    api, _, env = k8s
+    seen: list[dict] = []
+    original = api.state.create
+
+    def spy(plural, namespace, body):
+        if plural == "jobs":
+            seen.append(body)
+        return original(plural, namespace, body)
+
+    api.state.create = spy
+    result = run(spec_for(tmp_path, "k8s-valid", n_trials=3), tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(seen) == 3
+    password = env["KUBETUNE_STORAGE_URL"].split(":")[2].split("@")[0]
+    for job in seen:
+        for version in ("1.30", "1.37"):
+            kubernetes_validate.validate(job, version, strict=True)
+        assert password not in str(job)
+    nothing_left(api)
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("image_pull", "the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"),
+    ("unschedulable", "the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."),
+])
+def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_path, mode, message):
+    api, behaviours, env = k8s
+    behaviours.update({str(n): mode for n in range(9)})
+    started = time.monotonic()
+    result = run(spec_for(tmp_path, f"k8s-{mode.replace('_', '-')}"), tmp_path, env, timeout=180)
+    assert result.returncode == 1 and f"kubetune: error: {message}" in result.stderr, result.stderr[-2000:]
+    assert time.monotonic() - started < 150  # stopped, not hung
+    nothing_left(api)
+
+
+def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
+    api, _, env = k8s
+    spec = spec_for(tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6)
+    process = subprocess.Popen([str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < 3:
+        time.sleep(0.3)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    in_flight = {j["metadata"]["labels"]["kubetune.io/trial"] for j in api.state.list("jobs", NAMESPACE, None)["items"]}
+    assert in_flight, "Jobs should still be running after the controller died"
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "adopted" in result.stderr
+    study = optuna.load_study(study_name="k8s-restart", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 6
+    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert len(created) == len(set(created)) == len(study.trials), "a Job was created twice"
+    nothing_left(api)

@@ -1,0 +1,178 @@
+"""A test kubelet (and Job controller) for FakeKubeAPI: it turns each created Job into a pod, runs the
+pod's command as a local process with the pod's environment (secretKeyRef resolved from test Secrets),
+and writes pod status, Job status and logs back — through the official client, over HTTP, as the real
+components would. ``behaviour(job) -> str`` injects failures per Job:
+
+run (default) | oom | evict | unschedulable | image_pull | hang
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from kubernetes import client, watch
+
+from tests.k8s.fake_api import FakeKubeAPI
+
+Behaviour = Callable[[dict[str, Any]], str]
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TestKubelet:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, api: FakeKubeAPI, namespace: str, secrets: dict[str, dict[str, str]], behaviour: Behaviour | None = None,
+                 extra_env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.secrets = secrets
+        self.behaviour = behaviour or (lambda job: "run")
+        self.extra_env = extra_env or {}
+        self.cwd = cwd
+        configuration = client.Configuration()
+        configuration.host = api.url
+        self.client = client.ApiClient(configuration)
+        self.core = client.CoreV1Api(self.client)
+        self.batch = client.BatchV1Api(self.client)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> "TestKubelet":
+        for target in (self._watch_jobs, self._watch_pod_deletions):
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in list(self.processes.values()):
+            if process.poll() is None:
+                process.kill()
+
+    def _watch_jobs(self) -> None:
+        seen: set[str] = set()
+        while not self._stop.is_set():
+            try:
+                for event in watch.Watch().stream(self.batch.list_namespaced_job, self.namespace, timeout_seconds=1, _request_timeout=5):
+                    job = event["object"].to_dict() if hasattr(event["object"], "to_dict") else event["object"]
+                    uid = job["metadata"]["uid"]
+                    if event["type"] == "ADDED" and uid not in seen:
+                        seen.add(uid)
+                        threading.Thread(target=self._run_job, args=(self.client.sanitize_for_serialization(event["object"]),), daemon=True).start()
+            except Exception:  # noqa: BLE001 - the server may be stopping
+                time.sleep(0.2)
+
+    def _watch_pod_deletions(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace, timeout_seconds=1, _request_timeout=5):
+                    if event["type"] == "DELETED":
+                        process = self.processes.get(event["object"].metadata.name)
+                        if process is not None and process.poll() is None:
+                            process.kill()
+            except Exception:  # noqa: BLE001
+                time.sleep(0.2)
+
+    # -- one Job -------------------------------------------------------------------------------------
+
+    def _run_job(self, job: dict[str, Any]) -> None:
+        name = job["metadata"]["name"]
+        template = job["spec"]["template"]
+        pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+        labels = {**template["metadata"].get("labels", {}), "job-name": name, "controller-uid": job["metadata"]["uid"]}
+        pod = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod_name, "labels": labels,
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True}]},
+            "spec": template["spec"],
+        }
+        self.core.create_namespaced_pod(self.namespace, pod)
+        if self.api.state.get("pods", self.namespace, pod_name) is None:
+            return  # its Job was deleted meanwhile and the pod garbage-collected: nothing to run
+        mode = self.behaviour(job)
+        container = template["spec"]["containers"][0]
+        if mode == "unschedulable":
+            return self._pod_status(pod_name, "Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                    "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}])
+        if mode == "image_pull":
+            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ErrImagePull", "message": f'failed to pull image "{container["image"]}": not found'}},
+                                    conditions=[{"type": "PodScheduled", "status": "True"}])
+        env = {**os.environ, **self.extra_env, **self._env(container)}
+        command = [sys.executable if part == "python" else part for part in container["command"]]
+        started = time.monotonic()
+        process = subprocess.Popen(command, env=env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.processes[pod_name] = process
+        self._pod_status(pod_name, "Running", container_state={"running": {"startedAt": _now()}}, conditions=[{"type": "PodScheduled", "status": "True"}])
+        deadline = job["spec"].get("activeDeadlineSeconds")
+        if mode in ("oom", "evict"):
+            time.sleep(1.0)
+            process.kill()
+        try:
+            output, _ = process.communicate(timeout=deadline)
+            reason = None
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            reason = "DeadlineExceeded"
+        self.api.state.logs[(self.namespace, pod_name)] = output or ""
+        if self.api.state.get("pods", self.namespace, pod_name) is None:
+            return  # deleted meanwhile (cancelled)
+        code = process.returncode
+        if mode == "oom":
+            terminated = {"exitCode": 137, "reason": "OOMKilled", "startedAt": _now(), "finishedAt": _now()}
+        elif mode == "evict":
+            return self._finish(job, pod_name, "Failed", {"exitCode": 137, "reason": "Error", "finishedAt": _now()}, reason="Evicted",
+                                conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}])
+        else:
+            terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": "Completed" if code == 0 else "Error", "finishedAt": _now()}
+        phase = "Succeeded" if code == 0 and mode == "run" and reason is None else "Failed"
+        self._finish(job, pod_name, phase, terminated, reason=reason, elapsed=time.monotonic() - started)
+
+    def _env(self, container: dict[str, Any]) -> dict[str, str]:
+        env = {}
+        for item in container.get("env", []):
+            if "value" in item:
+                env[item["name"]] = item["value"]
+            else:
+                ref = item["valueFrom"]["secretKeyRef"]
+                env[item["name"]] = self.secrets[ref["name"]][ref["key"]]
+        return env
+
+    def _pod_status(self, pod_name: str, phase: str, container_state: dict[str, Any] | None = None, conditions: list[dict[str, Any]] | None = None,
+                    reason: str | None = None) -> None:
+        status: dict[str, Any] = {"phase": phase, "conditions": conditions or []}
+        if container_state is not None:
+            status["containerStatuses"] = [{"name": "trial", "image": "trial", "imageID": "", "ready": phase == "Running", "restartCount": 0, "state": container_state}]
+        if reason:
+            status["reason"] = reason
+        try:
+            self.core.replace_namespaced_pod_status(pod_name, self.namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name}, "status": status})
+        except client.ApiException:
+            pass  # deleted meanwhile
+
+    def _finish(self, job: dict[str, Any], pod_name: str, phase: str, terminated: dict[str, Any], reason: str | None = None,
+                conditions: list[dict[str, Any]] | None = None, elapsed: float = 0.0) -> None:
+        self._pod_status(pod_name, phase, container_state={"terminated": terminated}, conditions=conditions, reason=reason)
+        succeeded = phase == "Succeeded"
+        condition = {"type": "Complete" if succeeded else "Failed", "status": "True", "reason": reason or ("Completed" if succeeded else "PodFailurePolicy")}
+        status = {"succeeded": 1 if succeeded else 0, "failed": 0 if succeeded else 1, "conditions": [condition]}
+        try:
+            self.batch.replace_namespaced_job_status(job["metadata"]["name"], self.namespace, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job["metadata"]["name"]}, "status": status})
+        except client.ApiException:
+            pass

@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.data import ROW_ID, build_preprocessor, fingerprint, infer_task, read_source, split_holdout
+from components.errors import SpecError
+
+
+def test_bundled_dataset_has_target_and_row_ids():
+    frame = read_source("sklearn:breast_cancer")
+    assert "target" in frame.columns and len(frame) == 569 and frame.index.name == ROW_ID
+
+
+def test_unknown_bundled_dataset_is_named():
+    with pytest.raises(SpecError, match="unknown bundled dataset 'mnist'"):
+        read_source("sklearn:mnist")
+
+
+def test_csv_and_parquet_read_the_same(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, 2.0, None], "city": ["x", "y", "x"], "y": [0, 1, 0]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame.to_parquet(tmp_path / "d.parquet", index=False)
+    from_csv, from_parquet = read_source(str(tmp_path / "d.csv")), read_source(str(tmp_path / "d.parquet"))
+    assert from_csv.shape == from_parquet.shape == (3, 3)
+    assert from_csv["city"].tolist() == from_parquet["city"].tolist() == ["x", "y", "x"]
+
+
+def test_missing_file_is_a_spec_error(tmp_path):
+    with pytest.raises(SpecError, match="data.source: no such file"):
+        read_source(str(tmp_path / "nope.csv"))
+
+
+def test_fingerprint_is_stable_and_sensitive():
+    frame = read_source("sklearn:iris")
+    assert fingerprint(frame) == fingerprint(frame.copy())
+    changed = frame.copy()
+    changed.iloc[0, 0] += 0.1
+    assert fingerprint(changed) != fingerprint(frame)
+
+
+@pytest.mark.parametrize(
+    "values, task",
+    [([0, 1, 0, 1] * 10, "classification"), (["a", "b"] * 20, "classification"), (list(np.linspace(0, 1, 40)), "regression"),
+     ([True, False] * 20, "classification"), (list(range(200)), "regression")],
+)
+def test_infer_task(values, task):
+    assert infer_task(pd.Series(values)) == task
+
+
+def test_holdout_is_disjoint_stratified_and_time_series_keeps_order():
+    frame = read_source("sklearn:breast_cancer")
+    split = split_holdout(frame, "target", "classification", 0.2, 0, time_ordered=False)
+    assert not set(split.train.index) & set(split.test.index)
+    assert len(split.train) + len(split.test) == len(frame)
+    assert abs(split.test["target"].mean() - frame["target"].mean()) < 0.02
+    ordered = split_holdout(frame, "target", "classification", 0.2, 0, time_ordered=True)
+    assert ordered.train.index.max() < ordered.test.index.min()
+
+
+def test_preprocessor_imputes_scales_and_one_hot_encodes():
+    frame = pd.DataFrame({"num": [1.0, None, 3.0, 5.0], "cat": ["a", "b", None, "a"]})
+    out = build_preprocessor().fit_transform(frame)
+    assert not np.isnan(out).any()
+    assert out.shape[1] == 1 + 2  # one scaled number, two one-hot categories
+    assert abs(out[:, 0].mean()) < 1e-9

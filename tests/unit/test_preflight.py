@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.errors import SpecError
+from components.preflight import check_data
+from components.spec import parse_spec
+
+
+def spec(**data):
+    return parse_spec({"data": {"source": "x.csv", **data}, "model": {"family": data.pop("family", "random_forest")}, "objective": {"metric": data.pop("metric", "accuracy")}})
+
+
+def frame(n=60):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "target": [0, 1] * (n // 2)})
+
+
+def test_good_data_gives_facts():
+    facts = check_data(spec(), frame())
+    assert (facts.task, facts.n_classes, facts.validation, facts.n_features) == ("classification", 2, "stratified_kfold", 2)
+
+
+def test_missing_target_column_lists_columns():
+    with pytest.raises(SpecError, match=r"data.target: column 'label' not found in x.csv \(columns: a, b, target\)"):
+        check_data(spec(target="label"), frame())
+
+
+def test_nan_targets_are_counted():
+    data = frame()
+    data.loc[[1, 2, 3], "target"] = None
+    with pytest.raises(SpecError, match="data.target: 3 of 60 rows have no target value"):
+        check_data(spec(), data)
+
+
+def test_empty_data():
+    with pytest.raises(SpecError, match="data.source: 'x.csv' has no rows"):
+        check_data(spec(), frame().iloc[:0])
+
+
+def test_metric_must_fit_the_task():
+    data = frame()
+    data["target"] = np.linspace(0, 1, len(data))
+    with pytest.raises(SpecError, match="objective.metric: 'accuracy' does not fit a regression task"):
+        check_data(spec(), data)
+
+
+def test_family_must_serve_the_task():
+    data = frame()
+    data["target"] = np.linspace(0, 1, len(data))
+    bad = parse_spec({"data": {"source": "x.csv"}, "model": {"family": "logistic_regression"}, "objective": {"metric": "r2"}})
+    with pytest.raises(SpecError, match="model.family: logistic_regression does not do regression"):
+        check_data(bad, data)
+
+
+def test_single_class_and_too_few_rows():
+    data = frame()
+    data["target"] = 1
+    with pytest.raises(SpecError, match="single class"):
+        check_data(spec(), data)
+    with pytest.raises(SpecError, match="validation.folds"):
+        check_data(spec(), frame(8))

@@ -1,0 +1,58 @@
+import optuna
+import pytest
+
+from components.errors import SpecError
+from components.search import build_sampler, choose_sampler, effective_trials
+from components.spec import ParamSpec
+
+
+def space_of(raw):
+    return {k: ParamSpec.model_validate(v) for k, v in raw.items()}
+
+
+NUMERIC = space_of({"a": {"type": "float", "low": 0, "high": 1}, "b": {"type": "int", "low": 1, "high": 9}})
+MIXED = NUMERIC | space_of({"c": {"type": "categorical", "choices": ["x", "y"]}})
+CONDITIONAL = space_of({"k": {"type": "categorical", "choices": ["x", "y"]}, "g": {"type": "float", "low": 0, "high": 1, "when": {"k": "x"}}})
+SMALL_GRID = space_of({"c": {"type": "categorical", "choices": ["x", "y"]}, "d": {"type": "categorical", "choices": [1, 2, 3]}})
+
+
+@pytest.mark.parametrize(
+    "space, n_trials, n_objectives, expected",
+    [
+        (NUMERIC, 50, 1, "gp"),
+        (NUMERIC, 1000, 1, "tpe"),
+        (MIXED, 50, 1, "tpe"),
+        (CONDITIONAL, 50, 1, "tpe"),
+        (SMALL_GRID, 10, 1, "grid"),
+        (SMALL_GRID, 4, 1, "tpe"),
+        (NUMERIC, 50, 2, "tpe"),
+        (NUMERIC, 500, 2, "nsga2"),
+    ],
+)
+def test_auto_policy(space, n_trials, n_objectives, expected):
+    choice = choose_sampler("auto", space, n_trials, n_objectives)
+    assert choice.name == expected and choice.reason
+
+
+def test_explicit_sampler_is_kept():
+    assert choose_sampler("cmaes", MIXED, 10, 1).name == "cmaes"
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [("random", optuna.samplers.RandomSampler), ("tpe", optuna.samplers.TPESampler), ("gp", optuna.samplers.GPSampler),
+     ("cmaes", optuna.samplers.CmaEsSampler), ("nsga2", optuna.samplers.NSGAIISampler), ("grid", optuna.samplers.GridSampler)],
+)
+def test_build_sampler_returns_optunas_sampler(name, cls):
+    space = SMALL_GRID if name == "grid" else NUMERIC
+    assert isinstance(build_sampler(name, space, 0, 1, 2), cls)
+
+
+def test_cmaes_refuses_several_objectives():
+    with pytest.raises(SpecError, match="search.sampler: cmaes optimizes one objective"):
+        build_sampler("cmaes", NUMERIC, 0, 2, 1)
+
+
+def test_grid_budget_is_capped_at_the_grid_size():
+    assert effective_trials("grid", SMALL_GRID, 100) == 6
+    assert effective_trials("tpe", SMALL_GRID, 100) == 100

@@ -1,0 +1,99 @@
+from pathlib import Path
+
+import pytest
+
+from components.errors import SpecError
+from components.spec import load_spec, parse_spec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast_cancer_rf.yaml"
+
+
+def minimal(**changes):
+    spec = {
+        "data": {"source": "sklearn:breast_cancer"},
+        "model": {"family": "random_forest"},
+        "objective": {"metric": "roc_auc"},
+    }
+    for dotted, value in changes.items():
+        node = spec
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return spec
+
+
+def error_of(raw) -> str:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(raw)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_example_spec_parses_with_every_documented_field():
+    spec = load_spec(EXAMPLE)
+    assert spec.study_name == "breast-cancer-rf"
+    assert spec.model.space["n_estimators"].log is True
+    assert spec.objective.directions == ["maximize"]
+    assert spec.search.parallelism == 2 and spec.executor.kind == "local"
+
+
+def test_minimal_spec_gets_defaults_and_a_derived_study_name():
+    spec = parse_spec(minimal())
+    assert spec.study_name == "breast_cancer-random_forest"
+    assert spec.search.sampler == "auto" and spec.search.seed == 42
+    assert spec.objective.directions == ["maximize"]
+
+
+def test_direction_defaults_to_the_metrics_natural_one():
+    assert parse_spec(minimal(objective={"metric": ["rmse", "r2"]})).objective.directions == ["minimize", "maximize"]
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"model__family": "xgboostt"}, "model.family: unknown model family 'xgboostt'"),
+        ({"objective__metric": "auc"}, "objective.metric: unknown metric 'auc'"),
+        ({"model__space": {"max_depth": {"type": "int", "low": 40, "high": 32}}}, "model.space.max_depth: low (40) is greater than high (32)"),
+        ({"model__space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}}}, "model.space.C: log range needs low > 0, got low = 0"),
+        ({"model__space": {"k": {"type": "categorical", "choices": []}}}, "model.space.k: categorical needs a non-empty 'choices' list"),
+        ({"model__space": {"d": {"type": "int", "low": 1.5, "high": 3}}}, "model.space.d: int needs an integer 'low'"),
+        ({"search__n_trails": 5}, "search.n_trails: unknown field"),
+        ({"search__sampler": "bayes"}, "search.sampler:"),
+        ({"search__n_trials": 0}, "search.n_trials:"),
+        ({"data__test_size": 1.5}, "data.test_size:"),
+        ({"data__source": "data.txt"}, "data.source: 'data.txt' is not sklearn:<name>"),
+        ({"objective__direction": "minimize"}, "objective.direction: minimize for 'roc_auc', which is better when higher"),
+        ({"study": "bad name!"}, "study: 'bad name!' must be"),
+        ({"model__space": {"gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "rbf"}}}}, "model.space.gamma.when: 'kernel' is not a parameter"),
+        ({"model__space": {"kernel": {"type": "categorical", "choices": ["rbf"]}, "gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "poly"}}}}, "model.space.gamma.when: kernel never takes 'poly'"),
+        ({"model__space": {"max_depth": {"type": "int", "low": 1, "high": 3}}, "model__params": {"max_depth": 3}}, "model.params.max_depth: 'max_depth' is both searched"),
+    ],
+)
+def test_bad_spec_names_the_field(changes, expected):
+    assert expected in error_of(minimal(**changes))
+
+
+def test_missing_section_is_named():
+    raw = minimal()
+    del raw["objective"]
+    assert error_of(raw) == "objective: is required"
+
+
+def test_load_spec_reports_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(SpecError, match="not valid YAML at line"):
+        load_spec(bad)
+
+
+def test_cli_overrides_win_over_the_file():
+    spec = load_spec(EXAMPLE, {"search.n_trials": 12, "study": "other", "search.seed": None})
+    assert spec.search.n_trials == 12 and spec.study_name == "other" and spec.search.seed == 42
+
+
+def test_custom_family_path_is_accepted_without_import():
+    assert parse_spec(minimal(model__family="mypkg.families:Mine")).model.family == "mypkg.families:Mine"

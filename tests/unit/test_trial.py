@@ -1,0 +1,50 @@
+from components.data import read_source, write_frame
+from components.trial import TrialRequest, run_trial
+
+
+def make_request(tmp_path, family="random_forest", params=None, **overrides):
+    uri = write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet")
+    fields = dict(study_name="s", trial_number=3, params=params or {"n_estimators": 10, "max_depth": 3}, family=family,
+                  task="classification", n_classes=2, data_uri=str(uri), target="target", metrics=["roc_auc", "accuracy"],
+                  validation="stratified_kfold", folds=3, val_size=0.2, seed=0)
+    return TrialRequest(**(fields | overrides))
+
+
+def test_a_trial_reports_fold_scores_duration_and_peak_memory(tmp_path):
+    result = run_trial(make_request(tmp_path))
+    assert result.state == "COMPLETE" and result.trial_number == 3
+    assert len(result.fold_scores["roc_auc"]) == 3 and len(result.values) == 2
+    assert result.values[0] == sum(result.fold_scores["roc_auc"]) / 3
+    assert result.duration_s > 0 and result.peak_memory_mb > 10
+
+
+def test_a_bad_configuration_is_a_failed_result_not_an_exception(tmp_path):
+    result = run_trial(make_request(tmp_path, family="knn", params={"n_neighbors": 5000}))
+    assert result.state == "FAIL" and result.values is None
+    assert result.error.startswith("ValueError:") and "n_neighbors" in result.error
+
+
+def test_a_request_round_trips_through_json(tmp_path):
+    request = make_request(tmp_path)
+    assert TrialRequest.model_validate_json(request.model_dump_json()) == request
+
+
+def test_connection_errors_are_transient_through_optunas_wrapping():
+    import optuna
+    import sqlalchemy.exc
+
+    from components.transient import is_transient
+
+    def wrapped(inner):
+        try:
+            try:
+                raise inner
+            except Exception as error:
+                raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from error
+        except Exception as outer:
+            return outer
+
+    lost = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    assert is_transient(wrapped(lost))
+    assert not is_transient(wrapped(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))))
+    assert not is_transient(ValueError("bad value"))
