@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from components.budget_lock import budget_lock
 from components.executors.base import Executor
 from components.heartbeat import supports_heartbeat
-from components.requeue import MAX_RETRIES_ATTR, STALE_REASON, requeue, study_budget_used
+from components.requeue import MAX_RETRIES_ATTR, STALE_REASON, requeue, study_budget_used, tell_once
 from components.space import Space, suggest
 from components.tracking import Tracker
 from components.transient import retry_transient
@@ -207,25 +207,27 @@ class StudyController:
 
     def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
         trial, run_id = entry.trial, entry.run_id
-        if result.state == "COMPLETE" and result.values is not None and all(map(math.isfinite, result.values)):
+        if result.state == "COMPLETE" and not (result.values is not None and all(map(math.isfinite, result.values))):
+            result = result.model_copy(update={"state": "FAIL", "error": f"non-finite objective {result.values}"})
+        if result.state == "COMPLETE":
             values = result.values if len(result.values) > 1 else result.values[0]
-            self._db(lambda: self.study.tell(trial, values, skip_if_finished=True), "tell")
-            summary.n_complete += 1
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.COMPLETE, values), "tell")
+            summary.n_complete += won
         elif result.state == "PRUNED":
-            self._db(lambda: self.study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True), "tell")
-            summary.n_pruned += 1
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.PRUNED), "tell")
+            summary.n_pruned += won
         else:
-            if result.state == "COMPLETE":  # non-finite values: not a usable result
-                result = result.model_copy(update={"state": "FAIL", "error": f"non-finite objective {result.values}"})
             self._db(lambda: trial.set_user_attr(REASON, result.error or "unknown error"), "set reason")
-            self._db(lambda: self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True), "tell")
-            summary.n_failed += 1
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.FAIL), "tell")
+            summary.n_failed += won
             summary.first_error = summary.first_error or result.error
-            if result.retryable and self._requeue(trial.number, result.error or "worker lost"):
+            if won and result.retryable and self._requeue(trial.number, result.error or "worker lost"):
                 summary.n_retried += 1
                 log.warning("trial %d lost (%s); re-queued with the same parameters", trial.number, result.error)
-            else:
+            elif won:
                 log.warning("trial %d failed: %s", trial.number, result.error)
+        if not won:  # another controller declared it lost and re-queued it; its re-run is what counts
+            result = result.model_copy(update={"state": "FAIL", "error": f"{STALE_REASON}; it finished later, but its re-run counts instead"})
         self.tracker.finish_trial_run(run_id, result, self.metric_names)
 
     def _requeue(self, number: int, reason: str, count_attempt: bool = True) -> bool:
@@ -236,7 +238,8 @@ class StudyController:
         return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
 
     def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
-        """Fail trials whose heartbeat is stale (Optuna re-queues them through the storage callback)."""
+        """Fail trials whose heartbeat is stale (the storage callback re-queues them), and let go of
+        trials in flight here that another controller has already failed that way."""
         if not self._heartbeat:
             return 0
         interval = self.study._storage.get_heartbeat_interval() or 10
@@ -246,14 +249,16 @@ class StudyController:
         running = {t.number: t for t in self._trials() if t.state == TrialState.RUNNING}
         self._fail_orphans(running, in_flight)
         self._db(lambda: optuna.storages.fail_stale_trials(self.study), "fail stale trials")
-        failed = [t for t in self._trials() if t.number in running and t.state == TrialState.FAIL]
+        by_number = {t.number: t for t in self._trials()}
+        failed = [by_number[n] for n in set(running) | set(in_flight) if by_number[n].state == TrialState.FAIL]
         for frozen in failed:
-            run_id = frozen.user_attrs.get(RUN_ID)
+            run_id = frozen.user_attrs.get(RUN_ID) or self.tracker.find_trial_run(self.study.study_name, frozen.number)
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
             if run_id:
-                self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": STALE_REASON})
+                reason = frozen.user_attrs.get(REASON, STALE_REASON)
+                self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
                 self.tracker.end_run(run_id, status="FAILED")
         if failed:
             log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
@@ -282,11 +287,13 @@ class StudyController:
         in_flight.clear()
 
     def _fail_and_requeue(self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool) -> None:
+        """Record a trial lost to infrastructure and run it again, unless someone else already did."""
         storage = self.study._storage
         self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED, interrupted), "mark interrupted")
         self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, REASON, reason), "set reason")
-        self._db(lambda: self.study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True), "tell")
-        self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+        if self._db(lambda: tell_once(self.study, frozen.number, TrialState.FAIL), "tell"):
+            self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+        run_id = run_id or self.tracker.find_trial_run(self.study.study_name, frozen.number)
         if run_id:
             self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
             self.tracker.end_run(run_id, status="KILLED")

@@ -21,6 +21,31 @@ MAX_RETRIES_ATTR = "kubetune.max_retries"
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
 
 
+def tell_once(study: optuna.Study, trial: optuna.Trial | int, state: TrialState, values: Any = None) -> bool:
+    """Finish a RUNNING trial; False when someone else (another controller's stale check) finished it first.
+
+    Optuna locks the trial's row while it changes state, so exactly one caller wins. Only the winner may
+    re-queue a lost trial: two successors of one failed trial would overshoot the study's budget.
+    """
+    number = trial if isinstance(trial, int) else trial.number
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+
+    def finished() -> bool:
+        return study._storage.get_trial(trial_id).state.is_finished()
+
+    if finished():
+        return False
+    try:
+        study.tell(trial, values, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    except ValueError:  # "Cannot tell a FAIL trial": finished between the check above and tell's own
+        if finished():
+            return False
+        raise
+    return True
+
+
 def requeue(study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt: bool = True) -> bool:
     """Enqueue ``trial``'s parameters again unless its attempts are used up; returns whether it was."""
     attempt = int(trial.user_attrs.get(ATTEMPT, 1))

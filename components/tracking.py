@@ -153,6 +153,16 @@ class Tracker:
         self.client.log_batch(run_id, metrics=metrics, tags=tags)
         self.client.set_terminated(run_id, status=_RUN_STATUS[result.state])
 
+    def find_trial_run(self, study_name: str, trial_number: int) -> str | None:
+        """The run of a trial whose run id never reached the study (its controller died right after
+        starting the run), so that it can still be closed instead of staying RUNNING forever."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{STUDY_TAG}` = '{study_name}' AND tags.`{ROLE_TAG}` = 'trial' AND tags.`{TRIAL_TAG}` = '{trial_number}'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
     def trial_runs(self, parent_run_id: str) -> list[Any]:
         return self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=50_000

@@ -16,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from components.requeue import STALE_REASON
 from components.storage import open_storage
 from tests.conftest import REPO, VENV_BIN, write_spec
 from tests.services import AWS_SECRET, PG_PASSWORD
@@ -84,8 +85,13 @@ def child_runs(tracking: str, name: str) -> list:
 
 
 def assert_one_run_per_trial(tracking: str, name: str, study: optuna.Study) -> None:
-    numbers = [int(r.data.tags["kubetune.trial_number"]) for r in child_runs(tracking, name)]
+    runs = child_runs(tracking, name)
+    numbers = [int(r.data.tags["kubetune.trial_number"]) for r in runs]
     assert sorted(numbers) == sorted(t.number for t in study.trials)
+    for run in runs:  # every run closed, and it says what the study says
+        trial = study.trials[int(run.data.tags["kubetune.trial_number"])]
+        assert run.info.status != "RUNNING", (trial.number, trial.state)
+        assert run.data.tags["kubetune.trial_state"] == trial.state.name, (trial.number, trial.state, run.data.tags)
 
 
 def test_full_data_plane_records_everything_and_leaks_no_credential(plane, mlflow_server, s3, tmp_path, postgres_url):
@@ -183,7 +189,12 @@ def test_b_controller_sigkilled_then_rerun_resumes(plane, mlflow_server, postgre
     experiment = client.get_experiment_by_name("killed")
     assert len(client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'study'")) == 1
     stale_runs = [r for r in child_runs(mlflow_server.url, "killed") if int(r.data.tags["kubetune.trial_number"]) in running_before]
-    assert all(r.info.status == "FAILED" and "stopped heartbeating" in r.data.tags["kubetune.failure_reason"] for r in stale_runs)
+    assert len(stale_runs) == len(running_before)
+    for run in stale_runs:  # closed, with the reason the study recorded (stale heartbeat, or orphaned at start)
+        trial = study.trials[int(run.data.tags["kubetune.trial_number"])]
+        expected = trial.user_attrs.get("kubetune.failure_reason", STALE_REASON)
+        assert run.info.status in ("FAILED", "KILLED"), (trial.number, run.info.status)
+        assert run.data.tags["kubetune.trial_state"] == "FAIL" and run.data.tags["kubetune.failure_reason"] == expected, run.data.tags
     record("b", trials_finished_before_kill=len(done_before), trials_in_flight_at_kill=len(running_before),
            reconciled_and_rerun=len(running_before), rerun_seconds=round(time.monotonic() - started, 1), duplicated_runs=0)
 
