@@ -7,7 +7,7 @@ PIP     = $(VENV)/bin/python -m pip
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: demo test install install-test constraints bench clean
+.PHONY: demo test install install-test install-bench constraints bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ demo: install
 test: install-test
 	$(VENV)/bin/python -m pytest -q -ra
 
-bench: install-test
+install-bench: $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e ".[test,bench]"
+
+bench: install-bench
 	$(VENV)/bin/python bench/overhead.py
 
 constraints:

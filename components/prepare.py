@@ -5,11 +5,12 @@ Trials get ``train_uri`` only. The test part is written separately and is read o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from components.artifacts import join, put_file
-from components.data import ROW_ID, fingerprint, read_source, split_holdout, write_frame
+from components.data import ROW_ID, features_and_target, fingerprint, read_source, split_holdout, write_frame
+from components.metafeatures import compute_meta_features
 from components.preflight import DataFacts, check_data
 from components.spec import TuneSpec
 
@@ -23,6 +24,7 @@ class PreparedData:
     n_train: int
     n_test: int
     workdir: str  # local copies of both parts
+    meta_features: dict[str, float] = field(default_factory=dict)  # of the training part; see metafeatures
 
     def as_params(self) -> dict[str, object]:
         return {
@@ -54,13 +56,15 @@ def prepare_data(spec: TuneSpec, workdir: Path, artifact_root: str | None = None
     train_path = write_frame(split.train, workdir / "train.parquet")
     test_path = write_frame(split.test, workdir / "test.parquet")
     digest = fingerprint(frame)
+    X, y = features_and_target(split.train, spec.data.target, spec.data.drop)
+    meta = compute_meta_features(X, y, facts.task, spec.search.seed)
     train_uri, test_uri = str(train_path), str(test_path)
     if artifact_root:
         # content-addressed: a new data version never overwrites what running trials are reading
         prefix = join(artifact_root, spec.study_name, digest[:16])
         train_uri = put_file(train_path, join(prefix, "train.parquet"))
         test_uri = put_file(test_path, join(prefix, "test.parquet"))
-    return PreparedData(train_uri, test_uri, digest, facts, len(split.train), len(split.test), str(workdir))
+    return PreparedData(train_uri, test_uri, digest, facts, len(split.train), len(split.test), str(workdir), meta)
 
 
 def split_row_ids(prepared: PreparedData) -> dict[str, list[int]]:

@@ -48,8 +48,14 @@ def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: in
 
 
 def build_sampler(
-    name: str, space: Space, seed: int | None, n_objectives: int, parallelism: int
+    name: str,
+    space: Space,
+    seed: int | None,
+    n_objectives: int,
+    parallelism: int,
+    source_trials: list[optuna.trial.FrozenTrial] | None = None,
 ) -> optuna.samplers.BaseSampler:
+    """The configured Optuna sampler; ``source_trials`` (past studies' best trials) warm-start CMA-ES."""
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space), seed=seed)
     if name == "random":
@@ -63,17 +69,19 @@ def build_sampler(
     if name == "cmaes":
         if n_objectives > 1:
             raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
 
 
-def sampler_for(spec: "TuneSpec", space: Space) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
+def sampler_for(
+    spec: "TuneSpec", space: Space, source_trials: list[optuna.trial.FrozenTrial] | None = None
+) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
     """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler."""
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
-    return choice, build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism)
+    return choice, build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism, source_trials)
 
 
 def effective_trials(name: str, space: Space, n_trials: int) -> int:

@@ -267,6 +267,24 @@ class KubernetesSpec(_Strict):
         return value
 
 
+class WarmStartSpec(_Strict):
+    """Which past studies seed this one. ``warm_start: auto`` (a mode alone) is the short form."""
+
+    mode: Literal["none", "same_pipeline", "similar_datasets", "auto"] = "auto"
+    pipeline: str | None = Field(
+        None, description="what counts as the same pipeline; default: model family + data source + target + metric"
+    )
+    k_nearest: int = Field(3, ge=1, le=50, description="similar past studies to draw from")
+    top_k: int = Field(3, ge=1, le=10, description="configurations taken from each similar study")
+    pipeline_top_k: int = Field(5, ge=1, le=10, description="configurations taken from the pipeline's last study")
+    max_trials: int | None = Field(None, ge=1, description="warm-start trials at most; default: half the budget, up to 10")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+
 class ExecutorSpec(_Strict):
     kind: Literal["local", "kubernetes"] = "local"
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
@@ -283,6 +301,7 @@ class TuneSpec(_Strict):
     storage: StorageSpec = Field(default_factory=StorageSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    warm_start: WarmStartSpec = Field(default_factory=WarmStartSpec)
 
     @field_validator("study")
     @classmethod
@@ -302,6 +321,13 @@ class TuneSpec(_Strict):
     @property
     def study_name(self) -> str:
         return self.study or _default_study_name(self)
+
+    @property
+    def pipeline(self) -> str:
+        """The identity a scheduled re-run shares with its previous runs (for same-pipeline warm starts)."""
+        if self.warm_start.pipeline:
+            return self.warm_start.pipeline
+        return f"{self.model.family}|{self.data.source}|{self.data.target}|{','.join(self.objective.metrics)}"
 
 
 def _default_study_name(spec: TuneSpec) -> str:

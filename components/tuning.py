@@ -20,6 +20,7 @@ from components.prepare import PreparedData, prepare_data, split_row_ids, workdi
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import redact_mapping
 from components.refit import refit_and_evaluate
+from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
 from components.search import choose_sampler, effective_trials, sampler_for
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import TuneSpec
@@ -27,6 +28,7 @@ from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
 from components.tracking import Tracker, resolve_tracking_uri, safe_uri
 from components.trial import TrialRequest
+from components.warmstart import CurrentStudy, WarmStartPlan, cmaes_source_trials, plan_warm_start
 
 log = logging.getLogger("kubetune")
 
@@ -64,6 +66,7 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
     tags = {
         "mlflow.source.git.commit": git_commit() or "unknown",
         "kubetune.data_fingerprint": prepared.fingerprint,
+        PIPELINE_TAG: spec.pipeline,
         **{f"kubetune.version.{name}": version for name, version in versions.items()},
     }
     run_id, resumed = tracker.start_study_run(spec.study_name, params, tags)
@@ -73,8 +76,55 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_dict(run_id, to_jsonable(space), "search_space.json")
         tracker.log_dict(run_id, all_package_versions(), "environment/packages.json")
         tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")
+        tracker.log_metrics(run_id, {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()})
+        tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", choice.name, choice.reason)
     return run_id, resumed
+
+
+WARM_SOURCE_RUN = "kubetune.warm_start.source_run_id"
+WARM_SOURCE_STUDY = "kubetune.warm_start.source_study"
+WARM_KIND = "kubetune.warm_start.kind"
+
+
+def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, resumed: bool) -> WarmStartPlan:
+    """Past configurations to run first (components.warmstart), read from the MLflow store; logged to the
+    parent run as tags and ``warm_start.json``. A resumed study already has its first trials."""
+    settings = spec.warm_start
+    if resumed:
+        return WarmStartPlan(settings.mode, "resumed", message="study resumed; its warm start was planned when it began")
+    tracker = make_tracker(spec)
+    current = CurrentStudy(
+        study=spec.study_name,
+        pipeline=spec.pipeline,
+        family=spec.model.family,
+        task=prepared.facts.task,
+        metric=spec.objective.metrics[0],
+        direction=spec.objective.directions[0],
+        meta=prepared.meta_features,
+    )
+    history = [] if settings.mode == "none" else read_history(tracker.client, tracker.tracking_uri)
+    plan = plan_warm_start(
+        settings.mode,
+        current,
+        space,
+        history,
+        k_nearest=settings.k_nearest,
+        top_k=settings.top_k,
+        pipeline_top_k=settings.pipeline_top_k,
+        max_configs=settings.max_trials or min(10, max(1, spec.search.n_trials // 2)),
+    )
+    log.info("%s", plan.message)
+    tracker.set_tags(parent_run_id, {"kubetune.warm_start.mode": plan.mode, "kubetune.warm_start.used": plan.used, "kubetune.warm_start.n_configs": str(len(plan.configs))})
+    tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
+    return plan
+
+
+def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
+    """The plan's configurations become the study's first trials; their provenance rides on user attrs."""
+    for config in plan.configs:
+        attrs = {WARM_SOURCE_RUN: config.source_run_id, WARM_SOURCE_STUDY: config.source_study, WARM_KIND: config.kind}
+        study.enqueue_trial(config.params, user_attrs=attrs)
 
 
 def make_request_factory(spec: TuneSpec, prepared: PreparedData):  # noqa: ANN201
@@ -128,14 +178,19 @@ def make_executor(spec: TuneSpec, storage: Any) -> Any:
     return KubernetesExecutor(spec.executor.kubernetes, spec.study_name, spec.search.parallelism, read_result, spec.search.trial_timeout)
 
 
-def run_search(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool) -> SearchOutcome:
-    choice, sampler = sampler_for(spec, space)
+def run_search(
+    spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool, warm: WarmStartPlan | None = None
+) -> SearchOutcome:
+    source_trials = cmaes_source_trials(warm, space, spec.objective.directions[0]) if warm else []
+    choice, sampler = sampler_for(spec, space, source_trials)
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     executor = make_executor(spec, storage).start()  # local workers import meanwhile
     try:
         study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(space))
         if resumed:
             log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
+        elif warm is not None:
+            enqueue_warm_start(study, warm)
         tracker = make_tracker(spec)
         startup_seconds = executor.wait_ready() if hasattr(executor, "wait_ready") else 0.0
         controller = StudyController(

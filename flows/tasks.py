@@ -14,5 +14,6 @@ from components import tuning
 prepare_data = task(name="prepare-data", cache_policy=NO_CACHE)(tuning.prepare)
 build_space = task(name="search-space", cache_policy=NO_CACHE)(tuning.resolved_space)
 start_study_run = task(name="start-study-run", cache_policy=NO_CACHE)(tuning.start_study_run)
+plan_warm_start = task(name="warm-start", cache_policy=NO_CACHE)(tuning.warm_start_plan)
 run_trials = task(name="run-trials", cache_policy=NO_CACHE)(tuning.run_search)
 refit_and_register = task(name="refit-evaluate-register", cache_policy=NO_CACHE)(tuning.refit_and_register)

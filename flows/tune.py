@@ -1,4 +1,4 @@
-"""The ``tune`` flow: spec -> data -> held-out split -> space -> trials -> refit -> held-out test -> MLflow."""
+"""The ``tune`` flow: spec -> data -> held-out split -> space -> warm start -> trials -> refit -> held-out test -> MLflow."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def tune(spec: dict[str, Any], progress: bool = False) -> Any:
     tuning_spec = parse_spec(spec)
     prepared = tasks.prepare_data(tuning_spec)  # load, check, fingerprint, split off held-out test
     space = tasks.build_space(tuning_spec, prepared)
-    parent_run_id, _ = tasks.start_study_run(tuning_spec, prepared, space)
-    search = tasks.run_trials(tuning_spec, prepared, space, parent_run_id, progress)
+    parent_run_id, resumed = tasks.start_study_run(tuning_spec, prepared, space)
+    warm = tasks.plan_warm_start(tuning_spec, prepared, space, parent_run_id, resumed)  # past studies' best first
+    search = tasks.run_trials(tuning_spec, prepared, space, parent_run_id, progress, warm)
     if search.best_number is None:
         return Failed(message=search.failure)
     return tasks.refit_and_register(tuning_spec, prepared, search, parent_run_id)

@@ -129,6 +129,7 @@ objective: {metric: roc_auc}
 validation: {folds: 3}
 search: {sampler: tpe, n_trials: 5, parallelism: 1, seed: 7}
 tracking: {experiment: determinism}
+warm_start: none   # otherwise the second study starts from the first one's best trials
 """)
     sequences = []
     for name in ("first", "second"):

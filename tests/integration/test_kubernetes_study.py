@@ -135,3 +135,24 @@ def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
     created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
     assert len(created) == len(set(created)) == len(study.trials), "a Job was created twice"
     nothing_left(api)
+
+
+def test_warm_start_trials_run_as_jobs_and_keep_their_provenance(k8s, tmp_path):
+    from mlflow import MlflowClient
+
+    api, _, env = k8s
+    assert run(spec_for(tmp_path, "k8s-before", n_trials=3), tmp_path, env).returncode == 0
+    result = run(spec_for(tmp_path, "k8s-after", n_trials=4), tmp_path, env)  # same pipeline, run again
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    trial_runs = {r.info.run_id: r for r in client.search_runs(experiment_ids, "tags.`kubetune.role` = 'trial'")}
+    warm = [r for r in trial_runs.values() if r.data.tags["kubetune.study"] == "k8s-after" and "kubetune.warm_start.source_run_id" in r.data.tags]
+    assert len(warm) == 2
+    for trial_run in warm:
+        source = trial_runs[trial_run.data.tags["kubetune.warm_start.source_run_id"]]
+        assert source.data.tags["kubetune.study"] == "k8s-before" and trial_run.data.params == source.data.params
+        assert trial_run.data.tags["kubetune.trial_state"] == "COMPLETE"  # it ran as a Job and was told
+    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert len(created) == 3 + 4
+    nothing_left(api)

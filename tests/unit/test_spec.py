@@ -69,6 +69,9 @@ def test_direction_defaults_to_the_metrics_natural_one():
         ({"model__space": {"gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "rbf"}}}}, "model.space.gamma.when: 'kernel' is not a parameter"),
         ({"model__space": {"kernel": {"type": "categorical", "choices": ["rbf"]}, "gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "poly"}}}}, "model.space.gamma.when: kernel never takes 'poly'"),
         ({"model__space": {"max_depth": {"type": "int", "low": 1, "high": 3}}, "model__params": {"max_depth": 3}}, "model.params.max_depth: 'max_depth' is both searched"),
+        ({"warm_start": "yes"}, "warm_start.mode: Input should be 'none', 'same_pipeline', 'similar_datasets' or 'auto', got 'yes'"),
+        ({"warm_start": {"mode": "auto", "k_nearest": 0}}, "warm_start.k_nearest:"),
+        ({"warm_start": {"mode": "auto", "neighbours": 3}}, "warm_start.neighbours: unknown field"),
     ],
 )
 def test_bad_spec_names_the_field(changes, expected):
@@ -97,3 +100,17 @@ def test_cli_overrides_win_over_the_file():
 
 def test_custom_family_path_is_accepted_without_import():
     assert parse_spec(minimal(model__family="mypkg.families:Mine")).model.family == "mypkg.families:Mine"
+
+
+def test_warm_start_takes_a_mode_alone_or_settings_and_defaults_to_auto():
+    assert parse_spec(minimal()).warm_start.mode == "auto"
+    assert parse_spec(minimal(warm_start="none")).warm_start.mode == "none"
+    spec = parse_spec(minimal(warm_start={"mode": "similar_datasets", "k_nearest": 5}))
+    assert (spec.warm_start.mode, spec.warm_start.k_nearest, spec.warm_start.top_k) == ("similar_datasets", 5, 3)
+
+
+def test_pipeline_identity_is_the_same_for_a_rerun_and_can_be_named():
+    first, rerun = parse_spec(minimal(study="a")), parse_spec(minimal(study="b"))
+    assert first.pipeline == rerun.pipeline == "random_forest|sklearn:breast_cancer|target|roc_auc"
+    assert parse_spec(minimal(data__source="sklearn:wine")).pipeline != first.pipeline
+    assert parse_spec(minimal(warm_start={"pipeline": "churn-daily"})).pipeline == "churn-daily"

@@ -1,0 +1,268 @@
+"""Warm start versus cold start: trials needed to come within 1% of a cold 100-trial TPE study's best.
+
+Two experiments, each over several seeds, with kubetune's own pieces -- meta-features
+(components.metafeatures), the planner (components.warmstart: nearest past studies, projection into the
+space, deduplication), the SVM family's default space and kubetune's cross-validation
+(components.evaluation) -- in one process, so thousands of trials fit in minutes:
+
+1. Leave one dataset out, over 9 classification datasets that ship with scikit-learn and statsmodels:
+   the history of the study on dataset D is the cold studies of the 8 other datasets (same seed), and
+   the warm study is seeded with ``warm_start: similar_datasets``.
+2. Scheduled retraining on drifting data: 5 versions of a dataset whose population shifts a step at a
+   time; study t is seeded with ``warm_start: same_pipeline`` from study t-1.
+
+What is left out here is I/O: the history is handed to the planner directly instead of being read back
+from MLflow (tests/e2e/test_warm_start.py covers that path). Run: ``make install-bench`` then
+``.venv/bin/python bench/warmstart.py`` (about 15 minutes on 2 cores; ``--seeds 2 --trials 40`` for a
+quick look). It prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from components.evaluation import cross_validate  # noqa: E402
+from components.metafeatures import compute_meta_features  # noqa: E402
+from components.models.registry import get_family  # noqa: E402
+from components.space import resolve_space, suggest  # noqa: E402
+from components.spec import parse_spec  # noqa: E402
+from components.warmstart import CurrentStudy, PastConfig, PastStudy, plan_warm_start  # noqa: E402
+
+MAX_ROWS = 1000
+FOLDS = 3
+METRIC = "accuracy"
+TOLERANCE = 0.01  # "within 1% (relative)"
+MAX_WARM = 10
+
+
+# -- datasets -------------------------------------------------------------------------------------------
+
+
+def _sk(name: str) -> tuple[pd.DataFrame, pd.Series]:
+    import sklearn.datasets
+
+    data = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
+    return data.data, data.target
+
+
+def _sm(name: str, target: str, transform=None, drop=()) -> tuple[pd.DataFrame, pd.Series]:  # noqa: ANN001
+    import statsmodels.api as sm
+
+    frame = getattr(sm.datasets, name).load_pandas().data
+    y = transform(frame) if transform else frame[target]
+    return frame.drop(columns=[target, *drop]), pd.Series(np.asarray(y), index=frame.index).astype(int)
+
+
+DATASETS = {
+    "breast_cancer": lambda: _sk("breast_cancer"),
+    "wine": lambda: _sk("wine"),
+    "iris": lambda: _sk("iris"),
+    "digits": lambda: _sk("digits"),
+    "anes96": lambda: _sm("anes96", "vote"),
+    "fair": lambda: _sm("fair", "affairs", lambda f: f["affairs"] > 0),
+    "modechoice": lambda: _sm("modechoice", "choice", drop=("individual",)),
+    "star98": lambda: _sm("star98", "NABOVE", lambda f: f["NABOVE"] / (f["NABOVE"] + f["NBELOW"]) > 0.5, drop=("NBELOW",)),
+    "randhie": lambda: _sm("randhie", "mdvis", lambda f: f["mdvis"] > 2),
+}
+
+
+def load(name: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    X, y = DATASETS[name]()
+    if len(X) > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False))
+        X, y = X.iloc[rows], y.iloc[rows]
+    return X.reset_index(drop=True), y.reset_index(drop=True)
+
+
+def drifting_versions(n_versions: int = 5) -> list[tuple[pd.DataFrame, pd.Series]]:
+    """``fair`` as a scheduled pipeline: each month the population shifts towards longer marriages."""
+    X, y = DATASETS["fair"]()
+    rng = np.random.default_rng(0)
+    years = X["yrs_married"].to_numpy()
+    versions = []
+    for t in range(n_versions):
+        centre = np.quantile(years, 0.2 + 0.15 * t)
+        weight = np.exp(-((years - centre) ** 2) / (2 * 4.0**2))
+        rows = np.sort(rng.choice(len(X), 800, replace=False, p=weight / weight.sum()))
+        versions.append((X.iloc[rows].reset_index(drop=True), y.iloc[rows].reset_index(drop=True)))
+    return versions
+
+
+# -- one study ------------------------------------------------------------------------------------------
+
+SPACE = resolve_space(parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": "svm"}, "objective": {"metric": METRIC}}), "classification")
+FAMILY = get_family("svm")
+
+
+def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
+    estimator = FAMILY.build({**params, "max_iter": 200_000}, "classification", seed)
+    n_classes = int(frame["target"].nunique())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = cross_validate(estimator, frame, target="target", drop=[], metrics=[METRIC], n_classes=n_classes,
+                                strategy="stratified_kfold", folds=FOLDS, val_size=0.2, seed=seed)
+    return result.mean(METRIC)
+
+
+def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
+    """A TPE study like kubetune's (multivariate, grouped for the conditional SVM space); returns (params, score) in order."""
+    frame = X.assign(target=y.to_numpy())
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for params in warm or []:
+        study.enqueue_trial(params)
+    history = []
+    for _ in range(n_trials):
+        trial = study.ask()
+        params = suggest(trial, SPACE)
+        score = evaluate(params, frame, seed)
+        study.tell(trial, score)
+        history.append((params, score))
+    return history
+
+
+def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
+    ranked = sorted(history, key=lambda item: -item[1])[:10]
+    configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked)]
+    return PastStudy(name, name, pipeline, "svm", "classification", METRIC, "maximize", 0, meta, configs)
+
+
+def trials_to_target(scores: list[float], target: float) -> int:
+    """1-based trial at which the running best first comes within TOLERANCE of ``target``; len+1 if never."""
+    best = -np.inf
+    for index, score in enumerate(scores, start=1):
+        best = max(best, score)
+        if best >= target * (1 - TOLERANCE):
+            return index
+    return len(scores) + 1
+
+
+# -- experiments ----------------------------------------------------------------------------------------
+
+
+def _cold(job: tuple[str, int, int]) -> tuple[str, int, list, dict]:
+    name, seed, n_trials = job
+    X, y = load(name)
+    meta = compute_meta_features(X, y, "classification", seed=0)
+    return name, seed, run_study(X, y, seed, n_trials), meta
+
+
+def _warm(job: tuple[str, int, int, list[dict]]) -> tuple[str, int, list]:
+    name, seed, n_trials, warm = job
+    X, y = load(name)
+    return name, seed, run_study(X, y, seed, n_trials, warm)
+
+
+def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor) -> list[dict]:
+    cold = {(n, s): (h, m) for n, s, h, m in pool.map(_cold, [(n, s, n_trials) for n in DATASETS for s in seeds])}
+    jobs, plans = [], {}
+    for name in DATASETS:
+        for seed in seeds:
+            history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
+            current = CurrentStudy(name, name, "svm", "classification", METRIC, "maximize", cold[(name, seed)][1])
+            plan = plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM)
+            plans[(name, seed)] = [n["study"] for n in plan.neighbours]
+            jobs.append((name, seed, n_trials, [c.params for c in plan.configs]))
+    rows = []
+    for name, seed, warm_history in pool.map(_warm, jobs):
+        rows.append(_compare(name, seed, cold[(name, seed)][0], warm_history, plans[(name, seed)]))
+    return rows
+
+
+def retraining(seeds: list[int], n_trials: int) -> list[dict]:
+    versions = drifting_versions()
+    rows = []
+    for seed in seeds:
+        previous = None
+        for t, (X, y) in enumerate(versions):
+            cold = run_study(X, y, seed, n_trials)
+            if previous is not None:
+                plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", "svm", "classification", METRIC, "maximize", {}),
+                                       SPACE, [previous], pipeline_top_k=5, max_configs=MAX_WARM)
+                warm = run_study(X, y, seed, n_trials, [c.params for c in plan.configs])
+                rows.append(_compare(f"fair-v{t}", seed, cold, warm, [previous.study]))
+                previous = as_past(f"v{t}", warm, {}, "fair")  # the pipeline goes on from what it really ran
+            else:
+                previous = as_past(f"v{t}", cold, {}, "fair")
+    return rows
+
+
+def _retrain_job(job: tuple[list[int], int]) -> list[dict]:
+    return retraining(*job)
+
+
+def _compare(name: str, seed: int, cold: list, warm: list, sources: list[str]) -> dict:
+    cold_scores, warm_scores = [s for _, s in cold], [s for _, s in warm]
+    target = max(cold_scores)
+    return {
+        "dataset": name,
+        "seed": seed,
+        "cold_best": target,
+        "warm_best": max(warm_scores),
+        "cold_trials": trials_to_target(cold_scores, target),
+        "warm_trials": trials_to_target(warm_scores, target),
+        "sources": sources,
+    }
+
+
+def summarize(rows: list[dict]) -> dict:
+    ratios = [r["cold_trials"] / r["warm_trials"] for r in rows]
+    gaps = [r["cold_best"] - r["warm_best"] for r in rows]
+    return {
+        "studies": len(rows),
+        "median_cold_trials": statistics.median(r["cold_trials"] for r in rows),
+        "median_warm_trials": statistics.median(r["warm_trials"] for r in rows),
+        "median_ratio": statistics.median(ratios),
+        "worst_final_gap": max(gaps),
+        "median_final_gap": statistics.median(gaps),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every row here")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    seeds = list(range(args.seeds))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        retrain_future = pool.submit(_retrain_job, (seeds, args.trials))
+        loo = leave_one_out(seeds, args.trials, pool)
+        drift = retrain_future.result()
+    elapsed = time.perf_counter() - started
+    print(f"# warm start benchmark: {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
+    print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | worst final gap (cold - warm) | median final gap |")
+    print("|---|---|---|---|---|---|---|")
+    for title, rows in (("leave one dataset out (9 datasets)", loo), ("retraining on drifting data (4 re-runs)", drift)):
+        s = summarize(rows)
+        print(f"| {title} | {s['studies']} | {s['median_cold_trials']:.0f} | {s['median_warm_trials']:.0f} | "
+              f"{s['median_ratio']:.1f}x | {s['worst_final_gap']:+.4f} | {s['median_final_gap']:+.4f} |")
+    print("\n| dataset | median trials cold | median trials warm | median cold best | median warm best | nearest past studies (seed 0) |")
+    print("|---|---|---|---|---|---|")
+    for name in sorted({r["dataset"] for r in loo + drift}, key=lambda n: (n.startswith("fair-v"), n)):
+        rows = [r for r in loo + drift if r["dataset"] == name]
+        print(f"| {name} | {statistics.median(r['cold_trials'] for r in rows):.0f} | {statistics.median(r['warm_trials'] for r in rows):.0f} | "
+              f"{statistics.median(r['cold_best'] for r in rows):.4f} | {statistics.median(r['warm_best'] for r in rows):.4f} | "
+              f"{', '.join(rows[0]['sources'])} |")
+    if args.json:
+        args.json.write_text(json.dumps(loo + drift, indent=1))
+
+
+if __name__ == "__main__":
+    main()

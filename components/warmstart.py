@@ -1,0 +1,247 @@
+"""Warm starts: choose past configurations to run first, and project them into the current space.
+
+Pure planning over records read from the meta-store (``components.metastore``):
+
+* ``same_pipeline`` -- the same pipeline run again (scheduled retraining on fresh data): the most recent
+  past study of that pipeline, its top-k configurations.
+* ``similar_datasets`` -- the k past studies of the same model family and task whose datasets are
+  nearest by standardized meta-feature distance, each one's top configurations.
+* ``auto`` -- same pipeline when it has history, topped up from similar datasets; cold otherwise.
+
+Every chosen configuration is projected into the current search space (parameters the space lacks are
+dropped, numbers clipped to bounds and snapped to steps, unknown categories skipped, inactive
+conditional parameters dropped), deduplicated, and enqueued as the study's first trials with the run it
+came from, so its provenance reaches the trial's MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from components.metafeatures import LOG_SCALED
+from components.space import Space, is_active
+
+MODES = ("none", "same_pipeline", "similar_datasets", "auto")
+
+
+@dataclass(frozen=True)
+class PastConfig:
+    params: dict[str, str]  # as MLflow stores them: strings
+    score: float
+    run_id: str  # the past trial's MLflow run
+
+
+@dataclass(frozen=True)
+class PastStudy:
+    run_id: str  # the past study's parent run
+    study: str
+    pipeline: str
+    family: str
+    task: str
+    metric: str
+    direction: str
+    end_time: int
+    meta: dict[str, float]
+    configs: list[PastConfig]  # best first
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "configs": [c.__dict__ for c in self.configs]}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "PastStudy":
+        return cls(**{**raw, "configs": [PastConfig(**c) for c in raw["configs"]]})
+
+
+@dataclass(frozen=True)
+class CurrentStudy:
+    study: str
+    pipeline: str
+    family: str
+    task: str
+    metric: str
+    direction: str
+    meta: dict[str, float]
+
+
+@dataclass(frozen=True)
+class WarmConfig:
+    params: dict[str, Any]
+    source_run_id: str
+    source_study: str
+    kind: str  # same_pipeline or similar_datasets
+    past_score: float
+    past_direction: str
+
+
+@dataclass
+class WarmStartPlan:
+    mode: str  # what was asked
+    used: str  # what happened: none, cold, same_pipeline, similar_datasets, or both joined by "+"
+    configs: list[WarmConfig] = field(default_factory=list)
+    neighbours: list[dict[str, Any]] = field(default_factory=list)  # similar studies and their distances
+    message: str = ""
+    prior: list[WarmConfig] = field(default_factory=list)  # every projected config of the chosen studies
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "used": self.used,
+            "message": self.message,
+            "neighbours": self.neighbours,
+            "configs": [c.__dict__ for c in self.configs],
+        }
+
+
+# -- distance -------------------------------------------------------------------------------------------
+
+
+def _scaled(meta: dict[str, float]) -> dict[str, float]:
+    return {k: math.log1p(max(v, 0.0)) if k in LOG_SCALED else v for k, v in meta.items()}
+
+
+def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> list[float]:
+    """Euclidean distance after z-scoring each meta-feature over all studies (current included).
+
+    Only features every study has take part, and constant ones carry no information, so both drop out;
+    the distance is divided by the square root of the features used so it reads the same across pools.
+    """
+    if not past:
+        return []
+    pool = [_scaled(current)] + [_scaled(m) for m in past]
+    names = sorted(set.intersection(*(set(m) for m in pool)))
+    matrix = np.array([[m[n] for n in names] for m in pool], dtype=float)
+    std = matrix.std(axis=0)
+    keep = std > 1e-12
+    if not keep.any():
+        return [0.0] * len(past)
+    z = (matrix[:, keep] - matrix[:, keep].mean(axis=0)) / std[keep]
+    return [float(np.linalg.norm(row - z[0]) / math.sqrt(keep.sum())) for row in z[1:]]
+
+
+# -- projection -----------------------------------------------------------------------------------------
+
+
+def project(params: dict[str, Any], space: Space) -> dict[str, Any]:
+    """``params`` (past values, possibly as strings) as values the current space can take.
+
+    Parameters are walked in the space's order, so a conditional parameter is kept only when its
+    condition holds on the projected values. Returns an empty dict when nothing survives.
+    """
+    projected: dict[str, Any] = {}
+    for name, param in space.items():
+        if name not in params or not is_active(param, projected):
+            continue
+        value = params[name]
+        if param.type == "categorical":
+            match = [c for c in param.choices if c == value or str(c) == str(value)]
+            if match:
+                projected[name] = match[0]
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(number):
+            continue
+        number = min(max(number, param.low), param.high)
+        if param.step:
+            number = param.low + round((number - param.low) / param.step) * param.step
+            number = min(number, param.high)
+        projected[name] = int(round(number)) if param.type == "int" else float(number)
+    return projected
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+# -- planning -------------------------------------------------------------------------------------------
+
+
+def plan_warm_start(
+    mode: str,
+    current: CurrentStudy,
+    space: Space,
+    history: list[PastStudy],
+    *,
+    k_nearest: int = 3,
+    top_k: int = 3,
+    pipeline_top_k: int = 5,
+    max_configs: int = 10,
+) -> WarmStartPlan:
+    """Which past configurations the study runs first, and why."""
+    if mode == "none":
+        return WarmStartPlan(mode, "none", message="warm start off (warm_start: none)")
+    usable = [p for p in history if p.study != current.study and p.family == current.family and p.task == current.task and p.configs]
+    plan = WarmStartPlan(mode, "cold")
+    chosen: dict[str, WarmConfig] = {}
+    if mode in ("same_pipeline", "auto"):
+        same = [p for p in usable if p.pipeline == current.pipeline]
+        if same:
+            latest = max(same, key=lambda p: p.end_time)
+            _add(chosen, plan.prior, latest, "same_pipeline", space, pipeline_top_k, max_configs)
+    if mode in ("similar_datasets", "auto") and len(chosen) < max_configs:
+        others = [p for p in usable if p.pipeline != current.pipeline or mode == "similar_datasets"]
+        distances = meta_distances(current.meta, [p.meta for p in others])
+        ranked = sorted(zip(distances, others), key=lambda pair: (pair[0], -pair[1].end_time))[:k_nearest]
+        plan.neighbours = [{"study": p.study, "run_id": p.run_id, "distance": round(d, 4)} for d, p in ranked]
+        for _, past in ranked:
+            _add(chosen, plan.prior, past, "similar_datasets", space, top_k, max_configs)
+    plan.configs = list(chosen.values())
+    kinds = sorted({c.kind for c in plan.configs}, key=["same_pipeline", "similar_datasets"].index)
+    plan.used = "+".join(kinds) if kinds else "cold"
+    if not plan.configs:
+        plan.message = (
+            f"no past study of a {current.task} {current.family} model in the meta-store; cold start"
+            if not usable
+            else "past studies found, but none of their configurations fits this search space; cold start"
+        )
+    else:
+        sources = sorted({c.source_study for c in plan.configs})
+        plan.message = f"warm start ({plan.used}): {len(plan.configs)} configuration(s) from {', '.join(sources)}"
+    return plan
+
+
+def _add(
+    chosen: dict[str, WarmConfig], prior: list[WarmConfig], past: PastStudy, kind: str, space: Space, per_study: int, limit: int
+) -> None:
+    """Enqueue ``past``'s best ``per_study`` new configurations (up to ``limit`` in all); keep all as prior."""
+    taken = 0
+    for config in past.configs:
+        params = project(config.params, space)
+        if not params:
+            continue
+        warm = WarmConfig(params, config.run_id, past.study, kind, config.score, past.direction)
+        prior.append(warm)
+        if taken < per_study and len(chosen) < limit and _key(params) not in chosen:
+            chosen[_key(params)] = warm
+            taken += 1
+
+
+CMAES_MIN_SOURCE_TRIALS = 10  # the warm-start distribution is fitted on the best 10% of the source trials
+
+
+def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> list[Any]:
+    """Past configurations as finished trials for CMA-ES's warm start (Nomura et al., AAAI 2021).
+
+    CMA-ES needs every parameter numeric and present, scores in this study's direction, and at least
+    ten source trials; otherwise the enqueued trials alone carry the warm start.
+    """
+    import optuna
+
+    from components.space import distribution
+
+    if any(p.type == "categorical" or p.when for p in space.values()):
+        return []
+    distributions = {name: distribution(param) for name, param in space.items()}
+    trials = []
+    for config in plan.prior:
+        if set(config.params) != set(space) or config.past_direction != direction:
+            continue
+        trials.append(optuna.trial.create_trial(params=config.params, distributions=distributions, value=config.past_score))
+    return trials if len(trials) >= CMAES_MIN_SOURCE_TRIALS else []

@@ -1,0 +1,98 @@
+"""Warm starts through the real CLI: past studies are read back from the MLflow store the studies wrote,
+and the user sees the provenance on the parent run and on each warm-start trial's run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli, write_spec
+from tests.e2e.test_tune_cli import store
+
+pytestmark = pytest.mark.e2e
+EXPERIMENT = "warm"
+
+
+def spec(tmp_path, name, source="sklearn:breast_cancer", warm="auto", n_trials=4):
+    return write_spec(tmp_path / f"{name}.yaml", f"""
+study: {name}
+data: {{source: "{source}"}}
+model:
+  family: random_forest
+  space:
+    n_estimators: {{type: int, low: 10, high: 60}}
+    max_depth: {{type: int, low: 2, high: 12}}
+    criterion: {{type: categorical, choices: [gini, entropy]}}
+objective: {{metric: accuracy}}
+validation: {{folds: 3}}
+search: {{sampler: tpe, n_trials: {n_trials}, parallelism: 2, seed: 3}}
+tracking: {{experiment: {EXPERIMENT}}}
+warm_start: {warm}
+""")
+
+
+def tune(tmp_path, env, *args):
+    result = run_cli(["tune", *map(str, args), "--no-progress"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def runs_of(client, study):
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([exp.experiment_id], f"tags.`kubetune.study` = '{study}'", max_results=1000)
+    parent = next(r for r in runs if r.data.tags["kubetune.role"] == "study")
+    trials = sorted((r for r in runs if r.data.tags["kubetune.role"] == "trial"), key=lambda r: int(r.data.tags["kubetune.trial_number"]))
+    return parent, trials
+
+
+
+def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_path, cli_env):
+    client = lambda: store(tmp_path)  # noqa: E731 - a fresh client sees the CLI's writes
+
+    # 1. no history: a cold start, said in one line; meta-features are on the parent run
+    first = tune(tmp_path, cli_env, spec(tmp_path, "bc-monday"))
+    assert "no past study of a classification random_forest model in the meta-store; cold start" in first.stderr + first.stdout
+    parent, trials = runs_of(client(), "bc-monday")
+    assert parent.data.tags["kubetune.warm_start.used"] == "cold"
+    assert not any("kubetune.warm_start.source_run_id" in t.data.tags for t in trials)
+    meta = {k: v for k, v in parent.data.metrics.items() if k.startswith("meta.")}
+    assert meta["meta.n_rows"] == 455 and meta["meta.n_features"] == 30 and meta["meta.n_classes"] == 2
+    for name in ("class_entropy", "imbalance_ratio", "missing_ratio", "skew_abs_mean", "kurtosis_mean", "landmark_stump", "landmark_1nn", "landmark_naive_bayes"):
+        assert f"meta.{name}" in meta
+
+    # 2. the same pipeline run again (scheduled retraining): its first trials are the last study's best
+    tune(tmp_path, cli_env, spec(tmp_path, "bc-tuesday"))
+    parent, trials = runs_of(client(), "bc-tuesday")
+    assert parent.data.tags["kubetune.warm_start.used"] == "same_pipeline"
+    assert parent.data.tags["kubetune.warm_start.n_configs"] == "2"  # half of the 4-trial budget
+    monday_trials = {t.info.run_id: t for t in runs_of(client(), "bc-monday")[1]}
+    warm = [t for t in trials if "kubetune.warm_start.source_run_id" in t.data.tags]
+    assert [int(t.data.tags["kubetune.trial_number"]) for t in warm] == [0, 1]
+    ranked = sorted(monday_trials.values(), key=lambda t: -t.data.metrics["accuracy"])
+    for trial, source in zip(warm, ranked):
+        assert trial.data.tags["kubetune.warm_start.source_run_id"] == source.info.run_id
+        assert trial.data.tags["kubetune.warm_start.source_study"] == "bc-monday"
+        assert trial.data.params == source.data.params  # same space: the configuration is run as it was
+
+    # 3. another dataset: the nearest past studies by meta-features seed it
+    tune(tmp_path, cli_env, spec(tmp_path, "wine-first", source="sklearn:wine", warm="similar_datasets"))
+    parent, trials = runs_of(client(), "wine-first")
+    plan = json.loads(open(client().download_artifacts(parent.info.run_id, "warm_start.json")).read())
+    assert {n["study"] for n in plan["neighbours"]} == {"bc-monday", "bc-tuesday"}
+    assert parent.data.tags["kubetune.warm_start.used"] == "similar_datasets"
+    past_run_ids = set(monday_trials) | {t.info.run_id for t in runs_of(client(), "bc-tuesday")[1]}
+    sources = [t.data.tags.get("kubetune.warm_start.source_run_id") for t in trials[:2]]
+    assert all(source in past_run_ids for source in sources)
+    assert meta != {k: v for k, v in parent.data.metrics.items() if k.startswith("meta.")}
+
+    # the meta-store is cached locally: finished studies are read from MLflow once
+    [cache] = (tmp_path / ".kubetune" / "cache").glob("metastore-*.json")
+    cached = json.loads(cache.read_text())["studies"]
+    assert {entry["study"] for entry in cached.values()} >= {"bc-monday", "bc-tuesday"}
+
+    # 4. warm_start: none leaves history alone
+    tune(tmp_path, cli_env, spec(tmp_path, "bc-none", warm="none"))
+    parent, trials = runs_of(client(), "bc-none")
+    assert parent.data.tags["kubetune.warm_start.used"] == "none"
+    assert not any("kubetune.warm_start.source_run_id" in t.data.tags for t in trials)
