@@ -9,6 +9,7 @@ runs, and an exhaustive grid is best when it fits in the budget.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,9 @@ def build_sampler(
     if name == "cmaes":
         if n_objectives > 1:
             raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
+        with warnings.catch_warnings():  # source_trials is marked experimental; its use is deliberate here
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     raise SpecError(f"search.sampler: unknown sampler '{name}'")

@@ -56,3 +56,13 @@ def test_cmaes_refuses_several_objectives():
 def test_grid_budget_is_capped_at_the_grid_size():
     assert effective_trials("grid", SMALL_GRID, 100) == 6
     assert effective_trials("tpe", SMALL_GRID, 100) == 100
+
+
+def test_cmaes_is_built_with_past_trials_as_its_warm_start_source():
+    space = {"x": ParamSpec(type="float", low=-1, high=1)}
+    dist = {"x": optuna.distributions.FloatDistribution(-1, 1)}
+    sources = [optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=float(i)) for i in range(10)]
+    sampler = build_sampler("cmaes", space, 0, 1, 1, sources)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -abs(t.suggest_float("x", -1, 1) - 0.45), n_trials=4)
+    assert sampler._source_trials == sources and len(study.trials) == 4
