@@ -18,7 +18,7 @@ from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
-from components.redact import redact_mapping
+from components.redact import redact_mapping, redact_text
 from components.refit import refit_and_evaluate
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
 from components.search import choose_sampler, effective_trials, sampler_for
@@ -103,7 +103,7 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
         direction=spec.objective.directions[0],
         meta=prepared.meta_features,
     )
-    history = [] if settings.mode == "none" else read_history(tracker.client, tracker.tracking_uri)
+    history = [] if settings.mode == "none" else _read_history_or_nothing(tracker)
     plan = plan_warm_start(
         settings.mode,
         current,
@@ -118,6 +118,16 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
     tracker.set_tags(parent_run_id, {"kubetune.warm_start.mode": plan.mode, "kubetune.warm_start.used": plan.used, "kubetune.warm_start.n_configs": str(len(plan.configs))})
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
     return plan
+
+
+def _read_history_or_nothing(tracker: Tracker) -> list:
+    """A meta-store that cannot be read costs the warm start, never the study."""
+    try:
+        return read_history(tracker.client, tracker.tracking_uri)
+    except Exception as error:  # noqa: BLE001 - MLflow raises many types; the study must go on cold
+        reason = redact_text(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
+        log.warning("warm start: the meta-store could not be read (%s); cold start", reason)
+        return []
 
 
 def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:

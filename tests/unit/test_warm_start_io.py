@@ -1,0 +1,15 @@
+import logging
+
+from components.tracking import Tracker
+from components.tuning import _read_history_or_nothing
+
+
+def test_an_unreadable_meta_store_means_a_cold_start_and_the_log_keeps_no_credential(monkeypatch, caplog, tmp_path):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("KUBETUNE_CACHE_DIR", str(tmp_path))
+    tracker = Tracker("http://kubetune:s3cr3t-pw@127.0.0.1:9", "nowhere")  # nothing listens on port 9
+    with caplog.at_level(logging.WARNING, logger="kubetune"):
+        assert _read_history_or_nothing(tracker) == []
+    [record] = [r for r in caplog.records if "meta-store could not be read" in r.getMessage()]
+    assert record.getMessage().endswith("; cold start") and "s3cr3t-pw" not in record.getMessage()
