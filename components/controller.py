@@ -251,16 +251,18 @@ class StudyController:
         self._fail_orphans(running, in_flight)
         self._db(lambda: optuna.storages.fail_stale_trials(self.study), "fail stale trials")
         by_number = {t.number: t for t in self._trials()}
-        failed = [by_number[n] for n in set(running) | set(in_flight) if by_number[n].state == TrialState.FAIL]
+        # failed by the stale check (no reason recorded); a trial its owner failed with a reason is the owner's to record
+        failed = [
+            by_number[n]
+            for n in set(running) | set(in_flight)
+            if by_number[n].state == TrialState.FAIL and (n in in_flight or REASON not in by_number[n].user_attrs)
+        ]
         for frozen in failed:
-            run_id = frozen.user_attrs.get(RUN_ID) or self.tracker.find_trial_run(self.study.study_name, frozen.number)
+            run_id = frozen.user_attrs.get(RUN_ID)
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
-            if run_id:
-                reason = frozen.user_attrs.get(REASON, STALE_REASON)
-                self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
-                self.tracker.end_run(run_id, status="FAILED")
+            self._close_lost_run(frozen, run_id, frozen.user_attrs.get(REASON, STALE_REASON), "FAILED")
         if failed:
             log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
         return len(failed)
@@ -294,10 +296,16 @@ class StudyController:
         self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, REASON, reason), "set reason")
         if self._db(lambda: tell_once(self.study, frozen.number, TrialState.FAIL), "tell"):
             self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+        self._close_lost_run(frozen, run_id, reason, "KILLED")
+
+    def _close_lost_run(self, frozen: FrozenTrial, run_id: str | None, reason: str, status: str) -> None:
+        """End a lost trial's MLflow run as failed; a trial lost before its run was created (the controller
+        died between ask and run) gets one now, so every trial in the study has exactly one run."""
         run_id = run_id or self.tracker.find_trial_run(self.study.study_name, frozen.number)
-        if run_id:
-            self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
-            self.tracker.end_run(run_id, status="KILLED")
+        if run_id is None:
+            run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, frozen.number, dict(frozen.params), {})
+        self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
+        self.tracker.end_run(run_id, status=status)
 
     def _progress_bar(self, done: int) -> Any:
         if not self.progress:
