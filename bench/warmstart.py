@@ -137,7 +137,8 @@ def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: lis
 def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
     ranked = sorted(history, key=lambda item: -item[1])[:10]
     configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked)]
-    return PastStudy(name, name, pipeline, "svm", "classification", METRIC, "maximize", 0, meta, configs)
+    return PastStudy(study=name, pipeline=pipeline, family="svm", task="classification", metric=METRIC, direction="maximize",
+                     meta=meta, run_id=name, end_time=0, configs=configs)
 
 
 def trials_to_target(scores: list[float], target: float) -> int:

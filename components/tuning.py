@@ -20,6 +20,7 @@ from components.prepare import PreparedData, prepare_data, split_row_ids, workdi
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import redact_mapping, redact_text
 from components.refit import refit_and_evaluate
+from components.requeue import WARM_START_PREFIX
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
 from components.search import choose_sampler, effective_trials, sampler_for
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
@@ -82,9 +83,10 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
     return run_id, resumed
 
 
-WARM_SOURCE_RUN = "kubetune.warm_start.source_run_id"
-WARM_SOURCE_STUDY = "kubetune.warm_start.source_study"
-WARM_KIND = "kubetune.warm_start.kind"
+# trial user attrs, copied to the trial's MLflow run as tags (controller) and kept by re-runs (requeue)
+WARM_SOURCE_RUN = f"{WARM_START_PREFIX}source_run_id"
+WARM_SOURCE_STUDY = f"{WARM_START_PREFIX}source_study"
+WARM_KIND = f"{WARM_START_PREFIX}kind"
 
 
 def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, resumed: bool) -> WarmStartPlan:

@@ -37,16 +37,25 @@ class PastConfig:
 
 
 @dataclass(frozen=True)
-class PastStudy:
-    run_id: str  # the past study's parent run
+class StudyProfile:
+    """What a warm start compares: the study, its pipeline, model, task, objective and dataset."""
+
     study: str
     pipeline: str
     family: str
     task: str
     metric: str
     direction: str
+    meta: dict[str, float]  # meta-features (components.metafeatures)
+
+
+CurrentStudy = StudyProfile  # the study being started: a profile and nothing more
+
+
+@dataclass(frozen=True)
+class PastStudy(StudyProfile):
+    run_id: str  # the past study's parent run
     end_time: int
-    meta: dict[str, float]
     configs: list[PastConfig]  # best first
 
     def to_json(self) -> dict[str, Any]:
@@ -55,17 +64,6 @@ class PastStudy:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> "PastStudy":
         return cls(**{**raw, "configs": [PastConfig(**c) for c in raw["configs"]]})
-
-
-@dataclass(frozen=True)
-class CurrentStudy:
-    study: str
-    pipeline: str
-    family: str
-    task: str
-    metric: str
-    direction: str
-    meta: dict[str, float]
 
 
 @dataclass(frozen=True)

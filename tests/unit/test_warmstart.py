@@ -55,7 +55,8 @@ def test_distance_ranks_the_similar_dataset_first_and_ignores_constant_and_parti
 
 def past_study(name, *, pipeline="p", family="random_forest", task="classification", meta=None, end=0, configs=None):
     configs = configs or [PastConfig({"n_estimators": str(100 + i), "max_depth": "5"}, 0.9 - i / 100, f"{name}-run{i}") for i in range(6)]
-    return PastStudy(f"{name}-parent", name, pipeline, family, task, "roc_auc", "maximize", end, meta or {"n_rows": 100.0, "landmark_1nn": 0.9}, configs)
+    return PastStudy(study=name, pipeline=pipeline, family=family, task=task, metric="roc_auc", direction="maximize",
+                     meta=meta or {"n_rows": 100.0, "landmark_1nn": 0.9}, run_id=f"{name}-parent", end_time=end, configs=configs)
 
 
 def current(**changes):
