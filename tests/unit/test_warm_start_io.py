@@ -13,3 +13,15 @@ def test_an_unreadable_meta_store_means_a_cold_start_and_the_log_keeps_no_creden
         assert _read_history_or_nothing(tracker) == []
     [record] = [r for r in caplog.records if "meta-store could not be read" in r.getMessage()]
     assert record.getMessage().endswith("; cold start") and "s3cr3t-pw" not in record.getMessage()
+
+
+def test_a_corrupt_cache_file_is_rebuilt_from_mlflow_not_fatal(tmp_path):
+    from mlflow import MlflowClient
+
+    from components.metastore import cache_path, read_history
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = cache_path(uri, tmp_path / "cache")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    assert read_history(MlflowClient(uri), uri, tmp_path / "cache") == []
