@@ -47,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print, as YAML, the Kubernetes Job the first trial would get; contacts no cluster, records nothing")
     tune.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own log lines")
 
+    retrain = commands.add_parser(
+        "retrain",
+        help="tune on fresh data, then promote the model only if it beats the champion",
+        description="Scheduled retraining: tune on the data the spec points at now (one study per data "
+        "version, warm-started from the pipeline's previous study), refit, score the challenger and the "
+        "model holding the alias on the same new held-out test set, and move the alias only when the "
+        "challenger wins by the margin. Both scores and the decision are logged to MLflow.",
+    )
+    _add_spec_arguments(retrain)
+    retrain.add_argument("--margin", type=float, default=0.005,
+                         help="how much better (primary metric, its units) the challenger must score (default 0.005)")
+    retrain.add_argument("--alias", default="champion", help="the registry alias to move (default: champion)")
+    retrain.add_argument("--no-progress", action="store_true", help="no progress bar")
+    retrain.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own log lines")
+
     validate = commands.add_parser(
         "validate",
         help="check a spec and its data without running anything",
@@ -119,22 +134,39 @@ def _run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
+    if args.command == "retrain":
+        _check_promotion_arguments(args)
     facts = preflight(spec)
     if args.command == "validate":
         print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {facts.n_features} features, study '{spec.study_name}')")
         return EXIT_OK
-    return _tune(spec, progress=not args.no_progress and sys.stderr.isatty(), verbose=args.verbose)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.command == "retrain":
+        return _run_flow("retrain", spec, progress, args.verbose, margin=args.margin, alias=args.alias)
+    return _run_flow("tune", spec, progress, args.verbose)
 
 
-def _tune(spec: Any, progress: bool, verbose: bool) -> int:
+def _check_promotion_arguments(args: argparse.Namespace) -> None:
+    from components.champion import check_alias
+    from components.errors import SpecError
+
+    if not args.margin >= 0:  # also catches nan
+        raise SpecError(f"--margin: must be >= 0 (the metric's units), got {args.margin}")
+    check_alias(args.alias)
+
+
+def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna resets its level on first import
-    from flows.tune import tune
+    if name == "retrain":
+        from flows.retrain import retrain as flow_function
+    else:
+        from flows.tune import tune as flow_function
 
-    state = tune(spec.model_dump(mode="json", exclude_none=True), progress=progress, return_state=True)
+    state = flow_function(spec.model_dump(mode="json", exclude_none=True), progress=progress, return_state=True, **parameters)
     if not state.is_completed():
         result = state.result(raise_on_failure=False) if state.is_failed() else None
         if isinstance(result, KubetuneError):
@@ -156,6 +188,11 @@ def _print_summary(result: dict[str, Any]) -> None:
         f"  model: {result['registered_model']} version {result['model_version']} "
         f"(refit run {result['refit_run_id']})",
     ]
+    promotion = result.get("promotion")
+    if promotion:
+        verdict = (f"version {promotion['challenger_version']} now holds '{promotion['alias']}'" if promotion["promote"]
+                   else f"'{promotion['alias']}' stays on version {promotion['champion_version']}")
+        lines.append(f"  promotion: {verdict}: {promotion['reason']}")
     print("\n".join(lines))
 
 

@@ -1,0 +1,86 @@
+"""The MLflow registry side of champion/challenger: find the model that holds the alias, score it on the
+new held-out test set, move the alias, record the decision. Thin I/O around ``components.promotion``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from components.data import read_frame
+from components.errors import SpecError
+from components.evaluation import score_holdout
+from components.promotion import PromotionDecision
+from components.redact import redact_text
+
+log = logging.getLogger("kubetune")
+
+DECISION_TAG = "kubetune.promotion.decision"
+REASON_TAG = "kubetune.promotion.reason"
+# MLflow reserves `latest` and version-like aliases (v1, V2, ...)
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
+
+
+def check_alias(alias: str) -> str:
+    if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise SpecError(f"--alias: '{alias}' is not a usable registry alias (letters, digits, '_' or '-'; not 'latest' or v<N>)")
+    return alias
+
+
+def champion_version(client: Any, model_name: str, alias: str) -> Any | None:
+    """The version holding ``alias``, or None when the model or the alias does not exist yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def score_version(
+    tracking_uri: str, model_name: str, version: str, test_uri: str, target: str, drop: list[str], metrics: list[str], n_classes: int | None
+) -> tuple[dict[str, float] | None, str | None]:
+    """Scores of a registered version on the test set, or (None, why) when it cannot be scored there
+    (a changed schema, a model file that no longer loads)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+        return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes), None
+    except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
+        first_line = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        return None, redact_text(first_line)
+
+
+def move_alias(client: Any, model_name: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(model_name, alias, version)
+
+
+def record_decision(
+    tracker: Any, parent_run_id: str, decision: PromotionDecision, model_name: str, challenger: str, champion: str | None, alias: str
+) -> None:
+    """Both scores and the decision on the study's parent run (metrics, tags, promotion.json) and on the
+    challenger's model version, so the registry page alone tells why the alias did or did not move."""
+    metrics = {f"promotion.challenger_test_{decision.metric}": decision.challenger_score}
+    if decision.champion_score is not None:
+        metrics[f"promotion.champion_test_{decision.metric}"] = decision.champion_score
+    tracker.log_metrics(parent_run_id, metrics)
+    verdict = "promoted" if decision.promote else "kept_champion"
+    tracker.set_tags(
+        parent_run_id,
+        {
+            DECISION_TAG: verdict,
+            REASON_TAG: decision.reason[:500],
+            "kubetune.promotion.alias": alias,
+            "kubetune.promotion.challenger_version": challenger,
+            "kubetune.promotion.champion_version": champion or "none",
+        },
+    )
+    tracker.log_dict(parent_run_id, {**decision.as_json(), "model": model_name, "alias": alias, "challenger_version": challenger, "champion_version": champion}, "promotion.json")
+    client = tracker.client
+    client.set_model_version_tag(model_name, challenger, DECISION_TAG, verdict)
+    client.set_model_version_tag(model_name, challenger, REASON_TAG, decision.reason[:500])

@@ -1,0 +1,71 @@
+"""Champion/challenger: whether a freshly tuned model takes the registry alias. Pure, so the rule is
+tested on its own and the retrain flow only feeds it two scores measured on the same held-out test set.
+
+The challenger must beat the champion by ``margin`` (in the metric's own units, in its better direction):
+a scheduled retrain should not churn the served model over a difference that is noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+_FLOAT_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promote: bool
+    reason: str
+    metric: str
+    direction: str
+    challenger_score: float
+    champion_score: float | None
+    margin: float
+
+    @property
+    def improvement(self) -> float | None:
+        """How much better the challenger scored (positive = better), in the metric's better direction."""
+        if self.champion_score is None:
+            return None
+        difference = self.challenger_score - self.champion_score
+        return difference if self.direction == "maximize" else -difference
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["improvement"] = self.improvement
+        data["decision"] = "promoted" if self.promote else "kept_champion"
+        return data
+
+
+def decide_promotion(
+    metric: str,
+    direction: str,
+    challenger_score: float,
+    champion_score: float | None,
+    margin: float,
+    champion_problem: str | None = None,
+) -> PromotionDecision:
+    """``champion_score`` None means there is no champion yet, or (with ``champion_problem``) that it
+    could not be scored on the new data, which it then could not serve either: the challenger wins."""
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    common = dict(metric=metric, direction=direction, challenger_score=challenger_score, champion_score=champion_score, margin=margin)
+    if champion_score is None:
+        reason = f"the champion could not be scored on the new test set ({champion_problem})" if champion_problem else "no champion yet"
+        return PromotionDecision(promote=True, reason=reason, **common)
+    improvement = (challenger_score - champion_score) if direction == "maximize" else (champion_score - challenger_score)
+    if improvement > margin + _FLOAT_SLACK:  # 0.91 - 0.90 is 0.0100000000000001 in binary
+        reason = f"challenger {metric} {challenger_score:.4f} beats champion {champion_score:.4f} by {improvement:.4f} > margin {margin}"
+        return PromotionDecision(promote=True, reason=reason, **common)
+    reason = f"challenger {metric} {challenger_score:.4f} vs champion {champion_score:.4f}: improvement {improvement:.4f} <= margin {margin}"
+    return PromotionDecision(promote=False, reason=reason, **common)
+
+
+def retrain_study_name(base: str, data_fingerprint: str) -> str:
+    """One study per data version: re-running on the same data resumes it, fresh data starts a new one."""
+    suffix = data_fingerprint[:10]
+    head = base[: 63 - len(suffix) - 1].rstrip("-._")
+    return f"{head}-{suffix}"
+

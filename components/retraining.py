@@ -1,0 +1,49 @@
+"""The steps the ``retrain`` flow adds to a tuning job, as plain functions (``flows/retrain.py`` runs each
+as a Prefect task): name the study after the fresh data's version, then challenge the champion."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from components.champion import champion_version, move_alias, record_decision, score_version
+from components.data import fingerprint, read_source
+from components.prepare import PreparedData
+from components.promotion import decide_promotion, retrain_study_name
+from components.spec import TuneSpec
+from components.tuning import make_tracker
+
+log = logging.getLogger("kubetune")
+
+
+def versioned_spec(spec: TuneSpec) -> TuneSpec:
+    """The spec for this data version: its own study (same data -> same study, so a crashed retrain
+    resumes), the registered model named after the pipeline's base study, so every version lands
+    under one registry entry whose alias the challenge moves."""
+    digest = fingerprint(read_source(spec.data.source))
+    base = spec.study_name
+    tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
+    return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking})
+
+
+def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str, Any], margin: float, alias: str) -> dict[str, Any]:
+    """Score the alias holder on this run's held-out test set (the challenger was scored there by the
+    refit), decide by the margin, move the alias if the challenger wins, and log both scores."""
+    tracker = make_tracker(spec)
+    model_name = result["registered_model"]
+    challenger = str(result["model_version"])
+    metric, direction = spec.objective.metrics[0], spec.objective.directions[0]
+    holder = champion_version(tracker.client, model_name, alias)
+    champion = str(holder.version) if holder is not None else None
+    champion_score, problem = None, None
+    if champion is not None and champion != challenger:
+        scores, problem = score_version(
+            tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes
+        )
+        champion_score = scores[metric] if scores else None
+    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem)
+    if decision.promote:
+        move_alias(tracker.client, model_name, alias, challenger)
+    record_decision(tracker, result["parent_run_id"], decision, model_name, challenger, champion, alias)
+    log.info("%s: %s (%s)", alias, f"version {challenger} promoted" if decision.promote else f"version {champion} kept", decision.reason)
+    return {**result, "promotion": {**decision.as_json(), "alias": alias, "challenger_version": challenger, "champion_version": champion}}

@@ -1,0 +1,29 @@
+"""The ``retrain`` flow: tune on the fresh data (warm-started from the pipeline's previous study), refit,
+then the challenger must beat the champion on the same new held-out test set to take the alias.
+
+Scheduled by prefect.yaml (cron) or the Helm chart's CronJob; ``kubetune retrain SPEC`` runs it by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from components import retraining
+from components.spec import parse_spec
+from flows.tune import tune_steps
+
+versioned_spec = task(name="data-version", cache_policy=NO_CACHE)(retraining.versioned_spec)
+challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(retraining.challenge_champion)
+
+
+@flow(name="retrain", log_prints=False, validate_parameters=False)
+def retrain(spec: dict[str, Any], margin: float = 0.005, alias: str = "champion", progress: bool = False) -> Any:
+    """Retrain the pipeline described by ``spec``; move ``alias`` only if the challenger wins by ``margin``."""
+    tuning_spec = versioned_spec(parse_spec(spec))
+    outcome = tune_steps(tuning_spec, progress)
+    if outcome.failed is not None:
+        return outcome.failed
+    return challenge_champion(tuning_spec, outcome.prepared, outcome.result, margin, alias)
