@@ -198,3 +198,20 @@ http://{{ include "kubetune.fullname" . }}-prefect:{{ .Values.prefect.server.por
 {{- randAlphaNum (.length | default 24) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The environment of a controller pod (a retrain CronJob run or a Prefect flow run). */}}
+{{- define "kubetune.flowRunEnv" -}}
+{{- $env := include "kubetune.flowRunEnvLines" . -}}
+{{- regexReplaceAll "\n\\s*\n" $env "\n" -}}
+{{- end -}}
+
+{{- define "kubetune.flowRunEnvLines" -}}
+- name: KUBETUNE_STORAGE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "kubetune.db.secret" . }}, key: study-url}
+{{ include "kubetune.mlflow.clientEnv" . }}
+{{ include "kubetune.s3.env" . }}
+{{ include "kubetune.prefect.clientEnv" . }}
+- {name: HOME, value: /tmp}
+- {name: KUBETUNE_CACHE_DIR, value: /tmp/kubetune-cache}
+{{- end -}}

@@ -1,0 +1,291 @@
+"""The Helm chart, rendered offline by Helm's own engine (helm-python-sdk) with several value sets, linted
+strictly, and every object validated against the official Kubernetes schemas; then read the way a
+platform team's reviewer would: privileges, secrets, network reach, GPU scheduling, the retrain spec."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.spec import parse_spec
+from tests.deploy.checks import CONTROLLER_GRANTS, assert_least_privilege, assert_no_plain_credentials, assert_secure_pods, granted, pod_specs, validate_all
+
+import helm_python  # noqa: E402 - helm-python-sdk, from the test extra
+CHART = Path(__file__).resolve().parents[2] / "helm" / "kubetune"
+NAMESPACE = "ml-platform"
+
+VALUE_SETS = {
+    "defaults": {},
+    "external-postgresql": {
+        "postgresql": {"enabled": False},
+        "externalDatabase": {"host": "pg.internal.example", "port": 6432, "existingSecret": "platform-pg"},
+        "prefect": {"externalApiUrl": "https://prefect.example/api/accounts/a/workspaces/w", "apiKeySecret": "prefect-cloud"},
+    },
+    "gpu-trials": {"trials": {"gpu": {"enabled": True, "count": 2}}, "retrain": {"cronJob": {"enabled": True}}},
+    "auth-on": {"mlflow": {"auth": {"enabled": True}, "allowedHosts": ["mlflow.example.com"]}, "minio": {"enabled": True},
+                "networkPolicy": {"uiFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]},
+                "retrain": {"cronJob": {"enabled": True}}},
+}
+
+
+def render(values, name="kt"):
+    chart = helm_python.Chart.load(CHART)
+    manifests = chart.render(values, name=name, namespace=NAMESPACE)
+    objects = [doc for path, text in manifests.items() if not path.endswith("NOTES.txt") for doc in yaml.safe_load_all(text) if doc]
+    return objects, manifests
+
+
+def by_kind(objects, kind):
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request):
+    objects, manifests = render(VALUE_SETS[request.param])
+    return request.param, objects, manifests
+
+
+def test_lint_is_clean_in_strict_mode_for_every_value_set():
+    for values in VALUE_SETS.values():
+        report = helm_python.lint(str(CHART), values, strict=True, namespace=NAMESPACE)
+        assert report["errors"] == [], report
+        assert [m for m in report["messages"] if m["severity"] > 1] == [], report["messages"]
+
+
+def test_every_object_validates_strictly(rendered):
+    _, objects, _ = rendered
+    assert len(objects) >= 12
+    validate_all(objects)
+
+
+def test_pods_are_non_root_read_only_and_unprivileged(rendered):
+    _, objects, _ = rendered
+    checked = assert_secure_pods(objects, token_allowed={"kt-kubetune-controller", "kt-kubetune-prefect-worker"})
+    assert checked >= 3
+
+
+def test_credentials_only_through_secret_refs_and_never_in_plain_text(rendered):
+    name, objects, manifests = rendered
+    assert_no_plain_credentials(objects)
+    secrets = by_kind(objects, "Secret")
+    generated = [base64.b64decode(v).decode() for s in secrets.values() for v in s.get("data", {}).values()]
+    rendered_elsewhere = "\n".join(text for path, text in manifests.items() if not path.endswith("secrets.yaml"))
+    for value in generated:
+        for token in re.findall(r"[A-Za-z0-9]{16,}", value):
+            assert token not in rendered_elsewhere, f"{name}: a secret value appears outside its Secret"
+    configmaps = by_kind(objects, "ConfigMap")
+    for cm in configmaps.values():
+        for text in cm["data"].values():
+            assert not re.search(r"://[^/\s]*:[^/\s]*@", text), f"{cm['metadata']['name']} holds a URL with a password"
+
+
+def test_rbac_is_namespaced_and_minimal(rendered):
+    _, objects, _ = rendered
+    assert_least_privilege(objects)
+    roles = by_kind(objects, "Role")
+    assert granted(roles["kt-kubetune-controller"]) == CONTROLLER_GRANTS
+    binding = by_kind(objects, "RoleBinding")["kt-kubetune-controller"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kt-kubetune-controller", "namespace": NAMESPACE}]
+    trial_sa = by_kind(objects, "ServiceAccount")["kt-kubetune-trial"]
+    assert trial_sa["automountServiceAccountToken"] is False
+    assert not any(s["name"] == "kt-kubetune-trial" for b in by_kind(objects, "RoleBinding").values() for s in b["subjects"])
+
+
+def test_network_policies_admit_only_kubetune_pods_to_the_data_services(rendered):
+    name, objects, _ = rendered
+    policies = by_kind(objects, "NetworkPolicy")
+    protected = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p for p in policies.values()}
+    expected = {"mlflow"} | ({"postgresql"} if name != "external-postgresql" else set()) | ({"minio"} if name == "auth-on" else set()) | (
+        {"prefect-server"} if name != "external-postgresql" else set())
+    assert set(protected) == expected
+    for component, policy in protected.items():
+        [rule] = policy["spec"]["ingress"]
+        peers = rule["from"]
+        assert peers[0] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}}
+        extra = peers[1:]
+        if component in ("postgresql", "minio") or name != "auth-on":
+            assert extra == [], component  # the data stores never admit anything else
+        else:
+            assert extra == VALUE_SETS["auth-on"]["networkPolicy"]["uiFrom"]
+    # every pod that must reach them carries the admitted label
+    for pod_name, pod in pod_specs(objects):
+        workload = next(o for o in objects if o["metadata"]["name"] == pod_name)
+        template = workload.get("spec", {}).get("template") or workload.get("spec", {}).get("jobTemplate", {}).get("spec", {}).get("template") or workload
+        assert template["metadata"]["labels"]["app.kubernetes.io/name"] == "kubetune", pod_name
+
+
+def test_defaults_bundle_postgresql_mlflow_and_prefect_with_generated_credentials():
+    objects, manifests = render({})
+    statefulset = by_kind(objects, "StatefulSet")["kt-kubetune-postgresql"]
+    assert statefulset["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 70
+    secret = by_kind(objects, "Secret")["kt-kubetune-db"]
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    study_url = base64.b64decode(secret["data"]["study-url"]).decode()
+    assert len(password) >= 20 and study_url == f"postgresql+psycopg://kubetune:{password}@kt-kubetune-postgresql:5432/kubetune"
+    mlflow = by_kind(objects, "Deployment")["kt-kubetune-mlflow"]["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(mlflow)
+    assert env["MLFLOW_BACKEND_STORE_URI"]["value"] == "postgresql+psycopg://kubetune:$(DB_PASSWORD)@kt-kubetune-postgresql:5432/mlflow"
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-db", "key": "password"}
+    assert "--artifacts-destination=s3://kubetune/mlflow" in mlflow["args"]
+    assert "kt-kubetune-prefect" in by_kind(objects, "Deployment") and "kt-kubetune-prefect-worker" in by_kind(objects, "Deployment")
+    assert "CronJob" not in {o["kind"] for o in objects}  # scheduled retraining is opt-in
+    notes = manifests["kubetune/templates/NOTES.txt"]
+    assert "http://kt-kubetune-mlflow:5000" in notes and "kt-kubetune-db" in notes and password not in notes
+
+
+def test_external_postgresql_and_prefect_replace_the_bundled_ones():
+    objects, _ = render(VALUE_SETS["external-postgresql"])
+    assert "StatefulSet" not in {o["kind"] for o in objects}
+    assert "kt-kubetune-db" not in by_kind(objects, "Secret")  # the platform's Secret is used as it is
+    deployments = by_kind(objects, "Deployment")
+    assert "kt-kubetune-prefect" not in deployments
+    mlflow = env_of(deployments["kt-kubetune-mlflow"]["spec"]["template"]["spec"]["containers"][0])
+    assert mlflow["MLFLOW_BACKEND_STORE_URI"]["value"] == "postgresql+psycopg://kubetune:$(DB_PASSWORD)@pg.internal.example:6432/mlflow"
+    assert mlflow["DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "platform-pg"
+    worker = env_of(deployments["kt-kubetune-prefect-worker"]["spec"]["template"]["spec"]["containers"][0])
+    assert worker["PREFECT_API_URL"]["value"].startswith("https://prefect.example/")
+    assert worker["PREFECT_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "prefect-cloud", "key": "api-key"}
+    spec = parse_spec(yaml.safe_load(by_kind(objects, "ConfigMap")["kt-kubetune-retrain-spec"]["data"]["spec.yaml"]))
+    assert spec.executor.kubernetes.secretEnv["KUBETUNE_STORAGE_URL"].name == "platform-pg"
+
+
+def test_gpu_trial_defaults_reach_the_retrain_spec_and_its_trial_jobs():
+    import kubernetes_validate
+
+    from components.executors.kubernetes_manifest import render_job
+    from components.trial import TrialRequest
+
+    objects, _ = render(VALUE_SETS["gpu-trials"])
+    spec = parse_spec(yaml.safe_load(by_kind(objects, "ConfigMap")["kt-kubetune-retrain-spec"]["data"]["spec.yaml"]))
+    k8s = spec.executor.kubernetes
+    assert spec.executor.kind == "kubernetes" and k8s.namespace == NAMESPACE and k8s.image.endswith("-cuda")
+    assert k8s.resources["limits"]["nvidia.com/gpu"] == 2 and k8s.nodeSelector == {"nvidia.com/gpu.present": "true"}
+    assert k8s.tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert k8s.serviceAccountName == "kt-kubetune-trial"
+    assert spec.tracking.mlflow_uri == "http://kt-kubetune-mlflow:5000" and spec.artifacts.uri == "s3://kubetune/kubetune"
+    request = TrialRequest(study_name=spec.study_name, trial_number=0, params={}, family=spec.model.family, task="classification", n_classes=2,
+                           data_uri="s3://kubetune/x.parquet", target="target", metrics=["roc_auc"], validation="stratified_kfold", folds=5, val_size=0.2, seed=42)
+    job = render_job(k8s, request)
+    kubernetes_validate.validate(job, "1.37", strict=True)
+    assert job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    cron = by_kind(objects, "CronJob")["kt-kubetune-retrain"]
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kt-kubetune-controller" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert pod["containers"][0]["args"] == ["retrain", "/etc/kubetune/spec.yaml", "--margin", "0.005", "--alias", "champion"]
+
+
+def test_auth_on_runs_mlflow_basic_auth_with_the_admin_password_from_a_secret():
+    objects, _ = render(VALUE_SETS["auth-on"])
+    mlflow = by_kind(objects, "Deployment")["kt-kubetune-mlflow"]["spec"]["template"]["spec"]
+    container = mlflow["containers"][0]
+    assert "--app-name basic-auth" in container["args"][0] and "mlflow.example.com" in container["args"][0]
+    env = env_of(container)
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-mlflow-auth", "key": "password"}
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
+    assert [c["name"] for c in mlflow["initContainers"]] == ["create-bucket"]  # MinIO on: the bucket is made first
+    retrain = env_of(by_kind(objects, "CronJob")["kt-kubetune-retrain"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+    assert retrain["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
+    assert retrain["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-s3", "key": "secret-access-key"}
+    assert retrain["KUBETUNE_S3_ENDPOINT_URL"]["value"] == "http://kt-kubetune-minio:9000"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"mlflow": {"replica": 2}}, "additional properties 'replica' not allowed"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
+        ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
+        ({"retrain": {"margin": -1}}, "margin"),
+        ({"retrain": {"spec": {"data": {}, "model": {}, "objective": {}, "executor": {}}}}, "additional properties 'executor' not allowed"),
+        ({"postgresql": {"enabled": False}}, "externalDatabase.host is required"),
+        ({"postgresql": {"auth": {"password": "p@ss/word"}}}, "password"),
+    ],
+)
+def test_bad_values_fail_the_render_with_a_message_naming_them(values, message):
+    with pytest.raises(helm_python.HelmError, match=re.escape(message)):
+        render(values)
+
+
+def test_every_value_has_a_helm_docs_comment():
+    """helm-docs documents a key from its `# --` comment; a key without one (or an ancestor with one) is undocumented."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented, stack = [], []  # stack of (indent, documented)
+    for number, line in enumerate(lines):
+        match = re.match(r"^( *)([A-Za-z0-9_.-]+):", line)
+        if not match or line.lstrip().startswith("#"):
+            continue
+        indent = len(match.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        above = number - 1
+        comment = []
+        while above >= 0 and lines[above].strip().startswith("#"):
+            comment.append(lines[above].strip())
+            above -= 1
+        documented = any(c.startswith("# --") for c in comment)
+        inherited = any(doc for _, doc in stack)
+        is_section = not line.split(":", 1)[1].strip()
+        if not (documented or inherited or is_section):
+            undocumented.append(f"{number + 1}: {line.strip()}")
+        stack.append((indent, documented))
+    assert undocumented == []
+
+
+def test_schema_forbids_unknown_keys_at_every_level():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def walk(node, path):
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, path or "<root>"
+            for key, child in node["properties"].items():
+                walk(child, f"{path}.{key}")
+
+    walk(schema, "")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def covered(node, value, path):  # every default value is described by the schema
+        if isinstance(value, dict) and "properties" in node:
+            for key, child in value.items():
+                assert key in node["properties"], f"{path}.{key} missing from the schema"
+                covered(node["properties"][key], child, f"{path}.{key}")
+
+    covered(schema, values, "")
+
+
+def test_prefect_flow_runs_get_a_secure_job_with_secrets_by_reference():
+    """The work pool's base job template, filled the way Prefect fills it (its own templating, variable
+    defaults), gives a strictly valid Job that runs as the controller, non-root, with secrets by reference."""
+    from prefect.utilities.templating import apply_values
+
+    objects, _ = render(VALUE_SETS["auth-on"])
+    template = json.loads(by_kind(objects, "ConfigMap")["kt-kubetune-prefect-job-template"]["data"]["base-job-template.json"])
+    defaults = {name: prop.get("default") for name, prop in template["variables"]["properties"].items()}
+    defaults.update(name="retrain-run", command="python -m prefect.engine", env={}, labels={}, annotations={})
+    job = apply_values(template["job_configuration"]["job_manifest"], defaults)
+    job["metadata"] = {"name": "retrain-run", "namespace": job["metadata"]["namespace"]}
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["python", "-m", "prefect.engine"]
+    for kind in ("limits", "requests"):  # prefect-kubernetes drops unset (None) resources, as here
+        container["resources"][kind] = {k: v for k, v in container["resources"][kind].items() if v is not None}
+    validate_all([job])
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kt-kubetune-controller" and job["metadata"]["namespace"] == NAMESPACE
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "kubetune"  # admitted by the NetworkPolicies
+    assert pod["containers"][0]["image"] == "kubetune-controller:0.1.0"
+    assert assert_secure_pods([job], token_allowed={"kt-kubetune-controller"}) == 1
+    assert_no_plain_credentials([job])
+    env = env_of(pod["containers"][0])
+    assert env["KUBETUNE_STORAGE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-db", "key": "study-url"}
+    assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
+    worker = by_kind(objects, "Deployment")["kt-kubetune-prefect-worker"]["spec"]["template"]["spec"]
+    assert "--base-job-template /etc/kubetune/base-job-template.json" in worker["containers"][0]["args"][0]
+    assert worker["volumes"][1]["configMap"]["name"] == "kt-kubetune-prefect-job-template"

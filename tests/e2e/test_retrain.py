@@ -1,0 +1,89 @@
+"""Scheduled retraining through the real CLI against a real ``mlflow server`` (PostgreSQL backend, S3
+artifacts): the same data path is refreshed between runs, as a scheduled job sees it, and the registry
+alias moves only when the challenger beats the champion on the new held-out test set by the margin."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import run_cli, write_spec
+
+pytestmark = pytest.mark.e2e
+MARGIN = "0.02"
+
+
+def write_data(path, seed, flipped=False):
+    """Two informative features; `flipped` reverses the relationship (concept drift the champion cannot follow)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(600, 4))
+    logit = 3 * X[:, 0] + 1.5 * X[:, 1]
+    y = ((-logit if flipped else logit) + rng.logistic(size=600) > 0).astype(int)
+    pd.DataFrame({**{f"x{i}": X[:, i] for i in range(4)}, "label": y}).to_csv(path, index=False)
+
+
+def retrain(tmp_path, env, spec):
+    result = run_cli(["retrain", str(spec), "--margin", MARGIN, "--no-progress"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def parent_run(client, experiment, study_prefix, exclude=()):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], "tags.`kubetune.role` = 'study'", order_by=["attributes.start_time DESC"])
+    return next(r for r in runs if r.data.tags["kubetune.study"].startswith(study_prefix) and r.info.run_id not in exclude)
+
+
+def test_alias_moves_only_when_the_challenger_wins_by_the_margin(tmp_path, cli_env, mlflow_server):
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
+    data = tmp_path / "data.csv"
+    spec = write_spec(tmp_path / "spec.yaml", f"""
+study: {name}
+data: {{source: "{data}", target: label, task: classification}}
+model: {{family: logistic_regression}}
+objective: {{metric: roc_auc}}
+validation: {{folds: 3}}
+search: {{n_trials: 4, parallelism: 2, seed: 1}}
+""")
+    client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
+
+    # 1. first run: no champion, the challenger takes the alias
+    write_data(data, seed=1)
+    first = retrain(tmp_path, env, spec)
+    assert "now holds 'champion': no champion yet" in first.stdout
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+    run1 = parent_run(client, name, name)
+    assert run1.data.tags["kubetune.promotion.decision"] == "promoted"
+    assert "promotion.champion_test_roc_auc" not in run1.data.metrics
+
+    # 2. fresh data, same relationship: the new model is no better by the margin; the champion stays
+    write_data(data, seed=2)
+    retrain(tmp_path, env, spec)
+    run2 = parent_run(client, name, name, exclude={run1.info.run_id})
+    assert run2.data.tags["kubetune.study"] != run1.data.tags["kubetune.study"]  # one study per data version
+    assert run2.data.tags["kubetune.warm_start.used"] == "same_pipeline"  # warm-started from run 1's study
+    assert run2.data.tags["kubetune.promotion.decision"] == "kept_champion"
+    challenger, champion = run2.data.metrics["promotion.challenger_test_roc_auc"], run2.data.metrics["promotion.champion_test_roc_auc"]
+    assert challenger - champion <= float(MARGIN)
+    assert challenger == pytest.approx(run2.data.metrics["test_roc_auc"])  # the refit's held-out score
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+    assert client.get_model_version(name, "2").tags["kubetune.promotion.decision"] == "kept_champion"
+
+    # 3. the relationship flips: the champion collapses on the new test set, the challenger takes over
+    write_data(data, seed=3, flipped=True)
+    third = retrain(tmp_path, env, spec)
+    run3 = parent_run(client, name, name, exclude={run1.info.run_id, run2.info.run_id})
+    assert run3.data.tags["kubetune.promotion.decision"] == "promoted"
+    assert run3.data.metrics["promotion.champion_test_roc_auc"] < 0.5 < run3.data.metrics["promotion.challenger_test_roc_auc"]
+    assert run3.data.tags["kubetune.promotion.champion_version"] == "1"
+    assert client.get_model_version_by_alias(name, "champion").version == "3"
+    assert "version 3 now holds 'champion'" in third.stdout
+    record = json.loads(open(client.download_artifacts(run3.info.run_id, "promotion.json", str(tmp_path))).read())
+    assert record["decision"] == "promoted" and record["challenger_version"] == "3" and record["champion_version"] == "1"
+    assert record["margin"] == float(MARGIN) and record["improvement"] > float(MARGIN)
