@@ -289,3 +289,39 @@ def test_prefect_flow_runs_get_a_secure_job_with_secrets_by_reference():
     worker = by_kind(objects, "Deployment")["kt-kubetune-prefect-worker"]["spec"]["template"]["spec"]
     assert "--base-job-template /etc/kubetune/base-job-template.json" in worker["containers"][0]["args"][0]
     assert worker["volumes"][1]["configMap"]["name"] == "kt-kubetune-prefect-job-template"
+
+
+def test_the_worker_command_registers_the_work_pool_on_a_real_prefect_server(prefect_api, tmp_path):
+    """What the worker container runs first, against a real Prefect server, twice (a restarted worker
+    overwrites the pool): the server accepts the template and keeps kubetune's defaults."""
+    import asyncio
+    import os
+    import subprocess
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.conftest import VENV_BIN
+
+    objects, _ = render({})
+    (tmp_path / "base-job-template.json").write_text(by_kind(objects, "ConfigMap")["kt-kubetune-prefect-job-template"]["data"]["base-job-template.json"])
+    worker = by_kind(objects, "Deployment")["kt-kubetune-prefect-worker"]["spec"]["template"]["spec"]["containers"][0]
+    register = worker["args"][0].split("&&")[0].replace("/etc/kubetune/", f"{tmp_path}/")
+    pool = f"pool-{tmp_path.name[-8:]}".lower().replace("_", "-")
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "home"), "POOL": pool}
+    for _ in range(2):
+        result = subprocess.run(["sh", "-c", register], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    async def read_pool():
+        async with get_client() as client:
+            return await client.read_work_pool(pool)
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
+        stored = asyncio.run(read_pool())
+    assert stored.type == "kubernetes"
+    variables = stored.base_job_template["variables"]["properties"]
+    assert variables["service_account_name"]["default"] == "kt-kubetune-controller"
+    assert variables["namespace"]["default"] == NAMESPACE
+    container = stored.base_job_template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"][0] == {"name": "KUBETUNE_STORAGE_URL", "valueFrom": {"secretKeyRef": {"name": "kt-kubetune-db", "key": "study-url"}}}
