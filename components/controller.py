@@ -95,6 +95,7 @@ class StudyController:
     def run(self) -> TrialsSummary:
         self._db(lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit")
         self.reconcile_abandoned()
+        self.close_dangling_runs()
         summary = TrialsSummary()
         in_flight: dict[int, _InFlight] = self._adopt()
         started = time.monotonic()
@@ -146,6 +147,36 @@ class StudyController:
         if stale:
             log.warning("reconciled %d trial(s) left running by an earlier controller; they run again", len(stale))
         return len(stale)
+
+    def close_dangling_runs(self) -> int:
+        """A controller killed between telling the study and closing the trial's MLflow run leaves a
+        finished trial whose run says RUNNING: close it from the study's record (values as the metrics)."""
+        finished = {
+            t.user_attrs[RUN_ID]: t for t in self._trials() if t.state.is_finished() and RUN_ID in t.user_attrs
+        }
+        closed = 0
+        if not finished:
+            return closed
+        try:
+            for run in self.tracker.trial_runs(self.parent_run_id):
+                frozen = finished.get(run.info.run_id)
+                if frozen is None or run.info.status != "RUNNING":
+                    continue
+                values = list(frozen.values or [])
+                result = TrialResult(
+                    trial_number=frozen.number,
+                    state=frozen.state.name,
+                    values=values or None,
+                    fold_scores={name: [value] for name, value in zip(self.metric_names, values)},
+                    error=frozen.user_attrs.get(REASON),
+                )
+                self.tracker.finish_trial_run(run.info.run_id, result, self.metric_names)
+                closed += 1
+        except Exception as error:  # noqa: BLE001 - bookkeeping of a past run must not stop this one
+            log.warning("could not close MLflow runs left open by an earlier controller: %s", type(error).__name__)
+        if closed:
+            log.warning("closed %d MLflow run(s) an earlier controller left open after its trial finished", closed)
+        return closed
 
     # -- internals ----------------------------------------------------------------------------------
 
