@@ -10,8 +10,8 @@ from typing import Any
 from components.data import read_frame
 from components.errors import SpecError
 from components.evaluation import score_holdout
-from components.promotion import PromotionDecision
-from components.redact import redact_text
+from components.promotion import PromotionDecision, margin_problem
+from components.redact import error_reason
 
 log = logging.getLogger("kubetune")
 
@@ -25,6 +25,14 @@ def check_alias(alias: str) -> str:
     if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
         raise SpecError(f"--alias: '{alias}' is not a usable registry alias (letters, digits, '_' or '-'; not 'latest' or v<N>)")
     return alias
+
+
+def check_promotion_settings(margin: float, alias: str) -> None:
+    """Checked before any work, whether the retrain comes from the CLI, a Prefect deployment or a CronJob."""
+    problem = margin_problem(margin)
+    if problem:
+        raise SpecError(f"--margin: {problem}")
+    check_alias(alias)
 
 
 def champion_version(client: Any, model_name: str, alias: str) -> Any | None:
@@ -52,35 +60,36 @@ def score_version(
         model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
         return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
-        first_line = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        return None, redact_text(first_line)
+        return None, error_reason(error)
 
 
 def move_alias(client: Any, model_name: str, alias: str, version: str) -> None:
     client.set_registered_model_alias(model_name, alias, version)
 
 
-def record_decision(
-    tracker: Any, parent_run_id: str, decision: PromotionDecision, model_name: str, challenger: str, champion: str | None, alias: str
-) -> None:
+def promotion_record(decision: PromotionDecision, model_name: str, alias: str, challenger: str, champion: str | None) -> dict[str, Any]:
+    """What the challenge decided, as logged (promotion.json) and returned to the caller."""
+    return {**decision.as_json(), "model": model_name, "alias": alias, "challenger_version": challenger, "champion_version": champion}
+
+
+def record_decision(tracker: Any, parent_run_id: str, decision: PromotionDecision, record: dict[str, Any]) -> None:
     """Both scores and the decision on the study's parent run (metrics, tags, promotion.json) and on the
     challenger's model version, so the registry page alone tells why the alias did or did not move."""
     metrics = {f"promotion.challenger_test_{decision.metric}": decision.challenger_score}
     if decision.champion_score is not None:
         metrics[f"promotion.champion_test_{decision.metric}"] = decision.champion_score
     tracker.log_metrics(parent_run_id, metrics)
-    verdict = "promoted" if decision.promote else "kept_champion"
     tracker.set_tags(
         parent_run_id,
         {
-            DECISION_TAG: verdict,
+            DECISION_TAG: decision.verdict,
             REASON_TAG: decision.reason[:500],
-            "kubetune.promotion.alias": alias,
-            "kubetune.promotion.challenger_version": challenger,
-            "kubetune.promotion.champion_version": champion or "none",
+            "kubetune.promotion.alias": record["alias"],
+            "kubetune.promotion.challenger_version": record["challenger_version"],
+            "kubetune.promotion.champion_version": record["champion_version"] or "none",
         },
     )
-    tracker.log_dict(parent_run_id, {**decision.as_json(), "model": model_name, "alias": alias, "challenger_version": challenger, "champion_version": champion}, "promotion.json")
+    tracker.log_dict(parent_run_id, record, "promotion.json")
     client = tracker.client
-    client.set_model_version_tag(model_name, challenger, DECISION_TAG, verdict)
-    client.set_model_version_tag(model_name, challenger, REASON_TAG, decision.reason[:500])
+    client.set_model_version_tag(record["model"], record["challenger_version"], DECISION_TAG, decision.verdict)
+    client.set_model_version_tag(record["model"], record["challenger_version"], REASON_TAG, decision.reason[:500])

@@ -150,7 +150,7 @@ class StudyController:
 
     def close_dangling_runs(self) -> int:
         """A controller killed between telling the study and closing the trial's MLflow run leaves a
-        finished trial whose run says RUNNING: close it from the study's record (values as the metrics)."""
+        finished trial whose run says RUNNING: close it from the study's record."""
         finished = {
             t.user_attrs[RUN_ID]: t for t in self._trials() if t.state.is_finished() and RUN_ID in t.user_attrs
         }
@@ -163,13 +163,10 @@ class StudyController:
                 if frozen is None or run.info.status != "RUNNING":
                     continue
                 values = list(frozen.values or [])
-                result = TrialResult(
-                    trial_number=frozen.number,
-                    state=frozen.state.name,
-                    values=values or None,
-                    fold_scores={name: [value] for name, value in zip(self.metric_names, values)},
-                    error=frozen.user_attrs.get(REASON),
-                )
+                # the study kept the objective values, not the per-fold scores: log those values as they are
+                if values:
+                    self.tracker.log_metrics(run.info.run_id, dict(zip(self.metric_names, values)))
+                result = TrialResult(trial_number=frozen.number, state=frozen.state.name, values=values or None, error=frozen.user_attrs.get(REASON))
                 self.tracker.finish_trial_run(run.info.run_id, result, self.metric_names)
                 closed += 1
         except Exception as error:  # noqa: BLE001 - bookkeeping of a past run must not stop this one

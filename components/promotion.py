@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
 _FLOAT_SLACK = 1e-12
 
 
@@ -27,16 +26,23 @@ class PromotionDecision:
     @property
     def improvement(self) -> float | None:
         """How much better the challenger scored (positive = better), in the metric's better direction."""
-        if self.champion_score is None:
-            return None
-        difference = self.challenger_score - self.champion_score
-        return difference if self.direction == "maximize" else -difference
+        return None if self.champion_score is None else _better_by(self.direction, self.challenger_score, self.champion_score)
+
+    @property
+    def verdict(self) -> str:
+        return "promoted" if self.promote else "kept_champion"
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["improvement"] = self.improvement
-        data["decision"] = "promoted" if self.promote else "kept_champion"
-        return data
+        return {**asdict(self), "improvement": self.improvement, "decision": self.verdict}
+
+
+def _better_by(direction: str, challenger: float, champion: float) -> float:
+    return challenger - champion if direction == "maximize" else champion - challenger
+
+
+def margin_problem(margin: float) -> str | None:
+    """What is wrong with a margin, or None; the CLI and the flow both check it before any work."""
+    return None if margin >= 0 else f"must be >= 0 (the metric's units), got {margin}"  # `>=` is False for nan too
 
 
 def decide_promotion(
@@ -49,13 +55,14 @@ def decide_promotion(
 ) -> PromotionDecision:
     """``champion_score`` None means there is no champion yet, or (with ``champion_problem``) that it
     could not be scored on the new data, which it then could not serve either: the challenger wins."""
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    problem = margin_problem(margin)
+    if problem:
+        raise ValueError(f"margin {problem}")
     common = dict(metric=metric, direction=direction, challenger_score=challenger_score, champion_score=champion_score, margin=margin)
     if champion_score is None:
         reason = f"the champion could not be scored on the new test set ({champion_problem})" if champion_problem else "no champion yet"
         return PromotionDecision(promote=True, reason=reason, **common)
-    improvement = (challenger_score - champion_score) if direction == "maximize" else (champion_score - challenger_score)
+    improvement = _better_by(direction, challenger_score, champion_score)
     if improvement > margin + _FLOAT_SLACK:  # 0.91 - 0.90 is 0.0100000000000001 in binary
         reason = f"challenger {metric} {challenger_score:.4f} beats champion {champion_score:.4f} by {improvement:.4f} > margin {margin}"
         return PromotionDecision(promote=True, reason=reason, **common)
@@ -68,4 +75,3 @@ def retrain_study_name(base: str, data_fingerprint: str) -> str:
     suffix = data_fingerprint[:10]
     head = base[: 63 - len(suffix) - 1].rstrip("-._")
     return f"{head}-{suffix}"
-

@@ -27,6 +27,12 @@ def redact_text(text: str) -> str:
     return _URL_WITH_USERINFO.sub(r"\1\2:***@", text)
 
 
+def error_reason(error: BaseException, limit: int = 200) -> str:
+    """An exception as one short line for a log or a tag: its first line, URL passwords removed."""
+    text = str(error)
+    return redact_text(text.splitlines()[0][:limit]) if text else type(error).__name__
+
+
 def redact_mapping(value: Any) -> Any:
     """A deep copy with secret-looking keys masked and URL passwords removed."""
     if isinstance(value, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from components.champion import champion_version, move_alias, record_decision, score_version
+from components.champion import champion_version, move_alias, promotion_record, record_decision, score_version
 from components.data import fingerprint, read_source
 from components.prepare import PreparedData
 from components.promotion import decide_promotion, retrain_study_name
@@ -44,6 +44,7 @@ def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str,
     decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem)
     if decision.promote:
         move_alias(tracker.client, model_name, alias, challenger)
-    record_decision(tracker, result["parent_run_id"], decision, model_name, challenger, champion, alias)
+    record = promotion_record(decision, model_name, alias, challenger, champion)
+    record_decision(tracker, result["parent_run_id"], decision, record)
     log.info("%s: %s (%s)", alias, f"version {challenger} promoted" if decision.promote else f"version {champion} kept", decision.reason)
-    return {**result, "promotion": {**decision.as_json(), "alias": alias, "challenger_version": challenger, "champion_version": champion}}
+    return {**result, "promotion": record}

@@ -18,7 +18,7 @@ from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
-from components.redact import redact_mapping, redact_text
+from components.redact import error_reason, redact_mapping
 from components.refit import refit_and_evaluate
 from components.requeue import WARM_START_PREFIX
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
@@ -127,7 +127,7 @@ def _read_history_or_nothing(tracker: Tracker) -> list:
     try:
         return read_history(tracker.client, tracker.tracking_uri)
     except Exception as error:  # noqa: BLE001 - MLflow raises many types; the study must go on cold
-        reason = redact_text(str(error).splitlines()[0][:200]) if str(error) else type(error).__name__
+        reason = error_reason(error)
         log.warning("warm start: the meta-store could not be read (%s); cold start", reason)
         return []
 

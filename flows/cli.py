@@ -135,7 +135,9 @@ def _run(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
     if args.command == "retrain":
-        _check_promotion_arguments(args)
+        from components.champion import check_promotion_settings
+
+        check_promotion_settings(args.margin, args.alias)
     facts = preflight(spec)
     if args.command == "validate":
         print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {facts.n_features} features, study '{spec.study_name}')")
@@ -144,15 +146,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "retrain":
         return _run_flow("retrain", spec, progress, args.verbose, margin=args.margin, alias=args.alias)
     return _run_flow("tune", spec, progress, args.verbose)
-
-
-def _check_promotion_arguments(args: argparse.Namespace) -> None:
-    from components.champion import check_alias
-    from components.errors import SpecError
-
-    if not args.margin >= 0:  # also catches nan
-        raise SpecError(f"--margin: must be >= 0 (the metric's units), got {args.margin}")
-    check_alias(args.alias)
 
 
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:

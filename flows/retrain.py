@@ -12,6 +12,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from components import retraining
+from components.champion import check_promotion_settings
 from components.spec import parse_spec
 from flows.tune import tune_steps
 
@@ -22,6 +23,7 @@ challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(retr
 @flow(name="retrain", log_prints=False, validate_parameters=False)
 def retrain(spec: dict[str, Any], margin: float = 0.005, alias: str = "champion", progress: bool = False) -> Any:
     """Retrain the pipeline described by ``spec``; move ``alias`` only if the challenger wins by ``margin``."""
+    check_promotion_settings(margin, alias)  # before any work: a deployment's parameters skip the CLI
     tuning_spec = versioned_spec(parse_spec(spec))
     outcome = tune_steps(tuning_spec, progress)
     if outcome.failed is not None:

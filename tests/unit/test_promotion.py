@@ -68,3 +68,17 @@ def test_bad_retrain_arguments_stop_before_anything_is_recorded(tmp_path, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".kubetune").exists()
+
+
+def test_the_retrain_flow_checks_its_own_parameters_before_any_work(tmp_path, monkeypatch):
+    """A Prefect deployment or a CronJob passes margin and alias without the CLI: the flow checks them first."""
+    from flows.retrain import retrain
+
+    monkeypatch.chdir(tmp_path)
+    spec = {"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
+            "tracking": {"mlflow_uri": "sqlite:///mlflow.db"}}
+    with pytest.raises(SpecError, match=r"--margin: must be >= 0 \(the metric's units\), got nan"):
+        retrain.fn(spec, margin=float("nan"))
+    with pytest.raises(SpecError, match="--alias: 'v2'"):
+        retrain.fn(spec, alias="v2")
+    assert list(tmp_path.iterdir()) == []  # nothing read, prepared or recorded
