@@ -101,6 +101,24 @@ def put_file(local: Path, uri: str) -> str:
     return uri
 
 
+def write_bytes(uri: str, data: bytes) -> str:
+    """Store ``data`` at ``uri`` (s3://... or a local path): checkpoints, which pods and workers share."""
+    if uri.startswith("s3://"):
+        bucket, key = split_s3_uri(uri)
+        try:
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        except Exception as error:  # noqa: BLE001
+            raise _explain(uri, error) from None
+        return uri
+    Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    Path(uri).write_bytes(data)
+    return uri
+
+
+def read_bytes(uri: str) -> bytes:
+    return read_s3_bytes(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
+
+
 def check_access(uri: str) -> None:
     """Fail now, naming the endpoint, if the store cannot be written: before any trial starts."""
     if not uri.startswith("s3://"):

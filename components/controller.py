@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from components.budget_lock import budget_lock
 from components.executors.base import Executor
 from components.heartbeat import supports_heartbeat
-from components.requeue import MAX_RETRIES_ATTR, STALE_REASON, WARM_START_PREFIX, requeue, study_budget_used, tell_once
+from components.requeue import MAX_RETRIES_ATTR, PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
 from components.space import Space, suggest
 from components.tracking import Tracker
 from components.transient import retry_transient
@@ -229,7 +229,7 @@ class StudyController:
     def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
         """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
         attrs = self.study._storage.get_trial_user_attrs(trial._trial_id)
-        tags = {k: str(v) for k, v in attrs.items() if k.startswith(WARM_START_PREFIX)}
+        tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
         if "kubetune.retry_of" in attrs:
             tags |= {"kubetune.retry_of": str(attrs["kubetune.retry_of"]), "kubetune.attempt": str(attrs.get("kubetune.attempt", 1))}
         return tags

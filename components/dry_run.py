@@ -34,5 +34,5 @@ def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
     root = artifact_root(spec.artifacts.uri)
     prefix = join(root, spec.study_name, digest[:16]) if root else str(workdir_for(spec.study_name))
     prepared = PreparedData(join(prefix, "train.parquet"), join(prefix, "test.parquet"), digest, facts, 0, 0, prefix)
-    request = make_request_factory(spec, prepared)(trial.number, -1, params).model_copy(update={"storage_url": None, "trial_id": None})
+    request = make_request_factory(spec, prepared, space)(trial.number, -1, params).model_copy(update={"storage_url": None, "trial_id": None})
     return render_job(spec.executor.kubernetes, request, spec.search.trial_timeout)

@@ -17,10 +17,12 @@ class Metric:
     direction: str
     tasks: frozenset[str]
     multiclass_scorer: str | None = None  # used instead when the target has > 2 classes
+    cost: bool = False  # measured from the fitted model (time, size), not scored against the labels
 
 
 _CLS = frozenset({"classification"})
 _REG = frozenset({"regression"})
+_BOTH = _CLS | _REG
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -42,6 +44,9 @@ METRICS: dict[str, Metric] = {
         Metric("mae", "neg_mean_absolute_error", -1, "minimize", _REG),
         Metric("mape", "neg_mean_absolute_percentage_error", -1, "minimize", _REG),
         Metric("explained_variance", "explained_variance", 1, "maximize", _REG),
+        # costs, for trade-offs against a score with several objectives (components.evaluation.measure_cost)
+        Metric("inference_ms", "", 1, "minimize", _BOTH, cost=True),  # milliseconds to predict 1,000 rows
+        Metric("model_size_kb", "", 1, "minimize", _BOTH, cost=True),  # the fitted pipeline, pickled
     ]
 }
 

@@ -19,6 +19,8 @@ ATTEMPT = "kubetune.attempt"
 RETRY_REASON = "kubetune.retry_reason"
 MAX_RETRIES_ATTR = "kubetune.max_retries"
 WARM_START_PREFIX = "kubetune.warm_start."  # a re-run keeps the provenance of the trial it repeats
+PBT_PREFIX = "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
+PROVENANCE_PREFIXES = (WARM_START_PREFIX, PBT_PREFIX)  # user attrs a re-run keeps and MLflow shows as tags
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
 
 
@@ -53,7 +55,7 @@ def requeue(study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt:
     max_retries = int(study.user_attrs.get(MAX_RETRIES_ATTR, 2))
     if count_attempt and attempt > max_retries:
         return False
-    attrs: dict[str, Any] = {k: v for k, v in trial.user_attrs.items() if k.startswith(WARM_START_PREFIX)}
+    attrs: dict[str, Any] = {k: v for k, v in trial.user_attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
     attrs |= {RETRY_OF: trial.number, ATTEMPT: attempt + 1 if count_attempt else attempt, RETRY_REASON: reason}
     study.enqueue_trial(dict(trial.params), user_attrs=attrs, skip_if_exists=False)
     return True

@@ -75,6 +75,10 @@ def build_sampler(
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "nsga3":
+        return optuna.samplers.NSGAIIISampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
 
 

@@ -144,9 +144,23 @@ def check_conditions(space: dict[str, ParamSpec]) -> None:
         seen.append(name)
 
 
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class SelectSpec(_Strict):
+    """Which Pareto-optimal trial the refit uses with several objectives: the best on ``best`` among
+    those within every bound of ``where`` (``{best: accuracy, where: {inference_ms: {max: 5}}}``)."""
+
+    best: str | None = Field(None, description="default: the first metric")
+    where: dict[str, Bound] = Field(default_factory=dict)
+
+
 class ObjectiveSpec(_Strict):
     metric: str | list[str]
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] | None = None
+    select: SelectSpec = Field(default_factory=SelectSpec)
 
     @property
     def metrics(self) -> list[str]:
@@ -175,6 +189,12 @@ class ObjectiveSpec(_Strict):
             if direction != natural_direction(metric):
                 better = "higher" if natural_direction(metric) == "maximize" else "lower"
                 raise field_error("direction", f"{direction} for '{metric}', which is better when {better}")
+        for name in [self.select.best, *self.select.where]:
+            if name is not None and name not in metrics:
+                raise field_error("select", f"'{name}' is not one of the objective's metrics ({', '.join(metrics)})")
+        for name, bound in self.select.where.items():
+            if bound.min is None and bound.max is None:
+                raise field_error(f"select.where.{name}", "give min, max or both")
         return self
 
 
@@ -184,8 +204,52 @@ class ValidationSpec(_Strict):
     val_size: float = Field(0.2, gt=0, lt=1, description="validation fraction for holdout")
 
 
+class PrunerSpec(_Strict):
+    """Multi-fidelity early stopping. ``pruner: hyperband`` (a name alone) is the short form.
+
+    Resources are counted in the family's steps: epochs (PyTorch), boosting iterations (gradient
+    boosting), trees (forests). Unset resources come from the family and the space, so every worker
+    process builds the same pruner (components.pruning.resolve_pruner).
+    """
+
+    kind: Literal["none", "median", "successive_halving", "hyperband"] = "none"
+    n_startup_trials: int = Field(5, ge=0, description="median: trials that finish before any is pruned")
+    n_warmup_steps: int = Field(0, ge=0, description="median: steps a trial runs before it can be pruned")
+    interval_steps: int = Field(1, ge=1, description="median: check every this many steps")
+    min_resource: int | None = Field(None, ge=1, description="successive_halving/hyperband: the first rung, in steps")
+    max_resource: int | None = Field(None, ge=1, description="hyperband: the most steps a trial can run")
+    reduction_factor: int = Field(5, ge=2, le=20, description="successive_halving/hyperband: 1 in this many goes on")
+    bootstrap_count: int = Field(0, ge=0, description="successive_halving: trials a rung needs before promoting")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_resources(self) -> "PrunerSpec":
+        if self.min_resource and self.max_resource and self.min_resource >= self.max_resource:
+            raise field_error("max_resource", f"must be greater than min_resource ({self.min_resource})")
+        return self
+
+
+class PBTSpec(_Strict):
+    """Population-based training (``search.strategy: pbt``): members train in parallel and, every
+    ``interval`` epochs, the worst ``quantile`` copy a better member's weights and perturb its settings."""
+
+    population: int = Field(8, ge=2, le=256)
+    generations: int = Field(5, ge=1, le=1000, description="exploit/explore rounds; each trains `interval` epochs")
+    interval: int = Field(4, ge=1, le=10_000, description="epochs between exploit/explore rounds")
+    quantile: float = Field(0.25, gt=0, le=0.5, description="bottom fraction that copies the top fraction")
+    perturb: list[float] = Field(default_factory=lambda: [0.8, 1.2], min_length=1, description="factors for numbers")
+    resample_probability: float = Field(0.25, ge=0, le=1, description="chance a setting is drawn anew instead")
+
+
 class SearchSpec(_Strict):
-    sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2"] = "auto"
+    strategy: Literal["sample", "pbt"] = "sample"
+    sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"] = "auto"
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
+    pbt: PBTSpec = Field(default_factory=PBTSpec)
     n_trials: int = Field(30, ge=1, le=100_000)
     parallelism: int = Field(1, ge=1, le=1024)
     timeout: float | None = Field(None, gt=0, description="seconds; no new trial starts after it")
@@ -316,6 +380,18 @@ class TuneSpec(_Strict):
     def _check_cross_fields(self) -> "TuneSpec":
         if self.validation.strategy == "stratified_kfold" and self.data.task == "regression":
             raise field_error("validation.strategy", "stratified_kfold needs a classification task")
+        several = len(self.objective.metrics) > 1
+        if several and self.search.pruner.kind != "none":
+            raise field_error("search.pruner", "pruning needs a single objective (Optuna prunes on one intermediate value)")
+        if self.search.strategy == "pbt":
+            from components.models.registry import supports_checkpoints
+
+            if several:
+                raise field_error("search.strategy", "pbt optimizes a single objective")
+            if not supports_checkpoints(self.model.family):
+                raise field_error("search.strategy", f"pbt needs a PyTorch family that checkpoints; '{self.model.family}' does not")
+            if self.search.pruner.kind != "none":
+                raise field_error("search.pruner", "pbt decides itself which members stop; leave the pruner out")
         return self
 
     @property

@@ -20,6 +20,7 @@ ROLE_TAG = "kubetune.role"
 STATE_TAG = "kubetune.trial_state"
 TRIAL_TAG = "kubetune.trial_number"
 REASON_TAG = "kubetune.failure_reason"
+PRUNED_STEP_TAG = "kubetune.pruned_at_step"
 PARENT_TAG = "mlflow.parentRunId"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
@@ -150,7 +151,15 @@ class Tracker:
         tags = [RunTag(STATE_TAG, result.state)]
         if result.error:
             tags.append(RunTag(REASON_TAG, result.error[:5000]))
-        self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        if result.curve and metric_names:  # the learning curve as metric history: a chart in the MLflow UI
+            metrics += [Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve]
+        if result.step_unit:
+            tags.append(RunTag("kubetune.step_unit", result.step_unit))
+        if result.pruned_at_step is not None:
+            metrics.append(Metric("pruned_at_step", result.pruned_at_step, now, 0))
+            tags.append(RunTag(PRUNED_STEP_TAG, str(result.pruned_at_step)))
+        for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics per batch
+            self.client.log_batch(run_id, metrics=metrics[start : start + 900], tags=tags if start == 0 else [])
         self.client.set_terminated(run_id, status=_RUN_STATUS[result.state])
 
     def find_trial_run(self, study_name: str, trial_number: int) -> str | None:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import optuna
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -38,9 +39,11 @@ class TrialRequest(BaseModel):
     folds: int
     val_size: float
     seed: int | None
-    storage_url: str | None = None  # for the heartbeat (and, later, intermediate reports)
+    storage_url: str | None = None  # for the heartbeat, intermediate reports and the pruner
     trial_id: int | None = None
     heartbeat_interval: float = 10.0
+    pruner: dict[str, Any] | None = None  # resolved settings (components.pruning.resolve_pruner)
+    pbt: dict[str, Any] | None = None  # a population member's round (components.pbt_member.MemberRound)
 
 
 class TrialResult(BaseModel):
@@ -54,24 +57,37 @@ class TrialResult(BaseModel):
     error: str | None = None
     retryable: bool = False  # lost to infrastructure (worker died, pod evicted): re-run the same params
     device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods
+    curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
+    step_unit: str | None = None  # epoch, iteration, tree or fold
+    pruned_at_step: int | None = None
 
 
 def run_trial(request: TrialRequest) -> TrialResult:
     """Cross-validate one configuration on the training data; never raises.
 
-    The caller keeps the trial's heartbeat (components.heartbeat) going around it. After each fold the
-    running mean of the first metric is reported to the shared study storage as an intermediate value
-    (step = fold index), so the study shows progress and pruners can act on it.
+    The caller keeps the trial's heartbeat (components.heartbeat) going around it. Progress goes to the
+    shared study storage as intermediate values (components.evaluation: learning-curve steps or folds);
+    with a pruner, the worker asks it after every step and a pruned trial ends here, at once, as PRUNED
+    with the step it reached.
     """
     from components.evaluation import cross_validate
     from components.models.registry import get_family
 
+    if request.pbt is not None:
+        from components.pbt_member import run_member_round
+
+        return run_member_round(request)
     _reset_peak_memory()
     started = time.perf_counter()
+    family = None
+    reporter = StepReporter(request)
     try:
         frame = load_training_data(request.data_uri)
         params = {**request.fixed_params, **request.params}
-        estimator = get_family(request.family).build(params, request.task, request.seed)
+        family = get_family(request.family)
+        estimator = family.build(params, request.task, request.seed)
+        fidelity = getattr(family, "fidelity", None)
+        reporter.unit = fidelity.unit if fidelity else "fold"
         cv = cross_validate(
             estimator,
             frame,
@@ -83,7 +99,9 @@ def run_trial(request: TrialRequest) -> TrialResult:
             folds=request.folds,
             val_size=request.val_size,
             seed=request.seed,
-            on_fold=_intermediate_reporter(request),
+            on_fold=reporter,
+            fidelity=fidelity,
+            on_step=reporter,
         )
         return TrialResult(
             trial_number=request.trial_number,
@@ -93,6 +111,20 @@ def run_trial(request: TrialRequest) -> TrialResult:
             fit_seconds_mean=sum(cv.fit_seconds) / len(cv.fit_seconds),
             duration_s=time.perf_counter() - started,
             peak_memory_mb=peak_memory_mb(),
+            curve=reporter.curve,
+            step_unit=reporter.unit,
+        )
+    except optuna.TrialPruned:
+        step, value = reporter.curve[-1]
+        return TrialResult(
+            trial_number=request.trial_number,
+            state="PRUNED",
+            values=[value],
+            duration_s=time.perf_counter() - started,
+            peak_memory_mb=peak_memory_mb(),
+            curve=reporter.curve,
+            step_unit=reporter.unit,
+            pruned_at_step=step,
         )
     except Exception as error:  # noqa: BLE001 - any error is this trial's failure, not the study's
         return TrialResult(
@@ -104,21 +136,50 @@ def run_trial(request: TrialRequest) -> TrialResult:
         )
 
 
-def _intermediate_reporter(request: TrialRequest):  # noqa: ANN202
-    """Report each fold's running score to the study storage; best effort (a lost report is not a lost trial)."""
-    if not request.storage_url or request.trial_id is None:
-        return None
-    from components.heartbeat import shared_storage
+class StepReporter:
+    """Records a trial's progress: the curve for MLflow, intermediate values for the study, and, with a
+    pruner, the pruning decision after every step (raises optuna.TrialPruned).
 
-    storage = shared_storage(request.storage_url)
+    Reports are best effort (a lost report is not a lost trial), but a pruner that cannot be reached is
+    not: without the study's other trials it cannot decide, so the trial simply runs to the end.
+    """
 
-    def report(step: int, value: float) -> None:
+    def __init__(self, request: TrialRequest) -> None:
+        self.curve: list[tuple[int, float]] = []
+        self.unit: str | None = None
+        self._storage = None
+        self._trial: optuna.Trial | None = None
+        self._trial_id = request.trial_id
+        if not request.storage_url or request.trial_id is None:
+            return
+        from components.heartbeat import shared_storage
+
         try:
-            storage.set_trial_intermediate_value(request.trial_id, step, value)
-        except Exception:  # noqa: BLE001
-            pass
+            self._storage = shared_storage(request.storage_url)
+            if request.pruner:
+                from components.pruning import build_pruner
 
-    return report
+                study = optuna.load_study(
+                    study_name=request.study_name, storage=self._storage, pruner=build_pruner(request.pruner), sampler=optuna.samplers.RandomSampler()
+                )
+                self._trial = optuna.Trial(study, request.trial_id)
+        except Exception:  # noqa: BLE001
+            self._trial = None
+
+    def __call__(self, step: int, value: float) -> None:
+        self.curve.append((step, value))
+        try:
+            if self._trial is not None:
+                self._trial.report(value, step)
+                prune = self._trial.should_prune()
+            else:
+                if self._storage is not None:
+                    self._storage.set_trial_intermediate_value(self._trial_id, step, value)
+                prune = False
+        except Exception:  # noqa: BLE001
+            return
+        if prune:
+            raise optuna.TrialPruned(f"pruned at {self.unit or 'step'} {step}")
 
 
 def failure_reason(error: BaseException) -> str:

@@ -21,6 +21,8 @@ from components.provenance import all_package_versions, git_commit, package_vers
 from components.redact import error_reason, redact_mapping
 from components.refit import refit_and_evaluate
 from components.requeue import WARM_START_PREFIX
+from components.models.registry import get_family
+from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
 from components.search import choose_sampler, effective_trials, sampler_for
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
@@ -53,8 +55,10 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         "model_family": spec.model.family,
         "metric": ",".join(spec.objective.metrics),
         "direction": ",".join(spec.objective.directions),
-        "sampler": choice.name,
-        "sampler_reason": choice.reason,
+        "strategy": spec.search.strategy,
+        "sampler": choice.name if spec.search.strategy == "sample" else "pbt",
+        "sampler_reason": choice.reason if spec.search.strategy == "sample" else "population-based training",
+        "pruner": spec.search.pruner.kind,
         "n_trials": spec.search.n_trials,
         "parallelism": spec.search.parallelism,
         "seed": spec.search.seed,
@@ -79,7 +83,7 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")
         tracker.log_metrics(run_id, {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()})
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
-    log.info("sampler %s: %s", choice.name, choice.reason)
+    log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])
     return run_id, resumed
 
 
@@ -139,8 +143,11 @@ def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
         study.enqueue_trial(config.params, user_attrs=attrs)
 
 
-def make_request_factory(spec: TuneSpec, prepared: PreparedData):  # noqa: ANN201
-    """Requests differ only by trial; everything else (data, metrics, storage for heartbeats) is shared."""
+def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space):  # noqa: ANN201
+    """Requests differ only by trial; everything else (data, metrics, storage for heartbeats, the
+    pruner's resolved settings) is shared."""
+    family = get_family(spec.model.family)
+    pruner = resolve_pruner(spec.search.pruner, getattr(family, "fidelity", None), space, spec.model.params, spec.validation.folds)
     template = TrialRequest(
         study_name=spec.study_name,
         trial_number=-1,
@@ -159,6 +166,7 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData):  # noqa: ANN20
         seed=spec.search.seed,
         storage_url=storage_url(spec.storage.url),
         heartbeat_interval=spec.storage.heartbeat_interval,
+        pruner=pruner,
     )
 
     def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
@@ -193,6 +201,10 @@ def make_executor(spec: TuneSpec, storage: Any) -> Any:
 def run_search(
     spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool, warm: WarmStartPlan | None = None
 ) -> SearchOutcome:
+    if spec.search.strategy == "pbt":
+        from components.pbt_search import run_pbt
+
+        return run_pbt(spec, prepared, space, parent_run_id, progress)
     source_trials = cmaes_source_trials(warm, space, spec.objective.directions[0]) if warm else []
     choice, sampler = sampler_for(spec, space, source_trials)
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
@@ -211,7 +223,7 @@ def run_search(
             executor,
             tracker,
             parent_run_id,
-            make_request_factory(spec, prepared),
+            make_request_factory(spec, prepared, space),
             spec.objective.metrics,
             n_trials=effective_trials(choice.name, space, spec.search.n_trials),
             timeout=spec.search.timeout,

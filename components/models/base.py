@@ -8,7 +8,20 @@ generate candidates.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How a family trains in steps, so a pruner can stop it early: the parameter that sets the total
+    (``epochs``, ``max_iter``, ``n_estimators``), the unit reported to the study, and the step size
+    (one epoch; ten boosting iterations or trees, since scoring after every single tree costs more
+    than it saves)."""
+
+    param: str
+    unit: str
+    step: int
 
 
 @runtime_checkable
@@ -21,6 +34,10 @@ class ModelFamily(Protocol):
 
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
         """An unfitted estimator for one configuration."""
+
+
+# Optional on a family: ``fidelity: Fidelity`` (trains in steps a pruner can stop), ``checkpoints = True``
+# (PyTorch estimators that save and resume weights, for population-based training).
 
 
 BOTH = frozenset({"classification", "regression"})

@@ -17,7 +17,10 @@ _BUILTIN: dict[str, str] = {
     "hist_gradient_boosting": "components.models.trees:HistGradientBoostingFamily",
     "knn": "components.models.knn:KNNFamily",
     "torch_mlp": "components.models.torch_mlp:TorchMLPFamily",
+    "torch_nas": "components.models.torch_nas:TorchNASFamily",
+    "torch_cnn": "components.models.torch_nas:TorchCNNFamily",
 }
+_CHECKPOINTING = frozenset({"torch_mlp", "torch_nas", "torch_cnn"})  # PyTorch: weights can be saved and resumed
 
 
 def family_names() -> list[str]:
@@ -28,6 +31,16 @@ def is_custom_family(name: str) -> bool:
     """``pkg.module:Class`` names a user's family; it is imported (and checked) on first use."""
     module, _, attr = name.partition(":")
     return bool(module) and bool(attr) and all(p.isidentifier() for p in module.split(".")) and attr.isidentifier()
+
+
+def supports_checkpoints(name: str) -> bool:
+    """Whether members of this family can resume from another's weights (population-based training)."""
+    if name in _BUILTIN:
+        return name in _CHECKPOINTING
+    try:
+        return bool(getattr(get_family(name), "checkpoints", False))
+    except Exception:  # noqa: BLE001 - an unimportable family is reported by the family check itself
+        return False
 
 
 @lru_cache(maxsize=None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.models.base import BOTH, categorical, int_range, log_float
+from components.models.base import BOTH, Fidelity, categorical, int_range, log_float
 
 
 class RandomForestFamily:
     name = "random_forest"
     tasks = BOTH
+    fidelity = Fidelity(param="n_estimators", unit="tree", step=10)
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         space = {
@@ -32,6 +33,7 @@ class RandomForestFamily:
 class HistGradientBoostingFamily:
     name = "hist_gradient_boosting"
     tasks = BOTH
+    fidelity = Fidelity(param="max_iter", unit="iteration", step=10)
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {

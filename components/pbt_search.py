@@ -1,0 +1,176 @@
+"""Population-based training on any executor: rounds of trials, exploit/explore between them.
+
+Each member's round is an ordinary trial of the study (enqueued with its settings, so Optuna, MLflow,
+heartbeats, retries and the Kubernetes executor work unchanged); its user attributes carry the member,
+generation, checkpoints and lineage, which the controller copies to the trial's MLflow run as
+``kubetune.pbt.*`` tags. Between rounds ``components.pbt`` decides who copies whom. The parent run gets
+``pbt_lineage.json``: every round, whose checkpoint it started from, at which epoch, with which settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from optuna.trial import TrialState
+
+from components.artifacts import join
+from components.controller import StudyController, TrialsSummary
+from components.errors import StudyConflictError
+from components.models.registry import get_family
+from components.pbt import MemberRound, RoundResult, first_generation, next_generation
+from components.prepare import PreparedData
+from components.requeue import PBT_PREFIX
+from components.space import Space, space_fingerprint
+from components.spec import TuneSpec
+from components.storage import open_storage, storage_url
+from components.study import open_study
+
+log = logging.getLogger("kubetune")
+
+MEMBER = f"{PBT_PREFIX}member"
+GENERATION = f"{PBT_PREFIX}generation"
+PARENT_MEMBER = f"{PBT_PREFIX}copied_from_member"
+PARENT_TRIAL = f"{PBT_PREFIX}copied_from_trial"
+COPIED_AT = f"{PBT_PREFIX}copied_at_epoch"
+EXPLOITED = f"{PBT_PREFIX}exploited"
+CHECKPOINT_IN = f"{PBT_PREFIX}checkpoint_in"
+CHECKPOINT_OUT = f"{PBT_PREFIX}checkpoint_out"
+
+
+def member_space(spec: TuneSpec, space: Space) -> Space:
+    """The space members explore: the training length is PBT's own (``interval`` epochs per round)."""
+    fidelity = getattr(get_family(spec.model.family), "fidelity", None)
+    return {name: param for name, param in space.items() if fidelity is None or name != fidelity.param}
+
+
+def checkpoint_uri(root: str, generation: int, member: int) -> str:
+    return join(root, f"gen-{generation:04d}", f"member-{member:03d}.pt")
+
+
+def round_attrs(round_: MemberRound, root: str, interval: int) -> dict[str, Any]:
+    """What a round's trial carries: where it starts, where it writes, whom it copied and when."""
+    attrs: dict[str, Any] = {
+        MEMBER: round_.member,
+        GENERATION: round_.generation,
+        EXPLOITED: round_.exploited,
+        CHECKPOINT_OUT: checkpoint_uri(root, round_.generation, round_.member),
+    }
+    if round_.parent_member is not None:
+        attrs |= {
+            PARENT_MEMBER: round_.parent_member,
+            PARENT_TRIAL: round_.parent_trial,
+            COPIED_AT: round_.generation * interval,
+            CHECKPOINT_IN: checkpoint_uri(root, round_.generation - 1, round_.parent_member),
+        }
+    return attrs
+
+
+def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool) -> Any:
+    """All generations; returns the tuning module's SearchOutcome for the best member of the last one."""
+    from components.tuning import SearchOutcome, _failed_search, make_executor, make_request_factory, make_tracker
+
+    settings = spec.search.pbt
+    family = get_family(spec.model.family)
+    structure = tuple(getattr(family, "structure", ()))
+    direction = spec.objective.directions[0]
+    members_space = member_space(spec, space)
+    root = join(prepared.train_uri.rsplit("/", 1)[0], "pbt")  # beside the prepared data: local folder or S3
+    rng = np.random.default_rng(spec.search.seed)
+    storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
+    import optuna
+
+    study, resumed = open_study(spec.study_name, storage, optuna.samplers.RandomSampler(seed=spec.search.seed), spec.objective.directions, space_fingerprint(members_space))
+    if resumed and study.trials:
+        raise StudyConflictError(f"study '{spec.study_name}' already ran population-based training; use another --study-name")
+    tracker = make_tracker(spec)
+    base_request = make_request_factory(spec, prepared, members_space)
+
+    def make_request(number: int, trial_id: int, params: dict[str, Any]) -> Any:
+        attrs = storage.get_trial_user_attrs(trial_id)
+        round_ = {
+            "member": attrs[MEMBER],
+            "generation": attrs[GENERATION],
+            "interval": settings.interval,
+            "checkpoint_in": attrs.get(CHECKPOINT_IN),
+            "checkpoint_out": attrs[CHECKPOINT_OUT],
+        }
+        return base_request(number, trial_id, params).model_copy(update={"pbt": round_})
+
+    executor = make_executor(spec, storage).start()
+    total = TrialsSummary()
+    lineage: list[dict[str, Any]] = []
+    rounds = first_generation(members_space, settings.population, rng)
+    try:
+        for generation in range(settings.generations):
+            for round_ in rounds:
+                study.enqueue_trial(round_.params, user_attrs=round_attrs(round_, root, settings.interval), skip_if_exists=False)
+            controller = StudyController(
+                study, members_space, executor, tracker, parent_run_id, make_request, spec.objective.metrics,
+                n_trials=(generation + 1) * settings.population, timeout=spec.search.timeout,
+                progress=progress, max_retries=spec.search.max_retries,
+            )
+            summary = controller.run()
+            _add(total, summary)
+            results = generation_results(study, generation)
+            lineage += [r.lineage() | {"value": _value_of(results, r.member), "trial": _trial_of(results, r.member)} for r in rounds]
+            done = [r for r in results if r.value is not None]
+            log.info("pbt generation %d: %d/%d members trained, best %s", generation, len(done), len(results), _best(done, direction))
+            if generation + 1 < settings.generations:
+                rounds = next_generation(
+                    results, members_space, structure, direction, generation + 1, rng,
+                    settings.quantile, tuple(settings.perturb), settings.resample_probability,
+                )
+    finally:
+        executor.close()
+    tracker.log_dict(parent_run_id, {"population": settings.population, "interval": settings.interval, "rounds": lineage}, "pbt_lineage.json")
+    last = [r for r in generation_results(study, settings.generations - 1) if r.value is not None]
+    if not last:
+        failure = f"no member finished the last generation; first error: {total.first_error or 'unknown'}"
+        return _failed_search(tracker, parent_run_id, failure, total, len(study.trials))
+    best = min(last, key=lambda r: r.value if direction == "minimize" else -r.value)
+    epochs = settings.generations * settings.interval
+    fidelity = getattr(family, "fidelity", None)
+    params = dict(best.params) | ({fidelity.param: epochs} if fidelity else {})
+    tracker.set_tags(parent_run_id, {"kubetune.pbt.best_member": str(best.member), "kubetune.pbt.best_trial": str(best.trial_number)})
+    return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials))
+
+
+def generation_results(study: Any, generation: int) -> list[RoundResult]:
+    """Each member's outcome in one generation; a retried round counts by its last attempt."""
+    latest: dict[int, Any] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get(GENERATION) != generation or trial.state == TrialState.WAITING:
+            continue
+        member = int(trial.user_attrs[MEMBER])
+        if member not in latest or trial.number > latest[member].number:
+            latest[member] = trial
+    return [
+        RoundResult(member, t.number, dict(t.params), t.value if t.state == TrialState.COMPLETE else None)
+        for member, t in sorted(latest.items())
+    ]
+
+
+def _value_of(results: list[RoundResult], member: int) -> float | None:
+    return next((r.value for r in results if r.member == member), None)
+
+
+def _trial_of(results: list[RoundResult], member: int) -> int | None:
+    return next((r.trial_number for r in results if r.member == member), None)
+
+
+def _best(results: list[RoundResult], direction: str) -> str:
+    if not results:
+        return "n/a"
+    values = [r.value for r in results]
+    return f"{(max(values) if direction == 'maximize' else min(values)):.5g}"
+
+
+def _add(total: TrialsSummary, summary: TrialsSummary) -> None:
+    total.n_complete += summary.n_complete
+    total.n_failed += summary.n_failed
+    total.n_retried += summary.n_retried
+    total.ran_this_time += summary.ran_this_time
+    total.wall_seconds += summary.wall_seconds
+    total.first_error = total.first_error or summary.first_error
