@@ -104,6 +104,21 @@ class Tracker:
     def log_dict(self, run_id: str, value: Any, path: str) -> None:
         self.client.log_text(run_id, json.dumps(value, indent=2, sort_keys=True, default=str), path)
 
+    def log_table(self, run_id: str, rows: list[dict[str, Any]], path: str) -> None:
+        """Rows as an MLflow table artifact (shown, and comparable across runs, in the UI's artifact view)."""
+        import pandas as pd
+
+        self.client.log_table(run_id, data=pd.DataFrame(rows), artifact_file=path)
+
+    def log_image(self, run_id: str, png: bytes, path: str) -> None:
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / Path(path).name
+            local.write_bytes(png)
+            self.client.log_artifact(run_id, str(local), str(Path(path).parent) if Path(path).parent != Path(".") else None)
+
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 

@@ -66,7 +66,8 @@ def run_trial(request: TrialRequest) -> TrialResult:
     """Cross-validate one configuration on the training data; never raises.
 
     The caller keeps the trial's heartbeat (components.heartbeat) going around it. Progress goes to the
-    shared study storage as intermediate values (components.evaluation: learning-curve steps or folds);
+    shared study storage as intermediate values (components.evaluation): with a pruner, the learning
+    curve in the family's steps (epochs, iterations, trees); otherwise the running score after each fold;
     with a pruner, the worker asks it after every step and a pruned trial ends here, at once, as PRUNED
     with the step it reached.
     """
@@ -79,14 +80,14 @@ def run_trial(request: TrialRequest) -> TrialResult:
         return run_member_round(request)
     _reset_peak_memory()
     started = time.perf_counter()
-    family = None
     reporter = StepReporter(request)
     try:
         frame = load_training_data(request.data_uri)
         params = {**request.fixed_params, **request.params}
         family = get_family(request.family)
         estimator = family.build(params, request.task, request.seed)
-        fidelity = getattr(family, "fidelity", None)
+        # learning curves cost a validation pass per step: measured only when a pruner will use them
+        fidelity = getattr(family, "fidelity", None) if request.pruner else None
         reporter.unit = fidelity.unit if fidelity else "fold"
         cv = cross_validate(
             estimator,

@@ -16,6 +16,8 @@ from components.artifacts import artifact_root
 from components.controller import StudyController, TrialsSummary
 from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
+from components.pareto import front_rows, select
+from components.pareto_plot import pareto_png
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import error_reason, redact_mapping
@@ -245,8 +247,28 @@ def run_search(
         )
         failure = f"all {len(study.trials)} trials failed; first error: {first}"
         return _failed_search(tracker, parent_run_id, failure, summary, len(study.trials))
+    if len(spec.objective.metrics) > 1:
+        return _select_from_front(spec, study, tracker, parent_run_id, summary)
     best = best_trial(study)
     return SearchOutcome(best.number, dict(best.params), list(best.values), summary, len(study.trials))
+
+
+def _select_from_front(spec: TuneSpec, study: Any, tracker: Tracker, parent_run_id: str, summary: TrialsSummary) -> SearchOutcome:
+    """Several objectives: log the Pareto front (table + plot) and refit the trial the spec's rule picks."""
+    metrics = spec.objective.metrics
+    front = front_rows(study.best_trials, metrics)
+    everything = front_rows([t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"], metrics)
+    selection = select(front, metrics, spec.objective.directions, spec.objective.select)
+    chosen = selection.row["trial"] if selection.row else None
+    tracker.log_table(parent_run_id, front, "pareto_front.json")
+    tracker.log_image(parent_run_id, pareto_png(everything, front, metrics, chosen), "pareto_front.png")
+    tracker.set_tags(parent_run_id, {"kubetune.pareto.size": str(len(front)), "kubetune.selection": selection.reason})
+    log.info("Pareto front: %d trial(s); %s", len(front), selection.reason)
+    if selection.row is None:
+        return _failed_search(tracker, parent_run_id, selection.reason, summary, len(study.trials))
+    trial = study.trials[chosen]
+    tracker.set_tags(parent_run_id, {"kubetune.selected_trial": str(chosen)})
+    return SearchOutcome(chosen, dict(trial.params), list(trial.values), summary, len(study.trials))
 
 
 def _failed_search(tracker: Tracker, parent_run_id: str, failure: str, summary: TrialsSummary, n_trials: int) -> SearchOutcome:

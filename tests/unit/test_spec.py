@@ -72,6 +72,15 @@ def test_direction_defaults_to_the_metrics_natural_one():
         ({"warm_start": "yes"}, "warm_start.mode: Input should be 'none', 'same_pipeline', 'similar_datasets' or 'auto', got 'yes'"),
         ({"warm_start": {"mode": "auto", "k_nearest": 0}}, "warm_start.k_nearest:"),
         ({"warm_start": {"mode": "auto", "neighbours": 3}}, "warm_start.neighbours: unknown field"),
+        ({"search__pruner": "asha"}, "search.pruner.kind: Input should be 'none', 'median', 'successive_halving' or 'hyperband', got 'asha'"),
+        ({"search__pruner": {"kind": "hyperband", "min_resource": 9, "max_resource": 3}}, "search.pruner.max_resource: must be greater than min_resource (9)"),
+        ({"search__pruner": {"kind": "successive_halving", "reduction_factor": 1}}, "search.pruner.reduction_factor:"),
+        ({"search__pruner": "median", "objective__metric": ["roc_auc", "inference_ms"]}, "search.pruner: pruning needs a single objective"),
+        ({"search__strategy": "pbt"}, "search.strategy: pbt needs a PyTorch family that checkpoints; 'random_forest' does not"),
+        ({"search__strategy": "pbt", "model__family": "torch_mlp", "search__pruner": "median"}, "search.pruner: pbt decides itself"),
+        ({"search__pbt": {"population": 1}}, "search.pbt.population:"),
+        ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"best": "accuracy"}}, "objective.select: 'accuracy' is not one of the objective's metrics"),
+        ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"where": {"inference_ms": {}}}}, "objective.select.where.inference_ms: give min, max or both"),
     ],
 )
 def test_bad_spec_names_the_field(changes, expected):
@@ -114,3 +123,10 @@ def test_pipeline_identity_is_the_same_for_a_rerun_and_can_be_named():
     assert first.pipeline == rerun.pipeline == "random_forest|sklearn:breast_cancer|target|roc_auc"
     assert parse_spec(minimal(data__source="sklearn:wine")).pipeline != first.pipeline
     assert parse_spec(minimal(warm_start={"pipeline": "churn-daily"})).pipeline == "churn-daily"
+
+
+def test_pruner_and_pbt_short_forms_get_defaults():
+    spec = parse_spec(minimal(search__pruner="hyperband"))
+    assert spec.search.pruner.kind == "hyperband" and spec.search.pruner.reduction_factor == 5
+    pbt = parse_spec(minimal(model__family="torch_nas", search__strategy="pbt")).search.pbt
+    assert (pbt.population, pbt.generations, pbt.interval, pbt.quantile) == (8, 5, 4, 0.25)

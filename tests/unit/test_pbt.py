@@ -1,0 +1,82 @@
+import numpy as np
+
+from components.models.registry import get_family
+from components.pbt import RoundResult, explore, first_generation, next_generation, rank
+from components.pbt_search import checkpoint_uri, round_attrs
+from components.spec import ParamSpec
+
+SPACE = {k: ParamSpec.model_validate(v) for k, v in get_family("torch_mlp").default_space("classification").items() if k != "epochs"}
+STRUCTURE = get_family("torch_mlp").structure
+
+
+def inside(params):
+    for name, value in params.items():
+        param = SPACE[name]
+        if param.type == "categorical":
+            assert value in param.choices
+        else:
+            assert param.low <= value <= param.high
+
+
+def results(values):
+    members = first_generation(SPACE, len(values), np.random.default_rng(0))
+    return [RoundResult(m.member, 100 + m.member, m.params, v) for m, v in zip(members, values)]
+
+
+def test_first_generation_is_seeded_and_inside_the_space():
+    a = first_generation(SPACE, 6, np.random.default_rng(1))
+    b = first_generation(SPACE, 6, np.random.default_rng(1))
+    assert [m.params for m in a] == [m.params for m in b]
+    assert len({str(m.params) for m in a}) == 6
+    for member in a:
+        inside(member.params)
+        assert member.parent_member is None and member.generation == 0
+
+
+def test_bottom_quantile_copies_the_top_and_perturbs_all_but_the_structure():
+    previous = results([0.50, 0.90, 0.70, 0.60, 0.80, 0.55, 0.85, 0.65])  # cut = 2: top {1, 6}, bottom {0, 5}
+    rounds = {r.member: r for r in next_generation(previous, SPACE, STRUCTURE, "maximize", 1, np.random.default_rng(0))}
+    by_member = {r.member: r for r in previous}
+    for loser in (0, 5):
+        copied = rounds[loser]
+        assert copied.exploited and copied.parent_member in (1, 6)
+        assert copied.parent_trial == by_member[copied.parent_member].trial_number
+        parent_params = by_member[copied.parent_member].params
+        assert {k: copied.params[k] for k in STRUCTURE} == {k: parent_params[k] for k in STRUCTURE}
+        assert copied.params != parent_params
+        inside(copied.params)
+    for keeper in (1, 2, 3, 4, 6, 7):
+        assert not rounds[keeper].exploited and rounds[keeper].parent_member == keeper
+        assert rounds[keeper].params == by_member[keeper].params
+
+
+def test_direction_decides_who_is_worse_and_a_failed_round_ranks_last():
+    previous = results([0.2, None, 0.1, 0.3])
+    assert [r.member for r in rank(previous, "minimize")] == [2, 0, 3, 1]
+    assert [r.member for r in rank(previous, "maximize")] == [3, 0, 2, 1]
+    rounds = {r.member: r for r in next_generation(previous, SPACE, STRUCTURE, "minimize", 1, np.random.default_rng(0))}
+    assert rounds[1].exploited and rounds[1].parent_member == 2
+
+
+def test_when_every_round_failed_members_start_again_from_scratch():
+    rounds = next_generation(results([None, None]), SPACE, STRUCTURE, "maximize", 1, np.random.default_rng(0))
+    assert all(r.parent_member is None and not r.exploited for r in rounds)
+
+
+def test_explore_stays_inside_bounds_even_when_perturbing_at_the_edge():
+    params = {"depth": 2, "width": 256, "dropout": 0.5, "lr": 3e-2, "weight_decay": 1e-2, "batch_size": 256}
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        explored = explore(params, SPACE, STRUCTURE, rng, perturb=(1.5,), resample_probability=0.0)
+        inside(explored)
+        assert explored["lr"] == 3e-2 and explored["batch_size"] in (128, 256)
+
+
+def test_round_attrs_name_the_parent_checkpoint_and_the_epoch_it_was_copied_at():
+    previous = results([0.1, 0.9, 0.5, 0.6])
+    rounds = next_generation(previous, SPACE, STRUCTURE, "maximize", 3, np.random.default_rng(0))
+    copied = next(r for r in rounds if r.exploited)
+    attrs = round_attrs(copied, "s3://bucket/study/pbt", interval=4)
+    assert attrs["kubetune.pbt.checkpoint_in"] == checkpoint_uri("s3://bucket/study/pbt", 2, copied.parent_member)
+    assert attrs["kubetune.pbt.checkpoint_out"] == "s3://bucket/study/pbt/gen-0003/member-000.pt"
+    assert attrs["kubetune.pbt.copied_at_epoch"] == 12 and attrs["kubetune.pbt.copied_from_member"] == 1
