@@ -156,3 +156,56 @@ def test_warm_start_trials_run_as_jobs_and_keep_their_provenance(k8s, tmp_path):
     created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
     assert len(created) == 3 + 4
     nothing_left(api)
+
+
+def test_pruned_trials_end_their_pods_early_and_are_recorded_pruned(k8s, tmp_path):
+    from mlflow import MlflowClient
+
+    api, _, env = k8s
+    spec = spec_for(
+        tmp_path, "k8s-pruned", family="torch_mlp", n_trials=8,
+        space="{lr: {type: float, low: 0.00001, high: 0.05, log: true}, width: {type: int, low: 4, high: 64, log: true}}",
+    )
+    text = spec.read_text().replace("model: {family: \"torch_mlp\",", "model: {family: \"torch_mlp\", params: {epochs: 12},")
+    text = text.replace("max_retries: 2}", "max_retries: 2, pruner: {kind: successive_halving, reduction_factor: 3}}")
+    spec.write_text(text)
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="k8s-pruned", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert pruned and complete and len(pruned) + len(complete) == 8
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = {int(r.data.tags["kubetune.trial_number"]): r for r in client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pruned' and tags.`kubetune.role` = 'trial'")}
+    for trial in pruned:
+        run_ = runs[trial.number]
+        assert run_.data.tags["kubetune.trial_state"] == "PRUNED" and run_.data.tags["kubetune.pruned_at_step"] == str(max(trial.intermediate_values))
+        # training stopped at the pruned epoch (no later epoch was reported) and the pod exited 0 with its
+        # published result: a failed pod would have been recorded FAIL with the kubelet's reason
+        assert max(trial.intermediate_values) < 12 and sorted(trial.intermediate_values) == list(range(1, max(trial.intermediate_values) + 1))
+        assert run_.info.status == "FINISHED" and "kubetune.failure_reason" not in run_.data.tags
+    for trial in complete:
+        assert sorted(trial.intermediate_values) == list(range(1, 13))
+    assert len([name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]) == 8
+    nothing_left(api)
+
+
+def test_population_based_training_runs_its_rounds_as_jobs(k8s, tmp_path):
+    from mlflow import MlflowClient
+
+    api, _, env = k8s
+    spec = spec_for(tmp_path, "k8s-pbt", family="torch_mlp", space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}, width: {type: int, low: 4, high: 32}}")
+    spec.write_text(spec.read_text().replace("search: {sampler: random, n_trials: 9,", "search: {strategy: pbt, pbt: {population: 3, generations: 2, interval: 2},"))
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pbt' and tags.`kubetune.role` = 'trial'")
+    assert len(runs) == 6 and all(r.data.tags["kubetune.trial_state"] == "COMPLETE" for r in runs)
+    [copied] = [r for r in runs if r.data.tags["kubetune.pbt.exploited"] == "True"]
+    assert (tmp_path / copied.data.tags["kubetune.pbt.checkpoint_in"]).is_file()  # written by another member's pod
+    assert copied.data.tags["kubetune.pbt.generation"] == "1" and copied.data.tags["kubetune.pbt.copied_at_epoch"] == "2"
+    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert len(created) == 6
+    nothing_left(api)

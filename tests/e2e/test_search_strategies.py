@@ -1,0 +1,185 @@
+"""Pruners, population-based training, several objectives and architecture search through the real CLI
+(real Prefect server, real worker processes, journal study storage, SQLite MLflow store); assertions
+read the study storage, the MLflow store and the files, as a user would."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from components.storage import open_storage
+from tests.conftest import run_cli, write_spec
+
+pytestmark = pytest.mark.e2e
+
+
+def store(cwd):
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}", registry_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+
+
+def runs_of(client, study):
+    exp = client.get_experiment_by_name(study)
+    runs = client.search_runs([exp.experiment_id], max_results=10_000)
+    parent = next(r for r in runs if r.data.tags.get("kubetune.role") == "study")
+    trials = {int(r.data.tags["kubetune.trial_number"]): r for r in runs if r.data.tags.get("kubetune.role") == "trial"}
+    return parent, trials
+
+
+def journal_study(cwd, name):
+    return optuna.load_study(study_name=name, storage=open_storage(f"journal:///{cwd / '.kubetune' / 'studies.journal'}"))
+
+
+def tune(tmp_path, env, spec, ok=True):
+    result = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=env)
+    if ok:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("pruner", ["median", "successive_halving", "hyperband"])
+def test_each_pruner_records_pruned_trials_with_their_step_in_the_study_and_mlflow(tmp_path, cli_env, pruner):
+    name = f"digits-{pruner.replace('_', '-')}"
+    spec = write_spec(tmp_path / "spec.yaml", f"""
+study: {name}
+data: {{source: "sklearn:digits"}}
+model:
+  family: hist_gradient_boosting
+  space:
+    learning_rate: {{type: float, low: 0.005, high: 0.3, log: true}}
+    max_iter: {{type: int, low: 30, high: 90}}
+    max_leaf_nodes: {{type: int, low: 4, high: 32, log: true}}
+objective: {{metric: accuracy}}
+validation: {{strategy: holdout}}
+search: {{sampler: random, n_trials: 14, parallelism: 2, seed: 3, pruner: {{kind: {pruner}, n_startup_trials: 3, reduction_factor: 3}}}}
+tracking: {{mlflow_uri: "sqlite:///mlflow.db"}}
+warm_start: none
+""")
+    tune(tmp_path, cli_env, spec)
+    study = journal_study(tmp_path, name)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert pruned and complete and len(pruned) + len(complete) == 14  # pruned is not failed
+    parent, runs = runs_of(store(tmp_path), name)
+    assert parent.info.status == "FINISHED" and parent.data.params["pruner"] == pruner and "kubetune.refit_run_id" in parent.data.tags
+    for trial in pruned:
+        steps = sorted(trial.intermediate_values)
+        assert steps[0] == 10 and all(s % 10 == 0 for s in steps)  # boosting iterations, ten per step
+        assert steps[-1] < trial.params["max_iter"]  # stopped before its own end
+        run = runs[trial.number]
+        assert run.info.status == "FINISHED" and run.data.tags["kubetune.trial_state"] == "PRUNED"
+        assert run.data.tags["kubetune.pruned_at_step"] == str(steps[-1]) and run.data.tags["kubetune.step_unit"] == "iteration"
+        assert "accuracy_fold_0" not in run.data.metrics  # no made-up final score
+        history = store(tmp_path).get_metric_history(run.info.run_id, "accuracy_curve")
+        assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [(s, trial.intermediate_values[s]) for s in steps]
+    for trial in complete:
+        assert max(trial.intermediate_values) == trial.params["max_iter"]
+        assert runs[trial.number].data.tags["kubetune.trial_state"] == "COMPLETE"
+
+
+def test_population_based_training_copies_checkpoints_and_logs_lineage(tmp_path, cli_env):
+    spec = write_spec(tmp_path / "spec.yaml", """
+study: digits-pbt
+data: {source: "sklearn:digits"}
+model: {family: torch_mlp}
+objective: {metric: accuracy}
+validation: {strategy: holdout}
+search: {strategy: pbt, parallelism: 2, seed: 4, pbt: {population: 4, generations: 3, interval: 2}}
+tracking: {mlflow_uri: "sqlite:///mlflow.db"}
+warm_start: none
+""")
+    tune(tmp_path, cli_env, spec)
+    client = store(tmp_path)
+    parent, runs = runs_of(client, "digits-pbt")
+    assert len(runs) == 12 and parent.data.params["strategy"] == "pbt"
+    tags = {n: r.data.tags for n, r in runs.items()}
+    by_round = {(int(t["kubetune.pbt.generation"]), int(t["kubetune.pbt.member"])): n for n, t in tags.items()}
+    assert sorted(by_round) == [(g, m) for g in range(3) for m in range(4)]
+    copied = [n for n, t in tags.items() if t["kubetune.pbt.exploited"] == "True"]
+    assert len(copied) == 2  # one of four members per round (quantile 0.25), rounds 1 and 2
+    for number in copied:
+        t = tags[number]
+        generation, source = int(t["kubetune.pbt.generation"]), int(t["kubetune.pbt.copied_from_member"])
+        assert int(t["kubetune.pbt.copied_from_trial"]) == by_round[(generation - 1, source)]
+        assert t["kubetune.pbt.copied_at_epoch"] == str(2 * generation)
+        source_params = runs[by_round[(generation - 1, source)]].data.params
+        assert runs[number].data.params["depth"] == source_params["depth"] and runs[number].data.params["width"] == source_params["width"]
+        assert runs[number].data.params != source_params  # explored: settings perturbed or resampled
+        assert t["kubetune.pbt.checkpoint_in"].endswith(f"gen-{generation - 1:04d}/member-{source:03d}.pt")
+    for number, t in tags.items():
+        assert (tmp_path / t["kubetune.pbt.checkpoint_out"]).is_file()  # relative paths are under the working folder
+        curve = client.get_metric_history(runs[number].info.run_id, "accuracy_curve")
+        generation = int(t["kubetune.pbt.generation"])
+        assert sorted(m.step for m in curve) == [2 * generation + 1, 2 * generation + 2]  # epochs continue across rounds
+    lineage = json.loads(open(client.download_artifacts(parent.info.run_id, "pbt_lineage.json", str(tmp_path))).read())
+    assert len(lineage["rounds"]) == 12 and {r["generation"] for r in lineage["rounds"]} == {0, 1, 2}
+    best = int(parent.data.tags["kubetune.pbt.best_trial"])
+    assert int(tags[best]["kubetune.pbt.generation"]) == 2
+    refit = client.get_run(parent.data.tags["kubetune.refit_run_id"])
+    assert refit.data.params["epochs"] == "6" and refit.data.metrics["test_accuracy"] > 0.8
+
+
+def test_several_objectives_log_the_pareto_front_and_refit_by_the_stated_rule(tmp_path, cli_env):
+    body = """
+data: {{source: "sklearn:digits"}}
+model:
+  family: random_forest
+  space:
+    n_estimators: {{type: int, low: 5, high: 150, log: true}}
+    max_depth: {{type: int, low: 2, high: 16}}
+objective:
+  metric: [accuracy, model_size_kb]
+  select: {{best: accuracy, where: {{model_size_kb: {{max: {bound}}}}}}}
+validation: {{strategy: holdout}}
+search: {{sampler: nsga2, n_trials: 10, parallelism: 2, seed: 2}}
+tracking: {{mlflow_uri: "sqlite:///mlflow.db", experiment: mo}}
+warm_start: none
+"""
+    tune(tmp_path, cli_env, write_spec(tmp_path / "mo.yaml", "study: digits-mo\n" + body.format(bound=400)))
+    client = store(tmp_path)
+    exp = client.get_experiment_by_name("mo")
+    parent = client.search_runs([exp.experiment_id], "tags.`kubetune.role` = 'study'")[0]
+    study = journal_study(tmp_path, "digits-mo")
+    front = {t.number for t in study.best_trials}
+    table = json.loads(open(client.download_artifacts(parent.info.run_id, "pareto_front.json", str(tmp_path))).read())
+    rows = [dict(zip(table["columns"], row)) for row in table["data"]]
+    assert {r["trial"] for r in rows} == front
+    assert {"pareto_front.json", "pareto_front.png"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    png = open(client.download_artifacts(parent.info.run_id, "pareto_front.png", str(tmp_path)), "rb").read()
+    assert png.startswith(b"\x89PNG")
+    chosen = int(parent.data.tags["kubetune.selected_trial"])
+    eligible = [r for r in rows if r["model_size_kb"] <= 400]
+    assert chosen == max(eligible, key=lambda r: r["accuracy"])["trial"]
+    assert parent.data.tags["kubetune.selection"].startswith("best accuracy among")
+
+    failed = tune(tmp_path, cli_env, write_spec(tmp_path / "tight.yaml", "study: digits-mo-tight\n" + body.format(bound=0.001)), ok=False)
+    assert failed.returncode != 0
+    assert "no Pareto-optimal trial meets model_size_kb <= 0.001 (lowest model_size_kb on the front:" in failed.stderr + failed.stdout
+    tight = client.search_runs([exp.experiment_id], "tags.`kubetune.study` = 'digits-mo-tight' and tags.`kubetune.role` = 'study'")[0]
+    assert tight.info.status == "FAILED" and "model_size_kb <= 0.001" in tight.data.tags["kubetune.failure_reason"]
+    assert len(journal_study(tmp_path, "digits-mo-tight").trials) == 10  # the search itself is kept
+
+
+def test_architecture_search_over_a_convolutional_family_records_only_active_structure(tmp_path, cli_env):
+    spec = write_spec(tmp_path / "spec.yaml", """
+study: digits-cnn
+data: {source: "sklearn:digits"}
+model: {family: torch_cnn, params: {epochs: 3}}
+objective: {metric: accuracy}
+validation: {strategy: holdout}
+search: {sampler: tpe, n_trials: 5, parallelism: 2, seed: 1}
+tracking: {mlflow_uri: "sqlite:///mlflow.db"}
+warm_start: none
+""")
+    tune(tmp_path, cli_env, spec)
+    parent, runs = runs_of(store(tmp_path), "digits-cnn")
+    assert len(runs) == 5
+    for run in runs.values():
+        params = run.data.params
+        assert run.data.tags["kubetune.trial_state"] == "COMPLETE"
+        assert {k for k in params if k.startswith("channels_")} == {f"channels_{i}" for i in range(int(params["n_blocks"]))}
+        assert {"kernel_size", "activation", "norm", "head_width"} <= set(params)
+    assert parent.data.metrics["test_accuracy"] > 0.5
