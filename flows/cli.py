@@ -78,7 +78,7 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study-name", help="study name; the same name resumes the study")
     parser.add_argument("--seed", type=int, help="random seed (search.seed)")
     parser.add_argument("--timeout", type=float, help="seconds after which no new trial starts (search.timeout)")
-    parser.add_argument("--sampler", help="grid, random, tpe, gp, cmaes, nsga2 or auto (search.sampler)")
+    parser.add_argument("--sampler", help="grid, random, tpe, gp, cmaes, nsga2, nsga3, qmc or auto (search.sampler)")
     parser.add_argument("--experiment", help="MLflow experiment (tracking.experiment)")
 
 
