@@ -37,6 +37,13 @@ class CVResult:
         return float(np.std(self.fold_scores[metric]))
 
 
+def splits(strategy: str, X: pd.DataFrame, y: pd.Series, n_classes: int | None, folds: int, val_size: float, seed: int | None) -> Any:
+    """(train rows, validation rows) per fold; a holdout on a classification target is stratified."""
+    if strategy == "holdout" and n_classes is not None:
+        strategy = "holdout_stratified"
+    return make_splitter(strategy, folds, val_size, seed).split(X, y)
+
+
 def make_splitter(strategy: str, folds: int, val_size: float, seed: int | None) -> Any:
     from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit, TimeSeriesSplit
 
@@ -79,11 +86,8 @@ def cross_validate(
     from sklearn.base import clone
 
     X, y = features_and_target(frame, target, drop)
-    if strategy == "holdout" and n_classes is not None:
-        strategy = "holdout_stratified"
-    splitter = make_splitter(strategy, folds, val_size, seed)
     result = CVResult({m: [] for m in metrics})
-    for index, (train_rows, val_rows) in enumerate(splitter.split(X, y)):
+    for index, (train_rows, val_rows) in enumerate(splits(strategy, X, y, n_classes, folds, val_size, seed)):
         model = make_pipeline(clone(estimator))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         started = time.perf_counter()

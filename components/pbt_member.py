@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from components.trial import StepReporter, TrialRequest, TrialResult, failure_reason, load_training_data, peak_memory_mb
+from components.trial import StepReporter, TrialRequest, TrialResult, failed_result, load_training_data, peak_memory_mb
 
 
 def run_member_round(request: TrialRequest) -> TrialResult:
     """Never raises: an error is this round's FAIL (the member then copies a working one)."""
     from components.artifacts import read_bytes, write_bytes
     from components.data import features_and_target
-    from components.evaluation import make_pipeline, make_splitter, score
+    from components.evaluation import make_pipeline, score, splits
     from components.models.registry import get_family
     from components.models.torch_base import load_checkpoint, save_checkpoint
 
@@ -29,8 +29,7 @@ def run_member_round(request: TrialRequest) -> TrialResult:
     try:
         frame = load_training_data(request.data_uri)
         X, y = features_and_target(frame, request.target, request.drop)
-        strategy = "holdout_stratified" if request.validation == "holdout" and request.n_classes is not None else request.validation
-        train_rows, val_rows = next(make_splitter(strategy, request.folds, request.val_size, request.seed).split(X, y))
+        train_rows, val_rows = next(splits(request.validation, X, y, request.n_classes, request.folds, request.val_size, request.seed))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": int(round_["interval"])}
         seed = (request.seed or 0) + 1000 * int(round_["generation"]) + int(round_["member"])  # new batches each round
@@ -54,11 +53,4 @@ def run_member_round(request: TrialRequest) -> TrialResult:
             step_unit="epoch",
         )
     except Exception as error:  # noqa: BLE001 - any error is this round's failure, not the population's
-        return TrialResult(
-            trial_number=request.trial_number,
-            state="FAIL",
-            duration_s=time.perf_counter() - started,
-            peak_memory_mb=peak_memory_mb(),
-            error=failure_reason(error),
-            curve=reporter.curve,
-        )
+        return failed_result(request, started, error, reporter.curve)

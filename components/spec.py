@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from components.errors import SpecError
 from components.metrics import METRICS, natural_direction
-from components.models.registry import family_names, is_custom_family
+from components.models.registry import family_names, is_custom_family, supports_checkpoints
 
 Scalar = str | int | float | bool | None
 _AT = "@field:"  # a model-level check names the sub-field it is about: "@field:space.gamma|message"
@@ -384,8 +384,6 @@ class TuneSpec(_Strict):
         if several and self.search.pruner.kind != "none":
             raise field_error("search.pruner", "pruning needs a single objective (Optuna prunes on one intermediate value)")
         if self.search.strategy == "pbt":
-            from components.models.registry import supports_checkpoints
-
             if several:
                 raise field_error("search.strategy", "pbt optimizes a single objective")
             if not supports_checkpoints(self.model.family):

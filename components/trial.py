@@ -128,13 +128,19 @@ def run_trial(request: TrialRequest) -> TrialResult:
             pruned_at_step=step,
         )
     except Exception as error:  # noqa: BLE001 - any error is this trial's failure, not the study's
-        return TrialResult(
-            trial_number=request.trial_number,
-            state="FAIL",
-            duration_s=time.perf_counter() - started,
-            peak_memory_mb=peak_memory_mb(),
-            error=failure_reason(error),
-        )
+        return failed_result(request, started, error)
+
+
+def failed_result(request: TrialRequest, started: float, error: BaseException, curve: list[tuple[int, float]] | None = None) -> TrialResult:
+    """A trial (or population round) that raised: FAIL with a one-line reason, and whatever curve it reported."""
+    return TrialResult(
+        trial_number=request.trial_number,
+        state="FAIL",
+        duration_s=time.perf_counter() - started,
+        peak_memory_mb=peak_memory_mb(),
+        error=failure_reason(error),
+        curve=curve or [],
+    )
 
 
 class StepReporter:

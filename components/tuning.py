@@ -256,7 +256,8 @@ def run_search(
 def _select_from_front(spec: TuneSpec, study: Any, tracker: Tracker, parent_run_id: str, summary: TrialsSummary) -> SearchOutcome:
     """Several objectives: log the Pareto front (table + plot) and refit the trial the spec's rule picks."""
     metrics = spec.objective.metrics
-    front = front_rows(study.best_trials, metrics)
+    best_trials = {t.number: t for t in study.best_trials}
+    front = front_rows(list(best_trials.values()), metrics)
     everything = front_rows([t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"], metrics)
     selection = select(front, metrics, spec.objective.directions, spec.objective.select)
     chosen = selection.row["trial"] if selection.row else None
@@ -266,7 +267,7 @@ def _select_from_front(spec: TuneSpec, study: Any, tracker: Tracker, parent_run_
     log.info("Pareto front: %d trial(s); %s", len(front), selection.reason)
     if selection.row is None:
         return _failed_search(tracker, parent_run_id, selection.reason, summary, len(study.trials))
-    trial = study.trials[chosen]
+    trial = best_trials[chosen]
     tracker.set_tags(parent_run_id, {"kubetune.selected_trial": str(chosen)})
     return SearchOutcome(chosen, dict(trial.params), list(trial.values), summary, len(study.trials))
 
