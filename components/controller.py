@@ -184,7 +184,7 @@ class StudyController:
             return {}
         adopted: dict[int, _InFlight] = {}
         for number in self.executor.adopt():
-            frozen = self.study._storage.get_trial(self._trial_id(number))
+            frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
             if frozen.state == TrialState.RUNNING and RUN_ID in frozen.user_attrs:
                 adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[RUN_ID])
             else:
@@ -218,7 +218,7 @@ class StudyController:
         return True
 
     def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
-        params = suggest(trial, self.space)
+        params = self._db(lambda: suggest(trial, self.space), "suggest")  # a param already set is returned as is
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
             self._db(lambda: self.study._storage.record_heartbeat(trial._trial_id), "heartbeat")
         run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial))
@@ -228,7 +228,7 @@ class StudyController:
 
     def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
         """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
-        attrs = self.study._storage.get_trial_user_attrs(trial._trial_id)
+        attrs = self._db(lambda: self.study._storage.get_trial_user_attrs(trial._trial_id), "get trial attrs")
         tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
         if "kubetune.retry_of" in attrs:
             tags |= {"kubetune.retry_of": str(attrs["kubetune.retry_of"]), "kubetune.attempt": str(attrs.get("kubetune.attempt", 1))}
@@ -313,7 +313,7 @@ class StudyController:
     def _interrupt(self, in_flight: dict[int, _InFlight], reason: str) -> None:
         for number, entry in list(in_flight.items()):
             self.executor.cancel(number)
-            frozen = self.study._storage.get_trial(entry.trial._trial_id)
+            frozen = self._db(lambda: self.study._storage.get_trial(entry.trial._trial_id), "get trial")
             self._fail_and_requeue(frozen, entry.run_id, reason, interrupted=True)
         in_flight.clear()
 

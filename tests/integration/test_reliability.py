@@ -183,7 +183,9 @@ def test_b_controller_sigkilled_then_rerun_resumes(plane, mlflow_server, postgre
     for number, params in running_before.items():
         assert study.trials[number].state == TrialState.FAIL
         successors = [t for t in study.trials if t.user_attrs.get("kubetune.retry_of") == number]
-        assert successors and successors[0].params == params and successors[0].state == TrialState.COMPLETE
+        # the same parameters as far as they had been chosen: a kill between ask and suggest leaves some unset
+        assert successors and params.items() <= successors[0].params.items(), (params, successors and successors[0].params)
+        assert successors[0].state == TrialState.COMPLETE
     assert_one_run_per_trial(mlflow_server.url, "killed", study)
     client = MlflowClient(mlflow_server.url)
     experiment = client.get_experiment_by_name("killed")
