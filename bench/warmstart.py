@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.evaluation import cross_validate  # noqa: E402
 from components.metafeatures import compute_meta_features  # noqa: E402
+from components.metastore import CACHED_CONFIGS  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
 from components.space import resolve_space, suggest  # noqa: E402
 from components.spec import parse_spec  # noqa: E402
@@ -135,7 +136,7 @@ def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: lis
 
 
 def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
-    ranked = sorted(history, key=lambda item: -item[1])[:10]
+    ranked = sorted(history, key=lambda item: -item[1])[:CACHED_CONFIGS]  # what the meta-store keeps
     configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked)]
     return PastStudy(study=name, pipeline=pipeline, family="svm", task="classification", metric=METRIC, direction="maximize",
                      meta=meta, run_id=name, end_time=0, configs=configs)
@@ -167,8 +168,8 @@ def _warm(job: tuple[str, int, int, list[dict]]) -> tuple[str, int, list]:
     return name, seed, run_study(X, y, seed, n_trials, warm)
 
 
-def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor) -> list[dict]:
-    cold = {(n, s): (h, m) for n, s, h, m in pool.map(_cold, [(n, s, n_trials) for n in DATASETS for s in seeds])}
+def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cache: Path | None = None) -> list[dict]:
+    cold = _cold_studies(seeds, n_trials, pool, cold_cache)
     jobs, plans = [], {}
     for name in DATASETS:
         for seed in seeds:
@@ -181,6 +182,19 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor) ->
     for name, seed, warm_history in pool.map(_warm, jobs):
         rows.append(_compare(name, seed, cold[(name, seed)][0], warm_history, plans[(name, seed)]))
     return rows
+
+
+def _cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
+    """Every dataset's cold study per seed; with ``--cold-cache`` read from / written to a JSON file, so a
+    change to the warm start can be measured again without re-running the cold half."""
+    key = lambda n, s: f"{n}/{s}/{n_trials}"  # noqa: E731
+    stored = json.loads(cache.read_text()) if cache and cache.exists() else {}
+    missing = [(n, s, n_trials) for n in DATASETS for s in seeds if key(n, s) not in stored]
+    for name, seed, history, meta in pool.map(_cold, missing):
+        stored[key(name, seed)] = [history, meta]
+    if cache and missing:
+        cache.write_text(json.dumps(stored, default=float))
+    return {(n, s): tuple(stored[key(n, s)]) for n in DATASETS for s in seeds}
 
 
 def retraining(seeds: list[int], n_trials: int) -> list[dict]:
@@ -238,13 +252,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write every row here")
+    parser.add_argument("--cold-cache", type=Path, help="keep the leave-one-out cold studies in this JSON file and reuse them")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = list(range(args.seeds))
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         retrain_future = pool.submit(_retrain_job, (seeds, args.trials))
-        loo = leave_one_out(seeds, args.trials, pool)
+        loo = leave_one_out(seeds, args.trials, pool, args.cold_cache)
         drift = retrain_future.result()
     elapsed = time.perf_counter() - started
     print(f"# warm start benchmark: {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")

@@ -25,8 +25,8 @@ log = logging.getLogger("kubetune.metastore")
 
 PIPELINE_TAG = "kubetune.pipeline"
 META_PREFIX = "meta."
-CACHED_CONFIGS = 10  # best configurations kept per past study
-CACHE_VERSION = 1
+CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
+CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
 
 
 def cache_path(tracking_uri: str, root: Path | None = None) -> Path:

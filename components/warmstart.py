@@ -25,6 +25,7 @@ import numpy as np
 
 from components.metafeatures import LOG_SCALED
 from components.space import Space, is_active
+from components.warm_portfolio import ScoredTrials, portfolio, quantiles, spread_out
 
 MODES = ("none", "same_pipeline", "similar_datasets", "auto")
 
@@ -172,7 +173,13 @@ def plan_warm_start(
     pipeline_top_k: int = 5,
     max_configs: int = 10,
 ) -> WarmStartPlan:
-    """Which past configurations the study runs first, and why."""
+    """Which past configurations the study runs first, and why.
+
+    Same pipeline: the previous study's best configurations, near-duplicates skipped. Similar datasets:
+    the ``top_k`` best of each of the ``k_nearest`` studies are candidates, and a greedy portfolio
+    (components.warm_portfolio) orders them by how well each is estimated to do across all the
+    neighbours, weighted by closeness; candidates that add too little are left to the sampler.
+    """
     if mode == "none":
         return WarmStartPlan(mode, "none", message="warm start off (warm_start: none)")
     usable = [p for p in history if p.study != current.study and p.family == current.family and p.task == current.task and p.configs]
@@ -182,14 +189,26 @@ def plan_warm_start(
         same = [p for p in usable if p.pipeline == current.pipeline]
         if same:
             latest = max(same, key=lambda p: p.end_time)
-            _add(chosen, plan.prior, latest, "same_pipeline", space, pipeline_top_k, max_configs)
+            ranked = _projected(latest, "same_pipeline", space, plan.prior)
+            for warm in spread_out(ranked, space, min(pipeline_top_k, max_configs), params_of=_params):
+                chosen[_key(warm.params)] = warm
     if mode in ("similar_datasets", "auto") and len(chosen) < max_configs:
         others = [p for p in usable if p.pipeline != current.pipeline or mode == "similar_datasets"]
         distances = meta_distances(current.meta, [p.meta for p in others])
-        ranked = sorted(zip(distances, others), key=lambda pair: (pair[0], -pair[1].end_time))[:k_nearest]
-        plan.neighbours = [{"study": p.study, "run_id": p.run_id, "distance": round(d, 4)} for d, p in ranked]
-        for _, past in ranked:
-            _add(chosen, plan.prior, past, "similar_datasets", space, top_k, max_configs)
+        ranked_studies = sorted(zip(distances, others), key=lambda pair: (pair[0], -pair[1].end_time))[:k_nearest]
+        plan.neighbours = [{"study": p.study, "run_id": p.run_id, "distance": round(d, 4)} for d, p in ranked_studies]
+        candidates: dict[str, WarmConfig] = {}
+        scored: list[ScoredTrials] = []
+        for distance, past in ranked_studies:
+            projected = _projected(past, "similar_datasets", space, plan.prior)
+            if not projected:
+                continue
+            scored.append(ScoredTrials([w.params for w in projected], quantiles([w.past_score for w in projected], past.direction), _closeness(distance)))
+            for warm in projected[:top_k]:
+                if _key(warm.params) not in chosen:
+                    candidates.setdefault(_key(warm.params), warm)
+        for warm in portfolio(list(candidates.values()), scored, space, max_configs - len(chosen), params_of=_params):
+            chosen[_key(warm.params)] = warm
     plan.configs = list(chosen.values())
     kinds = sorted({c.kind for c in plan.configs}, key=["same_pipeline", "similar_datasets"].index)
     plan.used = "+".join(kinds) if kinds else "cold"
@@ -205,20 +224,28 @@ def plan_warm_start(
     return plan
 
 
-def _add(
-    chosen: dict[str, WarmConfig], prior: list[WarmConfig], past: PastStudy, kind: str, space: Space, per_study: int, limit: int
-) -> None:
-    """Enqueue ``past``'s best ``per_study`` new configurations (up to ``limit`` in all); keep all as prior."""
-    taken = 0
+def _params(warm: WarmConfig) -> dict[str, Any]:
+    return warm.params
+
+
+def _closeness(distance: float) -> float:
+    """A neighbour's weight in the portfolio: nearer datasets count more, none counts for nothing."""
+    return 1.0 / (0.1 + distance)
+
+
+def _projected(past: PastStudy, kind: str, space: Space, prior: list[WarmConfig]) -> list[WarmConfig]:
+    """``past``'s configurations (best first) that fit the current space, each once; all kept as prior."""
+    seen: set[str] = set()
+    projected = []
     for config in past.configs:
         params = project(config.params, space)
-        if not params:
+        if not params or _key(params) in seen:
             continue
+        seen.add(_key(params))
         warm = WarmConfig(params, config.run_id, past.study, kind, config.score, past.direction)
+        projected.append(warm)
         prior.append(warm)
-        if taken < per_study and len(chosen) < limit and _key(params) not in chosen:
-            chosen[_key(params)] = warm
-            taken += 1
+    return projected
 
 
 CMAES_MIN_SOURCE_TRIALS = 10  # the warm-start distribution is fitted on the best 10% of the source trials

@@ -64,12 +64,25 @@ def current(**changes):
     return CurrentStudy(**{**fields, **changes})
 
 
+def spread_configs(name, n=6):
+    """Configurations far apart in the space (depth 2, 8, 14, ...), best first."""
+    return [PastConfig({"n_estimators": "100", "max_depth": str(2 + 6 * i)}, 0.9 - i / 100, f"{name}-run{i}") for i in range(n)]
+
+
 def test_same_pipeline_takes_the_latest_studys_top_configs_with_their_source_runs():
-    history = [past_study("old", end=1), past_study("latest", end=2), past_study("other", pipeline="q", end=3)]
+    history = [past_study("old", end=1, configs=spread_configs("old")), past_study("latest", end=2, configs=spread_configs("latest")),
+               past_study("other", pipeline="q", end=3)]
     plan = plan_warm_start("same_pipeline", current(), SPACE, history, pipeline_top_k=4)
     assert plan.used == "same_pipeline"
     assert [c.source_run_id for c in plan.configs] == [f"latest-run{i}" for i in range(4)]
-    assert plan.configs[0].params == {"n_estimators": 100, "max_depth": 5} and plan.configs[0].past_score == 0.9
+    assert plan.configs[0].params == {"n_estimators": 100, "max_depth": 2} and plan.configs[0].past_score == 0.9
+
+
+def test_same_pipeline_skips_near_duplicates_of_a_config_already_taken():
+    configs = [PastConfig({"n_estimators": str(100 + i), "max_depth": "5"}, 0.9 - i / 100, f"dup{i}") for i in range(4)]
+    configs.append(PastConfig({"n_estimators": "400", "max_depth": "30"}, 0.8, "other-region"))
+    plan = plan_warm_start("same_pipeline", current(), SPACE, [past_study("latest", configs=configs)], pipeline_top_k=3)
+    assert [c.source_run_id for c in plan.configs] == ["dup0", "other-region"]
 
 
 def test_similar_datasets_takes_the_k_nearest_of_the_same_family_and_task():
@@ -82,20 +95,41 @@ def test_similar_datasets_takes_the_k_nearest_of_the_same_family_and_task():
     ]
     plan = plan_warm_start("similar_datasets", current(), SPACE, history, k_nearest=2, top_k=2)
     assert [n["study"] for n in plan.neighbours] == ["near", "mid"]
-    assert [c.source_study for c in plan.configs] == ["near", "near", "mid", "mid"]
+    assert {c.source_study for c in plan.configs} <= {"near", "mid"} and plan.configs
     assert {c.kind for c in plan.configs} == {"similar_datasets"}
+
+
+def test_the_config_good_on_every_similar_dataset_goes_first_then_the_one_covering_the_rest():
+    def trials(name, scores):  # scores for max_depth 30, 10, 2
+        return [PastConfig({"n_estimators": "100", "max_depth": d}, s, f"{name}-{d}") for d, s in sorted(zip(["30", "10", "2"], scores), key=lambda p: -p[1])]
+
+    near = past_study("near", pipeline="a", meta={"n_rows": 110.0, "landmark_1nn": 0.9}, configs=trials("near", [0.95, 0.94, 0.5]))
+    mid = past_study("mid", pipeline="b", meta={"n_rows": 90.0, "landmark_1nn": 0.9}, configs=trials("mid", [0.5, 0.9, 0.6]))
+    plan = plan_warm_start("similar_datasets", current(), SPACE, [near, mid], k_nearest=2, top_k=2)
+    # two datasets as close as each other: depth 30 wins on one and is the worst on the other; depth 10 is
+    # second on the first and the best on the second, so it goes first and 30 covers what it leaves
+    assert [c.params["max_depth"] for c in plan.configs] == [10, 30]
+    assert plan.configs[0].source_run_id == "near-10" and plan.configs[1].source_run_id == "near-30"
+    assert all(c.params["max_depth"] != 2 for c in plan.configs)  # a candidate (mid's second) that adds nothing
 
 
 def test_duplicates_after_projection_are_enqueued_once_and_the_cap_holds():
     same = [PastConfig({"n_estimators": "600"}, 0.9, "a"), PastConfig({"n_estimators": "700"}, 0.8, "b")]  # both clip to 500
-    history = [past_study("x", pipeline="a", configs=same)] + [past_study(f"s{i}", pipeline=f"s{i}") for i in range(5)]
+    plan = plan_warm_start("similar_datasets", current(), SPACE, [past_study("x", pipeline="a", configs=same)], top_k=3)
+    assert [c.params for c in plan.configs] == [{"n_estimators": 500}] and len(plan.prior) == 1
+    # six studies, each with its own winner that is poor on the others: the portfolio wants all six
+    history = [
+        past_study(f"s{i}", pipeline=f"s{i}", configs=sorted((PastConfig({"max_depth": str(2 + 5 * j)}, 0.9 if j == i else 0.5, f"s{i}-{j}") for j in range(6)), key=lambda c: -c.score))
+        for i in range(6)
+    ]
     plan = plan_warm_start("similar_datasets", current(), SPACE, history, k_nearest=6, top_k=3, max_configs=4)
     keys = [tuple(sorted(c.params.items())) for c in plan.configs]
     assert len(keys) == len(set(keys)) == 4
 
 
 def test_auto_prefers_the_pipeline_and_tops_up_from_similar_datasets():
-    history = [past_study("previous", pipeline="p", end=5), past_study("neighbour", pipeline="z", configs=[PastConfig({"max_depth": "30"}, 0.7, "n0")])]
+    history = [past_study("previous", pipeline="p", end=5, configs=spread_configs("previous")),
+               past_study("neighbour", pipeline="z", configs=[PastConfig({"max_depth": "30"}, 0.7, "n0")])]
     plan = plan_warm_start("auto", current(), SPACE, history, pipeline_top_k=2, max_configs=10)
     assert plan.used == "same_pipeline+similar_datasets"
     assert [c.kind for c in plan.configs] == ["same_pipeline", "same_pipeline", "similar_datasets"]
