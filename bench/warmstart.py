@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.evaluation import cross_validate  # noqa: E402
 from components.metafeatures import compute_meta_features  # noqa: E402
+from components.metrics import METRICS  # noqa: E402
 from components.metastore import CACHED_CONFIGS  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
 from components.space import resolve_space, suggest  # noqa: E402
@@ -44,7 +46,11 @@ from components.warmstart import CurrentStudy, PastConfig, PastStudy, plan_warm_
 
 MAX_ROWS = 1000
 FOLDS = 3
-METRIC = "accuracy"
+# the family and metric under test: environment, so that the pool's worker processes agree (--family/--metric set them)
+FAMILY_NAME = os.environ.get("KUBETUNE_BENCH_FAMILY", "svm")
+METRIC = os.environ.get("KUBETUNE_BENCH_METRIC", "accuracy")
+DIRECTION = METRICS[METRIC].direction
+SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
 MAX_WARM = 10
 
@@ -104,12 +110,13 @@ def drifting_versions(n_versions: int = 5) -> list[tuple[pd.DataFrame, pd.Series
 
 # -- one study ------------------------------------------------------------------------------------------
 
-SPACE = resolve_space(parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": "svm"}, "objective": {"metric": METRIC}}), "classification")
-FAMILY = get_family("svm")
+SPACE = resolve_space(parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": FAMILY_NAME}, "objective": {"metric": METRIC}}), "classification")
+FAMILY = get_family(FAMILY_NAME)
+FIXED = {"svm": {"max_iter": 200_000}}.get(FAMILY_NAME, {})  # a runaway SVM fit stops instead of hanging the run
 
 
 def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
-    estimator = FAMILY.build({**params, "max_iter": 200_000}, "classification", seed)
+    estimator = FAMILY.build({**params, **FIXED}, "classification", seed)
     n_classes = int(frame["target"].nunique())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -119,10 +126,10 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
 
 
 def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
-    """A TPE study like kubetune's (multivariate, grouped for the conditional SVM space); returns (params, score) in order."""
+    """A TPE study like kubetune's (multivariate, grouped for conditional spaces); returns (params, score) in order."""
     frame = X.assign(target=y.to_numpy())
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study = optuna.create_study(direction=DIRECTION, sampler=sampler)
     for params in warm or []:
         study.enqueue_trial(params)
     history = []
@@ -136,18 +143,20 @@ def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: lis
 
 
 def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
-    ranked = sorted(history, key=lambda item: -item[1])[:CACHED_CONFIGS]  # what the meta-store keeps
+    ranked = sorted(history, key=lambda item: -SIGN * item[1])[:CACHED_CONFIGS]  # what the meta-store keeps
     configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked)]
-    return PastStudy(study=name, pipeline=pipeline, family="svm", task="classification", metric=METRIC, direction="maximize",
+    return PastStudy(study=name, pipeline=pipeline, family=FAMILY_NAME, task="classification", metric=METRIC, direction=DIRECTION,
                      meta=meta, run_id=name, end_time=0, configs=configs)
 
 
 def trials_to_target(scores: list[float], target: float) -> int:
-    """1-based trial at which the running best first comes within TOLERANCE of ``target``; len+1 if never."""
+    """1-based trial at which the running best first comes within TOLERANCE (relative) of ``target``, in
+    the metric's direction (a loss within 1% above the best loss); len+1 if never."""
     best = -np.inf
+    goal = SIGN * target - TOLERANCE * abs(target)
     for index, score in enumerate(scores, start=1):
-        best = max(best, score)
-        if best >= target * (1 - TOLERANCE):
+        best = max(best, SIGN * score)
+        if best >= goal:
             return index
     return len(scores) + 1
 
@@ -174,7 +183,7 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, co
     for name in DATASETS:
         for seed in seeds:
             history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
-            current = CurrentStudy(name, name, "svm", "classification", METRIC, "maximize", cold[(name, seed)][1])
+            current = CurrentStudy(name, name, FAMILY_NAME, "classification", METRIC, DIRECTION, cold[(name, seed)][1])
             plan = plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM)
             plans[(name, seed)] = [n["study"] for n in plan.neighbours]
             jobs.append((name, seed, n_trials, [c.params for c in plan.configs]))
@@ -187,7 +196,7 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, co
 def _cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
     """Every dataset's cold study per seed; with ``--cold-cache`` read from / written to a JSON file, so a
     change to the warm start can be measured again without re-running the cold half."""
-    key = lambda n, s: f"{n}/{s}/{n_trials}"  # noqa: E731
+    key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}/{s}/{n_trials}"  # noqa: E731
     stored = json.loads(cache.read_text()) if cache and cache.exists() else {}
     missing = [(n, s, n_trials) for n in DATASETS for s in seeds if key(n, s) not in stored]
     for name, seed, history, meta in pool.map(_cold, missing):
@@ -205,7 +214,7 @@ def retraining(seeds: list[int], n_trials: int) -> list[dict]:
         for t, (X, y) in enumerate(versions):
             cold = run_study(X, y, seed, n_trials)
             if previous is not None:
-                plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", "svm", "classification", METRIC, "maximize", {}),
+                plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", FAMILY_NAME, "classification", METRIC, DIRECTION, {}),
                                        SPACE, [previous], pipeline_top_k=5, max_configs=MAX_WARM)
                 warm = run_study(X, y, seed, n_trials, [c.params for c in plan.configs])
                 rows.append(_compare(f"fair-v{t}", seed, cold, warm, [previous.study]))
@@ -221,12 +230,13 @@ def _retrain_job(job: tuple[list[int], int]) -> list[dict]:
 
 def _compare(name: str, seed: int, cold: list, warm: list, sources: list[str]) -> dict:
     cold_scores, warm_scores = [s for _, s in cold], [s for _, s in warm]
-    target = max(cold_scores)
+    best = lambda scores: SIGN * max(SIGN * s for s in scores)  # noqa: E731
+    target = best(cold_scores)
     return {
         "dataset": name,
         "seed": seed,
         "cold_best": target,
-        "warm_best": max(warm_scores),
+        "warm_best": best(warm_scores),
         "cold_trials": trials_to_target(cold_scores, target),
         "warm_trials": trials_to_target(warm_scores, target),
         "sources": sources,
@@ -235,7 +245,7 @@ def _compare(name: str, seed: int, cold: list, warm: list, sources: list[str]) -
 
 def summarize(rows: list[dict]) -> dict:
     ratios = [r["cold_trials"] / r["warm_trials"] for r in rows]
-    gaps = [r["cold_best"] - r["warm_best"] for r in rows]
+    gaps = [SIGN * (r["cold_best"] - r["warm_best"]) for r in rows]  # > 0: warm ended worse
     return {
         "studies": len(rows),
         "median_cold_trials": statistics.median(r["cold_trials"] for r in rows),
@@ -243,6 +253,7 @@ def summarize(rows: list[dict]) -> dict:
         "median_ratio": statistics.median(ratios),
         "worst_final_gap": max(gaps),
         "median_final_gap": statistics.median(gaps),
+        "cold_at_first_trial": sum(r["cold_trials"] == 1 for r in rows),
     }
 
 
@@ -253,7 +264,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--cold-cache", type=Path, help="keep the leave-one-out cold studies in this JSON file and reuse them")
+    parser.add_argument("--family", default=FAMILY_NAME, help="model family whose default space is searched (default svm)")
+    parser.add_argument("--metric", default=METRIC, help="objective metric (default accuracy)")
     args = parser.parse_args()
+    if (args.family, args.metric) != (FAMILY_NAME, METRIC):  # the module reads them at import: start again with them set
+        os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric}
+        os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = list(range(args.seeds))
     started = time.perf_counter()
@@ -262,13 +278,13 @@ def main() -> None:
         loo = leave_one_out(seeds, args.trials, pool, args.cold_cache)
         drift = retrain_future.result()
     elapsed = time.perf_counter() - started
-    print(f"# warm start benchmark: {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
-    print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | worst final gap (cold - warm) | median final gap |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
+    print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | cold studies at target on trial 1 | worst final gap (warm worse by) | median final gap |")
+    print("|---|---|---|---|---|---|---|---|")
     for title, rows in (("leave one dataset out (9 datasets)", loo), ("retraining on drifting data (4 re-runs)", drift)):
         s = summarize(rows)
         print(f"| {title} | {s['studies']} | {s['median_cold_trials']:.0f} | {s['median_warm_trials']:.0f} | "
-              f"{s['median_ratio']:.1f}x | {s['worst_final_gap']:+.4f} | {s['median_final_gap']:+.4f} |")
+              f"{s['median_ratio']:.1f}x | {s['cold_at_first_trial']}/{s['studies']} | {s['worst_final_gap']:+.4f} | {s['median_final_gap']:+.4f} |")
     print("\n| dataset | median trials cold | median trials warm | median cold best | median warm best | nearest past studies (seed 0) |")
     print("|---|---|---|---|---|---|")
     for name in sorted({r["dataset"] for r in loo + drift}, key=lambda n: (n.startswith("fair-v"), n)):

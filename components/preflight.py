@@ -71,7 +71,15 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
                 f"validation.folds: the rarest class has {smallest} rows, too few for "
                 f"{spec.validation.folds} stratified folds after the held-out split"
             )
-    return DataFacts(task, len(frame), frame.shape[1] - 1 - len(spec.data.drop), n_classes, validation)
+    n_features = frame.shape[1] - 1 - len(spec.data.drop)
+    features = frame.drop(columns=[target, *spec.data.drop])
+    check_features = getattr(family, "check_features", None)
+    # only all-numeric data: one-hot encoding changes the count of categorical columns
+    if check_features is not None and all(pd.api.types.is_numeric_dtype(t) for t in features.dtypes):
+        problem = check_features(n_features, spec.model.params)
+        if problem:
+            raise SpecError(problem)
+    return DataFacts(task, len(frame), n_features, n_classes, validation)
 
 
 def preflight(spec: TuneSpec) -> DataFacts:

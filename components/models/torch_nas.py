@@ -83,6 +83,15 @@ class TorchCNNFamily:
             **_training_space(),
         }
 
+    def check_features(self, n_features: int, params: dict[str, Any]) -> str | None:
+        """Preflight: the reason the data's feature count cannot form the image (``model.params.image_shape``
+        or a square single channel), or None; caught before any trial instead of failing every one."""
+        try:
+            image_shape(n_features, str(params.get("image_shape", "auto")))
+        except ValueError as error:
+            return f"model.params.image_shape: {error}"
+        return None
+
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
         cls = TorchCNNClassifier if task == "classification" else TorchCNNRegressor
         return cls(seed=seed, **params)

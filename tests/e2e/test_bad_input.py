@@ -37,6 +37,8 @@ def data_files(tmp_path):
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
+        ({"source": "sklearn:digits", "family": "torch_cnn", "metric": "accuracy", "space": ", params: {image_shape: 3x3x3}"},
+         "model.params.image_shape: image_shape 3x3x3 has 27 values, the data has 64 features"),
     ],
 )
 def test_bad_spec_stops_before_any_work(data_files, kwargs, expected):

@@ -82,8 +82,11 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     assert {n["study"] for n in plan["neighbours"]} == {"bc-monday", "bc-tuesday"}
     assert parent.data.tags["kubetune.warm_start.used"] == "similar_datasets"
     past_run_ids = set(monday_trials) | {t.info.run_id for t in runs_of(client(), "bc-tuesday")[1]}
-    sources = [t.data.tags.get("kubetune.warm_start.source_run_id") for t in trials[:2]]
-    assert all(source in past_run_ids for source in sources)
+    warm = [t for t in trials if "kubetune.warm_start.source_run_id" in t.data.tags]
+    assert 1 <= len(warm) == int(parent.data.tags["kubetune.warm_start.n_configs"]) <= 2
+    assert [int(t.data.tags["kubetune.trial_number"]) for t in warm] == list(range(len(warm)))  # run first
+    assert all(t.data.tags["kubetune.warm_start.source_run_id"] in past_run_ids for t in warm)
+    assert [c["source_run_id"] for c in plan["configs"]] == [t.data.tags["kubetune.warm_start.source_run_id"] for t in warm]
     assert meta != {k: v for k, v in parent.data.metrics.items() if k.startswith("meta.")}
 
     # the meta-store is cached locally: finished studies are read from MLflow once

@@ -60,3 +60,19 @@ def test_single_class_and_too_few_rows():
         check_data(spec(), data)
     with pytest.raises(SpecError, match="validation.folds"):
         check_data(spec(), frame(8))
+
+
+def test_a_cnn_image_shape_that_the_features_cannot_form_is_caught_before_any_trial():
+    def cnn(params):
+        return parse_spec({"data": {"source": "x.csv"}, "model": {"family": "torch_cnn", "params": params}, "objective": {"metric": "accuracy"}})
+
+    rng = np.random.default_rng(0)
+    pixels = pd.DataFrame(rng.normal(size=(60, 64)), columns=[f"p{i}" for i in range(64)]).assign(target=[0, 1] * 30)
+    assert check_data(cnn({}), pixels).n_features == 64  # auto: 1x8x8
+    assert check_data(cnn({"image_shape": "1x8x8"}), pixels).n_features == 64
+    with pytest.raises(SpecError, match="^model.params.image_shape: image_shape 3x3x3 has 27 values, the data has 64 features$"):
+        check_data(cnn({"image_shape": "3x3x3"}), pixels)
+    with pytest.raises(SpecError, match="^model.params.image_shape: 2 features are not a square image; set image_shape: CxHxW$"):
+        check_data(cnn({}), frame())
+    # a categorical column is one-hot encoded later, so its final width is unknown here: left to the trial
+    assert check_data(cnn({}), frame().assign(colour=["red", "blue"] * 30)).n_features == 3
