@@ -14,8 +14,9 @@ a time in one process so that the epoch count, not the machine, is the measure.
    all seeds) minus the incumbent's; target regret <= 0.01; each run is capped at ``--torch-budget``
    epochs (censored runs count as the cap).
 
-Run: ``make install-bench`` then ``.venv/bin/python bench/multifidelity.py`` (about 10 minutes on 2
-cores; ``--seeds 5`` is the minimum the figures use). Prints Markdown tables for docs/benchmarks.md.
+Run: ``make install-bench`` then ``.venv/bin/python bench/multifidelity.py --seeds 10 --torch-seeds 10
+--torch-budget 1000`` (the figures in docs/benchmarks.md; about 13 minutes on 2 cores, nearly all of it
+the PyTorch half; ``--skip-torch`` for MF-Hartmann alone in seconds). Prints Markdown tables.
 """
 
 from __future__ import annotations

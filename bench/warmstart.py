@@ -1,8 +1,9 @@
 """Warm start versus cold start: trials needed to come within 1% of a cold 100-trial TPE study's best.
 
 Two experiments, each over several seeds, with kubetune's own pieces -- meta-features
-(components.metafeatures), the planner (components.warmstart: nearest past studies, projection into the
-space, deduplication), the SVM family's default space and kubetune's cross-validation
+(components.metafeatures), the planner (components.warmstart and components.warm_portfolio: nearest
+past studies, projection into the space, deduplication, portfolio order), a family's default space
+(``--family``, default svm; ``--metric``, default accuracy) and kubetune's cross-validation
 (components.evaluation) -- in one process, so thousands of trials fit in minutes:
 
 1. Leave one dataset out, over 9 classification datasets that ship with scikit-learn and statsmodels:
@@ -13,8 +14,10 @@ space, deduplication), the SVM family's default space and kubetune's cross-valid
 
 What is left out here is I/O: the history is handed to the planner directly instead of being read back
 from MLflow (tests/e2e/test_warm_start.py covers that path). Run: ``make install-bench`` then
-``.venv/bin/python bench/warmstart.py`` (about 15 minutes on 2 cores; ``--seeds 2 --trials 40`` for a
-quick look). It prints a Markdown table for docs/benchmarks.md.
+``.venv/bin/python bench/warmstart.py`` (about 20 minutes on 2 cores; ``--family knn --metric log_loss``
+for the second table in docs/benchmarks.md; ``--seeds 2 --trials 40`` for a quick look;
+``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
+re-running them). It prints Markdown tables for docs/benchmarks.md.
 """
 
 from __future__ import annotations
