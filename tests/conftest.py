@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,14 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = N
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_the_tests():
+    """A test runner started in the background by a shell without job control (``make test &``) inherits
+    SIGINT ignored, and so would every CLI the tests start; the Ctrl-C tests need Python's own handler
+    (children then start with the default disposition)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
