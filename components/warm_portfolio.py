@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from components.space import Space
 
@@ -88,7 +88,7 @@ def estimate(config: dict[str, Any], study: ScoredTrials, space: Space) -> float
     return sum(w * q for w, (_, q) in zip(weights, nearest)) / sum(weights)
 
 
-def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, limit: int, params_of: Any = lambda c: c) -> list[Any]:
+def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, limit: int, params_of: Callable[[Any], dict[str, Any]] = lambda c: c) -> list[Any]:
     """Greedy: each pick maximizes the weighted sum over studies of the best estimated quantile reached so
     far. The first pick is the most robust configuration; later ones cover the studies the earlier ones
     serve badly; it stops at ``limit`` or when no candidate adds ``MIN_GAIN``."""
@@ -113,7 +113,7 @@ def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, 
     return [candidates[i] for i in chosen]
 
 
-def spread_out(candidates: list[Any], space: Space, limit: int, params_of: Any = lambda c: c) -> list[Any]:
+def spread_out(candidates: list[Any], space: Space, limit: int, params_of: Callable[[Any], dict[str, Any]] = lambda c: c) -> list[Any]:
     """The best candidates (given best first) that are not near-duplicates of one already taken: a
     drifted dataset rarely rewards five copies of last month's optimum, but may one of its runners-up."""
     taken: list[Any] = []
