@@ -339,7 +339,7 @@ class WarmStartSpec(_Strict):
         None, description="what counts as the same pipeline; default: model family + data source + target + metric"
     )
     k_nearest: int = Field(3, ge=1, le=50, description="similar past studies to draw from")
-    top_k: int = Field(3, ge=1, le=10, description="configurations taken from each similar study")
+    top_k: int = Field(3, ge=1, le=10, description="candidates from each similar study; the portfolio order picks among them")
     pipeline_top_k: int = Field(5, ge=1, le=10, description="configurations taken from the pipeline's last study")
     max_trials: int | None = Field(None, ge=1, description="warm-start trials at most; default: half the budget, up to 10")
 
