@@ -43,6 +43,7 @@ from components.metafeatures import compute_meta_features  # noqa: E402
 from components.metrics import METRICS  # noqa: E402
 from components.metastore import CACHED_CONFIGS  # noqa: E402
 from components.models.registry import get_family  # noqa: E402
+from components.search import build_sampler  # noqa: E402
 from components.space import resolve_space, suggest  # noqa: E402
 from components.spec import parse_spec  # noqa: E402
 from components.warmstart import CurrentStudy, PastConfig, PastStudy, plan_warm_start  # noqa: E402
@@ -129,9 +130,9 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
 
 
 def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
-    """A TPE study like kubetune's (multivariate, grouped for conditional spaces); returns (params, score) in order."""
+    """A TPE study as kubetune builds it (components.search); returns (params, score) in order."""
     frame = X.assign(target=y.to_numpy())
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    sampler = build_sampler("tpe", SPACE, seed, n_objectives=1, parallelism=1)
     study = optuna.create_study(direction=DIRECTION, sampler=sampler)
     for params in warm or []:
         study.enqueue_trial(params)

@@ -72,11 +72,11 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
                 f"{spec.validation.folds} stratified folds after the held-out split"
             )
     n_features = frame.shape[1] - 1 - len(spec.data.drop)
-    features = frame.drop(columns=[target, *spec.data.drop])
     check_features = getattr(family, "check_features", None)
-    # only all-numeric data: one-hot encoding changes the count of categorical columns
-    if check_features is not None and all(pd.api.types.is_numeric_dtype(t) for t in features.dtypes):
-        problem = check_features(n_features, spec.model.params)
+    if check_features is not None:
+        feature_types = frame.dtypes.drop([target, *spec.data.drop])
+        # only all-numeric data: one-hot encoding changes the count of categorical columns
+        problem = check_features(n_features, spec.model.params) if all(map(pd.api.types.is_numeric_dtype, feature_types)) else None
         if problem:
             raise SpecError(problem)
     return DataFacts(task, len(frame), n_features, n_classes, validation)

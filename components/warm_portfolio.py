@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from scipy.stats import rankdata
+
 from components.space import Space
 
 NEIGHBOURS_PER_ESTIMATE = 3
@@ -61,21 +63,11 @@ def config_distance(a: dict[str, Any], b: dict[str, Any], space: Space) -> float
 
 def quantiles(scores: Sequence[float], direction: str) -> list[float]:
     """Each score's rank within its study as a fraction (ties share the mean rank); 1.0 is the best."""
-    n = len(scores)
-    if n == 1:
+    if len(scores) == 1:
         return [1.0]
     sign = 1.0 if direction == "maximize" else -1.0
-    order = sorted(range(n), key=lambda i: sign * scores[i])
-    ranks = [0.0] * n
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2
-        i = j + 1
-    return [r / (n - 1) for r in ranks]
+    ranks = rankdata([sign * s for s in scores], method="average")  # 1 = the worst
+    return [float(r - 1) / (len(scores) - 1) for r in ranks]
 
 
 def estimate(config: dict[str, Any], study: ScoredTrials, space: Space) -> float:
