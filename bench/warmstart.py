@@ -42,7 +42,7 @@ from components.evaluation import cross_validate  # noqa: E402
 from components.metafeatures import compute_meta_features  # noqa: E402
 from components.metrics import METRICS  # noqa: E402
 from components.metastore import CACHED_CONFIGS  # noqa: E402
-from components.models.registry import get_family  # noqa: E402
+from components.models.registry import family_names, get_family  # noqa: E402
 from components.search import build_sampler  # noqa: E402
 from components.space import resolve_space, suggest  # noqa: E402
 from components.spec import parse_spec  # noqa: E402
@@ -53,6 +53,11 @@ FOLDS = 3
 # the family and metric under test: environment, so that the pool's worker processes agree (--family/--metric set them)
 FAMILY_NAME = os.environ.get("KUBETUNE_BENCH_FAMILY", "svm")
 METRIC = os.environ.get("KUBETUNE_BENCH_METRIC", "accuracy")
+METRIC_CHOICES = sorted(m for m, spec in METRICS.items() if "classification" in spec.tasks and not spec.cost)
+FAMILY_CHOICES = [name for name in family_names() if "classification" in get_family(name).tasks]
+if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES:  # set through the environment
+    sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}': the datasets are classification; "
+             f"families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}")
 DIRECTION = METRICS[METRIC].direction
 SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
@@ -268,9 +273,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--cold-cache", type=Path, help="keep the leave-one-out cold studies in this JSON file and reuse them")
-    parser.add_argument("--family", default=FAMILY_NAME, help="model family whose default space is searched (default svm)")
-    parser.add_argument("--metric", default=METRIC, help="objective metric (default accuracy)")
+    parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
+    parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
     args = parser.parse_args()
+    for option, path in (("--json", args.json), ("--cold-cache", args.cold_cache)):  # written after the run: check now
+        if path is not None and not path.resolve().parent.is_dir():
+            parser.error(f"{option}: folder {path.resolve().parent} does not exist")
+    if args.cold_cache is not None and args.cold_cache.exists():
+        try:
+            json.loads(args.cold_cache.read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--cold-cache: {args.cold_cache} is not a readable JSON file ({type(error).__name__})")
     if (args.family, args.metric) != (FAMILY_NAME, METRIC):  # the module reads them at import: start again with them set
         os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric}
         os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
