@@ -137,7 +137,7 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
 def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
     """A TPE study as kubetune builds it (components.search); returns (params, score) in order."""
     frame = X.assign(target=y.to_numpy())
-    sampler = build_sampler("tpe", SPACE, seed, n_objectives=1, parallelism=1)
+    sampler = build_sampler("tpe", SPACE, seed, n_objectives=1, parallelism=1, n_warm_trials=len(warm or []))
     study = optuna.create_study(direction=DIRECTION, sampler=sampler)
     for params in warm or []:
         study.enqueue_trial(params)

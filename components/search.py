@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 GP_MAX_TRIALS = 200  # GP ask time grows ~cubically; past this TPE is cheaper at similar quality
 NSGA2_MIN_TRIALS = 300  # below this, multi-objective TPE converges faster than a genetic population
+TPE_STARTUP_TRIALS = 10  # Optuna's default: random trials before TPE models the space
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,26 @@ def build_sampler(
     n_objectives: int,
     parallelism: int,
     source_trials: list[optuna.trial.FrozenTrial] | None = None,
+    n_warm_trials: int = 0,
 ) -> optuna.samplers.BaseSampler:
-    """The configured Optuna sampler; ``source_trials`` (past studies' best trials) warm-start CMA-ES."""
+    """The configured Optuna sampler; ``source_trials`` (past studies' best trials) warm-start CMA-ES.
+
+    TPE draws ``TPE_STARTUP_TRIALS`` random configurations before it models the space. A warm-started
+    study's first ``n_warm_trials`` are past studies' best configurations: they are the start-up sample,
+    so TPE models from the trial after them instead of adding random draws on top (measured in
+    docs/benchmarks.md, warm starts).
+    """
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
         return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=is_conditional(space), constant_liar=parallelism > 1
+            seed=seed,
+            multivariate=True,
+            group=is_conditional(space),
+            constant_liar=parallelism > 1,
+            n_startup_trials=tpe_startup_trials(n_warm_trials),
         )
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False)
@@ -82,13 +94,19 @@ def build_sampler(
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
 
 
+def tpe_startup_trials(n_warm_trials: int) -> int:
+    """Trials before TPE models the space: the warm-start trials when there are any, else random draws."""
+    return n_warm_trials or TPE_STARTUP_TRIALS
+
+
 def sampler_for(
-    spec: "TuneSpec", space: Space, source_trials: list[optuna.trial.FrozenTrial] | None = None
+    spec: "TuneSpec", space: Space, source_trials: list[optuna.trial.FrozenTrial] | None = None, n_warm_trials: int = 0
 ) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
     """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler."""
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
-    return choice, build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism, source_trials)
+    sampler = build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism, source_trials, n_warm_trials)
+    return choice, sampler
 
 
 def effective_trials(name: str, space: Space, n_trials: int) -> int:

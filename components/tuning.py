@@ -26,7 +26,7 @@ from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
-from components.search import choose_sampler, effective_trials, sampler_for
+from components.search import choose_sampler, effective_trials, sampler_for, tpe_startup_trials
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import TuneSpec
 from components.storage import open_storage, storage_url
@@ -208,7 +208,8 @@ def run_search(
 
         return run_pbt(spec, prepared, space, parent_run_id, progress)
     source_trials = cmaes_source_trials(warm, space, spec.objective.directions[0]) if warm else []
-    choice, sampler = sampler_for(spec, space, source_trials)
+    n_warm = len(warm.configs) if warm else 0  # the warm trials stand in for TPE's random start-up
+    choice, sampler = sampler_for(spec, space, source_trials, n_warm)
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     executor = make_executor(spec, storage).start()  # local workers import meanwhile
     try:
@@ -218,6 +219,8 @@ def run_search(
         elif warm is not None:
             enqueue_warm_start(study, warm)
         tracker = make_tracker(spec)
+        if choice.name == "tpe" and not resumed:  # a sampler setting the spec does not show: recorded for reproduction
+            tracker.set_tags(parent_run_id, {"kubetune.sampler.startup_trials": str(tpe_startup_trials(n_warm))})
         startup_seconds = executor.wait_ready() if hasattr(executor, "wait_ready") else 0.0
         controller = StudyController(
             study,

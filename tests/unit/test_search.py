@@ -66,3 +66,23 @@ def test_cmaes_is_built_with_past_trials_as_its_warm_start_source():
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: -abs(t.suggest_float("x", -1, 1) - 0.45), n_trials=4)
     assert sampler._source_trials == sources and len(study.trials) == 4
+
+
+def _study_after_warm_trials(sampler, n_warm):
+    """A study whose first ``n_warm`` trials were enqueued (as a warm start enqueues past configurations)."""
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for i in range(n_warm):
+        study.enqueue_trial({"x": 0.1 * i})
+    study.optimize(lambda t: -abs(t.suggest_float("x", -1, 1) - 0.2), n_trials=n_warm)
+    return study
+
+
+def test_tpe_models_right_after_the_warm_trials_instead_of_drawing_random_start_up_trials():
+    space = {"x": ParamSpec(type="float", low=-1, high=1)}
+    search_space = {"x": optuna.distributions.FloatDistribution(-1, 1)}
+    warm = build_sampler("tpe", space, 0, 1, 1, n_warm_trials=3)
+    study = _study_after_warm_trials(warm, 3)
+    assert warm.sample_relative(study, study.ask(), search_space)  # TPE's model proposes the 4th trial
+    cold = build_sampler("tpe", space, 0, 1, 1)
+    study = _study_after_warm_trials(cold, 3)
+    assert cold.sample_relative(study, study.ask(), search_space) == {}  # still in its random start-up
