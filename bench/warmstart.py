@@ -17,7 +17,8 @@ from MLflow (tests/e2e/test_warm_start.py covers that path). Run: ``make install
 ``.venv/bin/python bench/warmstart.py`` (about 20 minutes on 2 cores; ``--family knn --metric log_loss``
 for the second table in docs/benchmarks.md; ``--seeds 2 --trials 40`` for a quick look;
 ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
-re-running them). It prints Markdown tables for docs/benchmarks.md.
+re-running them; bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -266,6 +267,19 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def check_cold_cache(parser: argparse.ArgumentParser, path: Path | None) -> None:
+    """A cache the run could not write, or one it could not read, stops it before any study runs."""
+    if path is None:
+        return
+    if not path.resolve().parent.is_dir():
+        parser.error(f"--cold-cache: folder {path.resolve().parent} does not exist")
+    if path.exists():
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--cold-cache: {path} is not a readable JSON file ({type(error).__name__})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -276,14 +290,9 @@ def main() -> None:
     parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
     parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
     args = parser.parse_args()
-    for option, path in (("--json", args.json), ("--cold-cache", args.cold_cache)):  # written after the run: check now
-        if path is not None and not path.resolve().parent.is_dir():
-            parser.error(f"{option}: folder {path.resolve().parent} does not exist")
-    if args.cold_cache is not None and args.cold_cache.exists():
-        try:
-            json.loads(args.cold_cache.read_text())
-        except (OSError, ValueError) as error:
-            parser.error(f"--cold-cache: {args.cold_cache} is not a readable JSON file ({type(error).__name__})")
+    if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
+        parser.error(f"--json: folder {args.json.resolve().parent} does not exist")
+    check_cold_cache(parser, args.cold_cache)
     if (args.family, args.metric) != (FAMILY_NAME, METRIC):  # the module reads them at import: start again with them set
         os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric}
         os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
