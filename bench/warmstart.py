@@ -47,7 +47,7 @@ from components.models.registry import family_names, get_family  # noqa: E402
 from components.search import build_sampler  # noqa: E402
 from components.space import resolve_space, suggest  # noqa: E402
 from components.spec import parse_spec  # noqa: E402
-from components.warmstart import CurrentStudy, PastConfig, PastStudy, plan_warm_start  # noqa: E402
+from components.warmstart import CurrentStudy, PastConfig, PastStudy, WarmStartPlan, plan_warm_start  # noqa: E402
 
 MAX_ROWS = 1000
 FOLDS = 3
@@ -152,21 +152,30 @@ def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: lis
     return history
 
 
+def ranked(history: list[tuple[dict, float]]) -> list[tuple[dict, float]]:
+    """(params, score) best first, in the metric's direction."""
+    return sorted(history, key=lambda item: -SIGN * item[1])
+
+
+def best_score(scores: list[float]) -> float:
+    return SIGN * max(SIGN * s for s in scores)
+
+
+def within_tolerance(score: float, target: float) -> bool:
+    """``score`` is within TOLERANCE (relative) of ``target`` in the metric's direction (a loss within 1% above)."""
+    return SIGN * score >= SIGN * target - TOLERANCE * abs(target)
+
+
 def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
-    ranked = sorted(history, key=lambda item: -SIGN * item[1])[:CACHED_CONFIGS]  # what the meta-store keeps
-    configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked)]
+    configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked(history)[:CACHED_CONFIGS])]  # what the meta-store keeps
     return PastStudy(study=name, pipeline=pipeline, family=FAMILY_NAME, task="classification", metric=METRIC, direction=DIRECTION,
                      meta=meta, run_id=name, end_time=0, configs=configs)
 
 
 def trials_to_target(scores: list[float], target: float) -> int:
-    """1-based trial at which the running best first comes within TOLERANCE (relative) of ``target``, in
-    the metric's direction (a loss within 1% above the best loss); len+1 if never."""
-    best = -np.inf
-    goal = SIGN * target - TOLERANCE * abs(target)
+    """1-based trial at which the running best first comes within TOLERANCE (relative) of ``target``; len+1 if never."""
     for index, score in enumerate(scores, start=1):
-        best = max(best, SIGN * score)
-        if best >= goal:
+        if within_tolerance(score, target):  # the running best reaches it exactly when one score does
             return index
     return len(scores) + 1
 
@@ -188,13 +197,11 @@ def _warm(job: tuple[str, int, int, list[dict]]) -> tuple[str, int, list]:
 
 
 def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cache: Path | None = None) -> list[dict]:
-    cold = _cold_studies(seeds, n_trials, pool, cold_cache)
+    cold = cold_studies(seeds, n_trials, pool, cold_cache)
     jobs, plans = [], {}
     for name in DATASETS:
         for seed in seeds:
-            history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
-            current = CurrentStudy(name, name, FAMILY_NAME, "classification", METRIC, DIRECTION, cold[(name, seed)][1])
-            plan = plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM)
+            plan = leave_one_out_plan(name, seed, cold)
             plans[(name, seed)] = [n["study"] for n in plan.neighbours]
             jobs.append((name, seed, n_trials, [c.params for c in plan.configs]))
     rows = []
@@ -203,7 +210,14 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, co
     return rows
 
 
-def _cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
+def leave_one_out_plan(name: str, seed: int, cold: dict) -> WarmStartPlan:
+    """The warm start of the study on ``name``: the other datasets' cold studies as history, spec defaults."""
+    history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
+    current = CurrentStudy(name, name, FAMILY_NAME, "classification", METRIC, DIRECTION, cold[(name, seed)][1])
+    return plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM)
+
+
+def cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
     """Every dataset's cold study per seed; with ``--cold-cache`` read from / written to a JSON file, so a
     change to the warm start can be measured again without re-running the cold half."""
     key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}/{s}/{n_trials}"  # noqa: E731
@@ -240,13 +254,12 @@ def _retrain_job(job: tuple[list[int], int]) -> list[dict]:
 
 def _compare(name: str, seed: int, cold: list, warm: list, sources: list[str]) -> dict:
     cold_scores, warm_scores = [s for _, s in cold], [s for _, s in warm]
-    best = lambda scores: SIGN * max(SIGN * s for s in scores)  # noqa: E731
-    target = best(cold_scores)
+    target = best_score(cold_scores)
     return {
         "dataset": name,
         "seed": seed,
         "cold_best": target,
-        "warm_best": best(warm_scores),
+        "warm_best": best_score(warm_scores),
         "cold_trials": trials_to_target(cold_scores, target),
         "warm_trials": trials_to_target(warm_scores, target),
         "sources": sources,
@@ -280,6 +293,14 @@ def check_cold_cache(parser: argparse.ArgumentParser, path: Path | None) -> None
             parser.error(f"--cold-cache: {path} is not a readable JSON file ({type(error).__name__})")
 
 
+def restart_for(family: str, metric: str, script: str) -> None:
+    """This module reads the family and metric at import (the pool's workers must agree): when the command
+    line asks for others, start ``script`` again with them set in the environment."""
+    if (family, metric) != (FAMILY_NAME, METRIC):
+        os.environ |= {"KUBETUNE_BENCH_FAMILY": family, "KUBETUNE_BENCH_METRIC": metric}
+        os.execv(sys.executable, [sys.executable, script, *sys.argv[1:]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -293,9 +314,7 @@ def main() -> None:
     if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
         parser.error(f"--json: folder {args.json.resolve().parent} does not exist")
     check_cold_cache(parser, args.cold_cache)
-    if (args.family, args.metric) != (FAMILY_NAME, METRIC):  # the module reads them at import: start again with them set
-        os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric}
-        os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
+    restart_for(args.family, args.metric, __file__)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = list(range(args.seeds))
     started = time.perf_counter()

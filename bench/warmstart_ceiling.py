@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -47,22 +46,14 @@ def _score_candidates(job: tuple[str, int, list[dict]]) -> tuple[str, int, list[
     return name, seed, [bench.evaluate(config, frame, seed) for config in configs]
 
 
-def _within(score: float, target: float) -> bool:
-    return bench.SIGN * score >= bench.SIGN * target - bench.TOLERANCE * abs(target)
-
-
-def _top(history: list, k: int) -> list[dict]:
-    return [params for params, _ in sorted(history, key=lambda item: -bench.SIGN * item[1])[:k]]
-
-
 def ceiling(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cache: Path | None) -> dict:
-    cold = bench._cold_studies(seeds, n_trials, pool, cold_cache)
+    cold = bench.cold_studies(seeds, n_trials, pool, cold_cache)
     names = list(bench.DATASETS)
-    candidates = {s: [(n, c) for n in names for c in _top(cold[(n, s)][0], CANDIDATES_PER_STUDY)] for s in seeds}
+    candidates = {s: [(n, c) for n in names for c, _ in bench.ranked(cold[(n, s)][0])[:CANDIDATES_PER_STUDY]] for s in seeds}
     jobs = [(n, s, [c for _, c in candidates[s]]) for n in names for s in seeds]
     scores = {(n, s): row for n, s, row in pool.map(_score_candidates, jobs)}
-    target = {(n, s): bench.SIGN * max(bench.SIGN * v for _, v in cold[(n, s)][0]) for n in names for s in seeds}
-    hit = lambda j, n, s: _within(scores[(n, s)][j], target[(n, s)])  # noqa: E731
+    target = {(n, s): bench.best_score([v for _, v in cold[(n, s)][0]]) for n in names for s in seeds}
+    hit = lambda j, n, s: bench.within_tolerance(scores[(n, s)][j], target[(n, s)])  # noqa: E731
     counts = {"studies": 0, "exists": 0, "plan_first": 0, "plan_any": 0, "oracle_first": 0}
     bounds = []
     for n in names:
@@ -71,7 +62,7 @@ def ceiling(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cac
             cold_trials = bench.trials_to_target([v for _, v in cold[(n, s)][0]], target[(n, s)])
             counts["studies"] += 1
             counts["exists"] += any(hit(j, n, s) for j in mine)
-            plan = _plan(n, s, cold)
+            plan = [c.params for c in bench.leave_one_out_plan(n, s, cold).configs]
             index = {json.dumps(candidates[s][j][1], sort_keys=True): j for j in mine}
             planned = [index.get(json.dumps(p, sort_keys=True)) for p in plan]
             counts["plan_first"] += bool(planned) and planned[0] is not None and hit(planned[0], n, s)
@@ -81,13 +72,6 @@ def ceiling(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cac
             counts["oracle_first"] += position == 1
             bounds.append(cold_trials / (position or len(order) + 1))  # a miss: at least one more trial
     return {**counts, "oracle_ratio_bound": statistics.median(bounds)}
-
-
-def _plan(name: str, seed: int, cold: dict) -> list[dict]:
-    history = [bench.as_past(o, cold[(o, seed)][0], cold[(o, seed)][1], o) for o in bench.DATASETS if o != name]
-    current = bench.CurrentStudy(name, name, bench.FAMILY_NAME, "classification", bench.METRIC, bench.DIRECTION, cold[(name, seed)][1])
-    plan = bench.plan_warm_start("similar_datasets", current, bench.SPACE, history, k_nearest=3, top_k=3, max_configs=bench.MAX_WARM)
-    return [c.params for c in plan.configs]
 
 
 def _oracle_portfolio(candidates: list[int], past: list[str], seed: int, hit) -> list[int]:  # noqa: ANN001
@@ -110,9 +94,7 @@ def main() -> None:
     parser.add_argument("--metric", default=bench.METRIC, choices=bench.METRIC_CHOICES)
     args = parser.parse_args()
     bench.check_cold_cache(parser, args.cold_cache)
-    if (args.family, args.metric) != (bench.FAMILY_NAME, bench.METRIC):  # read at import: start again with them set
-        os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric}
-        os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
+    bench.restart_for(args.family, args.metric, __file__)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with ProcessPoolExecutor(args.workers) as pool:
         r = ceiling(list(range(args.seeds)), args.trials, pool, args.cold_cache)
