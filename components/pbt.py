@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -63,8 +63,23 @@ def _draw(param: Any, rng: np.random.Generator) -> Any:
     return project({"x": value}, {"x": param.model_copy(update={"when": None})})["x"]
 
 
-def first_generation(space: Space, population: int, rng: np.random.Generator) -> list[MemberRound]:
-    return [MemberRound(member, 0, sample(space, rng)) for member in range(population)]
+def first_generation(space: Space, population: int, rng: np.random.Generator, starts: Sequence[dict[str, Any]] = ()) -> list[MemberRound]:
+    """The population's first settings: member i < len(starts) begins from ``starts[i]`` (warm-start
+    configurations, projected into the members' space, anything they lack drawn at random), the rest
+    from random draws -- so past studies' best settings enter the population without taking it over."""
+    if len(starts) > population:
+        raise ValueError(f"{len(starts)} warm-start configurations for a population of {population}")
+    return [MemberRound(member, 0, complete(starts[member], space, rng) if member < len(starts) else sample(space, rng)) for member in range(population)]
+
+
+def complete(params: dict[str, Any], space: Space, rng: np.random.Generator) -> dict[str, Any]:
+    """``params`` inside ``space``, with every active parameter they do not set drawn at random."""
+    inside = project(params, space)
+    chosen: dict[str, Any] = {}
+    for name, param in space.items():
+        if is_active(param, chosen):
+            chosen[name] = inside[name] if name in inside else _draw(param, rng)
+    return chosen
 
 
 def rank(results: list[RoundResult], direction: str) -> list[RoundResult]:

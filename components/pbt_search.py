@@ -26,6 +26,7 @@ from components.space import Space, space_fingerprint
 from components.spec import TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import open_study
+from components.warmstart import WarmStartPlan
 
 log = logging.getLogger("kubetune")
 
@@ -67,9 +68,12 @@ def round_attrs(round_: MemberRound, root: str, interval: int) -> dict[str, Any]
     return attrs
 
 
-def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool) -> Any:
-    """All generations; returns the tuning module's SearchOutcome for the best member of the last one."""
-    from components.tuning import SearchOutcome, _failed_search, make_executor, make_request_factory, make_tracker
+def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool, warm: WarmStartPlan | None = None) -> Any:
+    """All generations; returns the tuning module's SearchOutcome for the best member of the last one.
+
+    The warm start's configurations (at most the population; components.tuning.warm_start_limit) are
+    the first members' initial settings, and their first rounds carry the past run they came from."""
+    from components.tuning import SearchOutcome, _failed_search, make_executor, make_request_factory, make_tracker, warm_provenance
 
     settings = spec.search.pbt
     family = get_family(spec.model.family)
@@ -101,11 +105,17 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     executor = make_executor(spec, storage).start()
     total = TrialsSummary()
     lineage: list[dict[str, Any]] = []
-    rounds = first_generation(members_space, settings.population, rng)
+    starts = (warm.configs if warm else [])[: settings.population]
+    rounds = first_generation(members_space, settings.population, rng, [c.params for c in starts])
+    if starts:
+        log.info("pbt: members 0-%d start from warm-start configurations", len(starts) - 1)
     try:
         for generation in range(settings.generations):
             for round_ in rounds:
-                study.enqueue_trial(round_.params, user_attrs=round_attrs(round_, root, settings.interval), skip_if_exists=False)
+                attrs = round_attrs(round_, root, settings.interval)
+                if generation == 0 and round_.member < len(starts):
+                    attrs |= warm_provenance(starts[round_.member])
+                study.enqueue_trial(round_.params, user_attrs=attrs, skip_if_exists=False)
             controller = StudyController(
                 study, members_space, executor, tracker, parent_run_id, make_request, spec.objective.metrics,
                 n_trials=(generation + 1) * settings.population, timeout=spec.search.timeout,

@@ -33,7 +33,7 @@ from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
 from components.tracking import Tracker, resolve_tracking_uri, safe_uri
 from components.trial import TrialRequest
-from components.warmstart import CurrentStudy, WarmStartPlan, cmaes_source_trials, plan_warm_start
+from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
 
 log = logging.getLogger("kubetune")
 
@@ -120,7 +120,7 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
         k_nearest=settings.k_nearest,
         top_k=settings.top_k,
         pipeline_top_k=settings.pipeline_top_k,
-        max_configs=settings.max_trials or min(10, max(1, spec.search.n_trials // 2)),
+        max_configs=warm_start_limit(spec),
     )
     log.info("%s", plan.message)
     tracker.set_tags(parent_run_id, {"kubetune.warm_start.mode": plan.mode, "kubetune.warm_start.used": plan.used, "kubetune.warm_start.n_configs": str(len(plan.configs))})
@@ -141,8 +141,19 @@ def _read_history_or_nothing(tracker: Tracker) -> list:
 def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
     """The plan's configurations become the study's first trials; their provenance rides on user attrs."""
     for config in plan.configs:
-        attrs = {WARM_SOURCE_RUN: config.source_run_id, WARM_SOURCE_STUDY: config.source_study, WARM_KIND: config.kind}
-        study.enqueue_trial(config.params, user_attrs=attrs)
+        study.enqueue_trial(config.params, user_attrs=warm_provenance(config))
+
+
+def warm_provenance(config: WarmConfig) -> dict[str, str]:
+    """The user attrs (MLflow tags on the trial's run) naming the past run a warm-start trial came from."""
+    return {WARM_SOURCE_RUN: config.source_run_id, WARM_SOURCE_STUDY: config.source_study, WARM_KIND: config.kind}
+
+
+def warm_start_limit(spec: TuneSpec) -> int:
+    """Warm-start configurations at most: ``warm_start.max_trials``, else half the first trials (up to
+    10) -- a study keeps room for its sampler, a PBT population for its random members."""
+    first = spec.search.pbt.population if spec.search.strategy == "pbt" else spec.search.n_trials
+    return min(spec.warm_start.max_trials or min(10, max(1, first // 2)), first)
 
 
 def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space):  # noqa: ANN201
@@ -206,7 +217,7 @@ def run_search(
     if spec.search.strategy == "pbt":
         from components.pbt_search import run_pbt
 
-        return run_pbt(spec, prepared, space, parent_run_id, progress)
+        return run_pbt(spec, prepared, space, parent_run_id, progress, warm)
     source_trials = cmaes_source_trials(warm, space, spec.objective.directions[0]) if warm else []
     n_warm = len(warm.configs) if warm else 0  # the warm trials stand in for TPE's random start-up
     choice, sampler = sampler_for(spec, space, source_trials, n_warm)

@@ -122,6 +122,41 @@ warm_start: none
     assert refit.data.params["epochs"] == "6" and refit.data.metrics["test_accuracy"] > 0.8
 
 
+def test_population_based_training_starts_members_from_the_pipelines_previous_best(tmp_path, cli_env):
+    body = """
+study: {name}
+data: {{source: "sklearn:digits"}}
+model: {{family: torch_mlp}}
+objective: {{metric: accuracy}}
+validation: {{strategy: holdout}}
+search: {{strategy: pbt, parallelism: 2, seed: {seed}, pbt: {{population: 4, generations: 1, interval: 1}}}}
+tracking: {{mlflow_uri: "sqlite:///mlflow.db", experiment: pbt-warm}}
+warm_start: {{mode: same_pipeline, pipeline: digits-mlp-nightly}}
+"""
+    tune(tmp_path, cli_env, write_spec(tmp_path / "monday.yaml", body.format(name="pbt-monday", seed=1)))
+    tune(tmp_path, cli_env, write_spec(tmp_path / "tuesday.yaml", body.format(name="pbt-tuesday", seed=2)))
+    client = store(tmp_path)
+    exp = client.get_experiment_by_name("pbt-warm")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    by_study = lambda study, role: [r for r in runs if r.data.tags.get("kubetune.study") == study and r.data.tags["kubetune.role"] == role]  # noqa: E731
+    monday = {r.info.run_id: r for r in by_study("pbt-monday", "trial")}
+    (parent,) = by_study("pbt-tuesday", "study")
+    assert parent.data.tags["kubetune.warm_start.used"] == "same_pipeline"
+    assert parent.data.tags["kubetune.warm_start.n_configs"] == "2"  # half the population: the other half stays random
+    tuesday = {int(r.data.tags["kubetune.pbt.member"]): r for r in by_study("pbt-tuesday", "trial")}
+    assert sorted(tuesday) == [0, 1, 2, 3]
+    settings = ("depth", "width", "dropout", "lr", "weight_decay", "batch_size")
+    best_monday = max(monday.values(), key=lambda r: r.data.metrics["accuracy"])
+    for member in (0, 1):
+        source = monday[tuesday[member].data.tags["kubetune.warm_start.source_run_id"]]  # a run of Monday's study
+        assert tuesday[member].data.tags["kubetune.warm_start.source_study"] == "pbt-monday"
+        assert {k: tuesday[member].data.params[k] for k in settings} == {k: source.data.params[k] for k in settings}
+    first_source = monday[tuesday[0].data.tags["kubetune.warm_start.source_run_id"]]
+    assert first_source.data.metrics["accuracy"] == best_monday.data.metrics["accuracy"]  # the best goes first
+    for member in (2, 3):
+        assert "kubetune.warm_start.source_run_id" not in tuesday[member].data.tags
+
+
 def test_several_objectives_log_the_pareto_front_and_refit_by_the_stated_rule(tmp_path, cli_env):
     body = """
 data: {{source: "sklearn:digits"}}

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from components.models.registry import get_family
 from components.pbt import RoundResult, explore, first_generation, next_generation, rank
@@ -31,6 +32,25 @@ def test_first_generation_is_seeded_and_inside_the_space():
     for member in a:
         inside(member.params)
         assert member.parent_member is None and member.generation == 0
+
+
+def test_warm_start_configurations_seed_the_first_members_and_the_rest_stay_random():
+    past = {"lr": 0.0123, "dropout": 0.9, "epochs": 40, "unknown": 1}  # dropout above the space, epochs is PBT's own
+    members = first_generation(SPACE, 4, np.random.default_rng(1), [past])
+    first = members[0].params
+    assert first["lr"] == 0.0123 and first["dropout"] == SPACE["dropout"].high  # kept, clipped to the bound
+    assert "epochs" not in first and "unknown" not in first
+    assert set(first) == set(SPACE)  # what the past configuration lacks is drawn
+    for member in members:
+        inside(member.params)
+    assert len({str(m.params) for m in members}) == 4
+    again = first_generation(SPACE, 4, np.random.default_rng(1), [past])
+    assert [m.params for m in again] == [m.params for m in members]  # seeded
+
+
+def test_more_warm_start_configurations_than_members_is_refused():
+    with pytest.raises(ValueError, match="3 warm-start configurations for a population of 2"):
+        first_generation(SPACE, 2, np.random.default_rng(0), [{}, {}, {}])
 
 
 def test_bottom_quantile_copies_the_top_and_perturbs_all_but_the_structure():
