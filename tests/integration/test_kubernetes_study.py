@@ -209,3 +209,18 @@ def test_population_based_training_runs_its_rounds_as_jobs(k8s, tmp_path):
     created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
     assert len(created) == 6
     nothing_left(api)
+
+    # run again (same pipeline): the warm start seeds one member of three, in its pod, with its provenance
+    again = spec.read_text().replace("study: k8s-pbt", "study: k8s-pbt-again")
+    assert run(write_spec(tmp_path / "again.yaml", again), tmp_path, env).returncode == 0
+    first = {r.info.run_id: r for r in runs}
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]  # the study's own experiment
+    rerun = client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pbt-again' and tags.`kubetune.role` = 'trial'")
+    seeded = [r for r in rerun if "kubetune.warm_start.source_run_id" in r.data.tags]
+    assert len(rerun) == 6 and len(seeded) == 1
+    (member,) = seeded
+    source = first[member.data.tags["kubetune.warm_start.source_run_id"]]
+    assert member.data.tags["kubetune.pbt.member"] == "0" and member.data.tags["kubetune.pbt.generation"] == "0"
+    assert member.data.tags["kubetune.trial_state"] == "COMPLETE"  # it ran as a Job and was told
+    assert {k: member.data.params[k] for k in ("lr", "width")} == {k: source.data.params[k] for k in ("lr", "width")}
+    nothing_left(api)
