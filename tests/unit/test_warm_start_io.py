@@ -25,3 +25,18 @@ def test_a_corrupt_cache_file_is_rebuilt_from_mlflow_not_fatal(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     assert read_history(MlflowClient(uri), uri, tmp_path / "cache") == []
+
+
+def test_warm_start_limit_leaves_room_for_the_sampler_or_the_random_members():
+    from components.spec import parse_spec
+    from components.tuning import warm_start_limit
+
+    def spec(search, warm="auto"):
+        return parse_spec({"data": {"source": "sklearn:digits"}, "model": {"family": "torch_mlp"}, "objective": {"metric": "accuracy"},
+                           "search": search, "warm_start": warm})
+
+    assert warm_start_limit(spec({"n_trials": 40})) == 10  # half the budget, up to 10
+    assert warm_start_limit(spec({"n_trials": 6})) == 3
+    assert warm_start_limit(spec({"n_trials": 4}, {"mode": "auto", "max_trials": 9})) == 4  # never more than the budget
+    assert warm_start_limit(spec({"strategy": "pbt", "pbt": {"population": 6}})) == 3  # half the population
+    assert warm_start_limit(spec({"strategy": "pbt", "pbt": {"population": 6}}, {"mode": "auto", "max_trials": 8})) == 6
