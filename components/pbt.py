@@ -44,15 +44,6 @@ class RoundResult:
     value: float | None  # None: the round failed
 
 
-def sample(space: Space, rng: np.random.Generator) -> dict[str, Any]:
-    """A random configuration, conditions respected (for the first generation)."""
-    chosen: dict[str, Any] = {}
-    for name, param in space.items():
-        if is_active(param, chosen):
-            chosen[name] = _draw(param, rng)
-    return chosen
-
-
 def _draw(param: Any, rng: np.random.Generator) -> Any:
     if param.type == "categorical":
         return param.choices[int(rng.integers(len(param.choices)))]
@@ -69,11 +60,12 @@ def first_generation(space: Space, population: int, rng: np.random.Generator, st
     from random draws -- so past studies' best settings enter the population without taking it over."""
     if len(starts) > population:
         raise ValueError(f"{len(starts)} warm-start configurations for a population of {population}")
-    return [MemberRound(member, 0, complete(starts[member], space, rng) if member < len(starts) else sample(space, rng)) for member in range(population)]
+    return [MemberRound(member, 0, complete(starts[member] if member < len(starts) else {}, space, rng)) for member in range(population)]
 
 
 def complete(params: dict[str, Any], space: Space, rng: np.random.Generator) -> dict[str, Any]:
-    """``params`` inside ``space``, with every active parameter they do not set drawn at random."""
+    """``params`` inside ``space``, with every active parameter they do not set drawn at random (conditions
+    respected); from ``{}`` a random configuration."""
     inside = project(params, space)
     chosen: dict[str, Any] = {}
     for name, param in space.items():
