@@ -293,6 +293,15 @@ def check_cold_cache(parser: argparse.ArgumentParser, path: Path | None) -> None
             parser.error(f"--cold-cache: {path} is not a readable JSON file ({type(error).__name__})")
 
 
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both warm-start benchmarks take: which studies (seeds, trials, family, metric), how many workers."""
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
+    parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
+
+
 def restart_for(family: str, metric: str, script: str) -> None:
     """This module reads the family and metric at import (the pool's workers must agree): when the command
     line asks for others, start ``script`` again with them set in the environment."""
@@ -303,13 +312,9 @@ def restart_for(family: str, metric: str, script: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
+    add_study_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--cold-cache", type=Path, help="keep the leave-one-out cold studies in this JSON file and reuse them")
-    parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
-    parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
     args = parser.parse_args()
     if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
         parser.error(f"--json: folder {args.json.resolve().parent} does not exist")

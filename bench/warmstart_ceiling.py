@@ -77,7 +77,7 @@ def ceiling(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cac
             bounds.append(cold_trials[(n, s)] / (position or len(order) + 1))  # a miss: at least one more trial
     result = {**counts, "oracle_ratio_bound": statistics.median(bounds)}
     if any_config:
-        result |= _best_single_config(seeds, any_config, candidates, target, pool, cold_trials)
+        result |= _best_single_config(seeds, any_config, candidates, scores, target, pool, cold_trials)
     return result
 
 
@@ -94,15 +94,18 @@ def _space_sample(n: int, seed: int) -> tuple[list[dict], bool]:
     return [suggest(study.ask(), bench.SPACE) for _ in range(n)], False
 
 
-def _best_single_config(seeds: list[int], n: int, candidates: dict, target: dict, pool: ProcessPoolExecutor, cold_trials: dict) -> dict:
+def _best_single_config(seeds: list[int], n: int, candidates: dict, candidate_scores: dict, target: dict, pool: ProcessPoolExecutor,
+                        cold_trials: dict) -> dict:
     """For each held-out dataset, the configuration (of past candidates + the space sample) within 1% on
     most of the other datasets; how often it is within 1% on the held-out one, the median ratio a warm
     start opening with it could reach at most (cold trials over 1 on a hit, over 2 on a miss: the next
-    trial hitting is the best case), and the most datasets any one configuration is within 1% on."""
+    trial hitting is the best case), and the most datasets any one configuration is within 1% on. The
+    past candidates' scores (``candidate_scores``) are reused; only the space sample is scored here."""
     names = list(bench.DATASETS)
     samples = {s: _space_sample(n, s) for s in seeds}
     configs = {s: [c for _, c in candidates[s]] + samples[s][0] for s in seeds}
-    scores = {(name, s): row for name, s, row in pool.map(_score_candidates, [(name, s, configs[s]) for name in names for s in seeds])}
+    sampled = pool.map(_score_candidates, [(name, s, samples[s][0]) for name in names for s in seeds])
+    scores = {(name, s): candidate_scores[(name, s)] + row for name, s, row in sampled}
     gap = lambda j, o, s: bench.SIGN * (target[(o, s)] - scores[(o, s)][j]) / abs(target[(o, s)])  # noqa: E731  relative, > 0: worse
     hit = lambda j, o, s: bench.within_tolerance(scores[(o, s)][j], target[(o, s)])  # noqa: E731
     first, most, bounds = 0, 0, []
@@ -130,12 +133,8 @@ def _oracle_portfolio(candidates: list[int], past: list[str], seed: int, hit) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
+    bench.add_study_arguments(parser)
     parser.add_argument("--cold-cache", type=Path, help="the cold studies' JSON file (bench/warmstart.py --cold-cache)")
-    parser.add_argument("--family", default=bench.FAMILY_NAME, choices=bench.FAMILY_CHOICES)
-    parser.add_argument("--metric", default=bench.METRIC, choices=bench.METRIC_CHOICES)
     parser.add_argument("--any-config", type=int, default=0, metavar="N",
                         help="also score N configurations of the space (the whole grid if it has at most N points) on every dataset")
     args = parser.parse_args()
