@@ -89,6 +89,7 @@ class StudyController:
         self.max_retries = max_retries
         self._heartbeat = supports_heartbeat(study._storage)
         self._stale_checked_at = 0.0
+        self._beat_at = 0.0
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -103,6 +104,7 @@ class StudyController:
         try:
             while True:
                 out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
+                self._beat_for_starting(in_flight)
                 self._check_stale(in_flight)
                 while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
                     pass
@@ -265,6 +267,22 @@ class StudyController:
 
     def _trial_id(self, number: int) -> int:
         return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+
+    def _beat_for_starting(self, in_flight: dict[int, _InFlight]) -> None:
+        """Beat for trials whose worker has not begun them (a replacement worker still importing, a pod
+        waiting for a GPU node or its image): a slow start is not a lost worker. The beat still means
+        "someone alive answers for this trial": if this controller dies too, the beats stop, the trial
+        goes stale and another controller re-queues it."""
+        if not self._heartbeat or not hasattr(self.executor, "starting"):
+            return
+        interval = self.study._storage.get_heartbeat_interval() or 10
+        if time.monotonic() - self._beat_at < interval:
+            return
+        self._beat_at = time.monotonic()
+        for number in self.executor.starting():
+            entry = in_flight.get(number)
+            if entry is not None:
+                self._db(lambda: self.study._storage.record_heartbeat(entry.trial._trial_id), "heartbeat")
 
     def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
         """Fail trials whose heartbeat is stale (the storage callback re-queues them), and let go of

@@ -81,24 +81,29 @@ _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialSta
 
 
 def study_budget_used(study: optuna.Study) -> int:
-    """``budget_used`` without loading every trial: two COUNT queries on an RDB storage.
+    """``budget_used`` counted by the database itself: two COUNT queries, read past Optuna's trial cache.
 
-    Each re-queue creates exactly one successor (tagged ``kubetune.retry_of``) of one failed trial, so the
-    failed trials that do not count are exactly as many as the successors.
+    Optuna wraps an RDB storage in a per-process cache of trials; the count that decides whether one more
+    trial may start is read from the database, under the budget lock, not from that cache. Each re-queue
+    creates exactly one successor (tagged ``kubetune.retry_of``) of one failed trial, so the failed trials
+    that do not count are exactly as many as the successors.
     """
-    storage = study._storage
-    if not isinstance(storage, optuna.storages.RDBStorage):
+    backend = getattr(study._storage, "_backend", study._storage)  # optuna's _CachedStorage keeps the RDB here
+    if not isinstance(backend, optuna.storages.RDBStorage):
         return budget_used(study.get_trials(deepcopy=False))
     from optuna.storages._rdb import models  # Optuna's ORM: stable schema, versioned by its migrations
     from sqlalchemy import func, select
 
-    counted = storage.get_n_trials(study._study_id, _COUNTED)
-    query = (
+    counted = (
+        select(func.count())
+        .select_from(models.TrialModel)
+        .where(models.TrialModel.study_id == study._study_id, models.TrialModel.state.in_(_COUNTED))
+    )
+    successors = (
         select(func.count())
         .select_from(models.TrialUserAttributeModel)
         .join(models.TrialModel, models.TrialModel.trial_id == models.TrialUserAttributeModel.trial_id)
         .where(models.TrialModel.study_id == study._study_id, models.TrialUserAttributeModel.key == RETRY_OF)
     )
-    with storage.engine.connect() as connection:
-        successors = connection.execute(query).scalar_one()
-    return counted - int(successors)
+    with backend.engine.connect() as connection:
+        return int(connection.execute(counted).scalar_one()) - int(connection.execute(successors).scalar_one())

@@ -24,6 +24,10 @@ class Executor(Protocol):
     def running(self) -> list[int]:
         """Trial numbers in flight."""
 
+    def starting(self) -> list[int]:
+        """Trials in flight whose worker has not begun them yet (a local worker still importing, a pod
+        waiting for a node or its image). Their worker cannot heartbeat yet, so the controller does."""
+
     def cancel(self, trial_number: int) -> None:
         """Stop a trial in flight; it yields no result."""
 

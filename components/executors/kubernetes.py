@@ -42,7 +42,7 @@ class ClusterProblem(KubetuneError):
 class _Tracked:
     name: str
     submitted_at: float
-    pod: dict[str, Any] | None = None
+    pod_seen: bool = False  # a pod that was seen and is gone (node lost) is no longer "starting"
     unschedulable_since: float | None = None
 
 
@@ -131,6 +131,14 @@ class KubernetesExecutor:
     def running(self) -> list[int]:
         return sorted(self._tracked)
 
+    def starting(self) -> list[int]:
+        """Jobs whose pod is not running yet: not created, waiting for a node (GPU scale-up), pulling its image."""
+        def pending(number: int, tracked: _Tracked) -> bool:
+            pod = self._pods.get(number)
+            return not tracked.pod_seen if pod is None else pod.get("status", {}).get("phase", "Pending") == "Pending"
+
+        return sorted(n for n, tracked in self._tracked.items() if pending(n, tracked))
+
     def wait(self, timeout: float) -> list[TrialResult]:
         if not self._tracked:
             return []
@@ -208,6 +216,8 @@ class KubernetesExecutor:
     def _remember(self, pod: dict[str, Any]) -> None:
         number = int(pod["metadata"]["labels"][LABEL_TRIAL])
         self._pods[number] = pod
+        if number in self._tracked:
+            self._tracked[number].pod_seen = True
 
     def _any_finished(self) -> bool:
         return any(self._pods.get(n, {}).get("status", {}).get("phase") in ("Succeeded", "Failed") for n in self._tracked)

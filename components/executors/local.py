@@ -110,6 +110,11 @@ class LocalExecutor:
     def running(self) -> list[int]:
         return [w.trial_number for w in self._workers if w.trial_number is not None]
 
+    def starting(self) -> list[int]:
+        """A trial handed to a worker that has not said it is ready (a replacement still importing) waits
+        in its pipe; the worker starts beating for it only once it reads it."""
+        return [w.trial_number for w in self._workers if w.trial_number is not None and not w.ready]
+
     def wait(self, timeout: float) -> list[TrialResult]:
         busy = [w for w in self._workers if w.trial_number is not None]
         if not busy:

@@ -61,6 +61,19 @@ class ExecutorContract:
         assert all(r.state == "COMPLETE" and r.values for r in results.values())
         assert executor.running() == []
 
+    def test_a_trial_is_starting_until_its_worker_runs_it(self, executor, data_uri):
+        """Right after submit no worker can have begun the trial (local workers are still importing, no
+        pod exists yet): it is "starting", and the controller beats for it. Once it runs, it is not."""
+        executor.submit(self.new_request(data_uri, 0, "tests.families:SleepFamily", {"sleep": 4.0}))
+        assert executor.starting() == [0]
+        results, deadline = [], time.monotonic() + 60
+        while executor.starting() and time.monotonic() < deadline:
+            results += executor.wait(timeout=0.2)
+        assert results == [], "the 4-second trial should be seen running before it finishes"
+        assert executor.starting() == [] and executor.running() == [0]
+        assert drain(executor, 1)[0].state == "COMPLETE"
+        assert executor.starting() == []
+
     def test_an_exception_is_a_failed_trial_with_its_reason(self, executor, data_uri):
         executor.submit(self.new_request(data_uri, 0, "tests.families:RaiseFamily", {"x": 0.9}))
         executor.submit(self.new_request(data_uri, 1, "tests.families:RaiseFamily", {"x": 0.1}))

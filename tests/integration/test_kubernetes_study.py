@@ -115,6 +115,23 @@ def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_pat
     nothing_left(api)
 
 
+def test_a_pod_pending_longer_than_the_grace_period_is_not_taken_for_a_lost_trial(k8s, tmp_path):
+    """A GPU node scaling up or a large image keeps a pod Pending for minutes; its trial cannot heartbeat
+    yet. The controller beats for it, so it is neither failed as stale nor started a second time."""
+    api, behaviours, env = k8s
+    behaviours.update({"0": "slow_start"})  # Pending 15 s; the grace period is 10 s
+    result = run(spec_for(tmp_path, "k8s-slow-start", n_trials=3), tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "stopped heartbeating" not in result.stderr
+    study = optuna.load_study(study_name="k8s-slow-start", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3, [(t.number, t.state.name, t.user_attrs) for t in study.trials]
+    first = study.trials[0]
+    assert (first.datetime_complete - first.datetime_start).total_seconds() > 15  # it did wait, and was kept
+    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert len(created) == 3, created  # no second Job for the slow trial
+    nothing_left(api)
+
+
 def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
     api, _, env = k8s
     spec = spec_for(tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6)

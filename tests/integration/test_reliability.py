@@ -151,8 +151,12 @@ def test_a_two_controllers_eight_workers_200_trials_one_postgres_study(plane, ml
     study = load(postgres_url, "crowd")
     numbers = [t.number for t in study.trials]
     assert numbers == list(range(len(numbers))), "duplicate or missing trial numbers"
-    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 200
-    assert len(study.trials) == 200, "the budget was overshot"
+    retried = [(t.number, t.state.name, t.user_attrs) for t in study.trials if t.state != TrialState.COMPLETE or "kubetune.retry_of" in t.user_attrs]
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 200, (retried, outputs)
+    # a trial lost under load (stale heartbeat) is re-run: its failed attempt does not use the budget
+    successors = [t for t in study.trials if "kubetune.retry_of" in t.user_attrs]
+    assert all(t.state == TrialState.COMPLETE or t.number in {s.user_attrs["kubetune.retry_of"] for s in successors} for t in study.trials), retried
+    assert len(study.trials) - len(successors) == 200, ("the budget was overshot", retried)
     assert_one_run_per_trial(mlflow_server.url, "crowd", study)
     by_controller = {}
     for run in child_runs(mlflow_server.url, "crowd"):

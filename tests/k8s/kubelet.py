@@ -3,7 +3,9 @@ pod's command as a local process with the pod's environment (secretKeyRef resolv
 and writes pod status, Job status and logs back — through the official client, over HTTP, as the real
 components would. ``behaviour(job) -> str`` injects failures per Job:
 
-run (default) | oom | evict | unschedulable | image_pull | hang
+run (default) | oom | evict | unschedulable | image_pull | hang | slow_start (the pod stays Pending,
+its container "ContainerCreating", for ``slow_start_s`` seconds -- a GPU node scaling up, a large image
+being pulled -- then runs)
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ class TestKubelet:
     __test__ = False  # not a pytest class
 
     def __init__(self, api: FakeKubeAPI, namespace: str, secrets: dict[str, dict[str, str]], behaviour: Behaviour | None = None,
-                 extra_env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path | None = None, slow_start_s: float = 15.0) -> None:
         self.api = api
         self.namespace = namespace
         self.secrets = secrets
         self.behaviour = behaviour or (lambda job: "run")
         self.extra_env = extra_env or {}
         self.cwd = cwd
+        self.slow_start_s = slow_start_s
         configuration = client.Configuration()
         configuration.host = api.url
         self.client = client.ApiClient(configuration)
@@ -113,6 +116,11 @@ class TestKubelet:
         if mode == "image_pull":
             return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ErrImagePull", "message": f'failed to pull image "{container["image"]}": not found'}},
                                     conditions=[{"type": "PodScheduled", "status": "True"}])
+        if mode == "slow_start":
+            self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ContainerCreating"}}, conditions=[{"type": "PodScheduled", "status": "True"}])
+            time.sleep(self.slow_start_s)
+            if self.api.state.get("pods", self.namespace, pod_name) is None:
+                return  # cancelled while it waited
         env = {**os.environ, **self.extra_env, **self._env(container)}
         command = [sys.executable if part == "python" else part for part in container["command"]]
         started = time.monotonic()
@@ -141,7 +149,7 @@ class TestKubelet:
                                 conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}])
         else:
             terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": "Completed" if code == 0 else "Error", "finishedAt": _now()}
-        phase = "Succeeded" if code == 0 and mode == "run" and reason is None else "Failed"
+        phase = "Succeeded" if code == 0 and mode in ("run", "slow_start") and reason is None else "Failed"
         self._finish(job, pod_name, phase, terminated, reason=reason, elapsed=time.monotonic() - started)
 
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
