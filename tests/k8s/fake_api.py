@@ -239,6 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")  # said, not only done: else the client reuses a closed socket
         self.end_headers()
         self.close_connection = True
         try:
