@@ -8,7 +8,8 @@ every API call carries a timeout. Outcomes:
 - pod Failed with exit code 3: the trial's own error (reason: the pod's last log lines);
 - OOMKilled: a failed trial whose reason says so;
 - DisruptionTarget (preemption, eviction, node drain): a *retryable* failure, re-run with the same params;
-- image pull errors, or a pod unschedulable for longer than ``unschedulableTimeout``: the study stops
+- image pull errors, a container the kubelet cannot create (a missing Secret), or a pod unschedulable
+  for longer than ``unschedulableTimeout``: the study stops
   early with a clear message (ClusterProblem) instead of hanging.
 
 ``cancel`` and ``close`` delete Jobs with propagationPolicy Background, so their pods go too. A restarted
@@ -31,6 +32,8 @@ from components.trial import TrialRequest, TrialResult
 log = logging.getLogger("kubetune.kubernetes")
 ResultReader = Callable[[int], TrialResult | None]  # trial number -> the result its pod published
 IMAGE_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+# the kubelet cannot build the container: a Secret or ConfigMap (key) the pod names is missing, a bad mount
+CONTAINER_ERRORS = {"CreateContainerConfigError", "CreateContainerError"}
 LOG_LINES = 20
 
 
@@ -276,6 +279,9 @@ class KubernetesExecutor:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in IMAGE_ERRORS:
                 raise ClusterProblem(f"the trial image {self.settings.image} cannot be pulled ({waiting['reason']}: {waiting.get('message', '')})")
+            if waiting.get("reason") in CONTAINER_ERRORS:  # a Pending pod is beaten for: it must not wait forever
+                raise ClusterProblem(f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
+                                     f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}")
         scheduled = next((c for c in status.get("conditions", []) or [] if c.get("type") == "PodScheduled"), None)
         if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
             tracked.unschedulable_since = tracked.unschedulable_since or time.monotonic()

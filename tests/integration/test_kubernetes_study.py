@@ -104,6 +104,8 @@ def test_every_created_job_validates_and_carries_no_credential(k8s, tmp_path):
 @pytest.mark.parametrize("mode, message", [
     ("image_pull", "the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"),
     ("unschedulable", "the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."),
+    ("config_error", 'the study stopped early: trial pods cannot start their container (CreateContainerConfigError: secret "kubetune-study-db" not found); '
+                     "check the Secrets and ConfigMaps the trial pods use in namespace kubetune"),
 ])
 def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_path, mode, message):
     api, behaviours, env = k8s

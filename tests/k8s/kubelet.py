@@ -3,7 +3,7 @@ pod's command as a local process with the pod's environment (secretKeyRef resolv
 and writes pod status, Job status and logs back — through the official client, over HTTP, as the real
 components would. ``behaviour(job) -> str`` injects failures per Job:
 
-run (default) | oom | evict | unschedulable | image_pull | hang | slow_start (the pod stays Pending,
+run (default) | oom | evict | unschedulable | image_pull | config_error | hang | slow_start (the pod stays Pending,
 its container "ContainerCreating", for ``slow_start_s`` seconds -- a GPU node scaling up, a large image
 being pulled -- then runs)
 """
@@ -121,6 +121,9 @@ class TestKubelet:
             time.sleep(self.slow_start_s)
             if self.api.state.get("pods", self.namespace, pod_name) is None:
                 return  # cancelled while it waited
+        if mode == "config_error":
+            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "kubetune-study-db" not found'}},
+                                    conditions=[{"type": "PodScheduled", "status": "True"}])
         env = {**os.environ, **self.extra_env, **self._env(container)}
         command = [sys.executable if part == "python" else part for part in container["command"]]
         started = time.monotonic()
