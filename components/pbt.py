@@ -137,3 +137,28 @@ def _neighbour(choices: list[Any], value: Any, rng: np.random.Generator) -> Any:
         return value
     index = choices.index(value) + int(rng.choice([-1, 1]))
     return choices[min(max(index, 0), len(choices) - 1)]
+
+
+def replay_schedule(lineage: Sequence[dict[str, Any]], member: int, generations: int, interval: int, seed: int | None) -> list[dict[str, Any]]:
+    """The rounds that trained ``member``'s final weights, first to last, as the refit replays them.
+
+    PBT's answer is a schedule, not one configuration: the settings changed between rounds and a
+    member may have copied another's weights. Following whose checkpoint each round started from back
+    to generation 0 gives that schedule; each step carries the round's settings, its epochs and the
+    batch-order seed the round used (components.pbt_member), so the refit trains what PBT trained.
+    """
+    by_round = {(int(r["member"]), int(r["generation"])): r for r in lineage}
+    chain: list[dict[str, Any]] = []
+    current = member
+    for generation in range(generations - 1, -1, -1):
+        round_ = by_round[(current, generation)]
+        chain.append(round_)
+        if round_.get("parent_member") is None:
+            break  # this round started from fresh weights: the schedule starts here
+        current = int(round_["parent_member"])
+    return [
+        {"generation": int(r["generation"]), "member": int(r["member"]), "params": dict(r["params"]), "epochs": interval,
+         "seed": (seed or 0) + 1000 * int(r["generation"]) + int(r["member"])}
+        for r in reversed(chain)
+    ]
+

@@ -32,7 +32,7 @@ def run_member_round(request: TrialRequest) -> TrialResult:
         train_rows, val_rows = next(splits(request.validation, X, y, request.n_classes, request.folds, request.val_size, request.seed))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": int(round_["interval"])}
-        seed = (request.seed or 0) + 1000 * int(round_["generation"]) + int(round_["member"])  # new batches each round
+        seed = (request.seed or 0) + 1000 * int(round_["generation"]) + int(round_["member"])  # new batches each round (pbt.replay_schedule)
         pipeline = make_pipeline(get_family(request.family).build(params, request.task, seed))
         model = pipeline.named_steps["model"]
         if round_.get("checkpoint_in"):

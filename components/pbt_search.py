@@ -19,7 +19,7 @@ from components.artifacts import join
 from components.controller import StudyController, TrialsSummary
 from components.errors import StudyConflictError
 from components.models.registry import get_family
-from components.pbt import MemberRound, RoundResult, first_generation, next_generation
+from components.pbt import MemberRound, RoundResult, first_generation, next_generation, replay_schedule
 from components.prepare import PreparedData
 from components.requeue import PBT_PREFIX
 from components.space import Space, space_fingerprint
@@ -144,7 +144,8 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     fidelity = getattr(family, "fidelity", None)
     params = dict(best.params) | ({fidelity.param: epochs} if fidelity else {})
     tracker.set_tags(parent_run_id, {"kubetune.pbt.best_member": str(best.member), "kubetune.pbt.best_trial": str(best.trial_number)})
-    return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials))
+    schedule = replay_schedule(lineage, best.member, settings.generations, settings.interval, spec.search.seed)
+    return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials), schedule=schedule)
 
 
 def generation_results(study: Any, generation: int) -> list[RoundResult]:

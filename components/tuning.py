@@ -196,6 +196,7 @@ class SearchOutcome:
     summary: TrialsSummary
     n_trials_total: int
     failure: str | None = None
+    schedule: list[dict[str, Any]] | None = None  # population-based training: the rounds the refit replays
 
 
 def make_executor(spec: TuneSpec, storage: Any) -> Any:
@@ -308,9 +309,13 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         drop=spec.data.drop,
         metrics=spec.objective.metrics,
         n_classes=prepared.facts.n_classes,
+        schedule=[step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule] if search.schedule else None,
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
-    tracker.log_params(run_id, {**params, "best_trial_number": search.best_number})
+    replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
+    tracker.log_params(run_id, {**params, "best_trial_number": search.best_number, **replayed})
+    if search.schedule:  # what the refit trained, round by round: the reproduction recipe for this model
+        tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
     cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
     tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})

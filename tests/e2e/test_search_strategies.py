@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import mlflow
 import optuna
 import pytest
 from mlflow import MlflowClient
@@ -120,6 +121,19 @@ warm_start: none
     assert int(tags[best]["kubetune.pbt.generation"]) == 2
     refit = client.get_run(parent.data.tags["kubetune.refit_run_id"])
     assert refit.data.params["epochs"] == "6" and refit.data.metrics["test_accuracy"] > 0.8
+    # the refit replays the best member's schedule (its ancestors' rounds), not its last settings from scratch
+    assert refit.data.params["pbt_replayed_rounds"] == "3"
+    schedule = json.loads(open(client.download_artifacts(refit.info.run_id, "pbt_schedule.json", str(tmp_path))).read())["rounds"]
+    assert [s["generation"] for s in schedule] == [0, 1, 2] and schedule[-1]["member"] == int(tags[best]["kubetune.pbt.member"])
+    for step, later in zip(schedule, schedule[1:]):  # each round resumed from the round before it in the schedule
+        assert int(tags[by_round[(later["generation"], later["member"])]]["kubetune.pbt.copied_from_member"]) == step["member"]
+    for step in schedule:
+        logged = runs[by_round[(step["generation"], step["member"])]].data.params
+        assert {k: str(v) for k, v in step["params"].items()} == {k: v for k, v in logged.items() if k in step["params"]}
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    network = mlflow.sklearn.load_model(f"runs:/{refit.info.run_id}/model").named_steps["model"]
+    assert network.training_state_["epochs_done"] == 6 and network.resume_from is None
+    assert network.lr == schedule[-1]["params"]["lr"]
 
 
 def test_population_based_training_starts_members_from_the_pipelines_previous_best(tmp_path, cli_env):

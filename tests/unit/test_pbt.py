@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from components.models.registry import get_family
-from components.pbt import RoundResult, explore, first_generation, next_generation, rank
+from components.pbt import RoundResult, explore, first_generation, next_generation, rank, replay_schedule
 from components.pbt_search import checkpoint_uri, round_attrs
 from components.spec import ParamSpec
 
@@ -100,3 +100,21 @@ def test_round_attrs_name_the_parent_checkpoint_and_the_epoch_it_was_copied_at()
     assert attrs["kubetune.pbt.checkpoint_in"] == checkpoint_uri("s3://bucket/study/pbt", 2, copied.parent_member)
     assert attrs["kubetune.pbt.checkpoint_out"] == "s3://bucket/study/pbt/gen-0003/member-000.pt"
     assert attrs["kubetune.pbt.copied_at_epoch"] == 12 and attrs["kubetune.pbt.copied_from_member"] == 1
+
+
+def test_replay_schedule_follows_the_checkpoints_back_to_generation_0():
+    """Member 1 copied member 0 in generation 1, then kept its own weights: its final model was trained
+    by member 0's first round, then member 1's rounds 1 and 2, each with that round's settings and seed."""
+    lineage = [
+        {"member": 0, "generation": 0, "params": {"lr": 0.1}, "parent_member": None},
+        {"member": 1, "generation": 0, "params": {"lr": 0.2}, "parent_member": None},
+        {"member": 0, "generation": 1, "params": {"lr": 0.11}, "parent_member": 0},
+        {"member": 1, "generation": 1, "params": {"lr": 0.13}, "parent_member": 0, "exploited": True},
+        {"member": 0, "generation": 2, "params": {"lr": 0.12}, "parent_member": 0},
+        {"member": 1, "generation": 2, "params": {"lr": 0.14}, "parent_member": 1},
+    ]
+    schedule = replay_schedule(lineage, member=1, generations=3, interval=2, seed=7)
+    assert [(s["generation"], s["member"], s["params"]["lr"]) for s in schedule] == [(0, 0, 0.1), (1, 1, 0.13), (2, 1, 0.14)]
+    assert [s["seed"] for s in schedule] == [7, 1008, 2008] and all(s["epochs"] == 2 for s in schedule)
+    assert [s["member"] for s in replay_schedule(lineage, member=0, generations=3, interval=2, seed=None)] == [0, 0, 0]
+
