@@ -268,6 +268,9 @@ class StudyController:
     def _trial_id(self, number: int) -> int:
         return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
 
+    def _heartbeat_interval(self) -> float:
+        return self.study._storage.get_heartbeat_interval() or 10
+
     def _beat_for_starting(self, in_flight: dict[int, _InFlight]) -> None:
         """Beat for trials whose worker has not begun them (a replacement worker still importing, a pod
         waiting for a GPU node or its image): a slow start is not a lost worker. The beat still means
@@ -275,7 +278,7 @@ class StudyController:
         goes stale and another controller re-queues it."""
         if not self._heartbeat or not hasattr(self.executor, "starting"):
             return
-        interval = self.study._storage.get_heartbeat_interval() or 10
+        interval = self._heartbeat_interval()
         if time.monotonic() - self._beat_at < interval:
             return
         self._beat_at = time.monotonic()
@@ -289,7 +292,7 @@ class StudyController:
         trials in flight here that another controller has already failed that way."""
         if not self._heartbeat:
             return 0
-        interval = self.study._storage.get_heartbeat_interval() or 10
+        interval = self._heartbeat_interval()
         if not force and time.monotonic() - self._stale_checked_at < interval:
             return 0
         self._stale_checked_at = time.monotonic()

@@ -158,7 +158,12 @@ def replay_schedule(lineage: Sequence[dict[str, Any]], member: int, generations:
         current = int(round_["parent_member"])
     return [
         {"generation": int(r["generation"]), "member": int(r["member"]), "params": dict(r["params"]), "epochs": interval,
-         "seed": (seed or 0) + 1000 * int(r["generation"]) + int(r["member"])}
+         "seed": round_seed(seed, int(r["generation"]), int(r["member"]))}
         for r in reversed(chain)
     ]
+
+
+def round_seed(seed: int | None, generation: int, member: int) -> int:
+    """A round's batch-order seed: new batches each round, the same ones when the refit replays it."""
+    return (seed or 0) + 1000 * generation + member
 

@@ -21,6 +21,7 @@ def run_member_round(request: TrialRequest) -> TrialResult:
     from components.evaluation import make_pipeline, score, splits
     from components.models.registry import get_family
     from components.models.torch_base import load_checkpoint, save_checkpoint
+    from components.pbt import round_seed
 
     started = time.perf_counter()
     round_ = request.pbt or {}
@@ -32,7 +33,7 @@ def run_member_round(request: TrialRequest) -> TrialResult:
         train_rows, val_rows = next(splits(request.validation, X, y, request.n_classes, request.folds, request.val_size, request.seed))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": int(round_["interval"])}
-        seed = (request.seed or 0) + 1000 * int(round_["generation"]) + int(round_["member"])  # new batches each round (pbt.replay_schedule)
+        seed = round_seed(request.seed, int(round_["generation"]), int(round_["member"]))
         pipeline = make_pipeline(get_family(request.family).build(params, request.task, seed))
         model = pipeline.named_steps["model"]
         if round_.get("checkpoint_in"):
