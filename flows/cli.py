@@ -20,6 +20,7 @@ from components.errors import KubetuneError
 from components.redact import redact_text
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EPHEMERAL_SERVER_STARTUP_S = 120  # Prefect's default is 20 s; see _patient_prefect_startup
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +98,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_defaults()
+    _patient_prefect_startup()
     try:
         return _run(args)
     except KubetuneError as error:
@@ -120,6 +122,13 @@ def _quiet_defaults() -> None:
     warnings.filterwarnings("ignore", message=".*pickle or cloudpickle format.*")
     logging.getLogger("optuna").setLevel(logging.WARNING)
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+
+
+def _patient_prefect_startup() -> None:
+    """With no Prefect server configured, Prefect starts a throwaway one per run and waits 20 s for it by
+    default; on a busy laptop or a 2-core CI runner its start-up alone can take longer, and the run then
+    fails before any trial. Wait longer unless the user chose a value (or points at a real server)."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_SERVER_STARTUP_S))
 
 
 def _run(args: argparse.Namespace) -> int:
