@@ -313,6 +313,7 @@ class KubernetesSpec(_Strict):
     )
     ttlSecondsAfterFinished: int = Field(600, ge=0)
     unschedulableTimeout: float = Field(300, gt=0, description="seconds a pod may stay unschedulable")
+    startTimeout: float = Field(1800, gt=0, description="seconds a scheduled pod may take to start its container (image pull, volume mounts)")
 
     @field_validator("resources")
     @classmethod

@@ -8,9 +8,11 @@ every API call carries a timeout. Outcomes:
 - pod Failed with exit code 3: the trial's own error (reason: the pod's last log lines);
 - OOMKilled: a failed trial whose reason says so;
 - DisruptionTarget (preemption, eviction, node drain): a *retryable* failure, re-run with the same params;
-- image pull errors, a container the kubelet cannot create (a missing Secret), or a pod unschedulable
-  for longer than ``unschedulableTimeout``: the study stops
-  early with a clear message (ClusterProblem) instead of hanging.
+- image pull errors, a container the kubelet cannot create (a missing Secret), a pod unschedulable for
+  longer than ``unschedulableTimeout``, or a scheduled pod whose container has not started after
+  ``startTimeout`` (a volume that never mounts): the study stops early with a clear message
+  (ClusterProblem) instead of hanging. A Pending pod's trial is heartbeated for by the controller (see
+  ``starting``), so these limits are what bounds its wait.
 
 ``cancel`` and ``close`` delete Jobs with propagationPolicy Background, so their pods go too. A restarted
 controller ``adopt``s the study's Jobs that are still there instead of creating them again.
@@ -47,6 +49,7 @@ class _Tracked:
     submitted_at: float
     pod_seen: bool = False  # a pod that was seen and is gone (node lost) is no longer "starting"
     unschedulable_since: float | None = None
+    scheduled_pending_since: float | None = None
 
 
 class KubernetesExecutor:
@@ -283,6 +286,8 @@ class KubernetesExecutor:
                 raise ClusterProblem(f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
                                      f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}")
         scheduled = next((c for c in status.get("conditions", []) or [] if c.get("type") == "PodScheduled"), None)
+        if scheduled and scheduled.get("status") == "True":
+            self._check_start(tracked, pod)
         if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
             tracked.unschedulable_since = tracked.unschedulable_since or time.monotonic()
             if time.monotonic() - tracked.unschedulable_since > self.settings.unschedulableTimeout:
@@ -290,6 +295,18 @@ class KubernetesExecutor:
                     f"trial pods stayed unschedulable for {self.settings.unschedulableTimeout:g} s: {scheduled.get('message', '')} "
                     f"(resources {self.settings.resources}, nodeSelector {self.settings.nodeSelector})"
                 )
+
+    def _check_start(self, tracked: _Tracked, pod: dict[str, Any]) -> None:
+        """A scheduled pod whose container never starts (a volume that cannot attach, an image pull that
+        never ends) sends no further events; without this limit its trial would wait for ever."""
+        tracked.scheduled_pending_since = tracked.scheduled_pending_since or time.monotonic()
+        if time.monotonic() - tracked.scheduled_pending_since <= self.settings.startTimeout:
+            return
+        name = pod["metadata"]["name"]
+        waiting = next(((c.get("state") or {}).get("waiting") or {} for c in pod.get("status", {}).get("containerStatuses", []) or []), {})
+        why = ": ".join(part for part in (waiting.get("reason", "Pending"), waiting.get("message", "")) if part)
+        raise ClusterProblem(f"trial pod {name} was scheduled but its container did not start within {self.settings.startTimeout:g} s ({why}); "
+                             f"see kubectl describe pod {name} -n {self.namespace} (volumes that do not mount, an image too slow to pull)")
 
     def _last_log_lines(self, pod_name: str) -> str:
         from kubernetes.client import ApiException

@@ -3,6 +3,7 @@ the test kubelet: failures injected, the controller killed and restarted, object
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -101,18 +102,20 @@ def test_every_created_job_validates_and_carries_no_credential(k8s, tmp_path):
     nothing_left(api)
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("image_pull", "the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"),
-    ("unschedulable", "the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."),
-    ("config_error", 'the study stopped early: trial pods cannot start their container (CreateContainerConfigError: secret "kubetune-study-db" not found); '
-                     "check the Secrets and ConfigMaps the trial pods use in namespace kubetune"),
+@pytest.mark.parametrize("mode, message, extra", [
+    ("image_pull", re.escape("the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"), ""),
+    ("unschedulable", re.escape("the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."), ""),
+    ("config_error", re.escape('the study stopped early: trial pods cannot start their container (CreateContainerConfigError: secret "kubetune-study-db" not found); '
+                               "check the Secrets and ConfigMaps the trial pods use in namespace kubetune"), ""),
+    ("stuck_creating", r"the study stopped early: trial pod (kt-k8s-stuck-creating-[a-z0-9-]+) was scheduled but its container did not start within 4 s "
+                       r"\(ContainerCreating\); see kubectl describe pod \1 -n kubetune ", ", startTimeout: 4"),
 ])
-def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_path, mode, message):
+def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_path, mode, message, extra):
     api, behaviours, env = k8s
     behaviours.update({str(n): mode for n in range(9)})
     started = time.monotonic()
-    result = run(spec_for(tmp_path, f"k8s-{mode.replace('_', '-')}"), tmp_path, env, timeout=180)
-    assert result.returncode == 1 and f"kubetune: error: {message}" in result.stderr, result.stderr[-2000:]
+    result = run(spec_for(tmp_path, f"k8s-{mode.replace('_', '-')}", extra=extra), tmp_path, env, timeout=180)
+    assert result.returncode == 1 and re.search(f"kubetune: error: {message}", result.stderr), result.stderr[-2000:]
     assert time.monotonic() - started < 150  # stopped, not hung
     nothing_left(api)
 

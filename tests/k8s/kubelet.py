@@ -121,6 +121,8 @@ class TestKubelet:
             time.sleep(self.slow_start_s)
             if self.api.state.get("pods", self.namespace, pod_name) is None:
                 return  # cancelled while it waited
+        if mode == "stuck_creating":  # a volume that never attaches: scheduled, then no further event
+            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ContainerCreating"}}, conditions=[{"type": "PodScheduled", "status": "True"}])
         if mode == "config_error":
             return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "kubetune-study-db" not found'}},
                                     conditions=[{"type": "PodScheduled", "status": "True"}])
