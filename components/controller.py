@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from components.budget_lock import budget_lock
 from components.executors.base import Executor
 from components.heartbeat import supports_heartbeat
+from components.interrupts import DeferredInterrupt
 from components.requeue import MAX_RETRIES_ATTR, PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
 from components.space import Space, suggest
 from components.tracking import Tracker
@@ -101,38 +102,41 @@ class StudyController:
         in_flight: dict[int, _InFlight] = self._adopt()
         started = time.monotonic()
         bar = self._progress_bar(self._budget_used())
-        try:
-            while True:
-                out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
-                self._beat_for_starting(in_flight)
-                self._check_stale(in_flight)
-                while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
-                    pass
-                if not in_flight:
-                    if not out_of_time and self._budget_used() < self.n_trials:
-                        continue  # a stale trial was re-queued meanwhile; run it
-                    if not out_of_time and self._others_running():
-                        time.sleep(1.0)  # another controller's trials may still be re-queued
-                        continue
-                    summary.stopped_by = "timeout" if out_of_time else "budget"
-                    break
-                for result in self.executor.wait(timeout=1.0):
-                    entry = in_flight.pop(result.trial_number, None)
-                    if entry is None:
-                        continue  # already failed through its heartbeat
-                    self._record(entry, result, summary)
-                    summary.ran_this_time += 1
-                    self._update_bar(bar)
-        except KeyboardInterrupt:
-            self._interrupt(in_flight, "interrupted by the user (Ctrl-C)")
-            raise
-        except BaseException:
-            self._interrupt(in_flight, "interrupted: the controller stopped on an error")
-            raise
-        finally:
-            summary.wall_seconds = time.monotonic() - started
-            if bar is not None:
-                bar.close()
+        with DeferredInterrupt() as interrupt:  # Ctrl-C between steps, never mid-write
+            try:
+                while True:
+                    interrupt.check()
+                    out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
+                    self._beat_for_starting(in_flight)
+                    self._check_stale(in_flight)
+                    while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
+                        pass
+                    if not in_flight:
+                        if not out_of_time and self._budget_used() < self.n_trials:
+                            continue  # a stale trial was re-queued meanwhile; run it
+                        if not out_of_time and self._others_running():
+                            time.sleep(1.0)  # another controller's trials may still be re-queued
+                            continue
+                        summary.stopped_by = "timeout" if out_of_time else "budget"
+                        break
+                    for result in self.executor.wait(timeout=1.0):
+                        entry = in_flight.pop(result.trial_number, None)
+                        if entry is None:
+                            continue  # already failed through its heartbeat
+                        self._record(entry, result, summary)
+                        summary.ran_this_time += 1
+                        self._update_bar(bar)
+                interrupt.check()  # pressed while the last results were recorded
+            except KeyboardInterrupt:
+                self._interrupt(in_flight, "interrupted by the user (Ctrl-C)")
+                raise
+            except BaseException:
+                self._interrupt(in_flight, "interrupted: the controller stopped on an error")
+                raise
+            finally:
+                summary.wall_seconds = time.monotonic() - started
+                if bar is not None:
+                    bar.close()
         return summary
 
     def reconcile_abandoned(self) -> int:

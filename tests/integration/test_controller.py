@@ -96,6 +96,38 @@ def test_ctrl_c_records_trials_in_flight_and_a_rerun_finishes_the_budget(setup):
         assert retried[lost.number].params == lost.params and retried[lost.number].state == TrialState.COMPLETE
 
 
+class CtrlCWhileRecording(Tracker):
+    """Ctrl-C pressed while the controller writes a finished trial's MLflow run (the moment that, on a
+    SQLite store, used to leave the database locked and the run crashed instead of stopped)."""
+
+    pressed_for: str | None = None
+
+    def finish_trial_run(self, run_id, result, metric_names):
+        if self.pressed_for is None and result.state == "COMPLETE":
+            self.pressed_for = run_id
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().finish_trial_run(run_id, result, metric_names)
+
+
+def test_ctrl_c_during_a_write_lets_the_write_finish_then_stops(setup):
+    uri, storage, tracker, parent = setup
+    pressing = CtrlCWhileRecording(tracker.tracking_uri, "controller-tests")
+    space = {"x": ParamSpec(type="float", low=0.0, high=0.4), "sleep": ParamSpec(type="float", low=0.3, high=0.4)}
+    controller, executor = make_controller((uri, storage, pressing, parent), "tests.families:SleepFamily", n_trials=8, space=space)
+    with executor, pytest.raises(KeyboardInterrupt):
+        controller.run()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the controller put Python's handler back
+    runs = {r.info.run_id: r for r in tracker.trial_runs(parent)}
+    recorded = runs[pressing.pressed_for]
+    assert recorded.info.status == "FINISHED" and recorded.data.tags["kubetune.trial_state"] == "COMPLETE"
+    assert "accuracy" in recorded.data.metrics  # the run being written when Ctrl-C came was written in full
+    trials = controller.study.trials
+    assert len(trials) < 8, "the study should have stopped, not run its whole budget"
+    interrupted = [t for t in trials if t.user_attrs.get(INTERRUPTED)]
+    assert all(runs[t.user_attrs["kubetune.mlflow_run_id"]].info.status == "KILLED" for t in interrupted)
+    assert all(run.info.status != "RUNNING" for run in runs.values())  # nothing left half-recorded
+
+
 def test_trials_left_running_by_a_dead_controller_are_reconciled(setup):
     controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=3)
     orphan = controller.study.ask({"x": optuna.distributions.FloatDistribution(0, 1), "sleep": optuna.distributions.FloatDistribution(0, 0.05)})
