@@ -115,6 +115,18 @@ def write_bytes(uri: str, data: bytes) -> str:
     return uri
 
 
+def delete(uri: str) -> None:
+    """Remove the object or file at ``uri``; one that is already gone is fine."""
+    if uri.startswith("s3://"):
+        bucket, key = split_s3_uri(uri)
+        try:
+            s3_client().delete_object(Bucket=bucket, Key=key)
+        except Exception as error:  # noqa: BLE001
+            raise _explain(uri, error) from None
+        return
+    Path(uri).unlink(missing_ok=True)
+
+
 def read_bytes(uri: str) -> bytes:
     return read_s3_bytes(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
 

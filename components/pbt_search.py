@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from optuna.trial import TrialState
 
-from components.artifacts import join
+from components.artifacts import ArtifactError, delete, join
 from components.controller import StudyController, TrialsSummary
 from components.errors import StudyConflictError
 from components.models.registry import get_family
@@ -123,6 +123,8 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
             )
             summary = controller.run()
             _add(total, summary)
+            if settings.keep_checkpoints == "last" and generation > 0:
+                drop_checkpoints(root, generation - 1, settings.population)  # generation g trained from them; nobody reads them again
             results = generation_results(study, generation)
             lineage += [r.lineage() | {"value": _value_of(results, r.member), "trial": _trial_of(results, r.member)} for r in rounds]
             done = [r for r in results if r.value is not None]
@@ -146,6 +148,18 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     tracker.set_tags(parent_run_id, {"kubetune.pbt.best_member": str(best.member), "kubetune.pbt.best_trial": str(best.trial_number)})
     schedule = replay_schedule(lineage, best.member, settings.generations, settings.interval, spec.search.seed)
     return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials), schedule=schedule)
+
+
+def drop_checkpoints(root: str, generation: int, population: int) -> None:
+    """Delete one generation's checkpoints (``keep_checkpoints: last``). The refit replays the schedule
+    from scratch and later rounds read only the generation before theirs, so nothing needs them; a
+    deletion that fails costs disk, not the study."""
+    for member in range(population):
+        uri = checkpoint_uri(root, generation, member)
+        try:
+            delete(uri)
+        except ArtifactError as error:
+            log.warning("pbt: could not delete checkpoint %s: %s", uri, error)
 
 
 def generation_results(study: Any, generation: int) -> list[RoundResult]:

@@ -243,6 +243,9 @@ class PBTSpec(_Strict):
     quantile: float = Field(0.25, gt=0, le=0.5, description="bottom fraction that copies the top fraction")
     perturb: list[float] = Field(default_factory=lambda: [0.8, 1.2], min_length=1, description="factors for numbers")
     resample_probability: float = Field(0.25, ge=0, le=1, description="chance a setting is drawn anew instead")
+    keep_checkpoints: Literal["all", "last"] = Field(
+        "all", description="all: every round's checkpoint stays (the lineage can be inspected); last: a generation's "
+        "checkpoints are deleted once the next one has trained from them (disk: population, not population x generations)")
 
 
 class SearchSpec(_Strict):

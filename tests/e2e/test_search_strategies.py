@@ -88,7 +88,7 @@ data: {source: "sklearn:digits"}
 model: {family: torch_mlp}
 objective: {metric: accuracy}
 validation: {strategy: holdout}
-search: {strategy: pbt, parallelism: 2, seed: 4, pbt: {population: 4, generations: 3, interval: 2}}
+search: {strategy: pbt, parallelism: 2, seed: 4, pbt: {population: 4, generations: 3, interval: 2, keep_checkpoints: last}}
 tracking: {mlflow_uri: "sqlite:///mlflow.db"}
 warm_start: none
 """)
@@ -111,7 +111,8 @@ warm_start: none
         assert runs[number].data.params != source_params  # explored: settings perturbed or resampled
         assert t["kubetune.pbt.checkpoint_in"].endswith(f"gen-{generation - 1:04d}/member-{source:03d}.pt")
     for number, t in tags.items():
-        assert (tmp_path / t["kubetune.pbt.checkpoint_out"]).is_file()  # relative paths are under the working folder
+        # keep_checkpoints: last -- only the last generation's checkpoints are left (relative paths: the working folder)
+        assert (tmp_path / t["kubetune.pbt.checkpoint_out"]).is_file() == (t["kubetune.pbt.generation"] == "2")
         curve = client.get_metric_history(runs[number].info.run_id, "accuracy_curve")
         generation = int(t["kubetune.pbt.generation"])
         assert sorted(m.step for m in curve) == [2 * generation + 1, 2 * generation + 2]  # epochs continue across rounds

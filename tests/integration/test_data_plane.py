@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from components.artifacts import ArtifactError, check_access, object_version, put_file, read_s3_bytes
+from components.artifacts import ArtifactError, check_access, delete, object_version, put_file, read_s3_bytes, write_bytes
 from components.data import read_frame
 from components.endpoints import check_mlflow
 from components.errors import SpecError
@@ -53,6 +53,14 @@ def test_s3_round_trip_and_versioning(s3_env, tmp_path):
     pd.DataFrame({"a": [4]}).to_parquet(tmp_path / "f.parquet")
     put_file(tmp_path / "f.parquet", uri)
     assert object_version(uri) != before
+
+
+def test_a_checkpoint_deleted_from_s3_is_gone_and_deleting_it_again_is_fine(s3_env):
+    uri = write_bytes("s3://kubetune-artifacts/study/pbt/gen-0000/member-000.pt", b"weights")
+    delete(uri)
+    listed = s3_env.client().list_objects_v2(Bucket="kubetune-artifacts", Prefix="study/pbt/")
+    assert listed["KeyCount"] == 0
+    delete(uri)  # already gone (a retried clean-up): no error
 
 
 def test_missing_bucket_and_unreachable_endpoint_are_named(s3_env, monkeypatch):
