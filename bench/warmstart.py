@@ -14,8 +14,9 @@ past studies, projection into the space, deduplication, portfolio order), a fami
 
 What is left out here is I/O: the history is handed to the planner directly instead of being read back
 from MLflow (tests/e2e/test_warm_start.py covers that path). Run: ``make install-bench`` then
-``.venv/bin/python bench/warmstart.py`` (about 20 minutes on 2 cores; ``--family knn --metric log_loss``
-for the second table in docs/benchmarks.md; ``--seeds 2 --trials 40`` for a quick look;
+``.venv/bin/python bench/warmstart.py`` (about 15 minutes on 2 cores; ``--family knn --metric log_loss``
+and ``--family hist_gradient_boosting --metric log_loss`` (about an hour) for the other rows of the table
+in docs/benchmarks.md; ``--seeds 2 --trials 40`` for a quick look;
 ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
 re-running them; bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
 docs/benchmarks.md.
@@ -33,9 +34,13 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import optuna
-import pandas as pd
+# one thread per pool worker: histogram gradient boosting would otherwise start a thread per core in each
+# worker (slower on 2 cores, and its float sums -- so its scores -- can depend on the thread count)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
