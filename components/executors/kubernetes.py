@@ -303,7 +303,7 @@ class KubernetesExecutor:
         if time.monotonic() - tracked.scheduled_pending_since <= self.settings.startTimeout:
             return
         name = pod["metadata"]["name"]
-        waiting = next(((c.get("state") or {}).get("waiting") or {} for c in pod.get("status", {}).get("containerStatuses", []) or []), {})
+        waiting = _container_state(pod, "waiting")
         why = ": ".join(part for part in (waiting.get("reason", "Pending"), waiting.get("message", "")) if part)
         raise ClusterProblem(f"trial pod {name} was scheduled but its container did not start within {self.settings.startTimeout:g} s ({why}); "
                              f"see kubectl describe pod {name} -n {self.namespace} (volumes that do not mount, an image too slow to pull)")
@@ -329,9 +329,14 @@ class KubernetesExecutor:
 
 
 def _terminated(pod: dict[str, Any]) -> dict[str, Any]:
+    return _container_state(pod, "terminated")
+
+
+def _container_state(pod: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The first container state of ``kind`` (terminated, waiting) in the pod's status, or {}."""
     for container in pod.get("status", {}).get("containerStatuses", []) or []:
         state = container.get("state") or {}
-        if state.get("terminated"):
-            return state["terminated"]
+        if state.get(kind):
+            return state[kind]
     return {}
 

@@ -5,7 +5,7 @@ components would. ``behaviour(job) -> str`` injects failures per Job:
 
 run (default) | oom | evict | unschedulable | image_pull | config_error | hang | slow_start (the pod stays Pending,
 its container "ContainerCreating", for ``slow_start_s`` seconds -- a GPU node scaling up, a large image
-being pulled -- then runs)
+being pulled -- then runs) | stuck_creating (the same, for ever: a volume that never attaches)
 """
 
 from __future__ import annotations
@@ -114,18 +114,16 @@ class TestKubelet:
             return self._pod_status(pod_name, "Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                                     "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}])
         if mode == "image_pull":
-            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ErrImagePull", "message": f'failed to pull image "{container["image"]}": not found'}},
-                                    conditions=[{"type": "PodScheduled", "status": "True"}])
+            return self._pending_on_node(pod_name, "ErrImagePull", f'failed to pull image "{container["image"]}": not found')
         if mode == "slow_start":
-            self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ContainerCreating"}}, conditions=[{"type": "PodScheduled", "status": "True"}])
+            self._pending_on_node(pod_name, "ContainerCreating")
             time.sleep(self.slow_start_s)
             if self.api.state.get("pods", self.namespace, pod_name) is None:
                 return  # cancelled while it waited
         if mode == "stuck_creating":  # a volume that never attaches: scheduled, then no further event
-            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "ContainerCreating"}}, conditions=[{"type": "PodScheduled", "status": "True"}])
+            return self._pending_on_node(pod_name, "ContainerCreating")
         if mode == "config_error":
-            return self._pod_status(pod_name, "Pending", container_state={"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "kubetune-study-db" not found'}},
-                                    conditions=[{"type": "PodScheduled", "status": "True"}])
+            return self._pending_on_node(pod_name, "CreateContainerConfigError", 'secret "kubetune-study-db" not found')
         env = {**os.environ, **self.extra_env, **self._env(container)}
         command = [sys.executable if part == "python" else part for part in container["command"]]
         started = time.monotonic()
@@ -166,6 +164,11 @@ class TestKubelet:
                 ref = item["valueFrom"]["secretKeyRef"]
                 env[item["name"]] = self.secrets[ref["name"]][ref["key"]]
         return env
+
+    def _pending_on_node(self, pod_name: str, reason: str, message: str | None = None) -> None:
+        """Scheduled, its container waiting for ``reason`` (what a kubelet reports before the container runs)."""
+        waiting = {"reason": reason} | ({"message": message} if message else {})
+        self._pod_status(pod_name, "Pending", container_state={"waiting": waiting}, conditions=[{"type": "PodScheduled", "status": "True"}])
 
     def _pod_status(self, pod_name: str, phase: str, container_state: dict[str, Any] | None = None, conditions: list[dict[str, Any]] | None = None,
                     reason: str | None = None) -> None:
