@@ -13,6 +13,12 @@ class SpecError(KubetuneError):
     exit_code = 2
 
 
+class SettingError(KubetuneError):
+    """An environment variable the run reads has an unusable value; raised before anything is recorded."""
+
+    exit_code = 2
+
+
 class AllTrialsFailedError(KubetuneError):
     """Every trial of the study failed, so there is no configuration to refit."""
 

@@ -16,7 +16,7 @@ import warnings
 from importlib import metadata
 from typing import Any, Sequence
 
-from components.errors import KubetuneError
+from components.errors import KubetuneError, SettingError
 from components.redact import redact_text
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -98,8 +98,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_defaults()
-    _patient_prefect_startup()
     try:
+        _patient_prefect_startup()
         return _run(args)
     except KubetuneError as error:
         print(f"kubetune: error: {redact_text(str(error))}", file=sys.stderr)
@@ -127,8 +127,12 @@ def _quiet_defaults() -> None:
 def _patient_prefect_startup() -> None:
     """With no Prefect server configured, Prefect starts a throwaway one per run and waits 20 s for it by
     default; on a busy laptop or a 2-core CI runner its start-up alone can take longer, and the run then
-    fails before any trial. Wait longer unless the user chose a value (or points at a real server)."""
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_SERVER_STARTUP_S))
+    fails before any trial. Wait longer unless the user chose a value (or points at a real server); a
+    value Prefect could not read is named now, not in a traceback from inside Prefect."""
+    name = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    value = os.environ.setdefault(name, str(EPHEMERAL_SERVER_STARTUP_S))
+    if not value.strip().isdigit() or int(value) == 0:
+        raise SettingError(f"{name}: '{value}' is not a whole number of seconds above 0")
 
 
 def _run(args: argparse.Namespace) -> int:
