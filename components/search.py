@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import optuna
 
 from components.errors import SpecError
+from components.interleaved_sampler import InterleavedSampler
 from components.space import Space, grid, grid_size, has_categorical, is_conditional
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 GP_MAX_TRIALS = 200  # GP ask time grows ~cubically; past this TPE is cheaper at similar quality
 NSGA2_MIN_TRIALS = 300  # below this, multi-objective TPE converges faster than a genetic population
 TPE_STARTUP_TRIALS = 10  # Optuna's default: random trials before TPE models the space
+WARM_RANDOM_EVERY = 5  # after a warm start, every 5th trial is a random draw (components.interleaved_sampler)
+WARM_MODEL_ONLY_TRIALS = 20  # trials after the warm ones that TPE proposes alone before random draws are interleaved
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,17 @@ def build_sampler(
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(
+        tpe = optuna.samplers.TPESampler(
             seed=seed,
             multivariate=True,
             group=is_conditional(space),
             constant_liar=parallelism > 1,
             n_startup_trials=tpe_startup_trials(n_warm_trials),
         )
+        if not n_warm_trials:
+            return tpe
+        explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
+        return InterleavedSampler(tpe, explorer, start=n_warm_trials + WARM_MODEL_ONLY_TRIALS, every=WARM_RANDOM_EVERY)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False)
     if name == "cmaes":
@@ -92,6 +99,18 @@ def build_sampler(
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
+
+
+def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
+    """Sampler settings the spec does not show (they follow from the warm start), as parent-run tags, so a
+    study can be reproduced from its record."""
+    if name != "tpe":
+        return {}
+    tags = {"kubetune.sampler.startup_trials": str(tpe_startup_trials(n_warm_trials))}
+    if n_warm_trials:
+        tags["kubetune.sampler.random_from_trial"] = str(n_warm_trials + WARM_MODEL_ONLY_TRIALS)
+        tags["kubetune.sampler.random_every"] = str(WARM_RANDOM_EVERY)
+    return tags
 
 
 def tpe_startup_trials(n_warm_trials: int) -> int:

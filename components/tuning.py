@@ -26,7 +26,7 @@ from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
-from components.search import choose_sampler, effective_trials, sampler_for, tpe_startup_trials
+from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import TuneSpec
 from components.storage import open_storage, storage_url
@@ -231,8 +231,8 @@ def run_search(
         elif warm is not None:
             enqueue_warm_start(study, warm)
         tracker = make_tracker(spec)
-        if choice.name == "tpe" and not resumed:  # a sampler setting the spec does not show: recorded for reproduction
-            tracker.set_tags(parent_run_id, {"kubetune.sampler.startup_trials": str(tpe_startup_trials(n_warm))})
+        if not resumed and unstated_settings(choice.name, n_warm):  # what the spec does not show: recorded for reproduction
+            tracker.set_tags(parent_run_id, unstated_settings(choice.name, n_warm))
         startup_seconds = executor.wait_ready() if hasattr(executor, "wait_ready") else 0.0
         controller = StudyController(
             study,

@@ -67,7 +67,10 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     assert parent.data.tags["kubetune.warm_start.used"] == "same_pipeline"
     assert parent.data.tags["kubetune.warm_start.n_configs"] == "2"  # half of the 4-trial budget
     assert parent.data.tags["kubetune.sampler.startup_trials"] == "2"  # TPE models right after the warm trials
-    assert runs_of(client(), "bc-monday")[0].data.tags["kubetune.sampler.startup_trials"] == "10"  # cold: random start-up
+    assert parent.data.tags["kubetune.sampler.random_from_trial"] == "22"  # then 20 model-only trials, then every 5th random
+    assert parent.data.tags["kubetune.sampler.random_every"] == "5"
+    monday = runs_of(client(), "bc-monday")[0].data.tags
+    assert monday["kubetune.sampler.startup_trials"] == "10" and "kubetune.sampler.random_every" not in monday  # cold: random start-up
     monday_trials = {t.info.run_id: t for t in runs_of(client(), "bc-monday")[1]}
     warm = [t for t in trials if "kubetune.warm_start.source_run_id" in t.data.tags]
     assert [int(t.data.tags["kubetune.trial_number"]) for t in warm] == [0, 1]
