@@ -138,10 +138,20 @@ def _read_history_or_nothing(tracker: Tracker) -> list:
         return []
 
 
+WARM_TRIALS_ATTR = "kubetune.warm_trials"  # study user attr: how many first trials the warm start enqueued
+
+
 def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
-    """The plan's configurations become the study's first trials; their provenance rides on user attrs."""
+    """The plan's configurations become the study's first trials; their provenance rides on user attrs,
+    their number on the study, so that a resumed study builds its sampler as the first run did."""
+    study.set_user_attr(WARM_TRIALS_ATTR, len(plan.configs))
     for config in plan.configs:
         study.enqueue_trial(config.params, user_attrs=warm_provenance(config))
+
+
+def warm_trials_of(study: Any) -> int:
+    """How many warm-start trials ``study`` began with (0 for a cold one or one begun before this was kept)."""
+    return int(study.user_attrs.get(WARM_TRIALS_ATTR, 0))
 
 
 def warm_provenance(config: WarmConfig) -> dict[str, str]:
@@ -228,6 +238,8 @@ def run_search(
         study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(space))
         if resumed:
             log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
+            n_warm = warm_trials_of(study)  # the sampler the study began with: same start-up and random turns
+            choice, study.sampler = sampler_for(spec, space, source_trials, n_warm)
         elif warm is not None:
             enqueue_warm_start(study, warm)
         tracker = make_tracker(spec)

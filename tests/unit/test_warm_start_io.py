@@ -40,3 +40,29 @@ def test_warm_start_limit_leaves_room_for_the_sampler_or_the_random_members():
     assert warm_start_limit(spec({"n_trials": 4}, {"mode": "auto", "max_trials": 9})) == 4  # never more than the budget
     assert warm_start_limit(spec({"strategy": "pbt", "pbt": {"population": 6}})) == 3  # half the population
     assert warm_start_limit(spec({"strategy": "pbt", "pbt": {"population": 6}}, {"mode": "auto", "max_trials": 8})) == 6
+
+
+def test_a_resumed_warm_started_study_knows_its_warm_trials_so_its_sampler_is_built_the_same(tmp_path):
+    from components.interleaved_sampler import InterleavedSampler
+    from components.search import sampler_for
+    from components.space import resolve_space
+    from components.spec import parse_spec
+    from components.storage import open_storage
+    from components.study import open_study
+    from components.tuning import enqueue_warm_start, warm_trials_of
+    from components.warmstart import WarmConfig, WarmStartPlan
+
+    spec = parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
+                       "search": {"sampler": "tpe", "n_trials": 30}})
+    space = resolve_space(spec, "classification")
+    plan = WarmStartPlan("auto", "same_pipeline", [WarmConfig({"n_neighbors": k}, f"run-{k}", "past", "same_pipeline", 0.9, "maximize") for k in (3, 5)])
+    url = f"journal://{tmp_path / 'studies.journal'}"
+    study, resumed = open_study("s", open_storage(url), sampler_for(spec, space, [], 2)[1], ["maximize"], "fp")
+    assert not resumed
+    enqueue_warm_start(study, plan)
+    again, resumed = open_study("s", open_storage(url), sampler_for(spec, space, [], 0)[1], ["maximize"], "fp")  # another process
+    assert resumed and warm_trials_of(again) == 2
+    sampler = sampler_for(spec, space, [], warm_trials_of(again))[1]
+    assert isinstance(sampler, InterleavedSampler) and sampler.model._n_startup_trials == 2
+    cold, _ = open_study("cold", open_storage(url), sampler_for(spec, space, [], 0)[1], ["maximize"], "fp")
+    assert warm_trials_of(cold) == 0  # a cold study, or one begun before the count was kept
