@@ -83,7 +83,7 @@ def build_sampler(
         if not n_warm_trials:
             return tpe
         explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
-        return InterleavedSampler(tpe, explorer, start=n_warm_trials + WARM_MODEL_ONLY_TRIALS, every=WARM_RANDOM_EVERY)
+        return InterleavedSampler(tpe, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False)
     if name == "cmaes":
@@ -108,9 +108,14 @@ def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
         return {}
     tags = {"kubetune.sampler.startup_trials": str(tpe_startup_trials(n_warm_trials))}
     if n_warm_trials:
-        tags["kubetune.sampler.random_from_trial"] = str(n_warm_trials + WARM_MODEL_ONLY_TRIALS)
+        tags["kubetune.sampler.random_from_trial"] = str(first_random_trial(n_warm_trials))
         tags["kubetune.sampler.random_every"] = str(WARM_RANDOM_EVERY)
     return tags
+
+
+def first_random_trial(n_warm_trials: int) -> int:
+    """Where a warm-started TPE's random turns begin: after the warm trials and the model-only ones."""
+    return n_warm_trials + WARM_MODEL_ONLY_TRIALS
 
 
 def tpe_startup_trials(n_warm_trials: int) -> int:

@@ -243,8 +243,9 @@ def run_search(
         elif warm is not None:
             enqueue_warm_start(study, warm)
         tracker = make_tracker(spec)
-        if not resumed and unstated_settings(choice.name, n_warm):  # what the spec does not show: recorded for reproduction
-            tracker.set_tags(parent_run_id, unstated_settings(choice.name, n_warm))
+        sampler_tags = {} if resumed else unstated_settings(choice.name, n_warm)  # what the spec does not show
+        if sampler_tags:
+            tracker.set_tags(parent_run_id, sampler_tags)
         startup_seconds = executor.wait_ready() if hasattr(executor, "wait_ready") else 0.0
         controller = StudyController(
             study,
