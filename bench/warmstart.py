@@ -17,7 +17,9 @@ from MLflow (tests/e2e/test_warm_start.py covers that path). Run: ``make install
 ``.venv/bin/python bench/warmstart.py`` (about 15 minutes on 2 cores; ``--family knn --metric log_loss``
 and ``--family hist_gradient_boosting --metric log_loss`` (about an hour; ``--workers 3`` balances the
 retraining job against the leave-one-out studies) and ``--family logistic_regression --metric log_loss``
-for the other rows of the table in docs/benchmarks.md; ``--seeds 2 --trials 40`` for a quick look;
+for the other rows of the table in docs/benchmarks.md; ``--sampler gp`` measures the Gaussian process that
+``auto`` gives an all-numeric space such as gradient boosting's (TPE is the default here, as ``auto`` gives
+the other families); ``--seeds 2 --trials 40`` for a quick look;
 ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
 re-running them; bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
 docs/benchmarks.md. "Final best never worse than cold start by more than noise" is counted per study:
@@ -61,11 +63,15 @@ FOLDS = 3
 # the family and metric under test: environment, so that the pool's worker processes agree (--family/--metric set them)
 FAMILY_NAME = os.environ.get("KUBETUNE_BENCH_FAMILY", "svm")
 METRIC = os.environ.get("KUBETUNE_BENCH_METRIC", "accuracy")
+# TPE is what `auto` picks for spaces with a categorical parameter (SVM, k-NN, logistic regression); for an
+# all-numeric space such as gradient boosting's it picks a Gaussian process, so both can be measured
+SAMPLER = os.environ.get("KUBETUNE_BENCH_SAMPLER", "tpe")
+SAMPLER_CHOICES = ["tpe", "gp"]
 METRIC_CHOICES = sorted(m for m, spec in METRICS.items() if "classification" in spec.tasks and not spec.cost)
 FAMILY_CHOICES = [name for name in family_names() if "classification" in get_family(name).tasks]
-if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES:  # set through the environment
-    sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}': the datasets are classification; "
-             f"families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}")
+if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES or SAMPLER not in SAMPLER_CHOICES:  # set through the environment
+    sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}' / sampler '{SAMPLER}': the datasets are classification; "
+             f"families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}; samplers: {', '.join(SAMPLER_CHOICES)}")
 DIRECTION = METRICS[METRIC].direction
 SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
@@ -143,9 +149,9 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
 
 
 def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
-    """A TPE study as kubetune builds it (components.search); returns (params, score) in order."""
+    """A study with the sampler kubetune builds (components.search); returns (params, score) in order."""
     frame = X.assign(target=y.to_numpy())
-    sampler = build_sampler("tpe", SPACE, seed, n_objectives=1, parallelism=1, n_warm_trials=len(warm or []))
+    sampler = build_sampler(SAMPLER, SPACE, seed, n_objectives=1, parallelism=1, n_warm_trials=len(warm or []))
     study = optuna.create_study(direction=DIRECTION, sampler=sampler)
     for params in warm or []:
         study.enqueue_trial(params)
@@ -227,7 +233,8 @@ def leave_one_out_plan(name: str, seed: int, cold: dict) -> WarmStartPlan:
 def cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
     """Every dataset's cold study per seed; with ``--cold-cache`` read from / written to a JSON file, so a
     change to the warm start can be measured again without re-running the cold half."""
-    key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}/{s}/{n_trials}"  # noqa: E731
+    suffix = "" if SAMPLER == "tpe" else f"/{SAMPLER}"  # TPE's keys predate the option: caches written then stay valid
+    key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}/{s}/{n_trials}{suffix}"  # noqa: E731
     stored = json.loads(cache.read_text()) if cache and cache.exists() else {}
     missing = [(n, s, n_trials) for n in DATASETS for s in seeds if key(n, s) not in stored]
     for name, seed, history, meta in pool.map(_cold, missing):
@@ -322,13 +329,14 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
     parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
+    parser.add_argument("--sampler", default=SAMPLER, choices=SAMPLER_CHOICES, help="tpe (default) or gp, as kubetune configures them")
 
 
-def restart_for(family: str, metric: str, script: str) -> None:
-    """This module reads the family and metric at import (the pool's workers must agree): when the command
-    line asks for others, start ``script`` again with them set in the environment."""
-    if (family, metric) != (FAMILY_NAME, METRIC):
-        os.environ |= {"KUBETUNE_BENCH_FAMILY": family, "KUBETUNE_BENCH_METRIC": metric}
+def restart_for(family: str, metric: str, script: str, sampler: str = SAMPLER) -> None:
+    """This module reads the family, metric and sampler at import (the pool's workers must agree): when the
+    command line asks for others, start ``script`` again with them set in the environment."""
+    if (family, metric, sampler) != (FAMILY_NAME, METRIC, SAMPLER):
+        os.environ |= {"KUBETUNE_BENCH_FAMILY": family, "KUBETUNE_BENCH_METRIC": metric, "KUBETUNE_BENCH_SAMPLER": sampler}
         os.execv(sys.executable, [sys.executable, script, *sys.argv[1:]])
 
 
@@ -341,7 +349,7 @@ def main() -> None:
     if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
         parser.error(f"--json: folder {args.json.resolve().parent} does not exist")
     check_cold_cache(parser, args.cold_cache)
-    restart_for(args.family, args.metric, __file__)
+    restart_for(args.family, args.metric, __file__, args.sampler)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = list(range(args.seeds))
     started = time.perf_counter()
@@ -350,7 +358,7 @@ def main() -> None:
         loo = leave_one_out(seeds, args.trials, pool, args.cold_cache)
         drift = retrain_future.result()
     elapsed = time.perf_counter() - started
-    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
+    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), sampler {SAMPLER}, {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
     print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | cold studies at target on trial 1 | worst final gap (warm worse by) | median final gap | warm worse beyond noise |")
     print("|---|---|---|---|---|---|---|---|---|")
     for title, rows in (("leave one dataset out (9 datasets)", loo), ("retraining on drifting data (4 re-runs)", drift)):
