@@ -27,7 +27,7 @@ RDATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "melanoma": ("MASS/Melanoma", "status", ()),
     "chile": ("car/Chile", "vote", ()),
     "cowles": ("car/Cowles", "volunteer", ()),
-    "mroz": ("car/Mroz", "work", ("hoursw", "wagew")),
+    "mroz": ("car/Mroz", "work", ("hoursw", "wagew", "hearnw")),  # hours, wage, earnings: zero exactly when not working
     "womenlf": ("car/Womenlf", "partic", ()),
     "participation": ("Ecdat/Participation", "lfp", ()),
     "hdma": ("Ecdat/Hdma", "deny", ()),
