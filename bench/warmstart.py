@@ -114,8 +114,9 @@ DATASETS = {
 }
 BASE_DATASETS = list(DATASETS)
 if DATASET_POOL == "extended":
-    from bench.rdatasets import RDATASETS, load_rdataset  # noqa: E402
+    from bench.rdatasets import RDATASETS, archive, load_rdataset  # noqa: E402
 
+    archive()  # a missing package stops the run here, before any study starts, not in a pool worker
     DATASETS |= {name: (lambda name=name: load_rdataset(name)) for name in RDATASETS}
 
 
