@@ -14,7 +14,7 @@ import optuna
 from components.artifacts import artifact_root, join
 from components.data import fingerprint, read_source
 from components.executors.kubernetes_manifest import render_job
-from components.preflight import check_data
+from components.preflight import check_data, smallest_fit_rows
 from components.prepare import PreparedData, workdir_for
 from components.search import sampler_for
 from components.space import resolve_space, suggest
@@ -25,7 +25,7 @@ from components.tuning import make_request_factory
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
     frame = read_source(spec.data.source)
     facts = check_data(spec, frame)
-    space = resolve_space(spec, facts.task)
+    space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
     _, sampler = sampler_for(spec, space)
     study = optuna.create_study(sampler=sampler, directions=spec.objective.directions)
     trial = study.ask()

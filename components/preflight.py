@@ -7,6 +7,7 @@ facts the rest of the job needs, so they are computed once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -82,6 +83,24 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     return DataFacts(task, len(frame), n_features, n_classes, validation)
 
 
+def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
+    """The fewest rows any model is fitted on: the training part of the smallest cross-validation split.
+
+    Some parameters cannot exceed it (k-NN's ``n_neighbors``), so the space is fitted to it before the
+    study starts instead of every such trial failing. Mirrors the held-out split (components.data) and
+    scikit-learn's splitters: k-fold and stratified k-fold validation folds hold at most ceil(n / folds)
+    rows, the first time-series split trains on what the folds leave, a holdout keeps ceil(val_size * n).
+    """
+    held_out = facts.n_rows * spec.data.test_size  # components.data.split_holdout: time series round, shuffles ceil
+    n_train = facts.n_rows - max(1, round(held_out) if facts.validation == "time_series" else math.ceil(held_out))
+    folds = spec.validation.folds
+    if facts.validation == "holdout":
+        return n_train - math.ceil(n_train * spec.validation.val_size)
+    if facts.validation == "time_series":
+        return n_train - folds * (n_train // (folds + 1))
+    return n_train - math.ceil(n_train / folds)
+
+
 def preflight(spec: TuneSpec) -> DataFacts:
     """Every check that can fail before a run is recorded: data, space, sampler, storage, resumability.
 
@@ -97,7 +116,7 @@ def preflight(spec: TuneSpec) -> DataFacts:
     from components.study import check_resumable
 
     facts = check_data(spec, read_source(spec.data.source))
-    space = resolve_space(spec, facts.task)
+    space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
     sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
     if spec.executor.kind == "kubernetes":

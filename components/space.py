@@ -23,19 +23,59 @@ Space = dict[str, ParamSpec]
 MAX_GRID_SIZE = 100_000
 
 
-def resolve_space(spec: TuneSpec, task: str) -> Space:
-    """The spec's space, or the family's default one for this task."""
+def resolve_space(spec: TuneSpec, task: str, fit_rows: int | None = None) -> Space:
+    """The spec's space, or the family's default one for this task.
+
+    ``fit_rows`` (components.preflight.smallest_fit_rows) is the fewest rows a model is fitted on. A
+    family's parameters that cannot exceed it (its ``row_bounded``, such as k-NN's ``n_neighbors``) are
+    clipped to it in the default space, and are an error in a space or fixed value the user wrote: a
+    default should fit small data, a user's explicit choice should not be silently changed.
+    """
+    family = get_family(spec.model.family)
     if spec.model.space is not None:
-        return dict(spec.model.space)
-    raw = get_family(spec.model.family).default_space(task)
+        space = dict(spec.model.space)
+        _check_row_bounds(spec, family, space, fit_rows)
+        return space
+    raw = family.default_space(task)
     space = {name: ParamSpec.model_validate(param) for name, param in raw.items()}
     for fixed in spec.model.params:
         space.pop(fixed, None)
+    _check_row_bounds(spec, family, {}, fit_rows)
+    for name in getattr(family, "row_bounded", ()):
+        param = space.get(name)
+        if fit_rows is not None and param is not None and param.high > fit_rows:
+            space[name] = param.model_copy(update={"high": fit_rows, "low": min(param.low, fit_rows)})
     try:
         check_conditions(space)
     except ValueError as error:
         raise SpecError(f"model.family: {spec.model.family}'s default space is inconsistent: {error}") from None
     return space
+
+
+def _check_row_bounds(spec: TuneSpec, family: Any, space: Space, fit_rows: int | None) -> None:
+    """A user's searched or fixed value of a row-bounded parameter above ``fit_rows``: one line, before any work."""
+    if fit_rows is None:
+        return
+    for name in getattr(family, "row_bounded", ()):
+        if name in space:
+            where, value = f"model.space.{name}", _largest(space[name])
+        else:
+            where, value = f"model.params.{name}", spec.model.params.get(name)
+        if _is_number(value) and value > fit_rows:
+            raise SpecError(
+                f"{where}: {value:g} is more than the {fit_rows} rows the smallest cross-validation split trains on; "
+                f"{spec.model.family} cannot use more {name} than training rows"
+            )
+
+
+def _largest(param: ParamSpec) -> Any:
+    if param.type != "categorical":
+        return param.high
+    return max((c for c in param.choices or [] if _is_number(c)), default=None)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def is_active(param: ParamSpec, chosen: dict[str, Any]) -> bool:

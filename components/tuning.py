@@ -18,6 +18,7 @@ from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
 from components.pareto import front_rows, select
 from components.pareto_plot import pareto_png
+from components.preflight import smallest_fit_rows
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import error_reason, redact_mapping
@@ -356,4 +357,4 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
 
 
 def resolved_space(spec: TuneSpec, prepared: PreparedData) -> Space:
-    return resolve_space(spec, prepared.facts.task)
+    return resolve_space(spec, prepared.facts.task, smallest_fit_rows(spec, prepared.facts))

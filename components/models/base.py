@@ -37,7 +37,8 @@ class ModelFamily(Protocol):
 
 
 # Optional on a family: ``fidelity: Fidelity`` (trains in steps a pruner can stop), ``checkpoints = True``
-# (PyTorch estimators that save and resume weights, for population-based training).
+# (PyTorch estimators that save and resume weights, for population-based training), ``row_bounded``
+# (parameters that cannot exceed the rows a model is fitted on; components.space fits the default space to them).
 
 
 BOTH = frozenset({"classification", "regression"})

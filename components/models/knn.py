@@ -10,6 +10,7 @@ from components.models.base import BOTH, categorical, int_range
 class KNNFamily:
     name = "knn"
     tasks = BOTH
+    row_bounded = ("n_neighbors",)  # more neighbours than training rows is an error in scikit-learn
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {

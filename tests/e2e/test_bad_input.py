@@ -22,6 +22,7 @@ def spec_text(source="sklearn:breast_cancer", target="target", family="random_fo
 def data_files(tmp_path):
     pd.DataFrame({"a": [1.0, 2.0, 3.0] * 10, "y": [0, 1, None] * 10}).to_csv(tmp_path / "nan_target.csv", index=False)
     pd.DataFrame({"a": [], "y": []}).to_csv(tmp_path / "empty.csv", index=False)
+    pd.DataFrame({"a": range(40), "y": [0, 1] * 20}).to_csv(tmp_path / "small.csv", index=False)
     return tmp_path
 
 
@@ -37,6 +38,8 @@ def data_files(tmp_path):
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
+        ({"source": "small.csv", "target": "y", "family": "knn", "space": ", space: {n_neighbors: {type: int, low: 1, high: 50}}"},
+         "model.space.n_neighbors: 50 is more than the 25 rows the smallest cross-validation split trains on"),
         ({"source": "sklearn:digits", "family": "torch_cnn", "metric": "accuracy", "space": ", params: {image_shape: 3x3x3}"},
          "model.params.image_shape: image_shape 3x3x3 has 27 values, the data has 64 features"),
     ],

@@ -83,12 +83,13 @@ def test_example_runs_end_to_end_and_mlflow_holds_every_run(tmp_path, cli_env):
 
 
 def test_failing_trials_are_recorded_and_the_study_finishes(tmp_path, cli_env):
+    # p = 0 is no Minkowski distance: only scikit-learn's fit says so, so the trial fails, not the spec
     spec = write_spec(tmp_path / "knn.yaml", """
 study: knn-some-fail
 data: {source: "sklearn:breast_cancer"}
 model:
   family: knn
-  space: {n_neighbors: {type: int, low: 1, high: 800}}
+  space: {p: {type: int, low: 0, high: 2}}
 objective: {metric: accuracy}
 validation: {strategy: stratified_kfold, folds: 3}
 search: {sampler: random, n_trials: 10, parallelism: 2, seed: 3}
@@ -99,9 +100,35 @@ search: {sampler: random, n_trials: 10, parallelism: 2, seed: 3}
     states = [r.data.tags["kubetune.trial_state"] for r in trials]
     assert len(trials) == 10 and "FAIL" in states and "COMPLETE" in states
     for run in trials:
-        if run.data.tags["kubetune.trial_state"] == "FAIL":
-            assert int(run.data.params["n_neighbors"]) > 300 and run.info.status == "FAILED"
-            assert run.data.tags["kubetune.failure_reason"].startswith("ValueError:")
+        failed = run.data.tags["kubetune.trial_state"] == "FAIL"
+        assert failed == (run.data.params["p"] == "0")
+        if failed:
+            assert run.info.status == "FAILED"
+            assert run.data.tags["kubetune.failure_reason"].startswith("InvalidParameterError: The 'p' parameter")
+
+
+def test_knn_default_space_fits_a_small_dataset_so_no_trial_fails(tmp_path, cli_env):
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True).frame.sample(45, random_state=0)[["mean radius", "mean texture", "target"]]
+    data.to_csv(tmp_path / "small.csv", index=False)
+    spec = write_spec(tmp_path / "knn.yaml", """
+study: knn-small
+data: {source: small.csv}
+model: {family: knn}
+objective: {metric: accuracy}
+search: {sampler: random, n_trials: 12, seed: 0}
+warm_start: none
+""")
+    result = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    client = store(tmp_path)
+    roles = runs_by_role(client, "knn-small")
+    # 45 rows: 36 after the held-out 20%, and a 5-fold split trains on 28 of them at least
+    space = client.download_artifacts(roles["study"][0].info.run_id, "search_space.json", str(tmp_path))
+    assert json.loads(open(space).read())["n_neighbors"]["high"] == 28
+    assert len(roles["trial"]) == 12 and {r.data.tags["kubetune.trial_state"] for r in roles["trial"]} == {"COMPLETE"}
+    assert max(int(r.data.params["n_neighbors"]) for r in roles["trial"]) <= 28
 
 
 def test_every_trial_failing_exits_non_zero_and_says_why(tmp_path, cli_env):
@@ -110,13 +137,13 @@ study: knn-all-fail
 data: {source: "sklearn:breast_cancer"}
 model:
   family: knn
-  space: {n_neighbors: {type: int, low: 1000, high: 2000}}
+  space: {p: {type: float, low: -2, high: -1}}
 objective: {metric: accuracy}
 search: {n_trials: 4, parallelism: 2}
 """)
     result = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
     assert result.returncode == 1
-    assert "kubetune: error: all 4 trials failed; first error: ValueError:" in result.stderr
+    assert "kubetune: error: all 4 trials failed; first error: InvalidParameterError: The 'p' parameter" in result.stderr
     [parent] = runs_by_role(store(tmp_path), "knn-all-fail")["study"]
     assert parent.info.status == "FAILED" and "all 4 trials failed" in parent.data.tags["kubetune.failure_reason"]
 

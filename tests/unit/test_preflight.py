@@ -76,3 +76,20 @@ def test_a_cnn_image_shape_that_the_features_cannot_form_is_caught_before_any_tr
         check_data(cnn({}), frame())
     # a categorical column is one-hot encoded later, so its final width is unknown here: left to the trial
     assert check_data(cnn({}), frame().assign(colour=["red", "blue"] * 30)).n_features == 3
+
+
+@pytest.mark.parametrize("n_rows", [23, 40, 61, 97])
+@pytest.mark.parametrize("strategy, folds", [("stratified_kfold", 5), ("stratified_kfold", 3), ("kfold", 4), ("holdout", 5), ("time_series", 4)])
+def test_smallest_fit_rows_is_what_the_real_splits_train_on(n_rows, strategy, folds):
+    from components.data import split_holdout
+    from components.evaluation import splits
+    from components.preflight import smallest_fit_rows
+
+    rng = np.random.default_rng(n_rows)
+    data = pd.DataFrame({"a": rng.normal(size=n_rows), "target": rng.permutation(np.arange(n_rows) % 3)})
+    parsed = parse_spec({"data": {"source": "x.csv", "test_size": 0.25}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
+                         "validation": {"strategy": strategy, "folds": folds, "val_size": 0.3}})
+    facts = check_data(parsed, data)
+    train = split_holdout(data, "target", facts.task, 0.25, 0, time_ordered=strategy == "time_series").train
+    fitted = [len(rows) for rows, _ in splits(strategy, train[["a"]], train["target"], facts.n_classes, folds, 0.3, 0)]
+    assert smallest_fit_rows(parsed, facts) == min(fitted)

@@ -79,3 +79,27 @@ def test_space_fingerprint_changes_with_the_space():
     base = space_of({"a": {"type": "int", "low": 1, "high": 3}})
     assert space_fingerprint(base) == space_fingerprint(space_of({"a": {"type": "int", "low": 1, "high": 3}}))
     assert space_fingerprint(base) != space_fingerprint(space_of({"a": {"type": "int", "low": 1, "high": 4}}))
+
+
+def knn_spec(**model):
+    return parse_spec({"data": {"source": "x.csv"}, "model": {"family": "knn", **model}, "objective": {"metric": "accuracy"}})
+
+
+def test_knn_default_space_is_fitted_to_the_rows_a_fold_trains_on():
+    assert resolve_space(knn_spec(), "classification", fit_rows=1000)["n_neighbors"].high == 50  # large data: as declared
+    small = resolve_space(knn_spec(), "classification", fit_rows=21)["n_neighbors"]
+    assert (small.low, small.high, small.log) == (1, 21, True)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    assert max(suggest(study.ask(), {"n_neighbors": small})["n_neighbors"] for _ in range(200)) <= 21
+
+
+def test_knn_space_or_fixed_value_the_user_wrote_beyond_the_rows_is_a_one_line_error():
+    too_many = {"n_neighbors": {"type": "int", "low": 1, "high": 30}}
+    with pytest.raises(SpecError, match=r"^model.space.n_neighbors: 30 is more than the 21 rows the smallest cross-validation split trains on; knn cannot use more n_neighbors than training rows$"):
+        resolve_space(knn_spec(space=too_many), "classification", fit_rows=21)
+    with pytest.raises(SpecError, match=r"^model.space.n_neighbors: 40 is more"):
+        resolve_space(knn_spec(space={"n_neighbors": {"type": "categorical", "choices": [3, 40]}}), "classification", fit_rows=21)
+    with pytest.raises(SpecError, match=r"^model.params.n_neighbors: 25 is more"):
+        resolve_space(knn_spec(params={"n_neighbors": 25}), "classification", fit_rows=21)
+    assert resolve_space(knn_spec(space=too_many), "classification", fit_rows=30)["n_neighbors"].high == 30  # exactly the rows: fine
+    assert resolve_space(knn_spec(space=too_many), "classification")["n_neighbors"].high == 30  # rows unknown: nothing to check
