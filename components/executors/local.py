@@ -20,6 +20,9 @@ from components.trial import TrialRequest, TrialResult
 
 
 READY = "ready"
+# A worker that has not finished its imports by then is stuck (a hung network mount, a GPU driver that
+# never answers): its trial fails and a fresh worker takes its place, with or without a trial timeout.
+STARTUP_TIMEOUT_S = 600.0
 
 
 def _worker_main(conn: Connection, threads: int) -> None:
@@ -62,14 +65,16 @@ class _Worker:
     trial_number: int | None = None
     started_at: float = 0.0
     ready: bool = False
+    spawned_at: float = 0.0
 
 
 class LocalExecutor:
     """Runs trials in ``parallelism`` local worker processes."""
 
-    def __init__(self, parallelism: int, trial_timeout: float | None = None) -> None:
+    def __init__(self, parallelism: int, trial_timeout: float | None = None, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
         self.capacity = parallelism
         self.trial_timeout = trial_timeout
+        self.startup_timeout = startup_timeout
         self._threads = max(1, (os.cpu_count() or 1) // parallelism)
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
@@ -96,7 +101,7 @@ class LocalExecutor:
         process = self._context.Process(target=_worker_main, args=(child, self._threads), daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent)
+        return _Worker(process, parent, spawned_at=time.monotonic())
 
     def submit(self, request: TrialRequest) -> None:
         self.start()
@@ -119,10 +124,8 @@ class LocalExecutor:
         busy = [w for w in self._workers if w.trial_number is not None]
         if not busy:
             return []
-        deadline = timeout
-        if self.trial_timeout is not None:
-            now = time.monotonic()
-            deadline = max(0.0, min(timeout, min(w.started_at + self.trial_timeout - now for w in busy)))
+        now = time.monotonic()
+        deadline = max(0.0, min([timeout] + [self._give_up_at(w) - now for w in busy]))
         ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], deadline))
         results: list[TrialResult] = []
         for worker in busy:
@@ -141,9 +144,18 @@ class LocalExecutor:
                     pass
             if worker.conn in ready or worker.process.sentinel in ready:
                 results.append(self._replace(worker, _death_reason(worker.process), retryable=True))
+            elif not worker.ready and time.monotonic() - worker.spawned_at >= self.startup_timeout:
+                results.append(self._replace(worker, f"worker process did not finish starting (its imports) within {self.startup_timeout:g} s"))
             elif self.trial_timeout is not None and time.monotonic() - worker.started_at >= self.trial_timeout:
                 results.append(self._replace(worker, f"trial exceeded its timeout of {self.trial_timeout:g} s"))
         return results
+
+    def _give_up_at(self, worker: _Worker) -> float:
+        """When a busy worker's trial is failed if no result has come: its start-up, then its trial timeout."""
+        limits = [] if worker.ready else [worker.spawned_at + self.startup_timeout]
+        if self.trial_timeout is not None:
+            limits.append(worker.started_at + self.trial_timeout)
+        return min(limits, default=float("inf"))
 
     def _replace(self, worker: _Worker, reason: str, retryable: bool = False) -> TrialResult:
         """Kill a worker whose trial cannot finish, report the trial failed, start a fresh worker."""
