@@ -22,7 +22,8 @@ for the other rows of the table in docs/benchmarks.md; ``--sampler gp`` measures
 the other families); ``--datasets extended`` adds 16 datasets of R packages (bench/rdatasets.py) to the 9,
 so each held-out dataset has 24 past studies instead of 8; ``--seeds 2 --trials 40`` for a quick look;
 ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
-re-running them; bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
+re-running them, keyed by a hash of each dataset's rows so a changed dataset is run again;
+bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
 docs/benchmarks.md. "Final best never worse than cold start by more than noise" is counted per study:
 warm ended worse than cold by more than two standard deviations of the cold best over the seeds.
 """
@@ -126,6 +127,16 @@ def load(name: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
         rows = np.sort(np.random.default_rng(seed).choice(len(X), MAX_ROWS, replace=False))
         X, y = X.iloc[rows], y.iloc[rows]
     return X.reset_index(drop=True), y.reset_index(drop=True)
+
+
+def dataset_digest(name: str) -> str:
+    """A short hash of the rows a study on ``name`` sees, so cached cold studies of an older definition of
+    the dataset (a column dropped, a target redefined) are not taken for the current one."""
+    import hashlib
+
+    X, y = load(name)
+    rows = pd.util.hash_pandas_object(X.assign(__target__=y.to_numpy()), index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes() + ",".join(map(str, X.columns)).encode()).hexdigest()[:12]
 
 
 def drifting_versions(n_versions: int = 5) -> list[tuple[pd.DataFrame, pd.Series]]:
@@ -244,8 +255,9 @@ def leave_one_out_plan(name: str, seed: int, cold: dict) -> WarmStartPlan:
 def cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
     """Every dataset's cold study per seed; with ``--cold-cache`` read from / written to a JSON file, so a
     change to the warm start can be measured again without re-running the cold half."""
-    suffix = "" if SAMPLER == "tpe" else f"/{SAMPLER}"  # TPE's keys predate the option: caches written then stay valid
-    key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}/{s}/{n_trials}{suffix}"  # noqa: E731
+    suffix = "" if SAMPLER == "tpe" else f"/{SAMPLER}"
+    digests = {name: dataset_digest(name) for name in DATASETS}  # a changed dataset definition misses the cache
+    key = lambda n, s: f"{FAMILY_NAME}/{METRIC}/{n}@{digests[n]}/{s}/{n_trials}{suffix}"  # noqa: E731
     stored = json.loads(cache.read_text()) if cache and cache.exists() else {}
     missing = [(n, s, n_trials) for n in DATASETS for s in seeds if key(n, s) not in stored]
     for name, seed, history, meta in pool.map(_cold, missing):
