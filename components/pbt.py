@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from components.models.registry import get_family
 from components.space import Space, is_active
 from components.warmstart import project
 
@@ -42,6 +43,13 @@ class RoundResult:
     trial_number: int
     params: dict[str, Any]
     value: float | None  # None: the round failed
+
+
+def member_space(spec: Any, space: Space) -> Space:
+    """The space members explore: the training length is PBT's own (``interval`` epochs per round), so the
+    family's fidelity parameter is left out. The study stores this space's fingerprint."""
+    fidelity = getattr(get_family(spec.model.family), "fidelity", None)
+    return {name: param for name, param in space.items() if fidelity is None or name != fidelity.param}
 
 
 def _draw(param: Any, rng: np.random.Generator) -> Any:

@@ -5,6 +5,12 @@ heartbeats, retries and the Kubernetes executor work unchanged); its user attrib
 generation, checkpoints and lineage, which the controller copies to the trial's MLflow run as
 ``kubetune.pbt.*`` tags. Between rounds ``components.pbt`` decides who copies whom. The parent run gets
 ``pbt_lineage.json``: every round, whose checkpoint it started from, at which epoch, with which settings.
+
+Because the rounds live on the study's trials, a stopped PBT study resumes like any other: the same
+command reads back the generations already planned (``recorded_rounds``), runs what is left of the last
+one (its interrupted rounds were re-queued), and plans the rest. Each generation draws from its own
+generator, seeded by the study seed and the generation, so a resumed study plans what an uninterrupted
+one would have.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from components.artifacts import ArtifactError, delete, join
 from components.controller import StudyController, TrialsSummary
 from components.errors import StudyConflictError
 from components.models.registry import get_family
-from components.pbt import MemberRound, RoundResult, first_generation, next_generation, replay_schedule
+from components.pbt import MemberRound, RoundResult, first_generation, member_space, next_generation, replay_schedule
 from components.prepare import PreparedData
 from components.requeue import PBT_PREFIX
 from components.space import Space, space_fingerprint
@@ -38,12 +44,6 @@ COPIED_AT = f"{PBT_PREFIX}copied_at_epoch"
 EXPLOITED = f"{PBT_PREFIX}exploited"
 CHECKPOINT_IN = f"{PBT_PREFIX}checkpoint_in"
 CHECKPOINT_OUT = f"{PBT_PREFIX}checkpoint_out"
-
-
-def member_space(spec: TuneSpec, space: Space) -> Space:
-    """The space members explore: the training length is PBT's own (``interval`` epochs per round)."""
-    fidelity = getattr(get_family(spec.model.family), "fidelity", None)
-    return {name: param for name, param in space.items() if fidelity is None or name != fidelity.param}
 
 
 def checkpoint_uri(root: str, generation: int, member: int) -> str:
@@ -81,13 +81,15 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     direction = spec.objective.directions[0]
     members_space = member_space(spec, space)
     root = join(prepared.train_uri.rsplit("/", 1)[0], "pbt")  # beside the prepared data: local folder or S3
-    rng = np.random.default_rng(spec.search.seed)
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     import optuna
 
     study, resumed = open_study(spec.study_name, storage, optuna.samplers.RandomSampler(seed=spec.search.seed), spec.objective.directions, space_fingerprint(members_space))
-    if resumed and study.trials:
-        raise StudyConflictError(f"study '{spec.study_name}' already ran population-based training; use another --study-name")
+    recorded = recorded_rounds(study) if resumed else {}
+    if resumed and study.trials and not recorded:
+        raise StudyConflictError(f"study '{spec.study_name}' holds trials that are not population-based training; use another --study-name")
+    if recorded:
+        log.info("pbt: resuming study %s at generation %d of %d", spec.study_name, max(recorded), settings.generations)
     tracker = make_tracker(spec)
     base_request = make_request_factory(spec, prepared, members_space)
 
@@ -106,16 +108,19 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     total = TrialsSummary()
     lineage: list[dict[str, Any]] = []
     starts = (warm.configs if warm else [])[: settings.population]
-    rounds = first_generation(members_space, settings.population, rng, [c.params for c in starts])
+    rounds = [] if 0 in recorded else first_generation(members_space, settings.population, generation_rng(spec.search.seed, 0), [c.params for c in starts])
     if starts:
         log.info("pbt: members 0-%d start from warm-start configurations", len(starts) - 1)
     try:
         for generation in range(settings.generations):
-            for round_ in rounds:
-                attrs = round_attrs(round_, root, settings.interval)
-                if generation == 0 and round_.member < len(starts):
-                    attrs |= warm_provenance(starts[round_.member])
-                study.enqueue_trial(round_.params, user_attrs=attrs, skip_if_exists=False)
+            if generation in recorded:
+                rounds = recorded[generation]  # planned and enqueued by the run that stopped; its controller finishes them
+            else:
+                for round_ in rounds:
+                    attrs = round_attrs(round_, root, settings.interval)
+                    if generation == 0 and round_.member < len(starts):
+                        attrs |= warm_provenance(starts[round_.member])
+                    study.enqueue_trial(round_.params, user_attrs=attrs, skip_if_exists=False)
             controller = StudyController(
                 study, members_space, executor, tracker, parent_run_id, make_request, spec.objective.metrics,
                 n_trials=(generation + 1) * settings.population, timeout=spec.search.timeout,
@@ -129,9 +134,9 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
             lineage += [r.lineage() | {"value": _value_of(results, r.member), "trial": _trial_of(results, r.member)} for r in rounds]
             done = [r for r in results if r.value is not None]
             log.info("pbt generation %d: %d/%d members trained, best %s", generation, len(done), len(results), _best(done, direction))
-            if generation + 1 < settings.generations:
+            if generation + 1 < settings.generations and generation + 1 not in recorded:
                 rounds = next_generation(
-                    results, members_space, structure, direction, generation + 1, rng,
+                    results, members_space, structure, direction, generation + 1, generation_rng(spec.search.seed, generation + 1),
                     settings.quantile, tuple(settings.perturb), settings.resample_probability,
                 )
     finally:
@@ -148,6 +153,35 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     tracker.set_tags(parent_run_id, {"kubetune.pbt.best_member": str(best.member), "kubetune.pbt.best_trial": str(best.trial_number)})
     schedule = replay_schedule(lineage, best.member, settings.generations, settings.interval, spec.search.seed)
     return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials), schedule=schedule)
+
+
+def generation_rng(seed: int | None, generation: int) -> np.random.Generator:
+    """The generator that plans ``generation``: its own stream, so planning it again on resume gives the
+    same rounds without replaying the generations before it."""
+    return np.random.default_rng(None if seed is None else [seed, generation])
+
+
+def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
+    """The rounds each generation was planned with, read back from the study's trials (a resumed study).
+
+    A round's first trial carries it as planned: its settings, and whose checkpoint it starts from; a
+    retry repeats the same settings and attributes, so later attempts add nothing.
+    """
+    first: dict[tuple[int, int], Any] = {}
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        if GENERATION in attrs:
+            first.setdefault((int(attrs[GENERATION]), int(attrs[MEMBER])), trial)
+    rounds: dict[int, list[MemberRound]] = {}
+    for (generation, member), trial in sorted(first.items()):
+        attrs = trial.user_attrs
+        params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))  # a round never started: as enqueued
+        parent = attrs.get(PARENT_MEMBER)
+        rounds.setdefault(generation, []).append(MemberRound(
+            member, generation, params, None if parent is None else int(parent),
+            None if attrs.get(PARENT_TRIAL) is None else int(attrs[PARENT_TRIAL]), bool(attrs.get(EXPLOITED, False)),
+        ))
+    return rounds
 
 
 def drop_checkpoints(root: str, generation: int, population: int) -> None:

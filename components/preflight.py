@@ -130,5 +130,8 @@ def preflight(spec: TuneSpec) -> DataFacts:
     journal = journal_path(url)
     if journal is None or journal.exists():  # a journal that does not exist yet holds no study to check
         storage = open_storage(url, spec.storage.heartbeat_interval, spec.storage.grace_period)
-        check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(space))
+        from components.pbt import member_space
+
+        studied = member_space(spec, space) if spec.search.strategy == "pbt" else space  # the space the study records
+        check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied))
     return facts

@@ -233,3 +233,59 @@ warm_start: none
         assert {k for k in params if k.startswith("channels_")} == {f"channels_{i}" for i in range(int(params["n_blocks"]))}
         assert {"kernel_size", "activation", "norm", "head_width"} <= set(params)
     assert parent.data.metrics["test_accuracy"] > 0.5
+
+
+def test_a_stopped_population_based_training_study_resumes_and_plans_what_an_uninterrupted_one_would(tmp_path, cli_env):
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import VENV_BIN
+
+    body = """
+study: {name}
+data: {{source: "sklearn:digits"}}
+model: {{family: torch_mlp}}
+objective: {{metric: accuracy}}
+validation: {{strategy: holdout}}
+search: {{strategy: pbt, parallelism: 2, seed: 7, pbt: {{population: 4, generations: 3, interval: 1}}}}
+tracking: {{mlflow_uri: "sqlite:///mlflow.db"}}
+warm_start: none
+"""
+    spec = write_spec(tmp_path / "stopped.yaml", body.format(name="pbt-stopped"))
+    command = [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client, deadline, finished = store(tmp_path), time.monotonic() + 300, 0
+    while time.monotonic() < deadline and finished < 5:  # generation 0 done, generation 1 under way
+        time.sleep(0.5)
+        try:
+            finished = sum(r.data.tags.get("kubetune.trial_state") == "COMPLETE" for r in runs_of(client, "pbt-stopped")[1].values())
+        except Exception:  # noqa: BLE001 - the store or the study's runs may not exist yet
+            continue
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    before = {(int(r.data.tags["kubetune.pbt.generation"]), int(r.data.tags["kubetune.pbt.member"])) for r in runs_of(client, "pbt-stopped")[1].values()
+              if r.data.tags["kubetune.trial_state"] == "COMPLETE"}
+    assert {(0, m) for m in range(4)} <= before and len(before) < 12
+
+    tune(tmp_path, cli_env, spec)  # the same command again
+    tune(tmp_path, cli_env, write_spec(tmp_path / "straight.yaml", body.format(name="pbt-straight")))
+    parent, runs = runs_of(client, "pbt-stopped")
+    assert len([r for r in client.search_runs([parent.info.experiment_id]) if r.data.tags.get("kubetune.role") == "study"]) == 1
+    complete = [(int(r.data.tags["kubetune.pbt.generation"]), int(r.data.tags["kubetune.pbt.member"])) for r in runs.values()
+                if r.data.tags["kubetune.trial_state"] == "COMPLETE"]
+    assert sorted(complete) == [(g, m) for g in range(3) for m in range(4)]  # every round once; none run twice
+    assert parent.data.tags["kubetune.refit_run_id"]
+
+    def planned(study):
+        study_parent = runs_of(client, study)[0]
+        lineage = json.loads(open(client.download_artifacts(study_parent.info.run_id, "pbt_lineage.json", str(tmp_path / study))).read())["rounds"]
+        return {(r["generation"], r["member"]): (r["params"], r["parent_member"], r["exploited"]) for r in lineage}
+
+    (tmp_path / "pbt-stopped").mkdir()
+    (tmp_path / "pbt-straight").mkdir()
+    stopped, straight = planned("pbt-stopped"), planned("pbt-straight")
+    assert sorted(stopped) == sorted(straight) == [(g, m) for g in range(3) for m in range(4)]
+    assert {k: v for k, v in stopped.items() if k[0] == 0} == {k: v for k, v in straight.items() if k[0] == 0}
+    assert stopped == straight  # same seed, same results per round: the same decisions between rounds
