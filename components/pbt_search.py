@@ -88,6 +88,7 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     recorded = recorded_rounds(study) if resumed else {}
     if resumed and study.trials and not recorded:
         raise StudyConflictError(f"study '{spec.study_name}' holds trials that are not population-based training; use another --study-name")
+    check_population(spec.study_name, recorded, settings.population)
     if recorded:
         log.info("pbt: resuming study %s at generation %d of %d", spec.study_name, max(recorded), settings.generations)
     tracker = make_tracker(spec)
@@ -182,6 +183,16 @@ def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
             None if attrs.get(PARENT_TRIAL) is None else int(attrs[PARENT_TRIAL]), bool(attrs.get(EXPLOITED, False)),
         ))
     return rounds
+
+
+def check_population(study_name: str, recorded: dict[int, list[MemberRound]], population: int) -> None:
+    """A resumed study keeps its population: its generations were planned member by member."""
+    planned = max((len(rounds) for rounds in recorded.values()), default=population)
+    if planned != population:
+        raise StudyConflictError(
+            f"search.pbt.population: study '{study_name}' was planned with a population of {planned}, "
+            f"the spec asks for {population}; keep it to resume, or use another --study-name"
+        )
 
 
 def drop_checkpoints(root: str, generation: int, population: int) -> None:

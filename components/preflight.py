@@ -133,5 +133,11 @@ def preflight(spec: TuneSpec) -> DataFacts:
         from components.pbt import member_space
 
         studied = member_space(spec, space) if spec.search.strategy == "pbt" else space  # the space the study records
-        check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied))
+        if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied)) and spec.search.strategy == "pbt":
+            import optuna
+
+            from components.pbt_search import check_population, recorded_rounds
+
+            study = optuna.load_study(study_name=spec.study_name, storage=storage)
+            check_population(spec.study_name, recorded_rounds(study), spec.search.pbt.population)
     return facts

@@ -289,3 +289,10 @@ warm_start: none
     assert sorted(stopped) == sorted(straight) == [(g, m) for g in range(3) for m in range(4)]
     assert {k: v for k, v in stopped.items() if k[0] == 0} == {k: v for k, v in straight.items() if k[0] == 0}
     assert stopped == straight  # same seed, same results per round: the same decisions between rounds
+
+    grown = write_spec(tmp_path / "grown.yaml", body.format(name="pbt-stopped").replace("population: 4", "population: 5"))
+    result = run_cli(["tune", str(grown), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "kubetune: error: search.pbt.population: study 'pbt-stopped' was planned with a population of 4, "
+        "the spec asks for 5; keep it to resume, or use another --study-name")
+    assert len(runs_of(client, "pbt-stopped")[1]) == len(runs)  # nothing ran
