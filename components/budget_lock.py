@@ -3,6 +3,9 @@
 Without it two controllers can both see 199 of 200 trials used and both ask, overshooting the budget.
 On PostgreSQL a session advisory lock (keyed by the study) is held on its own connection while one
 controller counts and asks; elsewhere (journal file: one controller per study) it is a no-op.
+Optuna wraps an RDB storage in a per-process cache (``_CachedStorage``), so the engine is looked up on
+the storage it wraps: looked up on the wrapper, the lock was silently a no-op and two controllers could
+overshoot the budget by one (the 201-of-200 failures in docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ from typing import Iterator
 import optuna
 
 
+def rdb_engine(study: optuna.Study):  # noqa: ANN201 - a SQLAlchemy Engine, or None for other storages
+    """The SQLAlchemy engine of a study on an RDB storage, through Optuna's cache wrapper; else None."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    return backend.engine if isinstance(backend, optuna.storages.RDBStorage) else None
+
+
 @contextlib.contextmanager
 def budget_lock(study: optuna.Study) -> Iterator[None]:
-    engine = getattr(study._storage, "engine", None)
+    engine = rdb_engine(study)
     if engine is None or engine.dialect.name != "postgresql":
         yield
         return

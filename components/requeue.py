@@ -14,6 +14,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from components.budget_lock import rdb_engine
+
 RETRY_OF = "kubetune.retry_of"
 ATTEMPT = "kubetune.attempt"
 RETRY_REASON = "kubetune.retry_reason"
@@ -81,15 +83,16 @@ _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialSta
 
 
 def study_budget_used(study: optuna.Study) -> int:
-    """``budget_used`` counted by the database itself: two COUNT queries, read past Optuna's trial cache.
+    """``budget_used`` counted by the database itself: one statement, read past Optuna's trial cache.
 
     Optuna wraps an RDB storage in a per-process cache of trials; the count that decides whether one more
     trial may start is read from the database, under the budget lock, not from that cache. Each re-queue
     creates exactly one successor (tagged ``kubetune.retry_of``) of one failed trial, so the failed trials
-    that do not count are exactly as many as the successors.
+    that do not count are exactly as many as the successors. Both counts are one statement, so they see
+    one snapshot: a re-queue committing between two separate queries could make the difference wrong.
     """
-    backend = getattr(study._storage, "_backend", study._storage)  # optuna's _CachedStorage keeps the RDB here
-    if not isinstance(backend, optuna.storages.RDBStorage):
+    engine = rdb_engine(study)
+    if engine is None:
         return budget_used(study.get_trials(deepcopy=False))
     from optuna.storages._rdb import models  # Optuna's ORM: stable schema, versioned by its migrations
     from sqlalchemy import func, select
@@ -105,5 +108,5 @@ def study_budget_used(study: optuna.Study) -> int:
         .join(models.TrialModel, models.TrialModel.trial_id == models.TrialUserAttributeModel.trial_id)
         .where(models.TrialModel.study_id == study._study_id, models.TrialUserAttributeModel.key == RETRY_OF)
     )
-    with backend.engine.connect() as connection:
-        return int(connection.execute(counted).scalar_one()) - int(connection.execute(successors).scalar_one())
+    with engine.connect() as connection:
+        return int(connection.execute(select(counted.scalar_subquery() - successors.scalar_subquery())).scalar_one())

@@ -107,3 +107,36 @@ def test_budget_count_on_postgres_matches_the_full_scan(postgres_url):
     assert study_budget_used(study) == budget_used(study.get_trials()) == 4
     study.ask()  # a successor starts running: it counts
     assert study_budget_used(study) == budget_used(study.get_trials()) == 5
+
+
+def test_budget_lock_makes_a_second_controller_wait_on_postgres(postgres_url):
+    """Two controllers (two storages, two engines) on one study: the second waits until the first lets go."""
+    import threading
+
+    import optuna
+
+    from components.budget_lock import budget_lock
+
+    first = optuna.create_study(study_name="locked", storage=open_storage(postgres_url))
+    second = optuna.load_study(study_name="locked", storage=open_storage(postgres_url))
+    held, release, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with budget_lock(first):
+            held.set()
+            release.wait(30)
+
+    def enter() -> None:
+        with budget_lock(second):
+            second_in.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(30)
+    waiter = threading.Thread(target=enter)
+    waiter.start()
+    assert not second_in.wait(1.0), "the second controller entered while the first held the budget lock"
+    release.set()
+    assert second_in.wait(30), "the second controller never got the lock once the first let go"
+    holder.join(30)
+    waiter.join(30)
