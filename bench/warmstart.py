@@ -21,7 +21,7 @@ for the other rows of the table in docs/benchmarks.md; ``--sampler gp`` measures
 ``auto`` gives an all-numeric space such as gradient boosting's (TPE is the default here, as ``auto`` gives
 the other families); ``--datasets extended`` adds 16 datasets of R packages (bench/rdatasets.py) to the 9,
 so each held-out dataset has 24 past studies instead of 8; ``--seeds 2 --trials 40`` for a quick look;
-``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
+``--narrow-space`` runs the warm studies with ``warm_start.narrow_space``; ``--cold-cache FILE`` keeps the leave-one-out cold studies to measure a planner change again without
 re-running them, keyed by a hash of each dataset's rows so a changed dataset is run again;
 bench/warmstart_ceiling.py reads the same file). It prints Markdown tables for
 docs/benchmarks.md. "Final best never worse than cold start by more than noise" is counted per study:
@@ -82,6 +82,7 @@ DIRECTION = METRICS[METRIC].direction
 SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
 MAX_WARM = 10
+NARROW = os.environ.get("KUBETUNE_BENCH_NARROW") == "1"  # warm_start.narrow_space (--narrow-space)
 
 
 # -- datasets -------------------------------------------------------------------------------------------
@@ -170,17 +171,19 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
     return result.mean(METRIC)
 
 
-def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None) -> list[tuple[dict, float]]:
-    """A study with the sampler kubetune builds (components.search); returns (params, score) in order."""
+def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None, space: dict | None = None) -> list[tuple[dict, float]]:
+    """A study with the sampler kubetune builds (components.search); returns (params, score) in order.
+    ``space``: the plan's narrowed space (``--narrow-space``), else the family's default one."""
+    space = space or SPACE
     frame = X.assign(target=y.to_numpy())
-    sampler = build_sampler(SAMPLER, SPACE, seed, n_objectives=1, parallelism=1, n_warm_trials=len(warm or []))
+    sampler = build_sampler(SAMPLER, space, seed, n_objectives=1, parallelism=1, n_warm_trials=len(warm or []))
     study = optuna.create_study(direction=DIRECTION, sampler=sampler)
     for params in warm or []:
         study.enqueue_trial(params)
     history = []
     for _ in range(n_trials):
         trial = study.ask()
-        params = suggest(trial, SPACE)
+        params = suggest(trial, space)
         score = evaluate(params, frame, seed)
         study.tell(trial, score)
         history.append((params, score))
@@ -201,10 +204,10 @@ def within_tolerance(score: float, target: float) -> bool:
     return SIGN * score >= SIGN * target - TOLERANCE * abs(target)
 
 
-def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str) -> PastStudy:
+def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str, end_time: int = 0) -> PastStudy:
     configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked(history)[:CACHED_CONFIGS])]  # what the meta-store keeps
     return PastStudy(study=name, pipeline=pipeline, family=FAMILY_NAME, task="classification", metric=METRIC, direction=DIRECTION,
-                     meta=meta, run_id=name, end_time=0, configs=configs)
+                     meta=meta, run_id=name, end_time=end_time, configs=configs)
 
 
 def trials_to_target(scores: list[float], target: float) -> int:
@@ -225,10 +228,10 @@ def _cold(job: tuple[str, int, int]) -> tuple[str, int, list, dict]:
     return name, seed, run_study(X, y, seed, n_trials), meta
 
 
-def _warm(job: tuple[str, int, int, list[dict]]) -> tuple[str, int, list]:
-    name, seed, n_trials, warm = job
+def _warm(job: tuple[str, int, int, list[dict], dict | None]) -> tuple[str, int, list]:
+    name, seed, n_trials, warm, space = job
     X, y = load(name)
-    return name, seed, run_study(X, y, seed, n_trials, warm)
+    return name, seed, run_study(X, y, seed, n_trials, warm, space)
 
 
 def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cache: Path | None = None) -> list[dict]:
@@ -238,7 +241,7 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, co
         for seed in seeds:
             plan = leave_one_out_plan(name, seed, cold)
             plans[(name, seed)] = [n["study"] for n in plan.neighbours]
-            jobs.append((name, seed, n_trials, [c.params for c in plan.configs]))
+            jobs.append((name, seed, n_trials, [c.params for c in plan.configs], plan.narrowed))
     rows = []
     for name, seed, warm_history in pool.map(_warm, jobs):
         rows.append(_compare(name, seed, cold[(name, seed)][0], warm_history, plans[(name, seed)]))
@@ -249,7 +252,7 @@ def leave_one_out_plan(name: str, seed: int, cold: dict) -> WarmStartPlan:
     """The warm start of the study on ``name``: the other datasets' cold studies as history, spec defaults."""
     history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
     current = CurrentStudy(name, name, FAMILY_NAME, "classification", METRIC, DIRECTION, cold[(name, seed)][1])
-    return plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM)
+    return plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM, narrow_space=NARROW)
 
 
 def cold_studies(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cache: Path | None) -> dict:
@@ -271,17 +274,17 @@ def retraining(seeds: list[int], n_trials: int) -> list[dict]:
     versions = drifting_versions()
     rows = []
     for seed in seeds:
-        previous = None
+        past: list[PastStudy] = []  # the pipeline's earlier versions; the latest seeds the next
         for t, (X, y) in enumerate(versions):
             cold = run_study(X, y, seed, n_trials)
-            if previous is not None:
+            if past:
                 plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", FAMILY_NAME, "classification", METRIC, DIRECTION, {}),
-                                       SPACE, [previous], pipeline_top_k=5, max_configs=MAX_WARM)
-                warm = run_study(X, y, seed, n_trials, [c.params for c in plan.configs])
-                rows.append(_compare(f"fair-v{t}", seed, cold, warm, [previous.study]))
-                previous = as_past(f"v{t}", warm, {}, "fair")  # the pipeline goes on from what it really ran
+                                       SPACE, past, pipeline_top_k=5, max_configs=MAX_WARM, narrow_space=NARROW)
+                warm = run_study(X, y, seed, n_trials, [c.params for c in plan.configs], plan.narrowed)
+                rows.append(_compare(f"fair-v{t}", seed, cold, warm, [past[-1].study]))
+                past.append(as_past(f"v{t}", warm, {}, "fair", end_time=t))  # the pipeline goes on from what it really ran
             else:
-                previous = as_past(f"v{t}", cold, {}, "fair")
+                past.append(as_past(f"v{t}", cold, {}, "fair", end_time=t))
     return rows
 
 
@@ -360,9 +363,10 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 def restart_for(args: argparse.Namespace, script: str) -> None:
     """This module reads the family, metric, sampler and dataset pool at import (the pool's workers must
     agree): when the command line asks for others, start ``script`` again with them set in the environment."""
-    if (args.family, args.metric, args.sampler, args.datasets) != (FAMILY_NAME, METRIC, SAMPLER, DATASET_POOL):
+    if (args.family, args.metric, args.sampler, args.datasets, getattr(args, "narrow_space", NARROW)) != (FAMILY_NAME, METRIC, SAMPLER, DATASET_POOL, NARROW):
         os.environ |= {"KUBETUNE_BENCH_FAMILY": args.family, "KUBETUNE_BENCH_METRIC": args.metric,
-                       "KUBETUNE_BENCH_SAMPLER": args.sampler, "KUBETUNE_BENCH_DATASETS": args.datasets}
+                       "KUBETUNE_BENCH_SAMPLER": args.sampler, "KUBETUNE_BENCH_DATASETS": args.datasets,
+                       "KUBETUNE_BENCH_NARROW": "1" if getattr(args, "narrow_space", NARROW) else "0"}
         os.execv(sys.executable, [sys.executable, script, *sys.argv[1:]])
 
 
@@ -371,6 +375,7 @@ def main() -> None:
     add_study_arguments(parser)
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--cold-cache", type=Path, help="keep the leave-one-out cold studies in this JSON file and reuse them")
+    parser.add_argument("--narrow-space", action="store_true", help="warm studies search the box of past optima (warm_start.narrow_space)")
     args = parser.parse_args()
     if args.json is not None and not args.json.resolve().parent.is_dir():  # written after the run: check now
         parser.error(f"--json: folder {args.json.resolve().parent} does not exist")
@@ -384,7 +389,7 @@ def main() -> None:
         loo = leave_one_out(seeds, args.trials, pool, args.cold_cache)
         drift = retrain_future.result()
     elapsed = time.perf_counter() - started
-    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), sampler {SAMPLER}, datasets {DATASET_POOL}, {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
+    print(f"# warm start benchmark: {FAMILY_NAME}, {METRIC} ({DIRECTION}), sampler {SAMPLER}, datasets {DATASET_POOL}, narrow_space {NARROW}, {args.seeds} seeds, {args.trials} trials per study, {elapsed:.0f} s\n")
     print("| experiment | studies | median trials to 1% of cold best: cold | warm | median ratio cold/warm | cold studies at target on trial 1 | worst final gap (warm worse by) | median final gap | warm worse beyond noise |")
     print("|---|---|---|---|---|---|---|---|---|")
     experiments = [(f"leave one dataset out ({len(DATASETS)} datasets)", loo)]

@@ -346,6 +346,11 @@ class WarmStartSpec(_Strict):
     top_k: int = Field(3, ge=1, le=10, description="candidates from each similar study; the portfolio order picks among them")
     pipeline_top_k: int = Field(5, ge=1, le=10, description="configurations taken from the pipeline's last study")
     max_trials: int | None = Field(None, ge=1, description="warm-start trials at most; default: half the budget, up to 10")
+    narrow_space: bool = Field(
+        False,
+        description="also search only the box holding every past study's best configuration (numeric parameters; "
+        "Perrone et al. 2019); off by default: measured on k-NN only (docs/benchmarks.md)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -394,6 +399,8 @@ class TuneSpec(_Strict):
                 raise field_error("search.strategy", f"pbt needs a PyTorch family that checkpoints; '{self.model.family}' does not")
             if self.search.pruner.kind != "none":
                 raise field_error("search.pruner", "pbt decides itself which members stop; leave the pruner out")
+            if self.warm_start.narrow_space:
+                raise field_error("warm_start.narrow_space", "pbt members explore the whole space; narrow_space is for sampled studies")
         return self
 
     @property

@@ -29,7 +29,7 @@ from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
-from components.spec import TuneSpec
+from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
 from components.tracking import Tracker, resolve_tracking_uri, safe_uri
@@ -122,10 +122,14 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
         top_k=settings.top_k,
         pipeline_top_k=settings.pipeline_top_k,
         max_configs=warm_start_limit(spec),
+        narrow_space=settings.narrow_space,
     )
     log.info("%s", plan.message)
     tracker.set_tags(parent_run_id, {"kubetune.warm_start.mode": plan.mode, "kubetune.warm_start.used": plan.used, "kubetune.warm_start.n_configs": str(len(plan.configs))})
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
+    if plan.narrowed is not None:  # beside search_space.json: the space the trials are actually drawn from
+        tracker.log_dict(parent_run_id, to_jsonable(plan.narrowed), "search_space_narrowed.json")
+        tracker.set_tags(parent_run_id, {"kubetune.warm_start.narrowed": ", ".join(f"{n} {r['low']:g}-{r['high']:g}" for n, r in plan.box.items())})
     return plan
 
 
@@ -146,8 +150,23 @@ def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
     """The plan's configurations become the study's first trials; their provenance rides on user attrs,
     their number on the study, so that a resumed study builds its sampler as the first run did."""
     study.set_user_attr(WARM_TRIALS_ATTR, len(plan.configs))
+    record_narrowed_space(study, plan)
     for config in plan.configs:
         study.enqueue_trial(config.params, user_attrs=warm_provenance(config))
+
+
+NARROWED_SPACE_ATTR = "kubetune.narrowed_space"  # study user attr: the box a narrowed study searches
+
+
+def record_narrowed_space(study: Any, plan: WarmStartPlan) -> None:
+    if plan.narrowed is not None:
+        study.set_user_attr(NARROWED_SPACE_ATTR, to_jsonable(plan.narrowed))
+
+
+def narrowed_space_of(study: Any) -> Space | None:
+    """The box a study began with (``warm_start.narrow_space``), so that a resume searches the same space."""
+    raw = study.user_attrs.get(NARROWED_SPACE_ATTR)
+    return None if raw is None else {name: ParamSpec.model_validate(param) for name, param in raw.items()}
 
 
 def warm_trials_of(study: Any) -> int:
@@ -230,16 +249,20 @@ def run_search(
         from components.pbt_search import run_pbt
 
         return run_pbt(spec, prepared, space, parent_run_id, progress, warm)
+    full_space, space = space, (warm.narrowed if warm and warm.narrowed else space)
     source_trials = cmaes_source_trials(warm, space, spec.objective.directions[0]) if warm else []
     n_warm = len(warm.configs) if warm else 0  # the warm trials stand in for TPE's random start-up
     choice, sampler = sampler_for(spec, space, source_trials, n_warm)
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     executor = make_executor(spec, storage).start()  # local workers import meanwhile
-    try:
-        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(space))
+    try:  # the fingerprint is the spec's space: a resume is judged on what the user wrote, not on the box
+        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(full_space))
         if resumed:
             log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
             n_warm = warm_trials_of(study)  # the sampler the study began with: same start-up and random turns
+            space = narrowed_space_of(study) or full_space  # the box it began with, not one from today's history
+            if space is not full_space:
+                log.info("searching the narrowed space the study began with: %s", ", ".join(f"{n} {p.low:g}-{p.high:g}" for n, p in space.items() if p != full_space[n]))
             choice, study.sampler = sampler_for(spec, space, source_trials, n_warm)
         elif warm is not None:
             enqueue_warm_start(study, warm)

@@ -25,6 +25,7 @@ import numpy as np
 
 from components.metafeatures import LOG_SCALED
 from components.space import Space, is_active
+from components.warm_box import MIN_STUDIES, narrowed_ranges, past_optima_box
 from components.warm_portfolio import ScoredTrials, portfolio, quantiles, spread_out
 
 MODES = ("none", "same_pipeline", "similar_datasets", "auto")
@@ -85,6 +86,8 @@ class WarmStartPlan:
     neighbours: list[dict[str, Any]] = field(default_factory=list)  # similar studies and their distances
     message: str = ""
     prior: list[WarmConfig] = field(default_factory=list)  # every projected config of the chosen studies
+    narrowed: Space | None = None  # warm_start.narrow_space: the box of past optima (components.warm_box)
+    box: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the box changed, per parameter
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,7 @@ class WarmStartPlan:
             "message": self.message,
             "neighbours": self.neighbours,
             "configs": [c.__dict__ for c in self.configs],
+            "narrowed_space": self.box,
         }
 
 
@@ -172,6 +176,7 @@ def plan_warm_start(
     top_k: int = 3,
     pipeline_top_k: int = 5,
     max_configs: int = 10,
+    narrow_space: bool = False,
 ) -> WarmStartPlan:
     """Which past configurations the study runs first, and why.
 
@@ -179,6 +184,8 @@ def plan_warm_start(
     the ``top_k`` best of each of the ``k_nearest`` studies are candidates, and a greedy portfolio
     (components.warm_portfolio) orders them by how well each is estimated to do across all the
     neighbours, weighted by closeness; candidates that add too little are left to the sampler.
+    ``narrow_space``: the space is also cut to the box of every usable past study's best configuration
+    and the chosen ones (components.warm_box); ``plan.narrowed`` is None where nothing was cut.
     """
     if mode == "none":
         return WarmStartPlan(mode, "none", message="warm start off (warm_start: none)")
@@ -221,7 +228,27 @@ def plan_warm_start(
     else:
         sources = sorted({c.source_study for c in plan.configs})
         plan.message = f"warm start ({plan.used}): {len(plan.configs)} configuration(s) from {', '.join(sources)}"
+    if narrow_space:
+        _narrow(plan, space, usable)
     return plan
+
+
+def _narrow(plan: WarmStartPlan, space: Space, usable: list[PastStudy]) -> None:
+    """Cut the space to the box of past optima; say so in the plan's message either way."""
+    optima = [best for best in (_best_projected(p, space) for p in usable) if best]
+    narrowed = past_optima_box(space, optima, [c.params for c in plan.configs])
+    plan.box = narrowed_ranges(space, narrowed)
+    if plan.box:
+        plan.narrowed = narrowed
+        ranges = ", ".join(f"{name} {r['low']:g}-{r['high']:g}" for name, r in plan.box.items())
+        plan.message += f"; search space narrowed to the box of {len(optima)} past optima: {ranges}"
+    else:
+        plan.message += f"; search space kept whole ({len(optima)} past optima, at least {MIN_STUDIES} needed per parameter)"
+
+
+def _best_projected(past: PastStudy, space: Space) -> dict[str, Any]:
+    """``past``'s best configuration that fits the space at all, projected into it."""
+    return next((params for params in (project(c.params, space) for c in past.configs) if params), {})
 
 
 def _params(warm: WarmConfig) -> dict[str, Any]:
@@ -268,5 +295,7 @@ def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> li
     for config in plan.prior:
         if set(config.params) != set(space) or config.past_direction != direction:
             continue
+        if not all(distributions[n]._contains(distributions[n].to_internal_repr(v)) for n, v in config.params.items()):
+            continue  # outside a narrowed space (warm_start.narrow_space)
         trials.append(optuna.trial.create_trial(params=config.params, distributions=distributions, value=config.past_score))
     return trials if len(trials) >= CMAES_MIN_SOURCE_TRIALS else []

@@ -104,3 +104,28 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     parent, trials = runs_of(client(), "bc-none")
     assert parent.data.tags["kubetune.warm_start.used"] == "none"
     assert not any("kubetune.warm_start.source_run_id" in t.data.tags for t in trials)
+
+    # 5. narrow_space: the space is cut to the box of the 4 past studies' optima; the trials stay in it,
+    # and a resume searches the box the study began with (stored on the study, logged once)
+    narrow = spec(tmp_path, "bc-narrow", warm="{mode: similar_datasets, narrow_space: true}")
+    first_run = tune(tmp_path, cli_env, narrow)
+    parent, trials = runs_of(client(), "bc-narrow")
+    box = json.loads(open(client().download_artifacts(parent.info.run_id, "search_space_narrowed.json")).read())
+    optima = []
+    for past in ("bc-monday", "bc-tuesday", "wine-first", "bc-none"):
+        past_trials = [t for t in runs_of(client(), past)[1] if "accuracy" in t.data.metrics]
+        optima.append(max(past_trials, key=lambda t: t.data.metrics["accuracy"]).data.params)
+    for name in ("n_estimators", "max_depth"):
+        values = [int(o[name]) for o in optima]
+        assert box[name]["low"] <= min(values) and max(values) <= box[name]["high"]
+    assert box["criterion"]["choices"] == ["gini", "entropy"]  # categories are kept whole
+    assert "search space narrowed to the box of 4 past optima" in first_run.stderr + first_run.stdout
+    assert parent.data.tags["kubetune.warm_start.narrowed"]
+    assert json.loads(open(client().download_artifacts(parent.info.run_id, "search_space.json")).read())["max_depth"]["high"] == 12
+    resumed = tune(tmp_path, cli_env, narrow, "--n-trials", 8)
+    assert "searching the narrowed space the study began with" in resumed.stderr + resumed.stdout
+    parent, trials = runs_of(client(), "bc-narrow")
+    assert len(trials) == 8
+    for trial in trials:
+        for name in ("n_estimators", "max_depth"):
+            assert box[name]["low"] <= int(trial.data.params[name]) <= box[name]["high"], (trial.data.params, box)

@@ -78,6 +78,7 @@ def test_direction_defaults_to_the_metrics_natural_one():
         ({"search__pruner": "median", "objective__metric": ["roc_auc", "inference_ms"]}, "search.pruner: pruning needs a single objective"),
         ({"search__strategy": "pbt"}, "search.strategy: pbt needs a PyTorch family that checkpoints; 'random_forest' does not"),
         ({"search__strategy": "pbt", "model__family": "torch_mlp", "search__pruner": "median"}, "search.pruner: pbt decides itself"),
+        ({"search__strategy": "pbt", "model__family": "torch_mlp", "warm_start": {"narrow_space": True}}, "warm_start.narrow_space: pbt members explore the whole space"),
         ({"search__pbt": {"population": 1}}, "search.pbt.population:"),
         ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"best": "accuracy"}}, "objective.select: 'accuracy' is not one of the objective's metrics"),
         ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"where": {"inference_ms": {}}}}, "objective.select.where.inference_ms: give min, max or both"),

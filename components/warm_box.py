@@ -1,0 +1,58 @@
+"""A search space narrowed to the box of past optima (``warm_start.narrow_space``).
+
+Perrone et al. ("Learning search spaces for Bayesian optimization", NeurIPS 2019): instead of trusting
+a few neighbours, search only the smallest box that holds the best configuration of *every* past study
+of the same model family and task. It does not depend on choosing the right neighbours (which is what
+limits the plain warm start, docs/benchmarks.md), and the past optima together say which part of a wide
+default range ever wins. The box also holds the planned warm-start trials, so every enqueued trial lies
+inside the space it is sampled in.
+
+Only numeric parameters are narrowed; categories are kept whole. A parameter is left whole where fewer
+than ``MIN_STUDIES`` past optima speak about it (too little evidence), or where they all agree on one
+value (a box of one point would fix the parameter for good on the say of a handful of studies). Pure
+functions: the planner calls them with the history it already read.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from components.space import Space
+from components.spec import ParamSpec
+
+MIN_STUDIES = 3  # past optima needed before a parameter's range is narrowed
+
+
+def past_optima_box(space: Space, optima: list[dict[str, Any]], warm: Iterable[dict[str, Any]] = ()) -> Space:
+    """``space`` with each numeric parameter's range cut to the span of ``optima`` (and ``warm``).
+
+    ``optima`` and ``warm`` are configurations already projected into ``space``
+    (components.warmstart.project), so their values lie inside its bounds and on its steps.
+    """
+    points = list(optima) + list(warm)
+    narrowed: Space = {}
+    for name, param in space.items():
+        evidence = [o[name] for o in optima if name in o]
+        values = [p[name] for p in points if name in p]
+        if param.type == "categorical" or len(evidence) < MIN_STUDIES or min(values) == max(values):
+            narrowed[name] = param
+            continue
+        narrowed[name] = _cut(param, min(values), max(values))
+    return narrowed
+
+
+def _cut(param: ParamSpec, low: float, high: float) -> ParamSpec:
+    """``param`` with bounds ``low``..``high``, kept on its step grid (values are already on it)."""
+    if param.type == "int":
+        low, high = int(math.floor(low)), int(math.ceil(high))
+    return param.model_copy(update={"low": low, "high": high})
+
+
+def narrowed_ranges(full: Space, narrowed: Space) -> dict[str, dict[str, Any]]:
+    """What the box changed, for the parent run: ``{name: {"low", "high", "full_low", "full_high"}}``."""
+    return {
+        name: {"low": param.low, "high": param.high, "full_low": full[name].low, "full_high": full[name].high}
+        for name, param in narrowed.items()
+        if param.type != "categorical" and (param.low, param.high) != (full[name].low, full[name].high)
+    }
