@@ -203,12 +203,16 @@ class Tracker:
         return run.info.run_id
 
     def log_model(self, run_id: str, model: Any, input_example: Any, registered_name: str | None) -> Any:
-        """Log the fitted pipeline with its signature and an input example; register it if named."""
+        """Log the fitted pipeline with its signature, an input example and pinned pip requirements
+        (components.model_requirements: read from the pickle, not inferred in a subprocess); register
+        it if named."""
         import logging
         import warnings
 
         import mlflow
         from mlflow.models import infer_signature
+
+        from components.model_requirements import model_requirements
 
         signature = infer_signature(input_example, model.predict(input_example))
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -224,6 +228,7 @@ class Tracker:
                 input_example=input_example,
                 registered_model_name=registered_name,
                 serialization_format="cloudpickle",
+                pip_requirements=model_requirements(model),
             )
         return info
 

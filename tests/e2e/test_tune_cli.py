@@ -73,6 +73,9 @@ def test_example_runs_end_to_end_and_mlflow_holds_every_run(tmp_path, cli_env):
     model = mlflow.pyfunc.load_model(f"models:/breast-cancer-rf/{versions[0].version}")
     test_rows = pd.read_parquet(tmp_path / ".kubetune" / "breast-cancer-rf" / "test.parquet")
     assert len(model.predict(test_rows.drop(columns=["target"]))) == len(test_rows)
+    requirements = open(mlflow.artifacts.download_artifacts(f"models:/breast-cancer-rf/{versions[0].version}/requirements.txt", dst_path=str(tmp_path / "req"))).read().split()
+    from importlib.metadata import version
+    assert f"scikit-learn=={version('scikit-learn')}" in requirements and not any(r.startswith(("torch", "kubetune")) for r in requirements)
 
     # no held-out row reached any trial: the data the trials read holds exactly the logged train rows
     downloaded = mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="split/row_ids.json", dst_path=str(tmp_path / "dl"))
