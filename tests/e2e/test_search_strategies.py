@@ -43,10 +43,10 @@ def tune(tmp_path, env, spec, ok=True):
 
 @pytest.mark.parametrize("pruner", ["median", "successive_halving", "hyperband"])
 def test_each_pruner_records_pruned_trials_with_their_step_in_the_study_and_mlflow(tmp_path, cli_env, pruner):
-    name = f"digits-{pruner.replace('_', '-')}"
+    name = f"bc-{pruner.replace('_', '-')}"
     spec = write_spec(tmp_path / "spec.yaml", f"""
 study: {name}
-data: {{source: "sklearn:digits"}}
+data: {{source: "sklearn:breast_cancer"}}
 model:
   family: hist_gradient_boosting
   space:
@@ -83,8 +83,8 @@ warm_start: none
 
 def test_population_based_training_copies_checkpoints_and_logs_lineage(tmp_path, cli_env):
     spec = write_spec(tmp_path / "spec.yaml", """
-study: digits-pbt
-data: {source: "sklearn:digits"}
+study: bc-pbt
+data: {source: "sklearn:breast_cancer"}
 model: {family: torch_mlp}
 objective: {metric: accuracy}
 validation: {strategy: holdout}
@@ -94,7 +94,7 @@ warm_start: none
 """)
     tune(tmp_path, cli_env, spec)
     client = store(tmp_path)
-    parent, runs = runs_of(client, "digits-pbt")
+    parent, runs = runs_of(client, "bc-pbt")
     assert len(runs) == 12 and parent.data.params["strategy"] == "pbt"
     tags = {n: r.data.tags for n, r in runs.items()}
     by_round = {(int(t["kubetune.pbt.generation"]), int(t["kubetune.pbt.member"])): n for n, t in tags.items()}
@@ -140,13 +140,13 @@ warm_start: none
 def test_population_based_training_starts_members_from_the_pipelines_previous_best(tmp_path, cli_env):
     body = """
 study: {name}
-data: {{source: "sklearn:digits"}}
+data: {{source: "sklearn:breast_cancer"}}
 model: {{family: torch_mlp}}
 objective: {{metric: accuracy}}
 validation: {{strategy: holdout}}
 search: {{strategy: pbt, parallelism: 2, seed: {seed}, pbt: {{population: 4, generations: 1, interval: 1}}}}
 tracking: {{mlflow_uri: "sqlite:///mlflow.db", experiment: pbt-warm}}
-warm_start: {{mode: same_pipeline, pipeline: digits-mlp-nightly}}
+warm_start: {{mode: same_pipeline, pipeline: bc-mlp-nightly}}
 """
     tune(tmp_path, cli_env, write_spec(tmp_path / "monday.yaml", body.format(name="pbt-monday", seed=1)))
     tune(tmp_path, cli_env, write_spec(tmp_path / "tuesday.yaml", body.format(name="pbt-tuesday", seed=2)))
@@ -244,7 +244,7 @@ def test_a_stopped_population_based_training_study_resumes_and_plans_what_an_uni
 
     body = """
 study: {name}
-data: {{source: "sklearn:digits"}}
+data: {{source: "sklearn:breast_cancer"}}
 model: {{family: torch_mlp}}
 objective: {{metric: accuracy}}
 validation: {{strategy: holdout}}
