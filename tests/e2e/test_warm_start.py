@@ -108,6 +108,7 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     # 5. narrow_space: the space is cut to the box of the 4 past studies' optima; the trials stay in it,
     # and a resume searches the box the study began with (stored on the study, logged once)
     narrow = spec(tmp_path, "bc-narrow", warm="{mode: similar_datasets, narrow_space: true}")
+    narrow.write_text(narrow.read_text().replace("n_estimators: {type: int, low: 10, high: 60}", "n_estimators: {type: int, low: 10, high: 200}"))
     first_run = tune(tmp_path, cli_env, narrow)
     parent, trials = runs_of(client(), "bc-narrow")
     box = json.loads(open(client().download_artifacts(parent.info.run_id, "search_space_narrowed.json")).read())
@@ -118,10 +119,11 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     for name in ("n_estimators", "max_depth"):
         values = [int(o[name]) for o in optima]
         assert box[name]["low"] <= min(values) and max(values) <= box[name]["high"]
+    assert box["n_estimators"]["high"] <= 60  # the past studies searched 10-60: 60-200 never won
     assert box["criterion"]["choices"] == ["gini", "entropy"]  # categories are kept whole
     assert "search space narrowed to the box of 4 past optima" in first_run.stderr + first_run.stdout
     assert parent.data.tags["kubetune.warm_start.narrowed"]
-    assert json.loads(open(client().download_artifacts(parent.info.run_id, "search_space.json")).read())["max_depth"]["high"] == 12
+    assert json.loads(open(client().download_artifacts(parent.info.run_id, "search_space.json")).read())["n_estimators"]["high"] == 200
     resumed = tune(tmp_path, cli_env, narrow, "--n-trials", 8)
     assert "searching the narrowed space the study began with" in resumed.stderr + resumed.stdout
     parent, trials = runs_of(client(), "bc-narrow")
