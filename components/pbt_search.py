@@ -85,10 +85,11 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     import optuna
 
     study, resumed = open_study(spec.study_name, storage, optuna.samplers.RandomSampler(seed=spec.search.seed), spec.objective.directions, space_fingerprint(members_space))
-    recorded = recorded_rounds(study) if resumed else {}
+    recorded = check_resume(spec.study_name, study, settings.population, settings.interval) if resumed else {}
     if resumed and study.trials and not recorded:
         raise StudyConflictError(f"study '{spec.study_name}' holds trials that are not population-based training; use another --study-name")
-    check_population(spec.study_name, recorded, settings.population)
+    if INTERVAL_ATTR not in study.user_attrs:
+        study.set_user_attr(INTERVAL_ATTR, settings.interval)
     if recorded:
         log.info("pbt: resuming study %s at generation %d of %d", spec.study_name, max(recorded), settings.generations)
     tracker = make_tracker(spec)
@@ -183,6 +184,24 @@ def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
             None if attrs.get(PARENT_TRIAL) is None else int(attrs[PARENT_TRIAL]), bool(attrs.get(EXPLOITED, False)),
         ))
     return rounds
+
+
+INTERVAL_ATTR = "kubetune.pbt.interval"  # study user attr: epochs per round, fixed when the study began
+
+
+def check_resume(study_name: str, study: Any, population: int, interval: int) -> dict[int, list[MemberRound]]:
+    """The recorded rounds of a resumed PBT study, after checking that the spec keeps its population
+    and its interval (epochs per round: checkpoints and lineage count epochs in it). A study begun
+    before the interval was stored is checked on its population only."""
+    recorded = recorded_rounds(study)
+    check_population(study_name, recorded, population)
+    planned = study.user_attrs.get(INTERVAL_ATTR)
+    if planned is not None and int(planned) != interval:
+        raise StudyConflictError(
+            f"search.pbt.interval: study '{study_name}' was planned with {planned} epoch(s) per round, "
+            f"the spec asks for {interval}; keep it to resume, or use another --study-name"
+        )
+    return recorded
 
 
 def check_population(study_name: str, recorded: dict[int, list[MemberRound]], population: int) -> None:

@@ -136,8 +136,8 @@ def preflight(spec: TuneSpec) -> DataFacts:
         if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied)) and spec.search.strategy == "pbt":
             import optuna
 
-            from components.pbt_search import check_population, recorded_rounds
+            from components.pbt_search import check_resume
 
             study = optuna.load_study(study_name=spec.study_name, storage=storage)
-            check_population(spec.study_name, recorded_rounds(study), spec.search.pbt.population)
+            check_resume(spec.study_name, study, spec.search.pbt.population, spec.search.pbt.interval)
     return facts

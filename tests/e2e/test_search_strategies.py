@@ -296,3 +296,9 @@ warm_start: none
         "kubetune: error: search.pbt.population: study 'pbt-stopped' was planned with a population of 4, "
         "the spec asks for 5; keep it to resume, or use another --study-name")
     assert len(runs_of(client, "pbt-stopped")[1]) == len(runs)  # nothing ran
+    longer = write_spec(tmp_path / "longer.yaml", body.format(name="pbt-stopped").replace("interval: 1", "interval: 2"))
+    result = run_cli(["tune", str(longer), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "kubetune: error: search.pbt.interval: study 'pbt-stopped' was planned with 1 epoch(s) per round, "
+        "the spec asks for 2; keep it to resume, or use another --study-name")
+    assert len(runs_of(client, "pbt-stopped")[1]) == len(runs)  # nothing ran

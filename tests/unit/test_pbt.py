@@ -118,3 +118,24 @@ def test_replay_schedule_follows_the_checkpoints_back_to_generation_0():
     assert [s["seed"] for s in schedule] == [7, 1008, 2008] and all(s["epochs"] == 2 for s in schedule)
     assert [s["member"] for s in replay_schedule(lineage, member=0, generations=3, interval=2, seed=None)] == [0, 0, 0]
 
+
+
+def test_a_resume_keeps_the_population_and_the_interval_the_study_began_with():
+    import optuna
+
+    from components.errors import StudyConflictError
+    from components.pbt_search import GENERATION, INTERVAL_ATTR, MEMBER, check_resume
+
+    study = optuna.create_study()
+    study.set_user_attr(INTERVAL_ATTR, 2)
+    for member in range(3):
+        study.enqueue_trial({"lr": 0.01 * (member + 1)}, user_attrs={MEMBER: member, GENERATION: 0})
+    recorded = check_resume("s", study, population=3, interval=2)
+    assert [r.member for r in recorded[0]] == [0, 1, 2]
+    with pytest.raises(StudyConflictError, match=r"search.pbt.interval: study 's' was planned with 2 epoch\(s\) per round, the spec asks for 1"):
+        check_resume("s", study, population=3, interval=1)
+    with pytest.raises(StudyConflictError, match="search.pbt.population: study 's' was planned with a population of 3"):
+        check_resume("s", study, population=4, interval=2)
+    legacy = optuna.create_study()  # begun before the interval was stored: population checked only
+    legacy.enqueue_trial({"lr": 0.01}, user_attrs={MEMBER: 0, GENERATION: 0})
+    assert check_resume("s", legacy, population=1, interval=5)
