@@ -34,6 +34,7 @@ from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
 from components.tracking import Tracker, resolve_tracking_uri, safe_uri
 from components.trial import TrialRequest
+from components.warm_box import describe_ranges, narrowed_ranges
 from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
 
 log = logging.getLogger("kubetune")
@@ -129,7 +130,7 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
     if plan.narrowed is not None:  # beside search_space.json: the space the trials are actually drawn from
         tracker.log_dict(parent_run_id, to_jsonable(plan.narrowed), "search_space_narrowed.json")
-        tracker.set_tags(parent_run_id, {"kubetune.warm_start.narrowed": ", ".join(f"{n} {r['low']:g}-{r['high']:g}" for n, r in plan.box.items())})
+        tracker.set_tags(parent_run_id, {"kubetune.warm_start.narrowed": describe_ranges(plan.box)})
     return plan
 
 
@@ -262,7 +263,7 @@ def run_search(
             n_warm = warm_trials_of(study)  # the sampler the study began with: same start-up and random turns
             space = narrowed_space_of(study) or full_space  # the box it began with, not one from today's history
             if space is not full_space:
-                log.info("searching the narrowed space the study began with: %s", ", ".join(f"{n} {p.low:g}-{p.high:g}" for n, p in space.items() if p != full_space[n]))
+                log.info("searching the narrowed space the study began with: %s", describe_ranges(narrowed_ranges(full_space, space)))
             choice, study.sampler = sampler_for(spec, space, source_trials, n_warm)
         elif warm is not None:
             enqueue_warm_start(study, warm)

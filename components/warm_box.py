@@ -56,3 +56,8 @@ def narrowed_ranges(full: Space, narrowed: Space) -> dict[str, dict[str, Any]]:
         for name, param in narrowed.items()
         if param.type != "categorical" and (param.low, param.high) != (full[name].low, full[name].high)
     }
+
+
+def describe_ranges(ranges: dict[str, dict[str, Any]]) -> str:
+    """``narrowed_ranges`` in one line for logs and tags: ``n_neighbors 6-50, max_depth 4-10``."""
+    return ", ".join(f"{name} {r['low']:g}-{r['high']:g}" for name, r in ranges.items())

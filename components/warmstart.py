@@ -25,7 +25,7 @@ import numpy as np
 
 from components.metafeatures import LOG_SCALED
 from components.space import Space, is_active
-from components.warm_box import MIN_STUDIES, narrowed_ranges, past_optima_box
+from components.warm_box import MIN_STUDIES, describe_ranges, narrowed_ranges, past_optima_box
 from components.warm_portfolio import ScoredTrials, portfolio, quantiles, spread_out
 
 MODES = ("none", "same_pipeline", "similar_datasets", "auto")
@@ -240,8 +240,7 @@ def _narrow(plan: WarmStartPlan, space: Space, usable: list[PastStudy]) -> None:
     plan.box = narrowed_ranges(space, narrowed)
     if plan.box:
         plan.narrowed = narrowed
-        ranges = ", ".join(f"{name} {r['low']:g}-{r['high']:g}" for name, r in plan.box.items())
-        plan.message += f"; search space narrowed to the box of {len(optima)} past optima: {ranges}"
+        plan.message += f"; search space narrowed to the box of {len(optima)} past optima: {describe_ranges(plan.box)}"
     else:
         plan.message += f"; search space kept whole ({len(optima)} past optima, at least {MIN_STUDIES} needed per parameter)"
 
