@@ -256,11 +256,13 @@ warm_start: none
     command = [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"]
     process = subprocess.Popen(command, cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     client, deadline, finished = store(tmp_path), time.monotonic() + 300, 0
-    while time.monotonic() < deadline and finished < 5:  # generation 0 done, generation 1 under way
-        time.sleep(0.5)
+    # generation 0 done, generation 1 under way. The study journal is read, not MLflow: a round takes about a
+    # second, and a search of the MLflow store under load has been slow enough to miss the rest of the study
+    while time.monotonic() < deadline and finished < 5:
+        time.sleep(0.1)
         try:
-            finished = sum(r.data.tags.get("kubetune.trial_state") == "COMPLETE" for r in runs_of(client, "pbt-stopped")[1].values())
-        except Exception:  # noqa: BLE001 - the store or the study's runs may not exist yet
+            finished = len(journal_study(tmp_path, "pbt-stopped").get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        except (KeyError, FileNotFoundError):  # the journal or the study does not exist yet
             continue
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
