@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 GP_MAX_TRIALS = 200  # GP ask time grows ~cubically; past this TPE is cheaper at similar quality
 NSGA2_MIN_TRIALS = 300  # below this, multi-objective TPE converges faster than a genetic population
-TPE_STARTUP_TRIALS = 10  # Optuna's default: random trials before TPE models the space
+STARTUP_TRIALS = 10  # Optuna's default: random trials before TPE or the GP models the space
 WARM_RANDOM_EVERY = 5  # after a warm start, every 5th trial is a random draw (components.interleaved_sampler)
 WARM_MODEL_ONLY_TRIALS = 20  # trials after the warm ones that TPE proposes alone before random draws are interleaved
 
@@ -63,10 +63,10 @@ def build_sampler(
 ) -> optuna.samplers.BaseSampler:
     """The configured Optuna sampler; ``source_trials`` (past studies' best trials) warm-start CMA-ES.
 
-    TPE draws ``TPE_STARTUP_TRIALS`` random configurations before it models the space. A warm-started
-    study's first ``n_warm_trials`` are past studies' best configurations: they are the start-up sample,
-    so TPE models from the trial after them instead of adding random draws on top (measured in
-    docs/benchmarks.md, warm starts).
+    TPE and the Gaussian process draw ``STARTUP_TRIALS`` random configurations before they model the
+    space. A warm-started study's first ``n_warm_trials`` are past studies' best configurations: they are
+    the start-up sample, so the model proposes from the trial after them instead of adding random draws
+    on top (measured in docs/benchmarks.md, warm starts).
     """
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space), seed=seed)
@@ -78,14 +78,14 @@ def build_sampler(
             multivariate=True,
             group=is_conditional(space),
             constant_liar=parallelism > 1,
-            n_startup_trials=tpe_startup_trials(n_warm_trials),
+            n_startup_trials=startup_trials(n_warm_trials),
         )
         if not n_warm_trials:
             return tpe
         explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
         return InterleavedSampler(tpe, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False)
+        return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials))
     if name == "cmaes":
         if n_objectives > 1:
             raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
@@ -104,10 +104,10 @@ def build_sampler(
 def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
     """Sampler settings the spec does not show (they follow from the warm start), as parent-run tags, so a
     study can be reproduced from its record."""
-    if name != "tpe":
+    if name not in ("tpe", "gp"):
         return {}
-    tags = {"kubetune.sampler.startup_trials": str(tpe_startup_trials(n_warm_trials))}
-    if n_warm_trials:
+    tags = {"kubetune.sampler.startup_trials": str(startup_trials(n_warm_trials))}
+    if n_warm_trials and name == "tpe":
         tags["kubetune.sampler.random_from_trial"] = str(first_random_trial(n_warm_trials))
         tags["kubetune.sampler.random_every"] = str(WARM_RANDOM_EVERY)
     return tags
@@ -118,9 +118,10 @@ def first_random_trial(n_warm_trials: int) -> int:
     return n_warm_trials + WARM_MODEL_ONLY_TRIALS
 
 
-def tpe_startup_trials(n_warm_trials: int) -> int:
-    """Trials before TPE models the space: the warm-start trials when there are any, else random draws."""
-    return n_warm_trials or TPE_STARTUP_TRIALS
+def startup_trials(n_warm_trials: int) -> int:
+    """Trials before TPE or the Gaussian process models the space: the warm-start trials when there are
+    any, else random draws."""
+    return n_warm_trials or STARTUP_TRIALS
 
 
 def sampler_for(

@@ -58,4 +58,5 @@ def test_the_parent_run_records_the_interleaving_only_when_a_warm_start_set_it()
         "kubetune.sampler.random_every": str(WARM_RANDOM_EVERY),
     }
     assert unstated_settings("tpe", 0) == {"kubetune.sampler.startup_trials": "10"}
-    assert unstated_settings("gp", 4) == {}
+    assert unstated_settings("gp", 4) == {"kubetune.sampler.startup_trials": "4"}
+    assert unstated_settings("cmaes", 4) == {}
