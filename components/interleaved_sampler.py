@@ -1,8 +1,8 @@
 """A model-based sampler with random configurations interleaved: what keeps a warm start from hurting.
 
-A warm-started TPE study models the space from its warm trials alone (they are its start-up sample, see
+A warm-started TPE or Gaussian-process study models the space from its warm trials alone (they are its start-up sample, see
 ``components.search``). When the past points to the wrong region -- a dataset whose nearest past studies
-had heavily regularised optima while its own is not -- TPE keeps proposing near those trials and the
+had heavily regularised optima while its own is not -- the model keeps proposing near those trials and the
 study can end worse than a cold one, which would have drawn random start-up trials across the whole
 space. SMAC's remedy, kept by auto-sklearn for its meta-learned warm starts, is to interleave random
 configurations with the model's proposals (Hutter et al., "Sequential model-based optimization for

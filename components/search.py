@@ -66,7 +66,8 @@ def build_sampler(
     TPE and the Gaussian process draw ``STARTUP_TRIALS`` random configurations before they model the
     space. A warm-started study's first ``n_warm_trials`` are past studies' best configurations: they are
     the start-up sample, so the model proposes from the trial after them instead of adding random draws
-    on top (measured in docs/benchmarks.md, warm starts).
+    on top, and later random draws are interleaved (``model_after_warm_start``; measured in
+    docs/benchmarks.md, warm starts).
     """
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space), seed=seed)
@@ -80,12 +81,10 @@ def build_sampler(
             constant_liar=parallelism > 1,
             n_startup_trials=startup_trials(n_warm_trials),
         )
-        if not n_warm_trials:
-            return tpe
-        explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
-        return InterleavedSampler(tpe, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY)
+        return model_after_warm_start(tpe, seed, n_warm_trials)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials))
+        gp = optuna.samplers.GPSampler(seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials))
+        return model_after_warm_start(gp, seed, n_warm_trials)
     if name == "cmaes":
         if n_objectives > 1:
             raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
@@ -101,13 +100,24 @@ def build_sampler(
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
 
 
+def model_after_warm_start(model: optuna.samplers.BaseSampler, seed: int | None, n_warm_trials: int) -> optuna.samplers.BaseSampler:
+    """A model-based sampler as a warm-started study runs it: after the warm trials and
+    ``WARM_MODEL_ONLY_TRIALS`` proposals of the model alone, every ``WARM_RANDOM_EVERY``-th trial is a
+    random draw, so a study whose past points to the wrong region can still find its own optimum. A
+    cold study's random start-up sample already explores, so it gets the model alone."""
+    if not n_warm_trials:
+        return model
+    explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
+    return InterleavedSampler(model, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY)
+
+
 def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
     """Sampler settings the spec does not show (they follow from the warm start), as parent-run tags, so a
     study can be reproduced from its record."""
     if name not in ("tpe", "gp"):
         return {}
     tags = {"kubetune.sampler.startup_trials": str(startup_trials(n_warm_trials))}
-    if n_warm_trials and name == "tpe":
+    if n_warm_trials:
         tags["kubetune.sampler.random_from_trial"] = str(first_random_trial(n_warm_trials))
         tags["kubetune.sampler.random_every"] = str(WARM_RANDOM_EVERY)
     return tags

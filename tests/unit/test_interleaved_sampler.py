@@ -14,11 +14,12 @@ def test_random_turns_start_at_the_given_trial_and_come_every_nth_trial():
     assert not any(is_random_turn(n, start=0, every=0) for n in range(50))  # 0: never random
 
 
-def test_a_warm_started_tpe_interleaves_random_draws_after_its_model_only_trials_and_a_cold_one_does_not():
-    warm = build_sampler("tpe", X, 0, 1, 1, n_warm_trials=3)
-    assert isinstance(warm, InterleavedSampler) and isinstance(warm.model, optuna.samplers.TPESampler)
+@pytest.mark.parametrize("name, model", [("tpe", optuna.samplers.TPESampler), ("gp", optuna.samplers.GPSampler)])
+def test_a_warm_started_model_interleaves_random_draws_after_its_model_only_trials_and_a_cold_one_does_not(name, model):
+    warm = build_sampler(name, X, 0, 1, 1, n_warm_trials=3)
+    assert isinstance(warm, InterleavedSampler) and isinstance(warm.model, model)
     assert (warm.start, warm.every) == (3 + WARM_MODEL_ONLY_TRIALS, WARM_RANDOM_EVERY)
-    assert isinstance(build_sampler("tpe", X, 0, 1, 1), optuna.samplers.TPESampler)
+    assert isinstance(build_sampler(name, X, 0, 1, 1), model)
 
 
 @pytest.fixture(scope="module")
@@ -58,5 +59,5 @@ def test_the_parent_run_records_the_interleaving_only_when_a_warm_start_set_it()
         "kubetune.sampler.random_every": str(WARM_RANDOM_EVERY),
     }
     assert unstated_settings("tpe", 0) == {"kubetune.sampler.startup_trials": "10"}
-    assert unstated_settings("gp", 4) == {"kubetune.sampler.startup_trials": "4"}
+    assert unstated_settings("gp", 4) == unstated_settings("tpe", 4)  # the Gaussian process is run the same way
     assert unstated_settings("cmaes", 4) == {}
