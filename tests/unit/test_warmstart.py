@@ -1,6 +1,7 @@
 import optuna
 import pytest
 
+from components.search import build_sampler
 from components.spec import ParamSpec
 from components.warmstart import (
     CurrentStudy,
@@ -157,7 +158,8 @@ def test_cmaes_gets_complete_numeric_configs_in_the_studys_direction_as_source_t
     too_few = plan_warm_start("similar_datasets", current(), space, history[:1])
     assert cmaes_source_trials(too_few, space, "maximize") == []  # 5 source trials: CMA-ES cannot use them
     assert cmaes_source_trials(plan, SPACE, "maximize") == []  # categorical/conditional spaces: not for CMA-ES
-    sampler = optuna.samplers.CmaEsSampler(source_trials=trials, seed=0)
+    sampler = build_sampler("cmaes", space, 0, n_objectives=1, parallelism=1, source_trials=trials)  # as a study builds it
+    assert isinstance(sampler, optuna.samplers.CmaEsSampler)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: -(t.suggest_float("x", -5, 5) - 1.5) ** 2 - t.suggest_int("y", 0, 10), n_trials=5)
     assert len(study.trials) == 5
