@@ -26,7 +26,7 @@ GP_MAX_TRIALS = 200  # GP ask time grows ~cubically; past this TPE is cheaper at
 NSGA2_MIN_TRIALS = 300  # below this, multi-objective TPE converges faster than a genetic population
 STARTUP_TRIALS = 10  # Optuna's default: random trials before TPE or the GP models the space
 WARM_RANDOM_EVERY = 5  # after a warm start, every 5th trial is a random draw (components.interleaved_sampler)
-WARM_MODEL_ONLY_TRIALS = 20  # trials after the warm ones that TPE proposes alone before random draws are interleaved
+WARM_MODEL_ONLY_TRIALS = 20  # trials after the warm ones that the model (TPE or the GP) proposes alone before random draws
 
 
 @dataclass(frozen=True)

@@ -77,23 +77,13 @@ def _study_after_warm_trials(sampler, n_warm):
     return study
 
 
-def test_tpe_models_right_after_the_warm_trials_instead_of_drawing_random_start_up_trials():
+@pytest.mark.parametrize("name", ["tpe", "gp"])
+def test_the_model_proposes_right_after_the_warm_trials_instead_of_drawing_random_start_up_trials(name):
     space = {"x": ParamSpec(type="float", low=-1, high=1)}
     search_space = {"x": optuna.distributions.FloatDistribution(-1, 1)}
-    warm = build_sampler("tpe", space, 0, 1, 1, n_warm_trials=3)
+    warm = build_sampler(name, space, 0, 1, 1, n_warm_trials=3)
     study = _study_after_warm_trials(warm, 3)
-    assert warm.sample_relative(study, study.ask(), search_space)  # TPE's model proposes the 4th trial
-    cold = build_sampler("tpe", space, 0, 1, 1)
-    study = _study_after_warm_trials(cold, 3)
-    assert cold.sample_relative(study, study.ask(), search_space) == {}  # still in its random start-up
-
-
-def test_the_gaussian_process_also_models_right_after_the_warm_trials():
-    space = {"x": ParamSpec(type="float", low=-1, high=1)}
-    search_space = {"x": optuna.distributions.FloatDistribution(-1, 1)}
-    warm = build_sampler("gp", space, 0, 1, 1, n_warm_trials=3)
-    study = _study_after_warm_trials(warm, 3)
-    assert warm.sample_relative(study, study.ask(), search_space)  # the GP proposes the 4th trial
-    cold = build_sampler("gp", space, 0, 1, 1)
+    assert warm.sample_relative(study, study.ask(), search_space)  # the model proposes the 4th trial
+    cold = build_sampler(name, space, 0, 1, 1)
     study = _study_after_warm_trials(cold, 3)
     assert cold.sample_relative(study, study.ask(), search_space) == {}  # still in its random start-up
