@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--real-trials", type=int, default=10, help="real gradient-boosting trials timed for the comparison")
     args = parser.parse_args()
-    if args.trials < 1 or args.seeds < 1 or min(args.parallelism) < 1:
-        parser.error("--trials, --seeds and --parallelism must be at least 1")
+    if min(args.trials, args.seeds, args.real_trials, *args.parallelism) < 1:
+        parser.error("--trials, --seeds, --parallelism and --real-trials must be at least 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     space = family_space()
