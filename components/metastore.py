@@ -5,7 +5,9 @@ metrics), model family, task, objective and pipeline tag, and its child runs hol
 parameters and score. One query lists the finished parent runs of every experiment; only studies not yet
 in the local cache cost a second query (their best trial runs). A finished run does not change, so a
 cached entry never goes stale; runs deleted from MLflow drop out because the listing no longer returns
-them.
+them. Those per-study queries run concurrently: a controller pod in Kubernetes starts with an empty
+cache, so it reads the whole history, and one query after another would make a job wait seconds per
+hundred past studies (bench/metastore.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ PIPELINE_TAG = "kubetune.pipeline"
 META_PREFIX = "meta."
 CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
 CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
+READERS = 8  # concurrent per-study queries: enough to hide round trips, few enough to spare the server
 
 
 def cache_path(tracking_uri: str, root: Path | None = None) -> Path:
@@ -36,24 +40,19 @@ def cache_path(tracking_uri: str, root: Path | None = None) -> Path:
     return root / f"metastore-{digest}.json"
 
 
-def read_history(client: Any, tracking_uri: str, cache_root: Path | None = None) -> list[PastStudy]:
+def read_history(client: Any, tracking_uri: str, cache_root: Path | None = None, threads: int = READERS) -> list[PastStudy]:
     """Every finished study in the tracking store, newest first."""
     path = cache_path(tracking_uri, cache_root)
     cache = _load_cache(path)
-    studies: list[PastStudy] = []
-    fetched = 0
-    for run in _finished_study_runs(client):
-        run_id = run.info.run_id
-        if run_id not in cache:
-            record = _record(client, run)
-            if record is None:
-                continue
-            cache[run_id] = record
-            fetched += 1
-        studies.append(cache[run_id])
-    if fetched:
+    listed = _finished_study_runs(client)
+    missing = [run for run in listed if run.info.run_id not in cache]
+    if missing:
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(missing)))) as pool:
+            records = list(pool.map(lambda run: _record(client, run), missing))
+        cache.update({run.info.run_id: record for run, record in zip(missing, records) if record is not None})
         _save_cache(path, cache)
-    log.debug("meta-store: %d past studies (%d read from MLflow, the rest cached)", len(studies), fetched)
+    studies = [cache[run.info.run_id] for run in listed if run.info.run_id in cache]
+    log.debug("meta-store: %d past studies (%d read from MLflow, the rest cached)", len(studies), len(missing))
     return sorted(studies, key=lambda s: -s.end_time)
 
 
