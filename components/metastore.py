@@ -2,12 +2,15 @@
 
 No separate database: every finished study's parent run already holds its meta-features (``meta.*``
 metrics), model family, task, objective and pipeline tag, and its child runs hold each trial's
-parameters and score. One query lists the finished parent runs of every experiment; only studies not yet
-in the local cache cost a second query (their best trial runs). A finished run does not change, so a
-cached entry never goes stale; runs deleted from MLflow drop out because the listing no longer returns
-them. Those per-study queries run concurrently: a controller pod in Kubernetes starts with an empty
-cache, so it reads the whole history, and one query after another would make a job wait seconds per
-hundred past studies (bench/metastore.py).
+parameters and score. One query lists the finished parent runs of every experiment; a study not yet in
+the local cache costs one more read for its best trials: the record artifact the study wrote on its
+parent run as it ended (``write_record``), or, for a study without one, a query of its trial runs. A
+finished run does not change, so a cached entry never goes stale; runs deleted from MLflow drop out
+because the listing no longer returns them.
+
+Why the record and the concurrent reads: a controller pod in Kubernetes starts with an empty cache, so
+every job reads the whole history, and a trial-run query per study, one after another, made a job wait
+about a quarter of a second per past study before its first trial (bench/metastore.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from components.redact import redact_url
+from components.redact import error_reason, redact_url
 from components.tracking import PARENT_TAG, ROLE_TAG, STATE_TAG
 from components.warmstart import PastConfig, PastStudy
 
@@ -30,6 +33,9 @@ PIPELINE_TAG = "kubetune.pipeline"
 META_PREFIX = "meta."
 CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
 CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
+RECORD_ARTIFACT = "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
+RECORD_TAG = "kubetune.meta_store_record"  # says the record exists, so a reader never asks for a missing file
+RECORD_VERSION = 1
 READERS = 8  # concurrent per-study queries: enough to hide round trips, few enough to spare the server
 
 
@@ -40,15 +46,20 @@ def cache_path(tracking_uri: str, root: Path | None = None) -> Path:
     return root / f"metastore-{digest}.json"
 
 
-def read_history(client: Any, tracking_uri: str, cache_root: Path | None = None, threads: int = READERS) -> list[PastStudy]:
-    """Every finished study in the tracking store, newest first."""
+def read_history(
+    client: Any, tracking_uri: str, cache_root: Path | None = None, threads: int = READERS, use_records: bool = True
+) -> list[PastStudy]:
+    """Every finished study in the tracking store, newest first. ``use_records=False`` ignores the
+    studies' record artifacts and queries their trial runs (what bench/metastore.py compares with)."""
     path = cache_path(tracking_uri, cache_root)
     cache = _load_cache(path)
     listed = _finished_study_runs(client)
     missing = [run for run in listed if run.info.run_id not in cache]
     if missing:
+        # MLflow draws a progress bar per download: a line per past study in a controller pod's log
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(missing)))) as pool:
-            records = list(pool.map(lambda run: _record(client, run), missing))
+            records = list(pool.map(lambda run: _record(client, tracking_uri, run, use_records), missing))
         cache.update({run.info.run_id: record for run, record in zip(missing, records) if record is not None})
         _save_cache(path, cache)
     studies = [cache[run.info.run_id] for run in listed if run.info.run_id in cache]
@@ -77,23 +88,16 @@ def _finished_study_runs(client: Any) -> list[Any]:
             return runs
 
 
-def _record(client: Any, run: Any) -> PastStudy | None:
-    """A past study as the warm start sees it; None when the run lacks what a warm start needs."""
+def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) -> PastStudy | None:
+    """A past study as the warm start sees it; None when the run lacks what a warm start needs. The
+    profile comes from the listed parent run itself; the best trials from the study's record artifact
+    when it wrote one, else (older studies, an unreadable artifact) from a query of its trial runs."""
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
     if "model_family" not in params or "metric" not in params:
         return None
     metric = params["metric"].split(",")[0]
     direction = params.get("direction", "maximize").split(",")[0]
-    order = "DESC" if direction == "maximize" else "ASC"
-    trials = client.search_runs(
-        [run.info.experiment_id],
-        filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}' AND tags.`{STATE_TAG}` = 'COMPLETE'",
-        order_by=[f"metrics.`{metric}` {order}"],
-        max_results=CACHED_CONFIGS,
-    )
-    configs = [
-        PastConfig(dict(t.data.params), float(t.data.metrics[metric]), t.info.run_id) for t in trials if metric in t.data.metrics
-    ]
+    configs = _configs_from_record(tracking_uri, run) if use_records and RECORD_TAG in tags else None
     return PastStudy(
         run_id=run.info.run_id,
         study=params.get("study", run.info.run_name or run.info.run_id),
@@ -104,8 +108,57 @@ def _record(client: Any, run: Any) -> PastStudy | None:
         direction=direction,
         end_time=int(run.info.end_time or run.info.start_time or 0),
         meta={k.removeprefix(META_PREFIX): float(v) for k, v in metrics.items() if k.startswith(META_PREFIX)},
-        configs=configs,
+        configs=configs if configs is not None else best_configs(client, run, metric, direction),
     )
+
+
+def best_configs(client: Any, run: Any, metric: str, direction: str) -> list[PastConfig]:
+    """The study's best COMPLETE trials, best first, read from their MLflow runs."""
+    order = "DESC" if direction == "maximize" else "ASC"
+    trials = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}' AND tags.`{STATE_TAG}` = 'COMPLETE'",
+        order_by=[f"metrics.`{metric}` {order}"],
+        max_results=CACHED_CONFIGS,
+    )
+    return [PastConfig(dict(t.data.params), float(t.data.metrics[metric]), t.info.run_id) for t in trials if metric in t.data.metrics]
+
+
+def write_record(client: Any, parent_run_id: str) -> bool:
+    """Before a study's parent run ends: its best trials as one small artifact, so that later warm starts
+    read one small file per study instead of a query whose answer carries every trial run's params,
+    metrics and tags (6.7 times as long at the same concurrency, bench/metastore.py). Best effort:
+    without the record a later read queries."""
+    try:
+        run = client.get_run(parent_run_id)
+        params = run.data.params
+        if "model_family" not in params or "metric" not in params:
+            return False
+        metric = params["metric"].split(",")[0]
+        configs = best_configs(client, run, metric, params.get("direction", "maximize").split(",")[0])
+        client.log_text(parent_run_id, json.dumps({"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}), RECORD_ARTIFACT)
+        client.set_tag(parent_run_id, RECORD_TAG, RECORD_ARTIFACT)
+        return True
+    except Exception as error:  # noqa: BLE001 - the study is done; a missing record only slows later reads
+        log.warning("meta-store: no record written for run %s (%s); later warm starts query its trials", parent_run_id, error_reason(error))
+        return False
+
+
+def _configs_from_record(tracking_uri: str, run: Any) -> list[PastConfig] | None:
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = download_artifacts(artifact_uri=f"{run.info.artifact_uri}/{RECORD_ARTIFACT}", dst_path=folder, tracking_uri=tracking_uri)
+            raw = json.loads(Path(path).read_text())
+        if raw.get("version") != RECORD_VERSION:
+            return None
+        return [PastConfig(**c) for c in raw["configs"]]
+    except Exception as error:  # noqa: BLE001 - an unreadable record costs a query, not the warm start
+        log.debug("meta-store: record of run %s unreadable (%s); querying its trials", run.info.run_id, error_reason(error))
+        return None
 
 
 def _load_cache(path: Path) -> dict[str, PastStudy]:

@@ -26,7 +26,7 @@ from components.refit import refit_and_evaluate
 from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
-from components.metastore import META_PREFIX, PIPELINE_TAG, read_history
+from components.metastore import META_PREFIX, PIPELINE_TAG, read_history, write_record
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import ParamSpec, TuneSpec
@@ -362,6 +362,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
     tracker.end_run(run_id)
     tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, "best_trial_number": search.best_number})
     tracker.set_tags(parent_run_id, {"kubetune.refit_run_id": run_id, "kubetune.registered_model": registered})
+    write_record(tracker.client, parent_run_id)  # before the run ends: a finished study always has its record
     tracker.end_run(parent_run_id)
     return {
         "study": spec.study_name,

@@ -99,6 +99,17 @@ def test_history_seeds_new_studies_and_every_warm_trial_names_its_source(tmp_pat
     cached = json.loads(cache.read_text())["studies"]
     assert {entry["study"] for entry in cached.values()} >= {"bc-monday", "bc-tuesday"}
 
+    # each finished study left its best trials on its parent run, so a later read (a controller pod's
+    # empty cache) fetches one small file per study instead of querying every trial run
+    monday_parent, monday_runs = runs_of(client(), "bc-monday")
+    assert monday_parent.data.tags["kubetune.meta_store_record"] == "meta_store_record.json"
+    record = json.loads(open(client().download_artifacts(monday_parent.info.run_id, "meta_store_record.json")).read())
+    by_id = {t.info.run_id: t for t in monday_runs}
+    assert sorted(c["run_id"] for c in record["configs"]) == sorted(by_id) and record["metric"] == "accuracy"
+    assert [c["score"] for c in record["configs"]] == sorted((t.data.metrics["accuracy"] for t in monday_runs), reverse=True)
+    assert all(c["params"] == by_id[c["run_id"]].data.params and c["score"] == by_id[c["run_id"]].data.metrics["accuracy"] for c in record["configs"])
+    assert [c["run_id"] for c in cached[monday_parent.info.run_id]["configs"]] == [c["run_id"] for c in record["configs"]]
+
     # 4. warm_start: none leaves history alone
     tune(tmp_path, cli_env, spec(tmp_path, "bc-none", warm="none"))
     parent, trials = runs_of(client(), "bc-none")

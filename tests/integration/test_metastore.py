@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import uuid
 
-from components.metastore import cache_path, read_history
+from components.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
 from components.tracking import Tracker
 from components.trial import TrialResult
 
 
-def write_study(tracker: Tracker, study: str, scores: list[float | None], *, finish: bool = True) -> tuple[str, list[str]]:
+def write_study(
+    tracker: Tracker, study: str, scores: list[float | None], *, finish: bool = True, record: bool = True
+) -> tuple[str, list[str]]:
     """A study as kubetune records it: the parent run with its spec params and meta-features, a child run
-    per trial (None: a failed trial)."""
+    per trial (None: a failed trial), and, as it ends, its record artifact (``record=False``: a study
+    written before kubetune wrote records)."""
     parent, _ = tracker.start_study_run(
         study, {"study": study, "model_family": "knn", "metric": "accuracy", "direction": "maximize", "task": "classification"},
         {"kubetune.pipeline": f"pipe-{study}"},
@@ -28,39 +31,57 @@ def write_study(tracker: Tracker, study: str, scores: list[float | None], *, fin
         tracker.finish_trial_run(run_id, result, ["accuracy"])
         run_ids.append(run_id)
     if finish:
+        if record:
+            assert write_record(tracker.client, parent)
         tracker.end_run(parent)
     return parent, run_ids
 
 
-def test_every_finished_study_is_read_with_its_best_trials_whether_fetched_concurrently_or_not(mlflow_server, tmp_path):
+def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_read(mlflow_server, tmp_path):
     prefix = uuid.uuid4().hex[:6]  # the server is shared by the session's tests
     written = {}
     for index in range(6):
         tracker = Tracker(mlflow_server.url, f"{prefix}-pipeline-{index % 2}")  # studies spread over two experiments
-        written[f"{prefix}-s{index}"] = write_study(tracker, f"{prefix}-s{index}", [0.5 + index / 100, None, 0.9 - index / 100, 0.7])
+        # the first two studies predate the record artifact: they are read by querying their trial runs
+        written[f"{prefix}-s{index}"] = write_study(tracker, f"{prefix}-s{index}", [0.5 + index / 100, None, 0.9 - index / 100, 0.7], record=index >= 2)
     write_study(Tracker(mlflow_server.url, f"{prefix}-pipeline-0"), f"{prefix}-running", [0.99], finish=False)
+    client = Tracker(mlflow_server.url, "x").client
 
     def mine(studies):
         return {s.study: s for s in studies if s.study.startswith(prefix)}
 
-    sequential = mine(read_history(Tracker(mlflow_server.url, "x").client, mlflow_server.url, tmp_path / "one", threads=1))
-    concurrent = mine(read_history(Tracker(mlflow_server.url, "x").client, mlflow_server.url, tmp_path / "many", threads=8))
+    def read(folder, **kwargs):
+        return mine(read_history(client, mlflow_server.url, tmp_path / folder, **kwargs))
 
-    assert sorted(concurrent) == sorted(written)  # the unfinished study is not history yet
+    queried = read("query-one", threads=1, use_records=False)
+    queried_concurrently = read("query-many", threads=8, use_records=False)
+    recorded = read("records", threads=8)
+    assert sorted(recorded) == sorted(written)  # the unfinished study is not history yet
     for study, (parent, trial_ids) in written.items():
-        past = concurrent[study]
+        past = recorded[study]
         assert past.run_id == parent and past.family == "knn" and past.metric == "accuracy" and past.pipeline == f"pipe-{study}"
         assert past.meta == {"n_rows": 100.0 + len(study), "class_entropy": 0.9}
         # the COMPLETE trials, best first, each naming its run; the failed trial is not a configuration
         assert [c.run_id for c in past.configs] == [trial_ids[2], trial_ids[3], trial_ids[0]]
         assert [c.params["n_neighbors"] for c in past.configs] == ["3", "4", "1"]
-        assert past.configs[0].score == sequential[study].configs[0].score
-        assert past.to_json() == sequential[study].to_json()  # concurrency changes nothing that is read
+        assert [c.score for c in past.configs] == [0.9 - int(study[-1]) / 100, 0.7, 0.5 + int(study[-1]) / 100]
+        # neither concurrency nor the record changes anything that is read
+        assert past.to_json() == queried[study].to_json() == queried_concurrently[study].to_json()
+    assert RECORD_TAG not in client.get_run(written[f"{prefix}-s0"][0]).data.tags
+    assert client.get_run(written[f"{prefix}-s2"][0]).data.tags[RECORD_TAG] == RECORD_ARTIFACT
 
     # the cache file now holds every study; a study deleted from MLflow drops out of the next read
-    cache = cache_path(mlflow_server.url, tmp_path / "many")
+    cache = cache_path(mlflow_server.url, tmp_path / "records")
     assert all(parent in cache.read_text() for parent, _ in written.values())
-    client = Tracker(mlflow_server.url, "x").client
     client.delete_run(written[f"{prefix}-s0"][0])
-    again = mine(read_history(client, mlflow_server.url, tmp_path / "many", threads=8))
-    assert sorted(again) == sorted(set(written) - {f"{prefix}-s0"})
+    assert sorted(read("records")) == sorted(set(written) - {f"{prefix}-s0"})
+
+
+def test_a_record_that_cannot_be_read_costs_a_query_not_the_study(mlflow_server, tmp_path):
+    prefix = uuid.uuid4().hex[:6]
+    tracker = Tracker(mlflow_server.url, f"{prefix}-pipeline")
+    parent, trial_ids = write_study(tracker, f"{prefix}-s", [0.6, 0.8], finish=False)
+    tracker.set_tags(parent, {RECORD_TAG: RECORD_ARTIFACT})  # says there is a record, but none was written
+    tracker.end_run(parent)
+    [past] = [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "cache") if s.study == f"{prefix}-s"]
+    assert [c.run_id for c in past.configs] == [trial_ids[1], trial_ids[0]]  # from the trial runs instead

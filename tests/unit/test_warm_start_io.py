@@ -66,3 +66,15 @@ def test_a_resumed_warm_started_study_knows_its_warm_trials_so_its_sampler_is_bu
     assert isinstance(sampler, InterleavedSampler) and sampler.model._n_startup_trials == 2
     cold, _ = open_study("cold", open_storage(url), sampler_for(spec, space, [], 0)[1], ["maximize"], "fp")
     assert warm_trials_of(cold) == 0  # a cold study, or one begun before the count was kept
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_not_a_failed_study_and_names_no_credential(monkeypatch, caplog):
+    from components.metastore import write_record
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    tracker = Tracker("http://kubetune:s3cr3t-pw@127.0.0.1:9", "nowhere")  # nothing listens on port 9
+    with caplog.at_level(logging.WARNING, logger="kubetune"):
+        assert write_record(tracker.client, "0123456789abcdef") is False
+    [record] = [r for r in caplog.records if "no record written for run 0123456789abcdef" in r.getMessage()]
+    assert record.getMessage().endswith("later warm starts query its trials") and "s3cr3t-pw" not in record.getMessage()
