@@ -4,7 +4,8 @@ No separate database: every finished study's parent run already holds its meta-f
 metrics), model family, task, objective and pipeline tag, and its child runs hold each trial's
 parameters and score. One query lists the finished parent runs of every experiment; a study not yet in
 the local cache costs one more read for its best trials: the record artifact the study wrote on its
-parent run as it ended (``write_record``), or, for a study without one, a query of its trial runs. A
+parent run as it ended (``write_record``), or, for a study without one, a query of its trial runs
+(whose answer becomes the study's record then, so the query is made once). A
 finished run does not change, so a cached entry never goes stale; runs deleted from MLflow drop out
 because the listing no longer returns them.
 
@@ -98,6 +99,10 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
     metric = params["metric"].split(",")[0]
     direction = params.get("direction", "maximize").split(",")[0]
     configs = _configs_from_record(tracking_uri, run) if use_records and RECORD_TAG in tags else None
+    if configs is None:
+        configs = best_configs(client, run, metric, direction)
+        if use_records and RECORD_TAG not in tags:  # a study from before records: the next reader gets one
+            _backfill(client, run.info.run_id, metric, configs)
     return PastStudy(
         run_id=run.info.run_id,
         study=params.get("study", run.info.run_name or run.info.run_id),
@@ -108,7 +113,7 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
         direction=direction,
         end_time=int(run.info.end_time or run.info.start_time or 0),
         meta={k.removeprefix(META_PREFIX): float(v) for k, v in metrics.items() if k.startswith(META_PREFIX)},
-        configs=configs if configs is not None else best_configs(client, run, metric, direction),
+        configs=configs,
     )
 
 
@@ -135,13 +140,26 @@ def write_record(client: Any, parent_run_id: str) -> bool:
         if "model_family" not in params or "metric" not in params:
             return False
         metric = params["metric"].split(",")[0]
-        configs = best_configs(client, run, metric, params.get("direction", "maximize").split(",")[0])
-        client.log_text(parent_run_id, json.dumps({"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}), RECORD_ARTIFACT)
-        client.set_tag(parent_run_id, RECORD_TAG, RECORD_ARTIFACT)
+        _store_record(client, parent_run_id, metric, best_configs(client, run, metric, params.get("direction", "maximize").split(",")[0]))
         return True
     except Exception as error:  # noqa: BLE001 - the study is done; a missing record only slows later reads
         log.warning("meta-store: no record written for run %s (%s); later warm starts query its trials", parent_run_id, error_reason(error))
         return False
+
+
+def _store_record(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
+    client.log_text(run_id, json.dumps({"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}), RECORD_ARTIFACT)
+    client.set_tag(run_id, RECORD_TAG, RECORD_ARTIFACT)  # after the file: the tag never promises a missing record
+
+
+def _backfill(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
+    """The record an older study lacks, written by the first reader that had to query it, so that a store's
+    history written before records existed is queried once, not by every job. Best effort and quiet: a
+    reader without write access to MLflow reads by queries, as before."""
+    try:
+        _store_record(client, run_id, metric, configs)
+    except Exception as error:  # noqa: BLE001 - reading the history must not depend on writing it
+        log.debug("meta-store: no record written for older run %s (%s)", run_id, error_reason(error))
 
 
 def _configs_from_record(tracking_uri: str, run: Any) -> list[PastConfig] | None:

@@ -4,6 +4,7 @@ per-study queries run one after another or concurrently, and whether they come f
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from components.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
@@ -55,6 +56,7 @@ def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_r
 
     queried = read("query-one", threads=1, use_records=False)
     queried_concurrently = read("query-many", threads=8, use_records=False)
+    assert RECORD_TAG not in client.get_run(written[f"{prefix}-s0"][0]).data.tags
     recorded = read("records", threads=8)
     assert sorted(recorded) == sorted(written)  # the unfinished study is not history yet
     for study, (parent, trial_ids) in written.items():
@@ -67,8 +69,13 @@ def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_r
         assert [c.score for c in past.configs] == [0.9 - int(study[-1]) / 100, 0.7, 0.5 + int(study[-1]) / 100]
         # neither concurrency nor the record changes anything that is read
         assert past.to_json() == queried[study].to_json() == queried_concurrently[study].to_json()
-    assert RECORD_TAG not in client.get_run(written[f"{prefix}-s0"][0]).data.tags
-    assert client.get_run(written[f"{prefix}-s2"][0]).data.tags[RECORD_TAG] == RECORD_ARTIFACT
+    # the older studies were queried once, and that read left them the record the newer ones wrote themselves
+    for parent, _ in written.values():
+        assert client.get_run(parent).data.tags[RECORD_TAG] == RECORD_ARTIFACT
+    older = written[f"{prefix}-s0"][0]
+    backfilled = json.loads(open(client.download_artifacts(older, RECORD_ARTIFACT, str(tmp_path))).read())
+    assert [c["run_id"] for c in backfilled["configs"]] == [c.run_id for c in recorded[f"{prefix}-s0"].configs]
+    assert {s: p.to_json() for s, p in read("records-again").items()} == {s: p.to_json() for s, p in recorded.items()}
 
     # the cache file now holds every study; a study deleted from MLflow drops out of the next read
     cache = cache_path(mlflow_server.url, tmp_path / "records")
