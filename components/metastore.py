@@ -37,7 +37,7 @@ CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
 RECORD_ARTIFACT = "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
 RECORD_TAG = "kubetune.meta_store_record"  # says the record exists, so a reader never asks for a missing file
 RECORD_VERSION = 1
-READERS = 8  # concurrent per-study queries: enough to hide round trips, few enough to spare the server
+READERS = 8  # studies read at once (records or queries): enough to hide round trips, few enough to spare the server
 
 
 def cache_path(tracking_uri: str, root: Path | None = None) -> Path:
