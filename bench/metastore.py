@@ -57,9 +57,15 @@ def positive_ints(text: str) -> int:
 def create_database(admin_url: str) -> tuple[str, str]:
     import psycopg
 
+    from components.redact import redact_url
+
     name = f"kt_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        first_line = str(error).splitlines()[0]
+        raise SystemExit(f"metastore.py: error: --pg-admin: cannot create a database at {redact_url(admin_url)} ({first_line})") from None
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
