@@ -111,6 +111,11 @@ def test_full_data_plane_records_everything_and_leaks_no_credential(plane, mlflo
     assert any(k.endswith("train.parquet") for k in objects) and any(k.endswith("test.parquet") for k in objects)
     models = s3.client().list_objects_v2(Bucket="mlflow-artifacts").get("Contents", [])
     assert any(o["Key"].endswith("model.pkl") for o in models), "the model went to the S3 artifact root"
+    # the study's record for later warm starts went the same way, through the server to S3
+    assert parent.data.tags["kubetune.meta_store_record"] == "meta_store_record.json"
+    assert any(o["Key"].endswith(f"{parent.info.run_id}/artifacts/meta_store_record.json") for o in models)
+    record = json.loads(Path(client.download_artifacts(parent.info.run_id, "meta_store_record.json", str(tmp_path))).read_text())
+    assert len(record["configs"]) == 6 and record["metric"] == "roc_auc"
     assert len(load(postgres_url, "plane").trials) == 6
     # no credential anywhere a user or an operator would look
     seen = [result.stdout, result.stderr, mlflow_server.log.read_text()]
