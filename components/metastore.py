@@ -94,10 +94,10 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
     profile comes from the listed parent run itself; the best trials from the study's record artifact
     when it wrote one, else (older studies, an unreadable artifact) from a query of its trial runs."""
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
-    if "model_family" not in params or "metric" not in params:
+    objective = _objective(params)
+    if objective is None:
         return None
-    metric = params["metric"].split(",")[0]
-    direction = params.get("direction", "maximize").split(",")[0]
+    metric, direction = objective
     configs = _configs_from_record(tracking_uri, run) if use_records and RECORD_TAG in tags else None
     if configs is None:
         configs = best_configs(client, run, metric, direction)
@@ -115,6 +115,14 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
         meta={k.removeprefix(META_PREFIX): float(v) for k, v in metrics.items() if k.startswith(META_PREFIX)},
         configs=configs,
     )
+
+
+def _objective(params: dict[str, str]) -> tuple[str, str] | None:
+    """The study's first metric and its direction, from its parent run's params; None for a run that is
+    not a study a warm start can use (no model family or metric)."""
+    if "model_family" not in params or "metric" not in params:
+        return None
+    return params["metric"].split(",")[0], params.get("direction", "maximize").split(",")[0]
 
 
 def best_configs(client: Any, run: Any, metric: str, direction: str) -> list[PastConfig]:
@@ -136,11 +144,11 @@ def write_record(client: Any, parent_run_id: str) -> bool:
     without the record a later read queries."""
     try:
         run = client.get_run(parent_run_id)
-        params = run.data.params
-        if "model_family" not in params or "metric" not in params:
+        objective = _objective(run.data.params)
+        if objective is None:
             return False
-        metric = params["metric"].split(",")[0]
-        _store_record(client, parent_run_id, metric, best_configs(client, run, metric, params.get("direction", "maximize").split(",")[0]))
+        metric, direction = objective
+        _store_record(client, parent_run_id, metric, best_configs(client, run, metric, direction))
         return True
     except Exception as error:  # noqa: BLE001 - the study is done; a missing record only slows later reads
         log.warning("meta-store: no record written for run %s (%s); later warm starts query its trials", parent_run_id, error_reason(error))
