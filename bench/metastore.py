@@ -36,6 +36,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.postgres import create_database, drop_database  # noqa: E402 - after the path is set
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 STUDIES_PER_EXPERIMENT = 5  # a pipeline re-run on a schedule keeps its studies in one experiment
@@ -52,28 +54,6 @@ def positive_ints(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-def create_database(admin_url: str) -> tuple[str, str]:
-    import psycopg
-
-    from components.redact import redact_url
-
-    name = f"kt_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        first_line = str(error).splitlines()[0]
-        raise SystemExit(f"metastore.py: error: --pg-admin: cannot create a database at {redact_url(admin_url)} ({first_line})") from None
-    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def build_history(db_url: str, n_studies: int, n_trials: int, artifact_dir: Path) -> None:
@@ -189,7 +169,7 @@ def main() -> None:
     baseline = next(iter(modes))
     rows = []
     for n_studies in args.studies:
-        name, db_url = create_database(args.pg_admin)
+        name, db_url = create_database(args.pg_admin, "metastore.py")
         artifact_dir = workdir / f"artifacts-{n_studies}"
         process = None
         try:

@@ -15,7 +15,6 @@ import os
 import statistics
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +22,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from bench.postgres import create_database  # noqa: E402 - after the path is set
 
 
 def spec(name: str, n_trials: int, storage_url: str) -> dict:
@@ -38,15 +39,6 @@ def spec(name: str, n_trials: int, storage_url: str) -> dict:
     }
 
 
-def create_database(admin_url: str) -> str:
-    import psycopg
-
-    name = f"kt_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=200)
@@ -59,7 +51,7 @@ def main() -> None:
     rates: dict[str, list[float]] = {"postgresql": [], "journal": []}
     for repeat in range(args.repeats):
         for kind in ("postgresql", "journal"):
-            url = create_database(args.pg_admin) if kind == "postgresql" else f"journal://{Path.cwd() / f'j{repeat}.journal'}"
+            url = create_database(args.pg_admin, "storage.py")[1] if kind == "postgresql" else f"journal://{Path.cwd() / f'j{repeat}.journal'}"
             result = tune(spec(f"{kind}-{repeat}", args.trials, url))
             rates[kind].append(args.trials / result["search_seconds"])
     pg, journal = statistics.median(rates["postgresql"]), statistics.median(rates["journal"])
