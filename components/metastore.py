@@ -5,9 +5,10 @@ metrics), model family, task, objective and pipeline tag, and its child runs hol
 parameters and score. One query lists the finished parent runs of every experiment; a study not yet in
 the local cache costs one more read for its best trials: the record artifact the study wrote on its
 parent run as it ended (``write_record``), or, for a study without one, a query of its trial runs
-(whose answer becomes the study's record then, so the query is made once). A
-finished run does not change, so a cached entry never goes stale; runs deleted from MLflow drop out
-because the listing no longer returns them.
+(whose answer becomes the study's record then, so the query is made once). A cached entry is
+read again when its run's end time has moved -- a study resumed under the same name (more trials, a
+crashed retrain run again) reuses its parent run and ends it again with a new record -- and runs
+deleted from MLflow drop out of the cache because the listing no longer returns them.
 
 Why the record and the concurrent reads: a controller pod in Kubernetes starts with an empty cache, so
 every job reads the whole history, and a trial-run query per study, one after another, made a job wait
@@ -53,8 +54,9 @@ def read_history(
     """Every finished study in the tracking store, newest first. ``use_records=False`` ignores the
     studies' record artifacts and queries their trial runs (what bench/metastore.py compares with)."""
     path = cache_path(tracking_uri, cache_root)
-    cache = _load_cache(path)
+    cached = _load_cache(path)
     listed = _finished_study_runs(client)
+    cache = {run.info.run_id: cached[run.info.run_id] for run in listed if _is_current(cached.get(run.info.run_id), run)}
     missing = [run for run in listed if run.info.run_id not in cache]
     if missing:
         # MLflow draws a progress bar per download: a line per past study in a controller pod's log
@@ -62,10 +64,20 @@ def read_history(
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(missing)))) as pool:
             records = list(pool.map(lambda run: _record(client, tracking_uri, run, use_records), missing))
         cache.update({run.info.run_id: record for run, record in zip(missing, records) if record is not None})
+    if missing or cache.keys() != cached.keys():  # read anew, or deleted runs to forget
         _save_cache(path, cache)
     studies = [cache[run.info.run_id] for run in listed if run.info.run_id in cache]
     log.debug("meta-store: %d past studies (%d read from MLflow, the rest cached)", len(studies), len(missing))
     return sorted(studies, key=lambda s: -s.end_time)
+
+
+def _end_time(run: Any) -> int:
+    return int(run.info.end_time or run.info.start_time or 0)
+
+
+def _is_current(entry: PastStudy | None, run: Any) -> bool:
+    """A cached study still describes its run: the run has not ended again since (a resume)."""
+    return entry is not None and entry.end_time == _end_time(run)
 
 
 def _finished_study_runs(client: Any) -> list[Any]:
@@ -111,7 +123,7 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
         task=params.get("task", ""),
         metric=metric,
         direction=direction,
-        end_time=int(run.info.end_time or run.info.start_time or 0),
+        end_time=_end_time(run),
         meta={k.removeprefix(META_PREFIX): float(v) for k, v in metrics.items() if k.startswith(META_PREFIX)},
         configs=configs,
     )

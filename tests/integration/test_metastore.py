@@ -5,6 +5,7 @@ per-study queries run one after another or concurrently, and whether they come f
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from components.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
@@ -82,6 +83,7 @@ def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_r
     assert all(parent in cache.read_text() for parent, _ in written.values())
     client.delete_run(written[f"{prefix}-s0"][0])
     assert sorted(read("records")) == sorted(set(written) - {f"{prefix}-s0"})
+    assert written[f"{prefix}-s0"][0] not in cache.read_text()  # and out of the cache file, which would only grow
 
 
 def test_a_record_that_cannot_be_read_costs_a_query_not_the_study(mlflow_server, tmp_path):
@@ -92,3 +94,28 @@ def test_a_record_that_cannot_be_read_costs_a_query_not_the_study(mlflow_server,
     tracker.end_run(parent)
     [past] = [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "cache") if s.study == f"{prefix}-s"]
     assert [c.run_id for c in past.configs] == [trial_ids[1], trial_ids[0]]  # from the trial runs instead
+
+
+def test_a_study_resumed_under_its_name_is_read_again_not_served_stale_from_the_cache(mlflow_server, tmp_path):
+    """A resume reuses the study's parent run: the cache keyed by run id alone kept its first best trials."""
+    prefix = uuid.uuid4().hex[:6]
+    tracker = Tracker(mlflow_server.url, f"{prefix}-pipeline")
+    study = f"{prefix}-s"
+    parent, first_trials = write_study(tracker, study, [0.6, 0.8])
+
+    def read():
+        return [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "cache") if s.study == study]
+
+    [before] = read()
+    assert [c.run_id for c in before.configs] == [first_trials[1], first_trials[0]]
+    time.sleep(0.01)  # the run's end time is in milliseconds
+    resumed_parent, resumed = tracker.start_study_run(study, {}, {})
+    assert (resumed_parent, resumed) == (parent, True)
+    better = tracker.start_trial_run(parent, study, 2, {"n_neighbors": 9, "weights": "distance"}, {})
+    tracker.finish_trial_run(better, TrialResult(trial_number=2, state="COMPLETE", fold_scores={"accuracy": [0.95, 0.95]}), ["accuracy"])
+    assert write_record(tracker.client, parent)
+    tracker.end_run(parent)
+    [after] = read()
+    assert [c.run_id for c in after.configs] == [better, first_trials[1], first_trials[0]]
+    assert after.end_time > before.end_time
+    assert after.to_json() == [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "fresh") if s.study == study][0].to_json()
