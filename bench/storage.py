@@ -23,7 +23,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from bench.postgres import create_database  # noqa: E402 - after the path is set
+from bench.postgres import create_database, drop_database  # noqa: E402 - after the path is set
 
 
 def spec(name: str, n_trials: int, storage_url: str) -> dict:
@@ -51,8 +51,12 @@ def main() -> None:
     rates: dict[str, list[float]] = {"postgresql": [], "journal": []}
     for repeat in range(args.repeats):
         for kind in ("postgresql", "journal"):
-            url = create_database(args.pg_admin, "storage.py")[1] if kind == "postgresql" else f"journal://{Path.cwd() / f'j{repeat}.journal'}"
-            result = tune(spec(f"{kind}-{repeat}", args.trials, url))
+            database, url = create_database(args.pg_admin, "storage.py") if kind == "postgresql" else (None, f"journal://{Path.cwd() / f'j{repeat}.journal'}")
+            try:
+                result = tune(spec(f"{kind}-{repeat}", args.trials, url))
+            finally:
+                if database is not None:  # a scratch database per repeat: not left on the server
+                    drop_database(args.pg_admin, database)
             rates[kind].append(args.trials / result["search_seconds"])
     pg, journal = statistics.median(rates["postgresql"]), statistics.median(rates["journal"])
     print("| storage (8 workers, no-op objective) | trials/s (median) | all repeats |\n|---|---|---|")
