@@ -17,6 +17,7 @@ about a quarter of a second per past study before its first trial (bench/metasto
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -210,7 +211,14 @@ def _load_cache(path: Path) -> dict[str, PastStudy]:
 
 
 def _save_cache(path: Path, cache: dict[str, PastStudy]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Best effort: a cache folder that cannot be written (a read-only root file system, a full disk)
+    costs the next job a read from MLflow, never this job the history it has just read."""
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}))
-    tmp.replace(path)  # atomic: a concurrent reader sees the old or the new file, never half of one
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}))
+        tmp.replace(path)  # atomic: a concurrent reader sees the old or the new file, never half of one
+    except OSError as error:
+        log.warning("meta-store: cache %s not written (%s); the next warm start reads MLflow again", path, error.strerror or error)
+        with contextlib.suppress(OSError):  # a half-written temporary file, if any
+            tmp.unlink(missing_ok=True)

@@ -78,3 +78,22 @@ def test_a_record_that_cannot_be_written_is_a_warning_not_a_failed_study_and_nam
         assert write_record(tracker.client, "0123456789abcdef") is False
     [record] = [r for r in caplog.records if "no record written for run 0123456789abcdef" in r.getMessage()]
     assert record.getMessage().endswith("later warm starts query its trials") and "s3cr3t-pw" not in record.getMessage()
+
+
+def test_a_cache_folder_that_cannot_be_written_keeps_the_history_it_read(tmp_path, caplog):
+    """A controller whose cache folder is not writable (read-only root file system) must still warm-start:
+    the history read from MLflow is used, and the log says the cache was not written."""
+    from components.metastore import read_history
+    from components.trial import TrialResult
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "pipeline")
+    parent, _ = tracker.start_study_run("past", {"study": "past", "model_family": "knn", "metric": "accuracy", "direction": "maximize"}, {})
+    trial = tracker.start_trial_run(parent, "past", 0, {"n_neighbors": 7}, {})
+    tracker.finish_trial_run(trial, TrialResult(trial_number=0, state="COMPLETE", fold_scores={"accuracy": [0.9, 0.9]}), ["accuracy"])
+    tracker.end_run(parent)
+    (tmp_path / "not-a-folder").write_text("")
+    with caplog.at_level(logging.WARNING, logger="kubetune"):
+        [past] = read_history(tracker.client, uri, tmp_path / "not-a-folder" / "cache")
+    assert past.study == "past" and [c.params for c in past.configs] == [{"n_neighbors": "7"}]
+    assert any("not written" in r.getMessage() for r in caplog.records)
