@@ -84,7 +84,9 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     import optuna
 
-    study, resumed = open_study(spec.study_name, storage, optuna.samplers.RandomSampler(seed=spec.search.seed), spec.objective.directions, space_fingerprint(members_space))
+    study, resumed = open_study(
+        spec.study_name, storage, optuna.samplers.RandomSampler(seed=spec.search.seed), spec.objective.directions, space_fingerprint(members_space), prepared.fingerprint
+    )
     recorded = check_resume(spec.study_name, study, settings.population, settings.interval) if resumed else {}
     if resumed and study.trials and not recorded:
         raise StudyConflictError(f"study '{spec.study_name}' holds trials that are not population-based training; use another --study-name")

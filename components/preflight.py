@@ -107,7 +107,7 @@ def preflight(spec: TuneSpec) -> DataFacts:
     Raises SpecError / StudyConflictError with a one-line message; returns the data facts on success.
     """
     from components.artifacts import artifact_root
-    from components.data import read_source
+    from components.data import fingerprint, read_source
     from components.endpoints import check_artifacts, check_mlflow
     from components.search import sampler_for
     from components.tracking import resolve_tracking_uri
@@ -115,7 +115,9 @@ def preflight(spec: TuneSpec) -> DataFacts:
     from components.storage import check_storage_url, journal_path, open_storage, storage_url
     from components.study import check_resumable
 
-    facts = check_data(spec, read_source(spec.data.source))
+    frame = read_source(spec.data.source)
+    data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
+    facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
     sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
@@ -133,7 +135,7 @@ def preflight(spec: TuneSpec) -> DataFacts:
         from components.pbt import member_space
 
         studied = member_space(spec, space) if spec.search.strategy == "pbt" else space  # the space the study records
-        if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied)) and spec.search.strategy == "pbt":
+        if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied), data_fingerprint) and spec.search.strategy == "pbt":
             import optuna
 
             from components.pbt_search import check_resume

@@ -52,12 +52,19 @@ def decide_promotion(
     champion_score: float | None,
     margin: float,
     champion_problem: str | None = None,
+    already_champion: bool = False,
 ) -> PromotionDecision:
     """``champion_score`` None means there is no champion yet, or (with ``champion_problem``) that it
-    could not be scored on the new data, which it then could not serve either: the challenger wins."""
+    could not be scored on the new data, which it then could not serve either: the challenger wins.
+    ``already_champion``: the challenger is the version that holds the alias (a re-run with nothing new
+    to train reuses its model), so there is nothing to decide."""
     problem = margin_problem(margin)
     if problem:
         raise ValueError(f"margin {problem}")
+    if already_champion:
+        return PromotionDecision(promote=False, reason="the challenger already holds the alias: nothing new was trained",
+                                 metric=metric, direction=direction, challenger_score=challenger_score,
+                                 champion_score=challenger_score, margin=margin)
     common = dict(metric=metric, direction=direction, challenger_score=challenger_score, champion_score=champion_score, margin=margin)
     if champion_score is None:
         reason = f"the champion could not be scored on the new test set ({champion_problem})" if champion_problem else "no champion yet"

@@ -41,10 +41,11 @@ def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str,
             tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes
         )
         champion_score = scores[metric] if scores else None
-    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem)
+    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem, already_champion=champion == challenger)
     if decision.promote:
         move_alias(tracker.client, model_name, alias, challenger)
     record = promotion_record(decision, model_name, alias, challenger, champion)
-    record_decision(tracker, result["parent_run_id"], decision, record)
+    if champion != challenger:  # else the decision that gave it the alias stays on record, not overwritten
+        record_decision(tracker, result["parent_run_id"], decision, record)
     log.info("%s: %s (%s)", alias, f"version {challenger} promoted" if decision.promote else f"version {champion} kept", decision.reason)
     return {**result, "promotion": record}

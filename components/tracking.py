@@ -30,7 +30,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _param_value(value: Any) -> str:
+def param_value(value: Any) -> str:
     return str(value)[:6000]
 
 
@@ -80,7 +80,7 @@ class Tracker:
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(k, _param_value(v)) for k, v in params.items()]
+        items = [Param(k, param_value(v)) for k, v in params.items()]
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start : start + 100])
 
@@ -142,7 +142,7 @@ class Tracker:
             },
         )
         if params:
-            self.client.log_batch(run.info.run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
+            self.client.log_batch(run.info.run_id, params=[Param(k, param_value(v)) for k, v in params.items()])
         return run.info.run_id
 
     def finish_trial_run(self, run_id: str, result: TrialResult, metric_names: list[str]) -> None:

@@ -27,12 +27,13 @@ from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history, write_record
+from components.refit_reuse import DATA_TAG, REFIT_TAG, REGISTERED_TAG, WantedRefit, find_reusable_refit
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
-from components.tracking import Tracker, resolve_tracking_uri, safe_uri
+from components.tracking import Tracker, param_value, resolve_tracking_uri, safe_uri
 from components.trial import TrialRequest
 from components.warm_box import describe_ranges, narrowed_ranges
 from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
@@ -74,7 +75,7 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
     }
     tags = {
         "mlflow.source.git.commit": git_commit() or "unknown",
-        "kubetune.data_fingerprint": prepared.fingerprint,
+        DATA_TAG: prepared.fingerprint,
         PIPELINE_TAG: spec.pipeline,
         **{f"kubetune.version.{name}": version for name, version in versions.items()},
     }
@@ -257,7 +258,7 @@ def run_search(
     storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
     executor = make_executor(spec, storage).start()  # local workers import meanwhile
     try:  # the fingerprint is the spec's space: a resume is judged on what the user wrote, not on the box
-        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(full_space))
+        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(full_space), prepared.fingerprint)
         if resumed:
             log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
             n_warm = warm_trials_of(study)  # the sampler the study began with: same start-up and random turns
@@ -333,9 +334,27 @@ def _failed_search(tracker: Tracker, parent_run_id: str, failure: str, summary: 
 
 
 def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str) -> dict[str, Any]:
-    """Refit on all training rows, score once on the held-out test set, log and register the model."""
+    """Refit on all training rows, score once on the held-out test set, log and register the model; a
+    re-run that trained nothing new keeps the model the study already has (components.refit_reuse)."""
     tracker = make_tracker(spec)
     params = {**spec.model.params, **search.best_params}
+    replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
+    registered = spec.tracking.registered_model or spec.study_name
+    cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
+    if search.summary.ran_this_time == 0:
+        wanted = WantedRefit(
+            params={k: param_value(v) for k, v in {**params, "best_trial_number": search.best_number, **replayed}.items()},
+            registered_model=registered,
+            data_fingerprint=prepared.fingerprint,
+            seed=param_value(spec.search.seed),
+            n_test=param_value(prepared.n_test),
+            metrics=list(spec.objective.metrics),
+        )
+        reused = find_reusable_refit(tracker.client, parent_run_id, wanted)
+        if reused is not None:
+            log.debug("study %s: no new trials since refit run %s; keeping %s version %s", spec.study_name, reused.run_id, registered, reused.version)
+            tracker.end_run(parent_run_id)
+            return _refit_result(spec, search, parent_run_id, registered, reused.run_id, reused.version, cv_metrics, reused.test_metrics, reused=True)
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -350,30 +369,37 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         schedule=[step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule] if search.schedule else None,
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
-    replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
     tracker.log_params(run_id, {**params, "best_trial_number": search.best_number, **replayed})
     if search.schedule:  # what the refit trained, round by round: the reproduction recipe for this model
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
-    cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
     tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})
-    registered = spec.tracking.registered_model or spec.study_name
     info = tracker.log_model(run_id, outcome.model, outcome.input_example, registered)
     tracker.end_run(run_id)
     tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, "best_trial_number": search.best_number})
-    tracker.set_tags(parent_run_id, {"kubetune.refit_run_id": run_id, "kubetune.registered_model": registered})
+    tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
     write_record(tracker.client, parent_run_id)  # before the run ends: a finished study always has its record
     tracker.end_run(parent_run_id)
+    version = getattr(info, "registered_model_version", None)
+    return _refit_result(spec, search, parent_run_id, registered, run_id, version, cv_metrics, test_metrics, reused=False)
+
+
+def _refit_result(
+    spec: TuneSpec, search: SearchOutcome, parent_run_id: str, registered: str, refit_run_id: str, version: Any,
+    cv_metrics: dict[str, float], test_metrics: dict[str, float], reused: bool,
+) -> dict[str, Any]:
+    """What the tune flow returns and the CLI prints."""
     return {
         "study": spec.study_name,
         "best_trial": search.best_number,
         "best_params": search.best_params,
         "cv": cv_metrics,
         "test": test_metrics,
-        "refit_run_id": run_id,
+        "refit_run_id": refit_run_id,
+        "refit_reused": reused,
         "parent_run_id": parent_run_id,
         "registered_model": registered,
-        "model_version": getattr(info, "registered_model_version", None),
+        "model_version": version,
         "trials_this_run": search.summary.ran_this_time,
         "failed_this_run": search.summary.n_failed,
         "search_seconds": search.summary.wall_seconds,

@@ -151,7 +151,11 @@ def _run(args: argparse.Namespace) -> int:
         from components.champion import check_promotion_settings
 
         check_promotion_settings(args.margin, args.alias)
-    facts = preflight(spec)
+        from components.retraining import versioned_spec
+
+        facts = preflight(versioned_spec(spec))  # the study this data version will resume or start, not the base name
+    else:
+        facts = preflight(spec)
     if args.command == "validate":
         print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {facts.n_features} features, study '{spec.study_name}')")
         return EXIT_OK
@@ -192,7 +196,7 @@ def _print_summary(result: dict[str, Any]) -> None:
         "  cross-validation: " + ", ".join(f"{k}={v:.4f}" for k, v in result["cv"].items()),
         "  held-out test:    " + ", ".join(f"{k}={v:.4f}" for k, v in result["test"].items()),
         f"  model: {result['registered_model']} version {result['model_version']} "
-        f"(refit run {result['refit_run_id']})",
+        f"(refit run {result['refit_run_id']}{'; kept: no new trials since it was trained' if result.get('refit_reused') else ''})",
     ]
     promotion = result.get("promotion")
     if promotion:

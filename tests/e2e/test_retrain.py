@@ -87,3 +87,13 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     record = json.loads(open(client.download_artifacts(run3.info.run_id, "promotion.json", str(tmp_path))).read())
     assert record["decision"] == "promoted" and record["challenger_version"] == "3" and record["champion_version"] == "1"
     assert record["margin"] == float(MARGIN) and record["improvement"] > float(MARGIN)
+
+    # 4. the schedule fires again before fresh data lands: the same data resumes the finished study, which
+    #    trains nothing new and keeps its model; that model already holds the alias, so no version is added
+    again = retrain(tmp_path, env, spec)
+    assert "'champion' stays on version 3: the challenger already holds the alias: nothing new was trained" in again.stdout
+    assert client.get_model_version_by_alias(name, "champion").version == "3"
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [1, 2, 3]
+    # the decision that gave version 3 the alias stays on record
+    assert client.get_run(run3.info.run_id).data.tags["kubetune.promotion.decision"] == "promoted"
+    assert client.get_model_version(name, "3").tags["kubetune.promotion.decision"] == "promoted"

@@ -212,3 +212,41 @@ search: {sampler: random, n_trials: 10, parallelism: 2}
     assert sum(s == "COMPLETE" for s in final.values()) == 10
     assert completed_before <= {n for n, s in final.items() if s == "COMPLETE"}
     assert len(final) == len(set(final))  # one run per trial number
+
+
+def test_a_finished_study_run_again_keeps_its_model_and_refuses_other_data(tmp_path, cli_env):
+    """Re-running a finished study's command trains nothing new, so it keeps the registered version it has
+    (no copy per re-run); the same study name over changed data is refused before anything runs."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = tmp_path / "data.csv"
+    load_breast_cancer(as_frame=True).frame.iloc[:300, [0, 1, 2, 3, -1]].to_csv(data, index=False)
+    spec = write_spec(tmp_path / "spec.yaml", f"""
+study: rerun-me
+data: {{source: "{data}", target: target, task: classification}}
+model: {{family: logistic_regression}}
+objective: {{metric: roc_auc}}
+validation: {{folds: 3}}
+search: {{n_trials: 3, parallelism: 1, seed: 1}}
+""")
+    first = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert again.returncode == 0, again.stderr
+    assert "(0 trials this run, 0 failed)" in again.stdout and "kept: no new trials since it was trained" in again.stdout
+    client = store(tmp_path)
+    roles = runs_by_role(client, "rerun-me")
+    [parent], [refit] = roles["study"], roles["refit"]
+    assert parent.info.status == "FINISHED" and len(roles["trial"]) == 3
+    assert [str(v.version) for v in client.search_model_versions("name = 'rerun-me'")] == ["1"]
+    assert f"rerun-me version 1 (refit run {refit.info.run_id}" in again.stdout
+    assert parent.data.metrics["test_roc_auc"] == refit.data.metrics["test_roc_auc"]
+
+    load_breast_cancer(as_frame=True).frame.iloc[:200, [0, 1, 2, 3, -1]].to_csv(data, index=False)
+    changed = run_cli(["tune", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert changed.returncode == 2
+    [line] = changed.stderr.strip().splitlines()
+    assert line.startswith("kubetune: error: study 'rerun-me' was run on other data (fingerprint ")
+    after = runs_by_role(client, "rerun-me")  # nothing recorded is lost, nothing new was started
+    assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+    assert len(after["trial"]) == 3 and len(after["refit"]) == 1 and len(after["study"]) == 1

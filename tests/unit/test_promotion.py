@@ -15,6 +15,13 @@ def test_first_model_is_promoted_because_there_is_no_champion():
     assert decision.promote and decision.reason == "no champion yet" and decision.improvement is None
 
 
+def test_a_challenger_that_already_holds_the_alias_is_neither_promoted_nor_called_new():
+    """A re-run with nothing new to train reuses its model: the alias holder is not 'no champion yet'."""
+    decision = decide_promotion("roc_auc", "maximize", 0.91, None, 0.01, already_champion=True)
+    assert not decision.promote and decision.verdict == "kept_champion"
+    assert decision.reason == "the challenger already holds the alias: nothing new was trained" and decision.improvement == 0.0
+
+
 @pytest.mark.parametrize(
     ("challenger", "champion", "promote"),
     [(0.95, 0.90, True), (0.905, 0.90, False), (0.91, 0.90, False), (0.89, 0.90, False)],
