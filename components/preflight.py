@@ -101,8 +101,9 @@ def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
     return n_train - math.ceil(n_train / folds)
 
 
-def preflight(spec: TuneSpec) -> DataFacts:
+def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     """Every check that can fail before a run is recorded: data, space, sampler, storage, resumability.
+    ``frame``: the source's data when the caller has read it already (``retrain`` names its study after it).
 
     Raises SpecError / StudyConflictError with a one-line message; returns the data facts on success.
     """
@@ -115,7 +116,7 @@ def preflight(spec: TuneSpec) -> DataFacts:
     from components.storage import check_storage_url, journal_path, open_storage, storage_url
     from components.study import check_resumable
 
-    frame = read_source(spec.data.source)
+    frame = read_source(spec.data.source) if frame is None else frame
     data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))

@@ -61,11 +61,10 @@ def decide_promotion(
     problem = margin_problem(margin)
     if problem:
         raise ValueError(f"margin {problem}")
-    if already_champion:
-        return PromotionDecision(promote=False, reason="the challenger already holds the alias: nothing new was trained",
-                                 metric=metric, direction=direction, challenger_score=challenger_score,
-                                 champion_score=challenger_score, margin=margin)
     common = dict(metric=metric, direction=direction, challenger_score=challenger_score, champion_score=champion_score, margin=margin)
+    if already_champion:
+        reason = "the challenger already holds the alias: nothing new was trained"
+        return PromotionDecision(promote=False, reason=reason, **{**common, "champion_score": challenger_score})
     if champion_score is None:
         reason = f"the champion could not be scored on the new test set ({champion_problem})" if champion_problem else "no champion yet"
         return PromotionDecision(promote=True, reason=reason, **common)

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-REFIT_TAG = "kubetune.refit_run_id"
-REGISTERED_TAG = "kubetune.registered_model"
-DATA_TAG = "kubetune.data_fingerprint"
+from components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,7 @@ class WantedRefit:
 class ReusedRefit:
     run_id: str
     version: str
-    test_metrics: dict[str, float]
-    cv_metrics: dict[str, float]
+    test_metrics: dict[str, float]  # the refit's held-out scores (its CV scores are the study's best trial's)
 
 
 def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
@@ -69,5 +66,4 @@ def find_reusable_refit(client: Any, parent_run_id: str, wanted: WantedRefit) ->
         run_id=refit_id,
         version=str(versions[0].version),
         test_metrics={f"test_{m}": metrics[f"test_{m}"] for m in wanted.metrics},
-        cv_metrics={f"cv_{m}": metrics[f"cv_{m}"] for m in wanted.metrics},
     )

@@ -16,11 +16,12 @@ from components.tuning import make_tracker
 log = logging.getLogger("kubetune")
 
 
-def versioned_spec(spec: TuneSpec) -> TuneSpec:
+def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     """The spec for this data version: its own study (same data -> same study, so a crashed retrain
     resumes), the registered model named after the pipeline's base study, so every version lands
-    under one registry entry whose alias the challenge moves."""
-    digest = fingerprint(read_source(spec.data.source))
+    under one registry entry whose alias the challenge moves. ``digest``: the data's fingerprint when
+    the caller has read it already."""
+    digest = digest or fingerprint(read_source(spec.data.source))
     base = spec.study_name
     tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
     return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking})
@@ -35,17 +36,18 @@ def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str,
     metric, direction = spec.objective.metrics[0], spec.objective.directions[0]
     holder = champion_version(tracker.client, model_name, alias)
     champion = str(holder.version) if holder is not None else None
+    already_champion = champion == challenger  # a re-run that trained nothing new kept its model
     champion_score, problem = None, None
-    if champion is not None and champion != challenger:
+    if champion is not None and not already_champion:
         scores, problem = score_version(
             tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes
         )
         champion_score = scores[metric] if scores else None
-    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem, already_champion=champion == challenger)
+    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem, already_champion=already_champion)
     if decision.promote:
         move_alias(tracker.client, model_name, alias, challenger)
     record = promotion_record(decision, model_name, alias, challenger, champion)
-    if champion != challenger:  # else the decision that gave it the alias stays on record, not overwritten
+    if not already_champion:  # else the decision that gave it the alias stays on record, not overwritten
         record_decision(tracker, result["parent_run_id"], decision, record)
     log.info("%s: %s (%s)", alias, f"version {challenger} promoted" if decision.promote else f"version {champion} kept", decision.reason)
     return {**result, "promotion": record}

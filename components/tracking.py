@@ -22,6 +22,9 @@ TRIAL_TAG = "kubetune.trial_number"
 REASON_TAG = "kubetune.failure_reason"
 PRUNED_STEP_TAG = "kubetune.pruned_at_step"
 PARENT_TAG = "mlflow.parentRunId"
+DATA_TAG = "kubetune.data_fingerprint"  # on a study's parent run: the data it was tuned on
+REFIT_TAG = "kubetune.refit_run_id"  # on a study's parent run: its refit run
+REGISTERED_TAG = "kubetune.registered_model"  # on a study's parent run: the registry name of its model
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
 

@@ -27,13 +27,13 @@ from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history, write_record
-from components.refit_reuse import DATA_TAG, REFIT_TAG, REGISTERED_TAG, WantedRefit, find_reusable_refit
+from components.refit_reuse import WantedRefit, find_reusable_refit
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, resolve_space, space_fingerprint, to_jsonable
 from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
-from components.tracking import Tracker, param_value, resolve_tracking_uri, safe_uri
+from components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG, Tracker, param_value, resolve_tracking_uri, safe_uri
 from components.trial import TrialRequest
 from components.warm_box import describe_ranges, narrowed_ranges
 from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
@@ -339,11 +339,12 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
     tracker = make_tracker(spec)
     params = {**spec.model.params, **search.best_params}
     replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
+    refit_params = {**params, "best_trial_number": search.best_number, **replayed}  # what the refit run records
     registered = spec.tracking.registered_model or spec.study_name
     cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
     if search.summary.ran_this_time == 0:
         wanted = WantedRefit(
-            params={k: param_value(v) for k, v in {**params, "best_trial_number": search.best_number, **replayed}.items()},
+            params={k: param_value(v) for k, v in refit_params.items()},
             registered_model=registered,
             data_fingerprint=prepared.fingerprint,
             seed=param_value(spec.search.seed),
@@ -369,7 +370,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         schedule=[step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule] if search.schedule else None,
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
-    tracker.log_params(run_id, {**params, "best_trial_number": search.best_number, **replayed})
+    tracker.log_params(run_id, refit_params)
     if search.schedule:  # what the refit trained, round by round: the reproduction recipe for this model
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}

@@ -151,9 +151,11 @@ def _run(args: argparse.Namespace) -> int:
         from components.champion import check_promotion_settings
 
         check_promotion_settings(args.margin, args.alias)
+        from components.data import fingerprint, read_source
         from components.retraining import versioned_spec
 
-        facts = preflight(versioned_spec(spec))  # the study this data version will resume or start, not the base name
+        frame = read_source(spec.data.source)  # read once: it names the study and is checked
+        facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)  # the study this data version resumes or starts
     else:
         facts = preflight(spec)
     if args.command == "validate":
