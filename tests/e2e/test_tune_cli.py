@@ -250,3 +250,10 @@ search: {{n_trials: 3, parallelism: 1, seed: 1}}
     after = runs_by_role(client, "rerun-me")  # nothing recorded is lost, nothing new was started
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
     assert len(after["trial"]) == 3 and len(after["refit"]) == 1 and len(after["study"]) == 1
+
+    # `kubetune retrain` names its study after the data, so the same spec on the changed data runs (its
+    # preflight checks that versioned study, not the base name whose study holds the old data)
+    retrained = run_cli(["retrain", str(spec), "--no-progress"], cwd=tmp_path, env=cli_env)
+    assert retrained.returncode == 0, retrained.stderr[-3000:]
+    assert "study rerun-me-" in retrained.stdout and "(3 trials this run, 0 failed)" in retrained.stdout
+    assert sorted(str(v.version) for v in client.search_model_versions("name = 'rerun-me'")) == ["1", "2"]
