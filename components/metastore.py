@@ -58,7 +58,9 @@ def read_history(
     cached = _load_cache(path)
     listed = _finished_study_runs(client)
     cache = {run.info.run_id: cached[run.info.run_id] for run in listed if _is_current(cached.get(run.info.run_id), run)}
-    missing = [run for run in listed if run.info.run_id not in cache]
+    # a listed run without a model family or metric (a study from another tool, a hand-made run) is
+    # skipped from its listed params: no read, and no cache rewrite by every warm start for it
+    missing = [run for run in listed if run.info.run_id not in cache and _objective(run.data.params) is not None]
     if missing:
         # MLflow draws a progress bar per download: a line per past study in a controller pod's log
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

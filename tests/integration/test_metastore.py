@@ -119,3 +119,22 @@ def test_a_study_resumed_under_its_name_is_read_again_not_served_stale_from_the_
     assert [c.run_id for c in after.configs] == [better, first_trials[1], first_trials[0]]
     assert after.end_time > before.end_time
     assert after.to_json() == [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "fresh") if s.study == study][0].to_json()
+
+
+def test_a_study_run_a_warm_start_cannot_use_is_skipped_without_rewriting_the_cache(mlflow_server, tmp_path):
+    """A finished run tagged as a study but without a model family or metric (another tool's, a hand-made
+    one) is not history; it used to be retried, and the cache file rewritten, by every warm start."""
+    prefix = uuid.uuid4().hex[:6]
+    tracker = Tracker(mlflow_server.url, f"{prefix}-pipeline")
+    usable, _ = write_study(tracker, f"{prefix}-s", [0.6, 0.8])
+    stray, _ = tracker.start_study_run(f"{prefix}-stray", {"study": f"{prefix}-stray"}, {})
+    tracker.end_run(stray)
+    folder = tmp_path / "cache"
+    first = {s.run_id for s in read_history(tracker.client, mlflow_server.url, folder)}
+    assert usable in first and stray not in first
+    cache = cache_path(mlflow_server.url, folder)
+    written_at = cache.stat().st_mtime_ns
+    time.sleep(0.05)
+    again = {s.run_id for s in read_history(tracker.client, mlflow_server.url, folder)}
+    assert again == first
+    assert cache.stat().st_mtime_ns == written_at  # nothing new was read, so nothing was written
