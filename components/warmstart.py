@@ -108,22 +108,31 @@ def _scaled(meta: dict[str, float]) -> dict[str, float]:
 
 
 def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> list[float]:
-    """Euclidean distance after z-scoring each meta-feature over all studies (current included).
+    """Euclidean distance after z-scoring each meta-feature over the studies that have it (current included).
 
-    Only features every study has take part, and constant ones carry no information, so both drop out;
-    the distance is divided by the square root of the features used so it reads the same across pools.
+    Each past study is compared with the current one on the features both have. Some features cannot
+    exist for some datasets (feature skewness without a numeric column, class entropy for a
+    regression): one such study in the history used to drop that feature from every comparison, now it
+    only drops it from its own. Constant features carry no information and drop out; the distance is
+    divided by the square root of the features a pair shares, so pairs compared on fewer features read
+    on the same scale. A pair that shares no informative feature gets the distance expected between two
+    studies drawn at random (sqrt(2): the difference of two z-scores has variance 2).
     """
     if not past:
         return []
     pool = [_scaled(current)] + [_scaled(m) for m in past]
-    names = sorted(set.intersection(*(set(m) for m in pool)))
-    matrix = np.array([[m[n] for n in names] for m in pool], dtype=float)
-    std = matrix.std(axis=0)
+    names = sorted(pool[0])  # a feature the current study lacks cannot tell its neighbours apart
+    matrix = np.array([[m.get(n, np.nan) for n in names] for m in pool], dtype=float).reshape(len(pool), len(names))
+    std = np.nanstd(matrix, axis=0) if names else np.zeros(0)
     keep = std > 1e-12
     if not keep.any():
         return [0.0] * len(past)
-    z = (matrix[:, keep] - matrix[:, keep].mean(axis=0)) / std[keep]
-    return [float(np.linalg.norm(row - z[0]) / math.sqrt(keep.sum())) for row in z[1:]]
+    z = (matrix[:, keep] - np.nanmean(matrix[:, keep], axis=0)) / std[keep]
+    distances = []
+    for row in z[1:]:
+        shared = ~np.isnan(row)
+        distances.append(float(np.linalg.norm(row[shared] - z[0][shared]) / math.sqrt(shared.sum())) if shared.any() else math.sqrt(2.0))
+    return distances
 
 
 # -- projection -----------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import math
+
 import optuna
 import pytest
 
@@ -52,6 +54,18 @@ def test_distance_ranks_the_similar_dataset_first_and_ignores_constant_and_parti
     assert d_near < d_far
     assert meta_distances(current, []) == []
     assert meta_distances({"a": 1.0}, [{"a": 1.0}]) == [0.0]
+
+
+def test_a_feature_one_past_study_lacks_still_separates_the_others():
+    """An all-categorical dataset has no feature skewness: it must not drop skewness from every comparison."""
+    current = {"n_rows": 500, "skew_abs_mean": 0.2}
+    same_skew = {"n_rows": 550, "skew_abs_mean": 0.2}
+    other_skew = {"n_rows": 500, "skew_abs_mean": 6.0}
+    all_categorical = {"n_rows": 700}
+    d_same, d_other, d_categorical = meta_distances(current, [same_skew, other_skew, all_categorical])
+    assert d_same < d_other  # compared on size alone, other_skew (same size) would be nearest
+    assert math.isfinite(d_categorical) and d_categorical > 0  # compared on size, the feature it has
+    assert meta_distances({"n_rows": 500}, [{"landmark_1nn": 0.5}, {"n_rows": 10}])[0] == 2 ** 0.5  # nothing shared
 
 
 def past_study(name, *, pipeline="p", family="random_forest", task="classification", meta=None, end=0, configs=None):
