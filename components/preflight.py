@@ -42,7 +42,10 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
     n_missing = int(frame[target].isna().sum())
     if n_missing:
-        raise SpecError(f"data.target: {n_missing} of {len(frame)} rows have no target value (NaN)")
+        raise SpecError(
+            f"data.target: {n_missing} of {len(frame)} rows have no target value (NaN; a CSV cell that is empty "
+            "or reads NA, N/A, None, null or NaN is read as missing, a class named None included)"
+        )
     task = spec.data.task or infer_task(frame[target])
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")

@@ -33,6 +33,15 @@ def test_nan_targets_are_counted():
         check_data(spec(), data)
 
 
+def test_a_class_the_csv_reader_takes_for_missing_is_named_in_the_error(tmp_path):
+    """R's Arthritis data has the class "None": pandas reads it as NaN, so the message must say why."""
+    from components.data import read_source
+
+    (tmp_path / "arthritis.csv").write_text("age,improved\n27,Some\n29,None\n30,Marked\n")
+    with pytest.raises(SpecError, match=r"1 of 3 rows have no target value .*None.*a class named None"):
+        check_data(spec(target="improved"), read_source(str(tmp_path / "arthritis.csv")))
+
+
 def test_empty_data():
     with pytest.raises(SpecError, match="data.source: 'x.csv' has no rows"):
         check_data(spec(), frame().iloc[:0])
