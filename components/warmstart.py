@@ -229,17 +229,25 @@ def plan_warm_start(
     kinds = sorted({c.kind for c in plan.configs}, key=["same_pipeline", "similar_datasets"].index)
     plan.used = "+".join(kinds) if kinds else "cold"
     if not plan.configs:
-        plan.message = (
-            f"no past study of a {current.task} {current.family} model in the meta-store; cold start"
-            if not usable
-            else "past studies found, but none of their configurations fits this search space; cold start"
-        )
+        plan.message = _cold_start_message(mode, current, usable)
     else:
         sources = sorted({c.source_study for c in plan.configs})
         plan.message = f"warm start ({plan.used}): {len(plan.configs)} configuration(s) from {', '.join(sources)}"
     if narrow_space:
         _narrow(plan, space, usable)
     return plan
+
+
+def _cold_start_message(mode: str, current: CurrentStudy, usable: list[PastStudy]) -> str:
+    """Why nothing was warm-started, naming what the mode looked for: with ``same_pipeline`` the other
+    pipelines' studies are not candidates, so "none fits this search space" would send a user looking
+    for a space problem that is not there."""
+    if not usable:
+        return f"no past study of a {current.task} {current.family} model in the meta-store; cold start"
+    if mode == "same_pipeline" and not any(p.pipeline == current.pipeline for p in usable):
+        return (f"no past study of this pipeline ({current.pipeline}) in the meta-store ({len(usable)} of other pipelines: "
+                "warm_start: similar_datasets or auto would use them); cold start")
+    return "past studies found, but none of their configurations fits this search space; cold start"
 
 
 def _narrow(plan: WarmStartPlan, space: Space, usable: list[PastStudy]) -> None:

@@ -157,6 +157,10 @@ def test_no_usable_history_is_a_cold_start_that_says_so():
     nothing_fits = [past_study("odd", configs=[PastConfig({"other": "1"}, 0.9, "r")])]
     assert "none of their configurations fits this search space" in plan_warm_start("auto", current(), SPACE, nothing_fits).message
     assert plan_warm_start("none", current(), SPACE, [past_study("x")]).used == "none"
+    other_pipelines = plan_warm_start("same_pipeline", current(), SPACE, [past_study("a", pipeline="z"), past_study("b", pipeline="y")])
+    assert other_pipelines.used == "cold"
+    assert other_pipelines.message == ("no past study of this pipeline (p) in the meta-store (2 of other pipelines: "
+                                       "warm_start: similar_datasets or auto would use them); cold start")
 
 
 def test_cmaes_gets_complete_numeric_configs_in_the_studys_direction_as_source_trials():
