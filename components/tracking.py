@@ -8,12 +8,15 @@ credential: URLs are redacted before they become params or tags.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from functools import cached_property
 from typing import Any
 
 from components.redact import redact_url
 from components.trial import TrialResult
+
+log = logging.getLogger("kubetune.tracking")
 
 STUDY_TAG = "kubetune.study"
 ROLE_TAG = "kubetune.role"
@@ -209,7 +212,6 @@ class Tracker:
         """Log the fitted pipeline with its signature, an input example and pinned pip requirements
         (components.model_requirements: read from the pickle, not inferred in a subprocess); register
         it if named."""
-        import logging
         import warnings
 
         import mlflow
@@ -217,13 +219,13 @@ class Tracker:
 
         from components.model_requirements import model_requirements
 
-        signature = infer_signature(input_example, model.predict(input_example))
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # MLflow's multi-line hint on integer columns: said in one line below
+            signature = infer_signature(input_example, model.predict(input_example))
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -233,7 +235,20 @@ class Tracker:
                 serialization_format="cloudpickle",
                 pip_requirements=model_requirements(model),
             )
+        integers = integer_columns(input_example)
+        if integers:
+            log.info("model signature: integer column(s) %s typed long; MLflow refuses a scoring request with a missing value in them", integers)
         return info
+
+
+def integer_columns(frame: Any, shown: int = 6) -> str:
+    """The input example's integer columns, as the signature log line names them ("" for none)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        return ""
+    names = [str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def resolve_tracking_uri(spec_uri: str | None) -> str:
