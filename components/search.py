@@ -9,7 +9,9 @@ runs, and an exhaustive grid is best when it fits in the budget.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,16 +90,26 @@ def build_sampler(
     if name == "cmaes":
         if n_objectives > 1:
             raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
-        with warnings.catch_warnings():  # source_trials is marked experimental; its use is deliberate here
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with _named_in_the_spec():  # source_trials is marked experimental; its use is deliberate here
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "nsga3":
-        return optuna.samplers.NSGAIIISampler(seed=seed)
+        with _named_in_the_spec():
+            return optuna.samplers.NSGAIIISampler(seed=seed)
     if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+        with _named_in_the_spec():
+            return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     raise SpecError(f"search.sampler: unknown sampler '{name}'")
+
+
+@contextlib.contextmanager
+def _named_in_the_spec() -> Iterator[None]:
+    """Optuna marks some samplers and arguments experimental (QMC, NSGA-III, CMA-ES's source trials) and
+    warns, with a source line, on every build; the spec chose them, so the warning is only noise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def model_after_warm_start(model: optuna.samplers.BaseSampler, seed: int | None, n_warm_trials: int) -> optuna.samplers.BaseSampler:
