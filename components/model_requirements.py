@@ -6,7 +6,8 @@ with the requirements given.
 Pickling the model once in memory and noting the module of every object and class it holds finds the
 same packages (scikit-learn, numpy, scipy; kubetune and torch for kubetune's PyTorch estimators) in
 0.37 s (one measurement, mostly reading the installed packages' index), with the versions installed here pinned. Where a module belongs to no installed
-distribution (a custom family's code on the path), None is returned and MLflow infers as before.
+distribution (a custom family's code on the path), or the model is one plain pickle refuses (a class
+defined inside a function), None is returned and MLflow infers as before.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ def referenced_modules(model: Any) -> set[str]:
 
 def model_requirements(model: Any) -> list[str] | None:
     """``name==version`` for each distribution the model needs; None when one cannot be named."""
+    try:
+        modules = referenced_modules(model)
+    except (pickle.PicklingError, AttributeError, TypeError):  # e.g. a class defined inside a function:
+        return None  # cloudpickle, which MLflow stores the model with, takes it; MLflow infers the requirements
     owners = metadata.packages_distributions()
     needed = set(ALWAYS)
-    for module in referenced_modules(model):
+    for module in modules:
         if module in sys.stdlib_module_names or module == "builtins":
             continue
         if module not in owners:

@@ -97,37 +97,15 @@ class TorchCNNFamily:
         return cls(seed=seed, **params)
 
 
-def _norm_layer(kind: str, width: int) -> Any:
-    from torch import nn
-
-    if kind == "batch":
-        return nn.BatchNorm1d(width)
-    if kind == "layer":
-        return nn.LayerNorm(width)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm '{kind}' (known: none, batch, layer)")
-
-
 def _mlp_network(widths: list[int], n_inputs: int, n_outputs: int, act: str, norm: str, dropout: float, residual: bool) -> Any:
     from torch import nn
 
-    class Block(nn.Module):
-        """Linear -> norm -> activation -> dropout, plus the input when residual (projected if widths differ)."""
-
-        def __init__(self, width_in: int, width_out: int, skip: bool) -> None:
-            super().__init__()
-            self.body = nn.Sequential(nn.Linear(width_in, width_out), _norm_layer(norm, width_out), activation(act), nn.Dropout(dropout))
-            self.skip = (nn.Identity() if width_in == width_out else nn.Linear(width_in, width_out, bias=False)) if skip else None
-
-        def forward(self, x: Any) -> Any:
-            out = self.body(x)
-            return out + self.skip(x) if self.skip is not None else out
+    from components.models.torch_blocks import MLPBlock
 
     blocks: list[Any] = []
     width_in = n_inputs
     for index, width in enumerate(widths):
-        blocks.append(Block(width_in, width, skip=residual and index > 0))
+        blocks.append(MLPBlock(width_in, width, act=act, norm=norm, dropout=dropout, skip=residual and index > 0))
         width_in = width
     return nn.Sequential(*blocks, nn.Linear(width_in, n_outputs))
 

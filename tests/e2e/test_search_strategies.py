@@ -235,6 +235,47 @@ warm_start: none
     assert parent.data.metrics["test_accuracy"] > 0.5
 
 
+def test_architecture_search_over_an_mlp_registers_a_model_that_serves_and_seeds_the_next_study(tmp_path, cli_env):
+    """torch_nas's refit once failed as it logged the model (a block class no pickle takes); no test ran it."""
+    body = """
+study: {name}
+data: {{source: "sklearn:breast_cancer"}}
+model: {{family: torch_nas, params: {{epochs: 3}}}}
+objective: {{metric: accuracy}}
+validation: {{strategy: holdout}}
+search: {{sampler: tpe, n_trials: 4, parallelism: 2, seed: {seed}}}
+tracking: {{mlflow_uri: "sqlite:///mlflow.db", experiment: nas-mlp}}
+warm_start: {{mode: same_pipeline, pipeline: bc-nas-nightly}}
+"""
+    tune(tmp_path, cli_env, write_spec(tmp_path / "first.yaml", body.format(name="nas-first", seed=1)))
+    client = store(tmp_path)
+    [version] = client.search_model_versions("name='nas-first'")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model(f"models:/nas-first/{version.version}")
+    import pandas as pd
+    test_rows = pd.read_parquet(tmp_path / ".kubetune" / "nas-first" / "test.parquet").drop(columns=["target"])
+    assert set(served.predict(test_rows)) <= {0, 1} and len(served.predict(test_rows)) == len(test_rows)
+    requirements = open(mlflow.artifacts.download_artifacts(f"models:/nas-first/{version.version}/requirements.txt", dst_path=str(tmp_path / "req"))).read()
+    assert "torch==" in requirements and "kubetune==" in requirements
+
+    tune(tmp_path, cli_env, write_spec(tmp_path / "second.yaml", body.format(name="nas-second", seed=2)))
+    first_parent, first_trials = runs_of_study(client, "nas-first")
+    second_parent, second_trials = runs_of_study(client, "nas-second")
+    assert second_parent.data.tags["kubetune.warm_start.used"] == "same_pipeline"
+    best = max(first_trials.values(), key=lambda r: r.data.metrics["accuracy"])
+    assert second_trials[0].data.tags["kubetune.warm_start.source_run_id"] == best.info.run_id
+    structure = [k for k in best.data.params if k.startswith("width_")] + ["n_layers", "activation", "norm", "residual"]
+    assert {k: second_trials[0].data.params[k] for k in structure} == {k: best.data.params[k] for k in structure}
+
+
+def runs_of_study(client, study):
+    """The parent run and trial runs of one study in an experiment that holds several."""
+    exp = client.get_experiment_by_name("nas-mlp")
+    runs = client.search_runs([exp.experiment_id], f"tags.`kubetune.study` = '{study}'", max_results=100)
+    parent = next(r for r in runs if r.data.tags["kubetune.role"] == "study")
+    return parent, {int(r.data.tags["kubetune.trial_number"]): r for r in runs if r.data.tags["kubetune.role"] == "trial"}
+
+
 def test_a_stopped_population_based_training_study_resumes_and_plans_what_an_uninterrupted_one_would(tmp_path, cli_env):
     import signal
     import subprocess
