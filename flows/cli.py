@@ -141,10 +141,13 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec, _overrides(args))
     if getattr(args, "dry_run", False):
+        import optuna
         import yaml
 
         from components.dry_run import first_trial_job
 
+        if not args.verbose:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "study created in memory" line is no part of the Job
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
     if args.command == "retrain":

@@ -84,4 +84,5 @@ def test_dry_run_prints_the_first_job_and_contacts_nothing(tmp_path):
     request = yaml.safe_load(next(e["value"] for e in container["env"] if e["name"] == "KUBETUNE_TRIAL_REQUEST"))
     assert request["data_uri"].startswith("s3://ml-artifacts/kubetune/breast-cancer-mlp-gpu/") and request["params"]
     assert "pw@" not in result.stdout and "&id" not in result.stdout
+    assert "study created in memory" not in result.stderr  # Optuna's log line about the scratch study
     assert not any(tmp_path.iterdir())  # nothing written
