@@ -251,6 +251,19 @@ def integer_columns(frame: Any, shown: int = 6) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The run's page in the MLflow UI, for a tracking server (None for a local store, which has no UI
+    address); without the URI's user and password, which a printed link must not carry."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def resolve_tracking_uri(spec_uri: str | None) -> str:
     """MLFLOW_TRACKING_URI wins over the spec; the embedded default is a local SQLite file."""
     import os

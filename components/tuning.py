@@ -33,7 +33,7 @@ from components.space import Space, resolve_space, space_fingerprint, to_jsonabl
 from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
-from components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG, Tracker, param_value, resolve_tracking_uri, safe_uri
+from components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG, Tracker, param_value, resolve_tracking_uri, run_url, safe_uri
 from components.trial import TrialRequest
 from components.warm_box import describe_ranges, narrowed_ranges
 from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
@@ -355,7 +355,8 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         if reused is not None:
             log.debug("study %s: no new trials since refit run %s; keeping %s version %s", spec.study_name, reused.run_id, registered, reused.version)
             tracker.end_run(parent_run_id)
-            return _refit_result(spec, search, parent_run_id, registered, reused.run_id, reused.version, cv_metrics, reused.test_metrics, reused=True)
+            return _refit_result(spec, search, parent_run_id, registered, reused.run_id, reused.version, cv_metrics, reused.test_metrics,
+                                 reused=True, url=run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id))
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -382,15 +383,17 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
     write_record(tracker.client, parent_run_id)  # before the run ends: a finished study always has its record
     tracker.end_run(parent_run_id)
     version = getattr(info, "registered_model_version", None)
-    return _refit_result(spec, search, parent_run_id, registered, run_id, version, cv_metrics, test_metrics, reused=False)
+    return _refit_result(spec, search, parent_run_id, registered, run_id, version, cv_metrics, test_metrics,
+                         reused=False, url=run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id))
 
 
 def _refit_result(
     spec: TuneSpec, search: SearchOutcome, parent_run_id: str, registered: str, refit_run_id: str, version: Any,
-    cv_metrics: dict[str, float], test_metrics: dict[str, float], reused: bool,
+    cv_metrics: dict[str, float], test_metrics: dict[str, float], reused: bool, url: str | None,
 ) -> dict[str, Any]:
     """What the tune flow returns and the CLI prints."""
     return {
+        "run_url": url,
         "study": spec.study_name,
         "best_trial": search.best_number,
         "best_params": search.best_params,

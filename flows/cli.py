@@ -173,6 +173,9 @@ def _run(args: argparse.Namespace) -> int:
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # MLflow prints two links for every run it ends on a tracking server: 200 lines for 100 trials,
+        # burying the summary; the summary names the study's own run page instead
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna resets its level on first import
@@ -203,6 +206,8 @@ def _print_summary(result: dict[str, Any]) -> None:
         f"  model: {result['registered_model']} version {result['model_version']} "
         f"(refit run {result['refit_run_id']}{'; kept: no new trials since it was trained' if result.get('refit_reused') else ''})",
     ]
+    if result.get("run_url"):
+        lines.append(f"  mlflow: {result['run_url']}")
     promotion = result.get("promotion")
     if promotion:
         verdict = (f"version {promotion['challenger_version']} now holds '{promotion['alias']}'" if promotion["promote"]

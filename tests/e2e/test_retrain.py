@@ -61,6 +61,9 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     run1 = parent_run(client, name, name)
     assert run1.data.tags["kubetune.promotion.decision"] == "promoted"
     assert "promotion.champion_test_roc_auc" not in run1.data.metrics
+    # the summary links the study's run page once; MLflow's two links per ended run (every trial) are gone
+    assert f"  mlflow: {mlflow_server.url}/#/experiments/{run1.info.experiment_id}/runs/{run1.info.run_id}" in first.stdout.splitlines()
+    assert "View run" not in first.stdout
 
     # 2. fresh data, same relationship: the new model is no better by the margin; the champion stays
     write_data(data, seed=2)
