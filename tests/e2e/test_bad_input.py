@@ -34,7 +34,7 @@ def data_files(tmp_path):
         ({"space": ", space: {max_depth: {type: int, low: 40, high: 32}}"}, "model.space.max_depth: low (40) is greater than high (32)"),
         ({"space": ", space: {max_features: {type: float, low: 0, high: 1, log: true}}"}, "model.space.max_features: log range needs low > 0"),
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
-        ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN)"),
+        ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
