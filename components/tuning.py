@@ -341,6 +341,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
     replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
     refit_params = {**params, "best_trial_number": search.best_number, **replayed}  # what the refit run records
     registered = spec.tracking.registered_model or spec.study_name
+    study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)  # the summary's link, either way
     cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
     if search.summary.ran_this_time == 0:
         wanted = WantedRefit(
@@ -356,7 +357,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
             log.debug("study %s: no new trials since refit run %s; keeping %s version %s", spec.study_name, reused.run_id, registered, reused.version)
             tracker.end_run(parent_run_id)
             return _refit_result(spec, search, parent_run_id, registered, reused.run_id, reused.version, cv_metrics, reused.test_metrics,
-                                 reused=True, url=run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id))
+                                 reused=True, url=study_page)
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -384,7 +385,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
     tracker.end_run(parent_run_id)
     version = getattr(info, "registered_model_version", None)
     return _refit_result(spec, search, parent_run_id, registered, run_id, version, cv_metrics, test_metrics,
-                         reused=False, url=run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id))
+                         reused=False, url=study_page)
 
 
 def _refit_result(

@@ -123,7 +123,7 @@ def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> l
     pool = [_scaled(current)] + [_scaled(m) for m in past]
     names = sorted(pool[0])  # a feature the current study lacks cannot tell its neighbours apart
     matrix = np.array([[m.get(n, np.nan) for n in names] for m in pool], dtype=float).reshape(len(pool), len(names))
-    std = np.nanstd(matrix, axis=0) if names else np.zeros(0)
+    std = np.nanstd(matrix, axis=0)
     keep = std > 1e-12
     if not keep.any():
         return [0.0] * len(past)
