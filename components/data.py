@@ -16,27 +16,30 @@ import numpy as np
 import pandas as pd
 
 from components.errors import SpecError
+from components.sources import source_format
 
 ROW_ID = "kubetune_row_id"  # index name carried into every prepared file, so splits can be audited
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 
 
-def read_source(source: str) -> pd.DataFrame:
-    """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path."""
+def read_source(source: str, missing_values: list[str] | None = None) -> pd.DataFrame:
+    """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path.
+    ``missing_values``: the CSV cells read as missing instead of pandas' list, so a category named
+    "NA" (North America) or "None" stays a category when the user says so."""
     if source.startswith("sklearn:"):
         frame = _read_sklearn(source.removeprefix("sklearn:"))
     elif source.startswith("s3://"):
         from components.artifacts import ArtifactError, read_s3_bytes
 
         try:
-            frame = _parse(io.BytesIO(read_s3_bytes(source)), source)
+            frame = _parse(io.BytesIO(read_s3_bytes(source)), source, missing_values)
         except ArtifactError as error:
             raise SpecError(f"data.source: {error}") from None
     else:
         path = Path(source)
         if not path.is_file():
             raise SpecError(f"data.source: no such file '{source}'")
-        frame = _parse(path, source)
+        frame = _parse(path, source, missing_values)
     frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
     return frame
 
@@ -50,12 +53,13 @@ def _read_sklearn(name: str) -> pd.DataFrame:
     return bunch.frame.copy()
 
 
-def _parse(handle: io.BytesIO | Path, source: str) -> pd.DataFrame:
-    suffix = Path(source.split("?", 1)[0]).suffix.lower()
+def _parse(handle: io.BytesIO | Path, source: str, missing_values: list[str] | None) -> pd.DataFrame:
     try:
-        if suffix in (".parquet", ".pq"):
+        if source_format(source) == "parquet":
             return pd.read_parquet(handle)
-        return pd.read_csv(handle)
+        if missing_values is None:
+            return pd.read_csv(handle)
+        return pd.read_csv(handle, keep_default_na=False, na_values=missing_values)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user

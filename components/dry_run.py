@@ -23,7 +23,7 @@ from components.tuning import make_request_factory
 
 
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
-    frame = read_source(spec.data.source)
+    frame = read_source(spec.data.source, spec.data.missing_values)
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
     _, sampler = sampler_for(spec, space)

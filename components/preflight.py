@@ -28,6 +28,17 @@ class DataFacts:
     validation: str
 
 
+def _how_cells_read_missing(spec: TuneSpec) -> str:
+    """Why a target the user sees filled in can read as missing: pandas' default list of missing tokens."""
+    chosen = spec.data.missing_values
+    if chosen is not None:
+        return f"NaN; data.missing_values reads these CSV cells as missing: {', '.join(repr(v) for v in chosen) or 'none'}"
+    return (
+        "NaN; a CSV cell that is empty or reads NA, N/A, None, null or NaN is read as missing, a class named None "
+        "included; data.missing_values sets which cells are"
+    )
+
+
 def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     source, target = spec.data.source, spec.data.target
     if frame.empty or len(frame) == 0:
@@ -42,10 +53,7 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
     n_missing = int(frame[target].isna().sum())
     if n_missing:
-        raise SpecError(
-            f"data.target: {n_missing} of {len(frame)} rows have no target value (NaN; a CSV cell that is empty "
-            "or reads NA, N/A, None, null or NaN is read as missing, a class named None included)"
-        )
+        raise SpecError(f"data.target: {n_missing} of {len(frame)} rows have no target value ({_how_cells_read_missing(spec)})")
     task = spec.data.task or infer_task(frame[target])
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")
@@ -119,7 +127,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     from components.storage import check_storage_url, journal_path, open_storage, storage_url
     from components.study import check_resumable
 
-    frame = read_source(spec.data.source) if frame is None else frame
+    frame = read_source(spec.data.source, spec.data.missing_values) if frame is None else frame
     data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))

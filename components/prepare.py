@@ -43,7 +43,7 @@ def workdir_for(study_name: str, root: Path = Path(".kubetune")) -> Path:
 
 
 def prepare_data(spec: TuneSpec, workdir: Path, artifact_root: str | None = None) -> PreparedData:
-    frame = read_source(spec.data.source)
+    frame = read_source(spec.data.source, spec.data.missing_values)
     facts = check_data(spec, frame)
     split = split_holdout(
         frame,

@@ -21,7 +21,7 @@ def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     resumes), the registered model named after the pipeline's base study, so every version lands
     under one registry entry whose alias the challenge moves. ``digest``: the data's fingerprint when
     the caller has read it already."""
-    digest = digest or fingerprint(read_source(spec.data.source))
+    digest = digest or fingerprint(read_source(spec.data.source, spec.data.missing_values))
     base = spec.study_name
     tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
     return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking})

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from components.errors import SpecError
 from components.metrics import METRICS, natural_direction
 from components.models.registry import family_names, is_custom_family, supports_checkpoints
+from components.sources import source_format
 
 Scalar = str | int | float | bool | None
 _AT = "@field:"  # a model-level check names the sub-field it is about: "@field:space.gamma|message"
@@ -89,6 +90,10 @@ class DataSpec(_Strict):
     task: Literal["classification", "regression"] | None = None
     test_size: float = Field(0.2, gt=0, lt=1)
     drop: list[str] = Field(default_factory=list, description="columns never used as features (ids)")
+    missing_values: list[str] | None = Field(
+        None,
+        description="the CSV cells read as missing; leave out for pandas' list (empty, NA, N/A, None, null, NaN, ...)",
+    )
 
     @field_validator("source")
     @classmethod
@@ -100,6 +105,13 @@ class DataSpec(_Strict):
                 f"'{value}' is not sklearn:<name>, s3://bucket/key or a .csv/.parquet path"
             )
         return value
+
+    @model_validator(mode="after")
+    def _missing_values_need_csv(self) -> "DataSpec":
+        """Parquet and bundled datasets are typed: a missing value is already a null, not a string to read."""
+        if self.missing_values is not None and source_format(self.source) != "csv":
+            raise field_error("missing_values", f"applies to CSV sources only, and '{self.source}' is not one")
+        return self
 
 
 class ModelSpec(_Strict):

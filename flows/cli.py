@@ -157,12 +157,13 @@ def _run(args: argparse.Namespace) -> int:
         from components.data import fingerprint, read_source
         from components.retraining import versioned_spec
 
-        frame = read_source(spec.data.source)  # read once: it names the study and is checked
+        frame = read_source(spec.data.source, spec.data.missing_values)  # read once: it names the study and is checked
         facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)  # the study this data version resumes or starts
     else:
         facts = preflight(spec)
     if args.command == "validate":
-        print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {facts.n_features} features, study '{spec.study_name}')")
+        features = f"{facts.n_features} feature" + ("" if facts.n_features == 1 else "s")
+        print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {features}, study '{spec.study_name}')")
         return EXIT_OK
     progress = not args.no_progress and sys.stderr.isatty()
     if args.command == "retrain":

@@ -65,6 +65,19 @@ def test_validate_command_checks_without_recording(tmp_path):
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_missing_values_turn_a_class_the_reader_drops_back_into_a_class(tmp_path):
+    """R's Arthritis outcome has a class "None": by default its rows read as missing targets; with
+    ``data.missing_values: [""]`` the study sees three classes."""
+    rows = "".join(f"{age},{outcome}\n" for age, outcome in zip(range(20, 80), ["None", "Some", "Marked"] * 20))
+    (tmp_path / "arthritis.csv").write_text("age,improved\n" + rows)
+    text = "data: {source: arthritis.csv, target: improved%s}\nmodel: {family: knn}\nobjective: {metric: accuracy}\n"
+    default = run_cli(["validate", str(write_spec(tmp_path / "default.yaml", text % ""))], cwd=tmp_path)
+    assert default.returncode == 2 and "data.target: 20 of 60 rows have no target value" in default.stderr
+    chosen = run_cli(["validate", str(write_spec(tmp_path / "chosen.yaml", text % ", missing_values: ['']"))], cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "ok (classification, 60 rows, 1 feature," in chosen.stdout
+
+
 @pytest.mark.parametrize("command", [[], ["tune"], ["validate"]])
 def test_every_command_has_help(tmp_path, command):
     result = run_cli([*command, "--help"], cwd=tmp_path)

@@ -63,3 +63,15 @@ def test_preprocessor_imputes_scales_and_one_hot_encodes():
     assert not np.isnan(out).any()
     assert out.shape[1] == 1 + 2  # one scaled number, two one-hot categories
     assert abs(out[:, 0].mean()) < 1e-9
+
+
+def test_missing_values_choose_which_csv_cells_are_missing(tmp_path):
+    """A region named "NA" and a class named "None" are data when the user says so; "?" is then missing."""
+    (tmp_path / "sales.csv").write_text("region,units,outcome\nNA,3,None\nEU,?,Some\nNA,,Marked\n")
+    default = read_source(str(tmp_path / "sales.csv"))
+    assert default["region"].isna().tolist() == [True, False, True]
+    assert default["outcome"].isna().tolist() == [True, False, False]
+    chosen = read_source(str(tmp_path / "sales.csv"), missing_values=["", "?"])
+    assert chosen["region"].tolist() == ["NA", "EU", "NA"]
+    assert chosen["outcome"].tolist() == ["None", "Some", "Marked"]
+    assert chosen["units"].isna().tolist() == [False, True, True] and chosen["units"].dtype == float

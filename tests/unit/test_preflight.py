@@ -102,3 +102,12 @@ def test_smallest_fit_rows_is_what_the_real_splits_train_on(n_rows, strategy, fo
     train = split_holdout(data, "target", facts.task, 0.25, 0, time_ordered=strategy == "time_series").train
     fitted = [len(rows) for rows, _ in splits(strategy, train[["a"]], train["target"], facts.n_classes, folds, 0.3, 0)]
     assert smallest_fit_rows(parsed, facts) == min(fitted)
+
+
+def test_the_missing_target_message_names_the_users_missing_values(tmp_path):
+    from components.data import read_source
+
+    (tmp_path / "arthritis.csv").write_text("age,improved\n27,Some\n29,None\n30,?\n")
+    chosen = spec(target="improved", missing_values=["?"])
+    with pytest.raises(SpecError, match=r"1 of 3 rows have no target value \(NaN; data.missing_values reads these CSV cells as missing: '\?'\)"):
+        check_data(chosen, read_source(str(tmp_path / "arthritis.csv"), chosen.data.missing_values))
