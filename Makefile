@@ -21,8 +21,12 @@ install-test: $(VENV)/bin/python
 demo: install
 	$(VENV)/bin/kubetune tune examples/breast_cancer_rf.yaml --n-trials 30 --parallelism 2
 
+# Two workers by default (each with its own Prefect and MLflow servers); a test module stays on one
+# worker, in order. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
+
 test: install-test
-	$(VENV)/bin/python -m pytest -q -ra
+	$(VENV)/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
 
 # mf-prior-bench 1.10.0 declares numpy<2 but its MF-Hartmann functions only need numpy (2.x works):
 # installed without its declared dependencies; the ones it imports are in the bench extra.
