@@ -33,12 +33,28 @@ def error_reason(error: BaseException, limit: int = 200) -> str:
     return redact_text(text.splitlines()[0][:limit]) if text else type(error).__name__
 
 
+# keys whose values name Kubernetes Secrets rather than hold them (Secret names, secretKeyRefs): a recorded
+# spec keeps them, so it can be run again; masking them made a downloaded spec.yaml fail to parse
+_SECRET_REFERENCES = frozenset({"imagePullSecrets", "secretEnv"})
+
+
 def redact_mapping(value: Any) -> Any:
     """A deep copy with secret-looking keys masked and URL passwords removed."""
     if isinstance(value, dict):
-        return {k: ("***" if _SECRET_KEYS.search(str(k)) else redact_mapping(v)) for k, v in value.items()}
+        return {k: (_references(v) if k in _SECRET_REFERENCES else "***" if _SECRET_KEYS.search(str(k)) else redact_mapping(v))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [redact_mapping(v) for v in value]
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def _references(value: Any) -> Any:
+    """References to Secrets as they are (their keys are env var names such as AWS_SECRET_ACCESS_KEY), URL
+    passwords still removed from any string."""
+    if isinstance(value, dict):
+        return {k: _references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_references(v) for v in value]
+    return redact_text(value) if isinstance(value, str) else value
