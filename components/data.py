@@ -11,12 +11,16 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from components.errors import SpecError
 from components.sources import source_format
+
+if TYPE_CHECKING:
+    from components.spec import DataSpec
 
 ROW_ID = "kubetune_row_id"  # index name carried into every prepared file, so splits can be audited
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
@@ -42,6 +46,12 @@ def read_source(source: str, missing_values: list[str] | None = None) -> pd.Data
         frame = _parse(path, source, missing_values)
     frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
     return frame
+
+
+def read_data(data: "DataSpec") -> pd.DataFrame:
+    """The spec's ``data.source`` read as its ``data`` section says: the one place every step reads it,
+    so a reading setting reaches preflight, preparation, the dry run and retraining alike."""
+    return read_source(data.source, data.missing_values)
 
 
 def _read_sklearn(name: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 
 from components.artifacts import artifact_root, join
-from components.data import fingerprint, read_source
+from components.data import fingerprint, read_data
 from components.executors.kubernetes_manifest import render_job
 from components.preflight import check_data, smallest_fit_rows
 from components.prepare import PreparedData, workdir_for
@@ -23,7 +23,7 @@ from components.tuning import make_request_factory
 
 
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
-    frame = read_source(spec.data.source, spec.data.missing_values)
+    frame = read_data(spec.data)
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
     _, sampler = sampler_for(spec, space)

@@ -119,7 +119,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     Raises SpecError / StudyConflictError with a one-line message; returns the data facts on success.
     """
     from components.artifacts import artifact_root
-    from components.data import fingerprint, read_source
+    from components.data import fingerprint, read_data
     from components.endpoints import check_artifacts, check_mlflow
     from components.search import sampler_for
     from components.tracking import resolve_tracking_uri
@@ -127,7 +127,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     from components.storage import check_storage_url, journal_path, open_storage, storage_url
     from components.study import check_resumable
 
-    frame = read_source(spec.data.source, spec.data.missing_values) if frame is None else frame
+    frame = read_data(spec.data) if frame is None else frame
     data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from components.artifacts import join, put_file
-from components.data import ROW_ID, features_and_target, fingerprint, read_source, split_holdout, write_frame
+from components.data import ROW_ID, features_and_target, fingerprint, read_data, split_holdout, write_frame
 from components.metafeatures import compute_meta_features
 from components.preflight import DataFacts, check_data
 from components.spec import TuneSpec
@@ -43,7 +43,7 @@ def workdir_for(study_name: str, root: Path = Path(".kubetune")) -> Path:
 
 
 def prepare_data(spec: TuneSpec, workdir: Path, artifact_root: str | None = None) -> PreparedData:
-    frame = read_source(spec.data.source, spec.data.missing_values)
+    frame = read_data(spec.data)
     facts = check_data(spec, frame)
     split = split_holdout(
         frame,

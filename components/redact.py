@@ -38,23 +38,18 @@ def error_reason(error: BaseException, limit: int = 200) -> str:
 _SECRET_REFERENCES = frozenset({"imagePullSecrets", "secretEnv"})
 
 
-def redact_mapping(value: Any) -> Any:
-    """A deep copy with secret-looking keys masked and URL passwords removed."""
+def redact_mapping(value: Any, mask_keys: bool = True) -> Any:
+    """A deep copy with secret-looking keys masked and URL passwords removed. Below a key in
+    ``_SECRET_REFERENCES`` keys are not masked: they are env var names such as AWS_SECRET_ACCESS_KEY
+    whose values are references to Secrets."""
     if isinstance(value, dict):
-        return {k: (_references(v) if k in _SECRET_REFERENCES else "***" if _SECRET_KEYS.search(str(k)) else redact_mapping(v))
-                for k, v in value.items()}
+        return {
+            k: "***" if mask_keys and k not in _SECRET_REFERENCES and _SECRET_KEYS.search(str(k))
+            else redact_mapping(v, mask_keys and k not in _SECRET_REFERENCES)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redact_mapping(v) for v in value]
+        return [redact_mapping(v, mask_keys) for v in value]
     if isinstance(value, str):
         return redact_text(value)
     return value
-
-
-def _references(value: Any) -> Any:
-    """References to Secrets as they are (their keys are env var names such as AWS_SECRET_ACCESS_KEY), URL
-    passwords still removed from any string."""
-    if isinstance(value, dict):
-        return {k: _references(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_references(v) for v in value]
-    return redact_text(value) if isinstance(value, str) else value

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from components.champion import champion_version, move_alias, promotion_record, record_decision, score_version
-from components.data import fingerprint, read_source
+from components.data import fingerprint, read_data
 from components.prepare import PreparedData
 from components.promotion import decide_promotion, retrain_study_name
 from components.spec import TuneSpec
@@ -21,7 +21,7 @@ def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     resumes), the registered model named after the pipeline's base study, so every version lands
     under one registry entry whose alias the challenge moves. ``digest``: the data's fingerprint when
     the caller has read it already."""
-    digest = digest or fingerprint(read_source(spec.data.source, spec.data.missing_values))
+    digest = digest or fingerprint(read_data(spec.data))
     base = spec.study_name
     tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
     return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking})

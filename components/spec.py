@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from components.errors import SpecError
 from components.metrics import METRICS, natural_direction
 from components.models.registry import family_names, is_custom_family, supports_checkpoints
-from components.sources import source_format
+from components.sources import PARQUET_SUFFIXES, source_format
 
 Scalar = str | int | float | bool | None
 _AT = "@field:"  # a model-level check names the sub-field it is about: "@field:space.gamma|message"
@@ -100,7 +100,7 @@ class DataSpec(_Strict):
     def _check_source(cls, value: str) -> str:
         if value.startswith("sklearn:") or value.startswith("s3://"):
             return value
-        if Path(value).suffix.lower() not in {".csv", ".parquet", ".pq"}:
+        if Path(value).suffix.lower() not in {".csv", *PARQUET_SUFFIXES}:
             raise ValueError(
                 f"'{value}' is not sklearn:<name>, s3://bucket/key or a .csv/.parquet path"
             )

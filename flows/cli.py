@@ -154,10 +154,10 @@ def _run(args: argparse.Namespace) -> int:
         from components.champion import check_promotion_settings
 
         check_promotion_settings(args.margin, args.alias)
-        from components.data import fingerprint, read_source
+        from components.data import fingerprint, read_data
         from components.retraining import versioned_spec
 
-        frame = read_source(spec.data.source, spec.data.missing_values)  # read once: it names the study and is checked
+        frame = read_data(spec.data)  # read once: it names the study and is checked
         facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)  # the study this data version resumes or starts
     else:
         facts = preflight(spec)
