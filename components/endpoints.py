@@ -9,11 +9,13 @@ import os
 
 from components.artifacts import ArtifactError, check_access
 from components.errors import SpecError
-from components.redact import redact_url
+from components.redact import masked_password_problem, redact_url
 
 
 def check_mlflow(uri: str) -> None:
     """An MLflow tracking server must answer an authenticated API call; file and DB stores need no check."""
+    if problem := masked_password_problem(uri, "tracking.mlflow_uri", "MLFLOW_TRACKING_URI"):
+        raise SpecError(problem)
     if not uri.startswith(("http://", "https://")):
         return
     import requests

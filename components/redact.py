@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+MASK = "***"  # what a recorded password reads as
 _SECRET_KEYS = re.compile(r"(password|passwd|secret|token|access_key|api_key|credential)", re.IGNORECASE)
 _URL_WITH_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]+):([^/@\s]+)@")
 
@@ -18,8 +19,22 @@ def redact_url(url: str) -> str:
         return _URL_WITH_USERINFO.sub(r"\1\2:***@", url)
     if parts.password is None:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{parts.username}:{MASK}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def masked_password_problem(url: str, setting: str, env_var: str) -> str | None:
+    """The one-line error for a URL whose password is the mask ``redact_url`` writes, else None. A spec.yaml
+    downloaded from a study's parent run carries such URLs; connecting with them would fail on an
+    authentication error that does not say why."""
+    try:
+        masked = urlsplit(url).password == MASK
+    except ValueError:
+        masked = f":{MASK}@" in url
+    if not masked:
+        return None
+    return (f"{setting}: the password in {redact_url(url)} is the mask kubetune records in place of a password "
+            f"(a downloaded spec.yaml): give the real one, or set {env_var}")
 
 
 def redact_text(text: str) -> str:

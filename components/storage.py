@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 
 from components.errors import SpecError
-from components.redact import redact_url
+from components.redact import masked_password_problem, redact_url
 
 DEFAULT_JOURNAL = Path(".kubetune") / "studies.journal"
 HEARTBEAT_SECONDS = 10
@@ -36,6 +36,8 @@ def journal_path(url: str) -> Path | None:
 
 
 def check_storage_url(url: str) -> None:
+    if problem := masked_password_problem(url, "storage.url", "KUBETUNE_STORAGE_URL"):
+        raise SpecError(problem)
     if url.startswith("sqlite"):
         raise SpecError("storage.url: SQLite is not safe for parallel trials; use a journal file or PostgreSQL")
     if journal_path(url) is None and not url.startswith(("postgresql", "mysql")):

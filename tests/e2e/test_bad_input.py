@@ -54,6 +54,20 @@ def test_bad_spec_stops_before_any_work(data_files, kwargs, expected):
     assert not (data_files / "mlflow.db").exists() and not (data_files / ".kubetune").exists()
 
 
+def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch):
+    """spec.yaml from a study's parent run reads ``postgresql://kubetune:***@...``: run as it is, the job
+    stops on that, not on an authentication error from the database."""
+    monkeypatch.delenv("KUBETUNE_STORAGE_URL", raising=False)
+    text = spec_text() + "storage: {url: 'postgresql://kubetune:***@127.0.0.1:5432/kubetune'}\n"
+    result = run_cli(["tune", str(write_spec(tmp_path / "spec.yaml", text)), "--no-progress"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kubetune: error: storage.url: the password in postgresql://kubetune:***@127.0.0.1:5432/kubetune is the mask "
+        "kubetune records in place of a password (a downloaded spec.yaml): give the real one, or set KUBETUNE_STORAGE_URL"
+    ]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_cli_override_is_validated_too(tmp_path):
     result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith("kubetune: error: search.n_trials:")

@@ -1,7 +1,11 @@
+import pytest
 import yaml
 
-from components.redact import redact_mapping
+from components.endpoints import check_mlflow
+from components.errors import SpecError
+from components.redact import masked_password_problem, redact_mapping
 from components.spec import parse_spec
+from components.storage import check_storage_url, storage_url
 
 K8S_SPEC = {
     "data": {"source": "s3://data/train.csv"},
@@ -31,3 +35,26 @@ def test_the_recorded_spec_keeps_secret_references_and_loses_credentials():
 def test_secret_looking_keys_are_masked_outside_secret_references():
     masked = redact_mapping({"api_token": "t0k", "nested": [{"password": "pw", "url": "https://u:pw@host/x"}]})
     assert masked == {"api_token": "***", "nested": [{"password": "***", "url": "https://u:***@host/x"}]}
+
+
+def test_a_masked_password_is_refused_by_name_before_any_connection(monkeypatch):
+    """Run again as downloaded, the recorded spec would try the password '***': each setting names the
+    problem and the environment variable that supplies the real URL."""
+    monkeypatch.delenv("KUBETUNE_STORAGE_URL", raising=False)
+    with pytest.raises(SpecError, match=r"^storage\.url: the password in postgresql://kubetune:\*\*\*@db:5432/kubetune is the mask .*KUBETUNE_STORAGE_URL$"):
+        check_storage_url(storage_url("postgresql://kubetune:***@db:5432/kubetune"))
+    with pytest.raises(SpecError, match=r"^tracking\.mlflow_uri: the password in https://ml:\*\*\*@mlflow\.internal is the mask .*MLFLOW_TRACKING_URI$"):
+        check_mlflow("https://ml:***@mlflow.internal")
+
+
+def test_the_environment_url_replaces_a_masked_one(monkeypatch):
+    monkeypatch.setenv("KUBETUNE_STORAGE_URL", "postgresql://kubetune:real-pw@db:5432/kubetune")
+    url = storage_url("postgresql://kubetune:***@db:5432/kubetune")
+    check_storage_url(url)  # no error: the spec's masked URL is not the one used
+    assert url.endswith("real-pw@db:5432/kubetune")
+
+
+def test_a_real_password_or_none_passes():
+    assert masked_password_problem("postgresql://kubetune:s3cret@db/kubetune", "storage.url", "X") is None
+    assert masked_password_problem("postgresql://db/kubetune", "storage.url", "X") is None
+    assert masked_password_problem("sqlite:///mlflow.db", "tracking.mlflow_uri", "X") is None
