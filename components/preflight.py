@@ -7,8 +7,11 @@ facts the rest of the job needs, so they are computed once.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -94,6 +97,43 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     return DataFacts(task, len(frame), n_features, n_classes, validation)
 
 
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def check_parameter_names(spec: TuneSpec, space: dict[str, Any], task: str) -> list[str]:
+    """Every searched and fixed parameter must be one the family's estimator takes: a misspelt name
+    otherwise fails every trial (on a cluster, every pod) with the same TypeError. The estimator is built
+    once with a representative value for each name -- the call every trial makes -- so families of any
+    kind (scikit-learn, PyTorch, a user's package.module:Class) are checked the same way. Returns the
+    names checked."""
+    family = get_family(spec.model.family)
+    representative = {name: (param.choices[0] if param.type == "categorical" else param.low) for name, param in space.items()}
+    names = sorted({**spec.model.params, **representative})
+    try:
+        family.build({**spec.model.params, **representative}, task, spec.search.seed)
+    except TypeError as error:
+        unknown = _UNEXPECTED_KEYWORD.search(str(error))
+        if unknown is None:
+            return names  # not about a name: a value's problem, which the trials that draw it report
+        name = unknown.group(1)
+        where = "model.space" if name in space else "model.params"
+        known = _parameter_names(family, task)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else (f" (it takes: {', '.join(known[:12])})" if known else "")
+        raise SpecError(f"{where}.{name}: {spec.model.family} has no parameter '{name}'{hint}") from None
+    except Exception:  # noqa: BLE001 - a user's build may refuse a value; the trials that draw it report that
+        return names
+    return names
+
+
+def _parameter_names(family: Any, task: str) -> list[str]:
+    """The names a scikit-learn-style estimator takes (``get_params``), for the hint; [] when it has none."""
+    try:
+        return sorted(family.build({}, task, None).get_params(deep=False))
+    except Exception:  # noqa: BLE001 - only a hint: a family without get_params gets none
+        return []
+
+
 def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
     """The fewest rows any model is fitted on: the training part of the smallest cross-validation split.
 
@@ -131,6 +171,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
     space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
+    check_parameter_names(spec, space, facts.task)
     sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
     if spec.executor.kind == "kubernetes":

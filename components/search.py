@@ -76,13 +76,14 @@ def build_sampler(
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
-        tpe = optuna.samplers.TPESampler(
-            seed=seed,
-            multivariate=True,
-            group=is_conditional(space),
-            constant_liar=parallelism > 1,
-            n_startup_trials=startup_trials(n_warm_trials),
-        )
+        with _named_in_the_spec():  # group= (conditional spaces) is marked experimental
+            tpe = optuna.samplers.TPESampler(
+                seed=seed,
+                multivariate=True,
+                group=is_conditional(space),
+                constant_liar=parallelism > 1,
+                n_startup_trials=startup_trials(n_warm_trials),
+            )
         return model_after_warm_start(tpe, seed, n_warm_trials)
     if name == "gp":
         gp = optuna.samplers.GPSampler(seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials))
@@ -105,8 +106,9 @@ def build_sampler(
 
 @contextlib.contextmanager
 def _named_in_the_spec() -> Iterator[None]:
-    """Optuna marks some samplers and arguments experimental (QMC, NSGA-III, CMA-ES's source trials) and
-    warns, with a source line, on every build; the spec chose them, so the warning is only noise."""
+    """Optuna marks some samplers and arguments experimental (QMC, NSGA-III, CMA-ES's source trials, TPE's
+    ``group`` for conditional spaces) and warns, with a source line, on every build; each is used
+    deliberately, so the warning is only noise (it reached ``kubetune validate``'s output)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         yield

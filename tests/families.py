@@ -60,3 +60,15 @@ class RaiseFamily(_Base):
         if params.get("x", 0) > 0.5:
             raise RuntimeError(f"configuration x={params['x']:.3f} is broken")
         return DummyClassifier()
+
+
+class DummyFamily(_Base):
+    """A user's family in the usual shape: the sampled parameters go straight to the estimator."""
+
+    name = "dummy"
+
+    def default_space(self, task: str) -> dict[str, dict[str, Any]]:
+        return {"strategy": {"type": "categorical", "choices": ["prior", "uniform"]}}
+
+    def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
+        return DummyClassifier(random_state=seed, **params)

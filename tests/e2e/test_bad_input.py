@@ -36,6 +36,7 @@ def data_files(tmp_path):
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
         ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
+        ({"space": ", params: {n_estimator: 10}"}, "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
         ({"source": "small.csv", "target": "y", "family": "knn", "space": ", space: {n_neighbors: {type: int, low: 1, high: 50}}"},

@@ -4,6 +4,8 @@ import pytest
 
 from components.errors import SpecError
 from components.preflight import check_data
+from components.models.registry import family_names, get_family
+from components.space import resolve_space
 from components.spec import parse_spec
 
 
@@ -111,3 +113,52 @@ def test_the_missing_target_message_names_the_users_missing_values(tmp_path):
     chosen = spec(target="improved", missing_values=["?"])
     with pytest.raises(SpecError, match=r"1 of 3 rows have no target value \(NaN; data.missing_values reads these CSV cells as missing: '\?'\)"):
         check_data(chosen, read_source(str(tmp_path / "arthritis.csv"), chosen.data.missing_values))
+
+
+def _names_spec(model):
+    return parse_spec({"data": {"source": "x.csv"}, "model": model, "objective": {"metric": "accuracy"}})
+
+
+def test_a_misspelt_fixed_parameter_is_named_with_the_closest_real_one():
+    """Without the check every trial (every pod) fails on the same TypeError."""
+    from components.preflight import check_parameter_names
+
+    spec = _names_spec({"family": "ridge", "params": {"alhpa": 3.0}})
+    with pytest.raises(SpecError, match=r"^model\.params\.alhpa: ridge has no parameter 'alhpa' \(did you mean 'alpha'\?\)$"):
+        check_parameter_names(spec, resolve_space(spec, "regression"), "regression")
+
+
+def test_an_unknown_searched_parameter_lists_what_the_estimator_takes():
+    from components.preflight import check_parameter_names
+
+    spec = _names_spec({"family": "knn", "space": {"zzz": {"type": "int", "low": 1, "high": 3}}})
+    with pytest.raises(SpecError, match=r"^model\.space\.zzz: knn has no parameter 'zzz' \(it takes: algorithm, leaf_size, .*n_neighbors"):
+        check_parameter_names(spec, resolve_space(spec, "classification"), "classification")
+
+
+@pytest.mark.parametrize("family", family_names())
+def test_every_default_space_passes_the_name_check(family):
+    from components.preflight import check_parameter_names
+
+    for task in sorted(get_family(family).tasks):
+        spec = _names_spec({"family": family})
+        space = resolve_space(spec, task)
+        assert check_parameter_names(spec, space, task) == sorted(space)
+
+
+def test_a_users_own_family_is_checked_through_the_same_build():
+    from components.preflight import check_parameter_names
+
+    good = _names_spec({"family": "tests.families:DummyFamily", "params": {"constant": 1}})
+    assert check_parameter_names(good, resolve_space(good, "classification"), "classification") == ["constant", "strategy"]
+    typo = _names_spec({"family": "tests.families:DummyFamily", "params": {"constnat": 1}})
+    with pytest.raises(SpecError, match=r"^model\.params\.constnat: tests\.families:DummyFamily has no parameter 'constnat' \(did you mean 'constant'\?\)$"):
+        check_parameter_names(typo, resolve_space(typo, "classification"), "classification")
+
+
+def test_a_build_that_refuses_a_value_is_left_to_the_trials():
+    """RaiseFamily raises for x > 0.5 only: that is a trial's failure to record, not a spec error."""
+    from components.preflight import check_parameter_names
+
+    spec = _names_spec({"family": "tests.families:RaiseFamily", "space": {"x": {"type": "float", "low": 0.9, "high": 1.0}}})
+    assert check_parameter_names(spec, resolve_space(spec, "classification"), "classification") == ["x"]
