@@ -42,7 +42,8 @@ def read_source(source: str, missing_values: list[str] | None = None) -> pd.Data
     else:
         path = Path(source)
         if not path.is_file():
-            raise SpecError(f"data.source: no such file '{source}'")
+            where = "" if path.is_absolute() else f" (a relative path is read from the working directory, {Path.cwd()})"
+            raise SpecError(f"data.source: no such file '{source}'{where}")
         frame = _parse(path, source, missing_values)
     frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
     return frame

@@ -113,6 +113,13 @@ class DataSpec(_Strict):
             raise field_error("missing_values", f"applies to CSV sources only, and '{self.source}' is not one")
         return self
 
+    @model_validator(mode="after")
+    def _drop_lists_features(self) -> "DataSpec":
+        """The target is never a feature; dropping it read as a valid spec and left one feature fewer counted."""
+        if self.target in self.drop:
+            raise field_error("drop", f"'{self.target}' is the target column; drop lists feature columns never used")
+        return self
+
 
 class ModelSpec(_Strict):
     family: str

@@ -26,8 +26,15 @@ def test_csv_and_parquet_read_the_same(tmp_path):
 
 
 def test_missing_file_is_a_spec_error(tmp_path):
-    with pytest.raises(SpecError, match="data.source: no such file"):
+    with pytest.raises(SpecError, match=r"data.source: no such file '.*nope.csv'$"):
         read_source(str(tmp_path / "nope.csv"))
+
+
+def test_a_missing_relative_path_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    """A spec run from another folder reads its relative source from the working directory, not beside the spec."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match=rf"^data.source: no such file 'data/train.csv' \(a relative path is read from the working directory, {tmp_path}\)$"):
+        read_source("data/train.csv")
 
 
 def test_fingerprint_is_stable_and_sensitive():

@@ -67,6 +67,7 @@ def test_direction_defaults_to_the_metrics_natural_one():
         ({"data__missing_values": ["?"]}, "data.missing_values: applies to CSV sources only, and 'sklearn:breast_cancer' is not one"),
         ({"data__source": "s3://b/k.parquet", "data__missing_values": ["?"]}, "data.missing_values: applies to CSV sources only, and 's3://b/k.parquet'"),
         ({"data__source": "d.csv", "data__missing_values": "?"}, "data.missing_values: Input should be a valid list"),
+        ({"data__drop": ["id", "target"]}, "data.drop: 'target' is the target column; drop lists feature columns never used"),
         ({"objective__direction": "minimize"}, "objective.direction: minimize for 'roc_auc', which is better when higher"),
         ({"study": "bad name!"}, "study: 'bad name!' must be"),
         ({"model__space": {"gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "rbf"}}}}, "model.space.gamma.when: 'kernel' is not a parameter"),
