@@ -129,7 +129,9 @@ def check_parameter_names(spec: TuneSpec, space: dict[str, Any], task: str) -> l
 def _parameter_names(family: Any, task: str) -> list[str]:
     """The names a scikit-learn-style estimator takes (``get_params``), for the hint; [] when it has none."""
     try:
-        return sorted(family.build({}, task, None).get_params(deep=False))
+        estimator = family.build({}, task, None)
+        estimator = getattr(estimator, "regressor", estimator)  # a TransformedTargetRegressor: the names are its regressor's
+        return sorted(estimator.get_params(deep=False))
     except Exception:  # noqa: BLE001 - only a hint: a family without get_params gets none
         return []
 

@@ -27,6 +27,18 @@ def test_each_family_trains_on_every_task_it_serves(family):
         assert len(predictions) == 7
 
 
+def test_an_svm_regressor_gives_the_same_model_whatever_the_targets_units():
+    """epsilon and C act on the standardized target: the same configuration fitted on prices in dollars
+    and in thousands predicts the same prices."""
+    frame = read_source("sklearn:diabetes")
+    X, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
+    params = {"C": 3.0, "kernel": "rbf", "gamma": 0.1, "epsilon": 0.1}
+    family = get_family("svm")
+    in_units = family.build(params, "regression", 0).fit(X, y).predict(X[:20])
+    in_thousandths = family.build(params, "regression", 0).fit(X, y / 1000).predict(X[:20])
+    np.testing.assert_allclose(in_thousandths * 1000, in_units, rtol=1e-3)  # the solver stops at tol=1e-3
+
+
 def test_torch_mlp_is_deterministic_for_a_seed_and_differs_across_seeds():
     frame = read_source("sklearn:breast_cancer")
     X, y = frame.drop(columns="target").to_numpy(), frame["target"].to_numpy()
