@@ -113,17 +113,19 @@ def check_parameter_names(spec: TuneSpec, space: dict[str, Any], task: str) -> l
         family.build({**spec.model.params, **representative}, task, spec.search.seed)
     except TypeError as error:
         unknown = _UNEXPECTED_KEYWORD.search(str(error))
-        if unknown is None:
-            return names  # not about a name: a value's problem, which the trials that draw it report
-        name = unknown.group(1)
-        where = "model.space" if name in space else "model.params"
-        known = _parameter_names(family, task)
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else (f" (it takes: {', '.join(known[:12])})" if known else "")
-        raise SpecError(f"{where}.{name}: {spec.model.family} has no parameter '{name}'{hint}") from None
-    except Exception:  # noqa: BLE001 - a user's build may refuse a value; the trials that draw it report that
-        return names
+        if unknown is not None:
+            raise SpecError(_unknown_parameter(spec.model.family, family, unknown.group(1), space, task)) from None
+    except Exception:  # noqa: BLE001, S110 - a build refusing a value is the failure of the trials that draw it
+        pass
     return names
+
+
+def _unknown_parameter(family_name: str, family: Any, name: str, space: dict[str, Any], task: str) -> str:
+    where = "model.space" if name in space else "model.params"
+    known = _parameter_names(family, task)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else (f" (it takes: {', '.join(known[:12])})" if known else "")
+    return f"{where}.{name}: {family_name} has no parameter '{name}'{hint}"
 
 
 def _parameter_names(family: Any, task: str) -> list[str]:

@@ -16,7 +16,7 @@ def redact_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return _URL_WITH_USERINFO.sub(r"\1\2:***@", url)
+        return _URL_WITH_USERINFO.sub(rf"\1\2:{MASK}@", url)
     if parts.password is None:
         return url
     netloc = f"{parts.username}:{MASK}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
@@ -39,7 +39,7 @@ def masked_password_problem(url: str, setting: str, env_var: str) -> str | None:
 
 def redact_text(text: str) -> str:
     """Passwords inside any URLs in free text (error messages, logs)."""
-    return _URL_WITH_USERINFO.sub(r"\1\2:***@", text)
+    return _URL_WITH_USERINFO.sub(rf"\1\2:{MASK}@", text)
 
 
 def error_reason(error: BaseException, limit: int = 200) -> str:
