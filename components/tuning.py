@@ -407,6 +407,7 @@ def _refit_result(
         "model_version": version,
         "trials_this_run": search.summary.ran_this_time,
         "failed_this_run": search.summary.n_failed,
+        "pruned_this_run": search.summary.n_pruned,
         "search_seconds": search.summary.wall_seconds,
         "worker_startup_seconds": search.summary.startup_seconds,
     }

@@ -59,11 +59,12 @@ search: {{sampler: random, n_trials: 14, parallelism: 2, seed: 3, pruner: {{kind
 tracking: {{mlflow_uri: "sqlite:///mlflow.db"}}
 warm_start: none
 """)
-    tune(tmp_path, cli_env, spec)
+    result = tune(tmp_path, cli_env, spec)
     study = journal_study(tmp_path, name)
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert pruned and complete and len(pruned) + len(complete) == 14  # pruned is not failed
+    assert f"(14 trials this run, {len(pruned)} pruned, 0 failed)" in result.stdout
     parent, runs = runs_of(store(tmp_path), name)
     assert parent.info.status == "FINISHED" and parent.data.params["pruner"] == pruner and "kubetune.refit_run_id" in parent.data.tags
     for trial in pruned:
