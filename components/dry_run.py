@@ -14,10 +14,10 @@ import optuna
 from components.artifacts import artifact_root, join
 from components.data import fingerprint, read_data
 from components.executors.kubernetes_manifest import render_job
-from components.preflight import check_data, smallest_fit_rows
+from components.preflight import check_data, checked_space
 from components.prepare import PreparedData, workdir_for
 from components.search import sampler_for
-from components.space import resolve_space, suggest
+from components.space import suggest
 from components.spec import TuneSpec
 from components.tuning import make_request_factory
 
@@ -25,7 +25,7 @@ from components.tuning import make_request_factory
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
     frame = read_data(spec.data)
     facts = check_data(spec, frame)
-    space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
+    space = checked_space(spec, facts)
     _, sampler = sampler_for(spec, space)
     study = optuna.create_study(sampler=sampler, directions=spec.objective.directions)
     trial = study.ask()

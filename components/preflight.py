@@ -108,16 +108,16 @@ def check_parameter_names(spec: TuneSpec, space: dict[str, Any], task: str) -> l
     names checked."""
     family = get_family(spec.model.family)
     representative = {name: (param.choices[0] if param.type == "categorical" else param.low) for name, param in space.items()}
-    names = sorted({**spec.model.params, **representative})
+    params = {**spec.model.params, **representative}
     try:
-        family.build({**spec.model.params, **representative}, task, spec.search.seed)
+        family.build(params, task, spec.search.seed)
     except TypeError as error:
         unknown = _UNEXPECTED_KEYWORD.search(str(error))
         if unknown is not None:
             raise SpecError(_unknown_parameter(spec.model.family, family, unknown.group(1), space, task)) from None
     except Exception:  # noqa: BLE001, S110 - a build refusing a value is the failure of the trials that draw it
         pass
-    return names
+    return sorted(params)
 
 
 def _unknown_parameter(family_name: str, family: Any, name: str, space: dict[str, Any], task: str) -> str:
@@ -136,6 +136,17 @@ def _parameter_names(family: Any, task: str) -> list[str]:
         return sorted(estimator.get_params(deep=False))
     except Exception:  # noqa: BLE001 - only a hint: a family without get_params gets none
         return []
+
+
+def checked_space(spec: TuneSpec, facts: DataFacts) -> dict[str, Any]:
+    """The study's space as every step that runs or shows trials needs it: fitted to the fewest rows a
+    model trains on, and with every parameter name one the family takes -- so the CLI's preflight, the
+    dry run and the flow (a deployment runs it without the CLI) refuse a misspelt name alike."""
+    from components.space import resolve_space
+
+    space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
+    check_parameter_names(spec, space, facts.task)
+    return space
 
 
 def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
@@ -167,15 +178,14 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     from components.endpoints import check_artifacts, check_mlflow
     from components.search import sampler_for
     from components.tracking import resolve_tracking_uri
-    from components.space import resolve_space, space_fingerprint
+    from components.space import space_fingerprint
     from components.storage import check_storage_url, journal_path, open_storage, storage_url
     from components.study import check_resumable
 
     frame = read_data(spec.data) if frame is None else frame
     data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
-    space = resolve_space(spec, facts.task, smallest_fit_rows(spec, facts))
-    check_parameter_names(spec, space, facts.task)
+    space = checked_space(spec, facts)
     sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
     if spec.executor.kind == "kubernetes":

@@ -59,7 +59,7 @@ def redact_mapping(value: Any, mask_keys: bool = True) -> Any:
     whose values are references to Secrets."""
     if isinstance(value, dict):
         return {
-            k: "***" if mask_keys and k not in _SECRET_REFERENCES and _SECRET_KEYS.search(str(k))
+            k: MASK if mask_keys and k not in _SECRET_REFERENCES and _SECRET_KEYS.search(str(k))
             else redact_mapping(v, mask_keys and k not in _SECRET_REFERENCES)
             for k, v in value.items()
         }

@@ -18,7 +18,7 @@ from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
 from components.pareto import front_rows, select
 from components.pareto_plot import pareto_png
-from components.preflight import smallest_fit_rows
+from components.preflight import checked_space
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import error_reason, redact_mapping
@@ -29,7 +29,7 @@ from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history, write_record
 from components.refit_reuse import WantedRefit, find_reusable_refit
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
-from components.space import Space, resolve_space, space_fingerprint, to_jsonable
+from components.space import Space, space_fingerprint, to_jsonable
 from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
@@ -414,4 +414,4 @@ def _refit_result(
 
 
 def resolved_space(spec: TuneSpec, prepared: PreparedData) -> Space:
-    return resolve_space(spec, prepared.facts.task, smallest_fit_rows(spec, prepared.facts))
+    return checked_space(spec, prepared.facts)

@@ -199,7 +199,7 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
 
 def _print_summary(result: dict[str, Any]) -> None:
     # a pruned trial is neither failed nor a full score: with a pruner the count says how much was stopped early
-    pruned = f"{result['pruned_this_run']} pruned, " if result.get("pruned_this_run") else ""
+    pruned = f"{result['pruned_this_run']} pruned, " if result["pruned_this_run"] else ""
     lines = [
         f"study {result['study']}: best trial #{result['best_trial']} ({result['trials_this_run']} trials this run, "
         f"{pruned}{result['failed_this_run']} failed)",

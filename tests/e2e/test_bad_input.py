@@ -114,3 +114,16 @@ def test_dry_run_prints_the_first_job_and_contacts_nothing(tmp_path):
     assert "pw@" not in result.stdout and "&id" not in result.stdout
     assert "study created in memory" not in result.stderr  # Optuna's log line about the scratch study
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_dry_run_refuses_a_parameter_the_model_does_not_take(tmp_path):
+    """The printed Job would fail in every pod: the dry run checks parameter names as a real run does."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "examples" / "breast_cancer_k8s_gpu.yaml").read_text())
+    spec["model"]["params"] = {"widht": 64}
+    path = write_spec(tmp_path / "spec.yaml", yaml.safe_dump(spec))
+    result = run_cli(["tune", str(path), "--dry-run"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["kubetune: error: model.params.widht: torch_mlp has no parameter 'widht' (did you mean 'width'?)"]
+    assert result.stdout == ""
