@@ -3,10 +3,11 @@
 A regressor learns the standardized target: SVR's ``epsilon`` (the width of the tube errors within
 which cost nothing) and ``C`` (the largest weight of one row) act in the target's units, so one default
 space could not fit a target in dollars and one in rates. Measured on Boston housing, best of 30 TPE
-trials, RMSE over the target's standard deviation: 0.53 / 0.36 / 0.55 with the target in hundreds /
-units / thousands unstandardized, 0.358 in all three standardized; over bench/warmstart.py's 9 regression
-datasets, a cold 100-trial study's best RMSE (median of 5 seeds) fell by 29% (macrodata), 16% (grunfeld)
-and 9% (engel) and moved by 2.2% or less on the other six (docs/benchmarks.md, warm starts, regression).
+trials, RMSE over the target's standard deviation, median of 5 seeds: 0.530 / 0.358 / 0.547 with the
+target in hundreds / units / thousands unstandardized, 0.371 in all three standardized; over
+bench/warmstart.py's 9 regression datasets, a cold 100-trial study's best RMSE (median of 5 seeds) fell
+by 29% (macrodata), 16% (grunfeld) and 9% (engel) and moved by 2.2% or less on the other six
+(docs/benchmarks.md, warm starts, regression).
 """
 
 from __future__ import annotations
