@@ -19,12 +19,21 @@ log = logging.getLogger("kubetune")
 def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     """The spec for this data version: its own study (same data -> same study, so a crashed retrain
     resumes), the registered model named after the pipeline's base study, so every version lands
-    under one registry entry whose alias the challenge moves. ``digest``: the data's fingerprint when
-    the caller has read it already."""
+    under one registry entry whose alias the challenge moves. The same base study is also what makes
+    a version the same pipeline for the warm start: a schedule that points each run at a new path
+    (``s3://bucket/churn/2026-12-01.csv``) would otherwise count as a new pipeline every time and
+    start from similar datasets instead of the previous version's best configurations.
+    ``digest``: the data's fingerprint when the caller has read it already."""
     digest = digest or fingerprint(read_data(spec.data))
     base = spec.study_name
     tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
-    return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking})
+    warm_start = spec.warm_start.model_copy(update={"pipeline": spec.warm_start.pipeline or retrain_pipeline(spec, base)})
+    return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking, "warm_start": warm_start})
+
+
+def retrain_pipeline(spec: TuneSpec, base: str) -> str:
+    """A retrain pipeline's identity: its base study, model family, target and metrics -- not the data's path."""
+    return f"retrain:{base}|{spec.model.family}|{spec.data.target}|{','.join(spec.objective.metrics)}"
 
 
 def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str, Any], margin: float, alias: str) -> dict[str, Any]:

@@ -78,10 +78,13 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     assert client.get_model_version(name, "2").tags["kubetune.promotion.decision"] == "kept_champion"
 
-    # 3. the relationship flips: the champion collapses on the new test set, the challenger takes over
-    write_data(data, seed=3, flipped=True)
+    # 3. the relationship flips: the champion collapses on the new test set, the challenger takes over.
+    #    This version lands at a new path (a date-partitioned schedule): still the same pipeline
+    write_data(tmp_path / "data-v3.csv", seed=3, flipped=True)
+    spec.write_text(spec.read_text().replace(str(data), str(tmp_path / "data-v3.csv")))
     third = retrain(tmp_path, env, spec)
     run3 = parent_run(client, name, name, exclude={run1.info.run_id, run2.info.run_id})
+    assert run3.data.tags["kubetune.warm_start.used"] == "same_pipeline"
     assert run3.data.tags["kubetune.promotion.decision"] == "promoted"
     assert run3.data.metrics["promotion.champion_test_roc_auc"] < 0.5 < run3.data.metrics["promotion.challenger_test_roc_auc"]
     assert run3.data.tags["kubetune.promotion.champion_version"] == "1"
