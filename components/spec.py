@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components import kubernetes_settings as k8s
 from components.errors import SpecError
 from components.metrics import METRICS, natural_direction
 from components.models.registry import family_names, is_custom_family, supports_checkpoints
@@ -320,7 +321,7 @@ class KubernetesSpec(_Strict):
     namespace: str = "default"
     image: str = "kubetune-trial:0.1.0"
     imagePullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    resources: dict[str, dict[str, str | int]] = Field(
+    resources: dict[str, dict[str, str | int | float]] = Field(
         default_factory=lambda: {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
     )
     nodeSelector: dict[str, str] = Field(default_factory=dict)
@@ -339,19 +340,90 @@ class KubernetesSpec(_Strict):
 
     @field_validator("resources")
     @classmethod
-    def _check_resources(cls, value: dict[str, dict[str, str | int]]) -> dict[str, dict[str, str | int]]:
+    def _check_resources(cls, value: dict[str, dict[str, str | int | float]]) -> dict[str, dict[str, str | int]]:
         unknown = set(value) - {"requests", "limits"}
         if unknown:
             raise ValueError(f"resources takes requests and limits, not {sorted(unknown)[0]}")
+        # YAML reads `cpu: 1.5` as a float; a Quantity is a string or an integer, so it is kept as "1.5"
+        value = {kind: {name: str(amount) if isinstance(amount, float) else amount for name, amount in amounts.items()} for kind, amounts in value.items()}
+        _raise_on(k8s.resources_problem(value))
         return value
 
     @field_validator("env")
     @classmethod
     def _no_credentials_in_env(cls, value: dict[str, str]) -> dict[str, str]:
         for name, setting in value.items():
+            _raise_on(_named(name, k8s.env_name_problem(name)))
             if any(word in name.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY")) or "@" in setting:
                 raise ValueError(f"'{name}' looks like a credential; pass it with secretEnv (a secretKeyRef)")
         return value
+
+    @field_validator("secretEnv")
+    @classmethod
+    def _check_secret_env(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        for name, ref in value.items():
+            _raise_on(_named(name, k8s.env_name_problem(name)))
+            problem = k8s.secret_ref_problem(ref.name, ref.key)
+            if problem:
+                _raise_on((f"{name}.{problem[0]}", problem[1]))
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _check_namespace(cls, value: str) -> str:
+        _raise_on(_named("", k8s.dns_label_problem(value)))
+        return value
+
+    @field_validator("serviceAccountName", "priorityClassName")
+    @classmethod
+    def _check_object_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            _raise_on(_named("", k8s.dns_subdomain_problem(value)))
+        return value
+
+    @field_validator("imagePullSecrets")
+    @classmethod
+    def _check_pull_secrets(cls, value: list[str]) -> list[str]:
+        for index, name in enumerate(value):
+            _raise_on(_named(str(index), k8s.dns_subdomain_problem(name)))
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _check_image(cls, value: str) -> str:
+        if not value.strip() or any(character.isspace() for character in value):
+            raise ValueError(f"{value!r} is not an image reference (registry/name:tag, no spaces)")
+        return value
+
+    @field_validator("nodeSelector")
+    @classmethod
+    def _check_node_selector(cls, value: dict[str, str]) -> dict[str, str]:
+        _raise_on(k8s.node_selector_problem(value))
+        return value
+
+    @field_validator("tolerations")
+    @classmethod
+    def _check_tolerations(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        _raise_on(k8s.tolerations_problem(value))
+        return value
+
+    @field_validator("affinity")
+    @classmethod
+    def _check_affinity(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _raise_on(k8s.model_problem(value, "V1Affinity"))
+        return value
+
+
+def _named(sub_path: str, message: str | None) -> tuple[str, str] | None:
+    return None if message is None else (sub_path, message)
+
+
+def _raise_on(problem: tuple[str, str] | None) -> None:
+    """A Kubernetes setting's problem as the one-line spec error, naming the sub-field when there is one."""
+    if problem is not None:
+        sub_path, message = problem
+        raise field_error(sub_path, message) if sub_path else ValueError(message)
 
 
 class WarmStartSpec(_Strict):

@@ -127,3 +127,26 @@ def test_dry_run_refuses_a_parameter_the_model_does_not_take(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["kubetune: error: model.params.widht: torch_mlp has no parameter 'widht' (did you mean 'width'?)"]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "executor, expected",
+    [
+        # the API server's default field validation would drop the misspelt field: pods unschedulable on GPU nodes
+        ("tolerations: [{key: nvidia.com/gpu, opertor: Exists, effect: NoSchedule}]",
+         "executor.kubernetes.tolerations.0.opertor: unknown field (did you mean 'operator'?)"),
+        ("resources: {limits: {memory: 16GB}}", "executor.kubernetes.resources.limits.memory: '16GB' is not a Kubernetes quantity"),
+        ("resources: {requests: {nvidia.com/gpu: 1}}", "executor.kubernetes.resources.limits.nvidia.com/gpu: a device resource needs a limit equal to its request"),
+        ("namespace: ML_Team", "executor.kubernetes.namespace: 'ML_Team' is not a valid Kubernetes name"),
+    ],
+)
+def test_a_bad_kubernetes_setting_stops_the_job_and_its_dry_run(tmp_path, executor, expected):
+    """Before this check these reached the API server only with the first trial's Job, after the study began."""
+    text = spec_text() + f"executor: {{kind: kubernetes, kubernetes: {{{executor}}}}}\n"
+    spec = write_spec(tmp_path / "spec.yaml", text)
+    for extra in ([], ["--dry-run"]):
+        result = run_cli(["tune", str(spec), "--no-progress", *extra], cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert result.stderr.startswith(f"kubetune: error: {expected}")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".kubetune").exists()
