@@ -121,23 +121,48 @@ def features_and_target(frame: pd.DataFrame, target: str, drop: list[str]) -> tu
 
 
 def build_preprocessor() -> object:
-    """Impute + scale numbers, impute + one-hot the rest; unfitted, so it is fitted per fold."""
+    """Impute + scale numbers, booleans as 0/1, impute + one-hot the rest; unfitted, so it is fitted per fold.
+
+    Booleans get their own branch because SimpleImputer refuses the bool dtype, and pandas reads a CSV
+    column of True/False as bool: in the categorical branch every trial failed on it. They are cast to
+    0/1 floats first (pandas' own ``astype``, which turns the nullable "boolean" dtype's missing values
+    into NaN for the imputer). Categories are read as pandas' ``str`` first: a Parquet column of the
+    nullable "string" dtype marks its gaps pd.NA, on which SimpleImputer fails ("boolean value of NA is
+    ambiguous"); as ``str`` every missing cell is NaN, whatever the column's dtype (category, object,
+    string). Both casts are pandas' own functions, so a served model needs no kubetune code to unpickle.
+    """
     from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
+    as_numbers = FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": "float64"}, feature_names_out="one-to-one")
+    boolean = make_pipeline(as_numbers, SimpleImputer(strategy="most_frequent", keep_empty_features=True))
+    as_text = FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": "str"}, feature_names_out="one-to-one")
     categorical = make_pipeline(
+        as_text,
         SimpleImputer(strategy="most_frequent", keep_empty_features=True),
         OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=64, sparse_output=False),
     )
     return ColumnTransformer(
         [
             ("numeric", numeric, make_column_selector(dtype_include=np.number)),
-            ("categorical", categorical, make_column_selector(dtype_exclude=np.number)),
+            ("boolean", boolean, make_column_selector(dtype_include=bool)),
+            ("categorical", categorical, make_column_selector(dtype_exclude=[np.number, bool])),
         ],
         verbose_feature_names_out=False,
+    )
+
+
+def unencodable_dtype(dtype: object) -> bool:
+    """Dates, durations, periods, intervals and complex numbers: no branch of the preprocessor encodes
+    them (SimpleImputer refuses them), so a feature column of one is refused before any trial runs."""
+    from pandas.api import types
+
+    return bool(
+        types.is_datetime64_any_dtype(dtype) or types.is_timedelta64_dtype(dtype) or types.is_complex_dtype(dtype)
+        or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))
     )
 
 

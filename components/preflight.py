@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from components.data import infer_task
+from components.data import infer_task, unencodable_dtype
 from components.errors import SpecError
 from components.metrics import metric_fits_task
 from components.models.registry import get_family
@@ -54,6 +54,14 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         raise SpecError(f"data.drop: column '{missing_drop[0]}' not found in {source}")
     if frame.shape[1] - 1 - len(spec.data.drop) < 1:
         raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
+    features = frame.columns.drop([target, *spec.data.drop])
+    unencodable = [column for column in features if unencodable_dtype(frame[column].dtype)]
+    if unencodable:
+        column = unencodable[0]
+        raise SpecError(
+            f"data.source: column '{column}' holds {frame[column].dtype} values, which kubetune does not encode; "
+            "list it in data.drop, or add numbers derived from it (days since a date, the month) to the data"
+        )
     n_missing = int(frame[target].isna().sum())
     if n_missing:
         raise SpecError(f"data.target: {n_missing} of {len(frame)} rows have no target value ({_how_cells_read_missing(spec)})")

@@ -21,6 +21,7 @@ def spec_text(source="sklearn:breast_cancer", target="target", family="random_fo
 @pytest.fixture
 def data_files(tmp_path):
     pd.DataFrame({"a": [1.0, 2.0, 3.0] * 10, "y": [0, 1, None] * 10}).to_csv(tmp_path / "nan_target.csv", index=False)
+    pd.DataFrame({"a": range(40), "day": pd.date_range("2024-01-01", periods=40), "y": [0, 1] * 20}).to_parquet(tmp_path / "dated.parquet")
     pd.DataFrame({"a": [], "y": []}).to_csv(tmp_path / "empty.csv", index=False)
     pd.DataFrame({"a": range(40), "y": [0, 1] * 20}).to_csv(tmp_path / "small.csv", index=False)
     return tmp_path
@@ -36,6 +37,7 @@ def data_files(tmp_path):
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
         ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
+        ({"source": "dated.parquet", "target": "y"}, "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop"),
         ({"space": ", params: {n_estimator: 10}"}, "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.data import ROW_ID, build_preprocessor, fingerprint, infer_task, read_source, split_holdout
+from components.data import ROW_ID, build_preprocessor, fingerprint, infer_task, read_source, split_holdout, unencodable_dtype
 from components.errors import SpecError
 
 
@@ -70,6 +70,44 @@ def test_preprocessor_imputes_scales_and_one_hot_encodes():
     assert not np.isnan(out).any()
     assert out.shape[1] == 1 + 2  # one scaled number, two one-hot categories
     assert abs(out[:, 0].mean()) < 1e-9
+
+
+def test_the_column_types_csv_and_parquet_readers_give_all_encode(tmp_path):
+    """pandas reads a CSV column of True/False as bool, which SimpleImputer refuses: every trial and the
+    landmarkers failed on it. Parquet adds categoricals, nullable integers and nullable booleans."""
+    (tmp_path / "flags.csv").write_text("member,spend\nTrue,1.5\nFalse,2.0\nTrue,\nFalse,4.0\n")
+    csv = read_source(str(tmp_path / "flags.csv"))
+    assert csv["member"].dtype == bool
+    out = build_preprocessor().fit_transform(csv)
+    assert out.shape == (4, 2) and not np.isnan(out).any()
+    assert out[:, 1].tolist() == [1.0, 0.0, 1.0, 0.0]  # the bool column as 0/1, after the scaled number
+
+    typed = pd.DataFrame({
+        "category": pd.Categorical(["a", "b", None, "a"]),
+        "count": pd.array([1, None, 3, 4], dtype="Int64"),
+        "nullable_flag": pd.array([True, None, False, True], dtype="boolean"),
+        "flag": [True, False, False, True],
+        "text": pd.array(["x", "y", "x", None], dtype="string"),
+    })
+    typed.to_parquet(tmp_path / "typed.parquet")
+    read_back = read_source(str(tmp_path / "typed.parquet"))
+    out = build_preprocessor().fit_transform(read_back)
+    assert not np.isnan(out).any()
+    assert out.shape == (4, 1 + 2 + 2 + 2)  # count; flag and nullable_flag as 0/1; two one-hot columns each for the other two
+    assert out[:, 1].tolist() == [1.0, 1.0, 0.0, 1.0]  # nullable_flag: its missing value imputed with the most frequent
+
+
+@pytest.mark.parametrize("values, refused", [
+    (pd.date_range("2024-01-01", periods=3), True),
+    (pd.date_range("2024-01-01", periods=3, tz="UTC"), True),
+    (pd.to_timedelta([1, 2, 3], unit="D"), True),
+    (pd.period_range("2024-01", periods=3, freq="M"), True),
+    ([True, False, True], False),
+    (pd.Categorical(["a", "b", "a"]), False),
+    (["2024-01-01", "2024-01-02", "2024-01-03"], False),  # a CSV's dates are strings: one-hot categories
+])
+def test_dates_durations_and_periods_are_the_types_no_branch_encodes(values, refused):
+    assert unencodable_dtype(pd.Series(values).dtype) is refused
 
 
 def test_missing_values_choose_which_csv_cells_are_missing(tmp_path):

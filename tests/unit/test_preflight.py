@@ -23,6 +23,13 @@ def test_good_data_gives_facts():
     assert (facts.task, facts.n_classes, facts.validation, facts.n_features) == ("classification", 2, "stratified_kfold", 2)
 
 
+def test_a_date_column_is_named_before_any_trial_and_dropping_it_is_enough():
+    dated = frame().assign(signed_up=pd.date_range("2024-01-01", periods=60))
+    with pytest.raises(SpecError, match=r"^data.source: column 'signed_up' holds datetime64\[\w+\] values, which kubetune does not encode; list it in data.drop"):
+        check_data(spec(), dated)
+    assert check_data(spec(drop=["signed_up"]), dated).n_features == 2
+
+
 def test_missing_target_column_lists_columns():
     with pytest.raises(SpecError, match=r"data.target: column 'label' not found in x.csv \(columns: a, b, target\)"):
         check_data(spec(target="label"), frame())

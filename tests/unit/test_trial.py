@@ -48,3 +48,27 @@ def test_connection_errors_are_transient_through_optunas_wrapping():
     assert is_transient(wrapped(lost))
     assert not is_transient(wrapped(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))))
     assert not is_transient(ValueError("bad value"))
+
+
+def test_a_trial_on_boolean_category_and_nullable_string_columns_completes(tmp_path):
+    """A CSV's True/False column (bool) and a Parquet file's nullable strings and categories: every trial
+    failed on them before ("SimpleImputer does not support data with dtype bool"; "boolean value of NA is
+    ambiguous"), the study ending "all trials failed"."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 120
+    member = rng.random(n) > 0.5
+    frame = pd.DataFrame({
+        "member": member,
+        "plan": pd.Categorical(rng.choice(["basic", "pro", None], n)),
+        "region": pd.array(rng.choice(["eu", "us", None], n), dtype="string"),
+        "spend": rng.normal(size=n),
+        "churned": (member ^ (rng.random(n) < 0.1)).astype(int),
+    })
+    uri = write_frame(frame, tmp_path / "churn" / "train.parquet")
+    request = make_request(tmp_path, family="logistic_regression", params={"C": 1.0}, data_uri=str(uri), target="churned")
+    result = run_trial(request)
+    assert result.state == "COMPLETE", result.error
+    assert result.values[0] > 0.8  # the boolean column carries the signal, so it reached the model
