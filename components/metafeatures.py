@@ -129,5 +129,11 @@ def _landmarkers(X: pd.DataFrame, y: pd.Series, task: str, seed: int | None) -> 
         warnings.simplefilter("ignore")
         for name, model in models.items():
             pipeline = make_pipeline(build_preprocessor(), model)
-            scores[name] = float(np.mean(cross_val_score(pipeline, X, y, cv=splitter, scoring=scoring)))
+            try:
+                scores[name] = float(np.mean(cross_val_score(pipeline, X, y, cv=splitter, scoring=scoring)))
+            except ValueError:
+                # data no model here can fit (scikit-learn raises ValueError, "all fits failed"): the job goes
+                # on without this landmarker -- the warm start compares the features two studies share --
+                # and the trials, which fit the same preprocessing, report the cause one line per trial
+                continue
     return scores

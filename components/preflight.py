@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from components.data import infer_task, unencodable_dtype
@@ -61,6 +62,14 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         raise SpecError(
             f"data.source: column '{column}' holds {frame[column].dtype} values, which kubetune does not encode; "
             "list it in data.drop, or add numbers derived from it (days since a date, the month) to the data"
+        )
+    infinite = {column: int(np.isinf(frame[column].to_numpy(dtype=float, na_value=np.nan)).sum())
+                for column in features if pd.api.types.is_float_dtype(frame[column].dtype)}
+    column, count = max(infinite.items(), key=lambda item: item[1], default=(None, 0))
+    if count:
+        raise SpecError(
+            f"data.source: column '{column}' has {count} infinite value(s) (inf, -inf), which no model can fit; "
+            "replace them with a number or leave the cells empty (missing values are imputed)"
         )
     n_missing = int(frame[target].isna().sum())
     if n_missing:

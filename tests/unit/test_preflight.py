@@ -30,6 +30,26 @@ def test_a_date_column_is_named_before_any_trial_and_dropping_it_is_enough():
     assert check_data(spec(drop=["signed_up"]), dated).n_features == 2
 
 
+def test_infinite_feature_values_are_counted_and_named_before_any_trial():
+    """pandas reads "inf" in a CSV as infinity; every trial (and the landmarkers) failed on it."""
+    bad = frame().astype({"a": float})
+    bad.loc[[3, 7], "a"] = [np.inf, -np.inf]
+    with pytest.raises(SpecError, match=r"^data.source: column 'a' has 2 infinite value\(s\) \(inf, -inf\), which no model can fit"):
+        check_data(spec(), bad)
+    assert check_data(spec(drop=["a"]), bad).n_features == 1
+
+
+def test_landmarkers_a_model_cannot_fit_are_left_out_not_fatal():
+    """Meta-features serve the warm start; data the landmark models cannot fit must not stop the job
+    (the trials, which fit the same preprocessing, report the cause one line each)."""
+    from components.metafeatures import compute_meta_features
+
+    bad = frame().astype({"a": float})
+    bad.loc[3, "a"] = np.inf
+    features = compute_meta_features(bad[["a", "b"]], bad["target"], "classification", seed=0)
+    assert features["n_rows"] == 60 and not any(name.startswith("landmark_") for name in features)
+
+
 def test_missing_target_column_lists_columns():
     with pytest.raises(SpecError, match=r"data.target: column 'label' not found in x.csv \(columns: a, b, target\)"):
         check_data(spec(target="label"), frame())
