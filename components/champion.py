@@ -48,7 +48,8 @@ def champion_version(client: Any, model_name: str, alias: str) -> Any | None:
 
 
 def score_version(
-    tracking_uri: str, model_name: str, version: str, test_uri: str, target: str, drop: list[str], metrics: list[str], n_classes: int | None
+    tracking_uri: str, model_name: str, version: str, test_uri: str, target: str, drop: list[str], metrics: list[str], n_classes: int | None,
+    positive_class: Any = None,
 ) -> tuple[dict[str, float] | None, str | None]:
     """Scores of a registered version on the test set, or (None, why) when it cannot be scored there
     (a changed schema, a model file that no longer loads)."""
@@ -58,7 +59,7 @@ def score_version(
     mlflow.set_registry_uri(tracking_uri)
     try:
         model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
-        return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes), None
+        return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes, positive_class), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
         return None, error_reason(error)
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from components.data import build_preprocessor, features_and_target
 from components.fidelity import StepCallback, fit_in_steps
-from components.metrics import METRICS, scorer_name, to_natural
+from components.metrics import METRICS, build_scorer, to_natural
 from components.models.base import Fidelity
 
 FoldCallback = Callable[[int, float], None]  # (fold index, running mean of the first metric)
@@ -80,6 +80,7 @@ def cross_validate(
     on_fold: FoldCallback | None = None,
     fidelity: Fidelity | None = None,
     on_step: StepCallback | None = None,
+    positive_class: Any = None,
 ) -> CVResult:
     """Scores per fold. With ``fidelity`` and ``on_step`` the first split is fitted in steps and reports
     its learning curve; otherwise ``on_fold`` gets the running mean after each fold."""
@@ -92,12 +93,12 @@ def cross_validate(
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         started = time.perf_counter()
         if index == 0 and fidelity is not None and on_step is not None:
-            fit_in_steps(model, X.iloc[train_rows], y.iloc[train_rows], fidelity, lambda m: score(metrics[0], m, X_val, y_val, n_classes), on_step)
+            fit_in_steps(model, X.iloc[train_rows], y.iloc[train_rows], fidelity, lambda m: score(metrics[0], m, X_val, y_val, n_classes, positive_class), on_step)
         else:
             model.fit(X.iloc[train_rows], y.iloc[train_rows])
         result.fit_seconds.append(time.perf_counter() - started)
         for metric in metrics:
-            value = score(metric, model, X_val, y_val, n_classes)
+            value = score(metric, model, X_val, y_val, n_classes, positive_class)
             if not np.isfinite(value):
                 raise ValueError(f"{metric} is {value} on fold {index}")
             result.fold_scores[metric].append(value)
@@ -106,13 +107,12 @@ def cross_validate(
     return result
 
 
-def score(metric: str, model: Any, X: pd.DataFrame, y: pd.Series, n_classes: int | None) -> float:
-    """One metric of a fitted model on some rows, in natural units; costs are measured, not scored."""
-    from sklearn.metrics import get_scorer
-
+def score(metric: str, model: Any, X: pd.DataFrame, y: pd.Series, n_classes: int | None, positive_class: Any = None) -> float:
+    """One metric of a fitted model on some rows, in natural units; costs are measured, not scored.
+    ``positive_class``: the class f1, precision, recall and average precision score on two classes."""
     if METRICS[metric].cost:
         return measure_cost(metric, model, X)
-    return to_natural(metric, get_scorer(scorer_name(metric, n_classes))(model, X, y))
+    return to_natural(metric, build_scorer(metric, n_classes, positive_class)(model, X, y))
 
 
 def measure_cost(metric: str, model: Any, X: pd.DataFrame) -> float:
@@ -137,7 +137,7 @@ def fit_full(estimator: Any, frame: pd.DataFrame, target: str, drop: list[str]) 
 
 
 def score_holdout(
-    model: Any, frame: pd.DataFrame, target: str, drop: list[str], metrics: list[str], n_classes: int | None
+    model: Any, frame: pd.DataFrame, target: str, drop: list[str], metrics: list[str], n_classes: int | None, positive_class: Any = None
 ) -> dict[str, float]:
     X, y = features_and_target(frame, target, drop)
-    return {m: score(m, model, X, y, n_classes) for m in metrics}
+    return {m: score(m, model, X, y, n_classes, positive_class) for m in metrics}

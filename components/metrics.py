@@ -7,6 +7,7 @@ negated ``neg_*`` scores, because users compare them in the MLflow UI.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,40 @@ def scorer_name(metric: str, n_classes: int | None) -> str:
             return "average_precision"
         return spec.multiclass_scorer or spec.scorer
     return spec.scorer
+
+
+# Metrics that score one class of a two-class target (scikit-learn's pos_label): the scikit-learn
+# function and the model output it reads. Their scorers assume the class is 1, so on labels such as
+# "churned" / "stayed" every trial failed ("pos_label=1 is not a valid label").
+_POSITIVE_CLASS_SCORING: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "f1": ("f1_score", "predict"),
+    "precision": ("precision_score", "predict"),
+    "recall": ("recall_score", "predict"),
+    "average_precision": ("average_precision_score", ("decision_function", "predict_proba")),
+}
+
+
+def scores_a_positive_class(metric: str) -> bool:
+    return metric in _POSITIVE_CLASS_SCORING
+
+
+def default_positive_class(labels: list[Any]) -> Any:
+    """The later of two labels in sort order: 1 of 0/1, True of booleans -- the class scikit-learn's
+    roc_auc already treats as positive, so every metric of a study agrees on it."""
+    try:
+        return max(labels)
+    except TypeError:  # labels of mixed types
+        return max(labels, key=str)
+
+
+def build_scorer(metric: str, n_classes: int | None, positive_class: Any = None) -> Any:
+    """The scikit-learn scorer for ``metric``; on a two-class target, one that scores ``positive_class``."""
+    from sklearn import metrics as sklearn_metrics
+
+    if n_classes == 2 and positive_class is not None and metric in _POSITIVE_CLASS_SCORING:
+        function, response = _POSITIVE_CLASS_SCORING[metric]
+        return sklearn_metrics.make_scorer(getattr(sklearn_metrics, function), response_method=response, pos_label=positive_class)
+    return sklearn_metrics.get_scorer(scorer_name(metric, n_classes))
 
 
 def to_natural(metric: str, score: float) -> float:

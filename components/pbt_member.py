@@ -38,10 +38,10 @@ def run_member_round(request: TrialRequest) -> TrialResult:
         model = pipeline.named_steps["model"]
         if round_.get("checkpoint_in"):
             model.resume_from = load_checkpoint(read_bytes(round_["checkpoint_in"]))
-        model.epoch_callback = lambda done, _m: reporter(done, score(request.metrics[0], pipeline, X_val, y_val, request.n_classes))
+        model.epoch_callback = lambda done, _m: reporter(done, score(request.metrics[0], pipeline, X_val, y_val, request.n_classes, request.positive_class))
         pipeline.fit(X.iloc[train_rows], y.iloc[train_rows])
         model.epoch_callback = None
-        values = [score(m, pipeline, X_val, y_val, request.n_classes) for m in request.metrics]
+        values = [score(m, pipeline, X_val, y_val, request.n_classes, request.positive_class) for m in request.metrics]
         write_bytes(round_["checkpoint_out"], save_checkpoint(model.training_state_))
         return TrialResult(
             trial_number=request.trial_number,

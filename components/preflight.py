@@ -18,7 +18,7 @@ import pandas as pd
 
 from components.data import infer_task, unencodable_dtype
 from components.errors import SpecError
-from components.metrics import metric_fits_task
+from components.metrics import default_positive_class, metric_fits_task
 from components.models.registry import get_family
 from components.spec import TuneSpec
 
@@ -30,6 +30,7 @@ class DataFacts:
     n_features: int
     n_classes: int | None
     validation: str
+    positive_class: Any = None  # two classes: the one f1, precision, recall and average precision score
 
 
 def _how_cells_read_missing(spec: TuneSpec) -> str:
@@ -111,7 +112,25 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         problem = check_features(n_features, spec.model.params) if all(map(pd.api.types.is_numeric_dtype, feature_types)) else None
         if problem:
             raise SpecError(problem)
-    return DataFacts(task, len(frame), n_features, n_classes, validation)
+    return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes))
+
+
+def positive_class(spec: TuneSpec, target: pd.Series, n_classes: int | None) -> Any:
+    """The class a two-class study's f1, precision, recall and average precision score: the spec's
+    ``objective.positive_class``, checked against the labels, or the later label in sort order."""
+    chosen = spec.objective.positive_class
+    if n_classes != 2:
+        if chosen is not None:
+            raise SpecError(f"objective.positive_class: only a two-class target has one; '{spec.data.target}' has "
+                            + (f"{n_classes} classes" if n_classes else "numbers (regression)"))
+        return None
+    labels = target.drop_duplicates().tolist()  # Python values: they travel in JSON to the trials
+    if chosen is None:
+        return default_positive_class(labels)
+    match = [label for label in labels if label == chosen]
+    if not match:
+        raise SpecError(f"objective.positive_class: {chosen!r} is not a class of '{spec.data.target}' ({', '.join(map(repr, sorted(labels, key=str)))})")
+    return match[0]
 
 
 _UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")

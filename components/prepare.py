@@ -35,6 +35,7 @@ class PreparedData:
             "n_train": self.n_train,
             "n_test": self.n_test,
             "validation_strategy": self.facts.validation,
+            **({"positive_class": self.facts.positive_class} if self.facts.positive_class is not None else {}),
         }
 
 

@@ -29,6 +29,7 @@ def refit_and_evaluate(
     drop: list[str],
     metrics: list[str],
     n_classes: int | None,
+    positive_class: Any = None,
     schedule: list[dict[str, Any]] | None = None,
 ) -> RefitOutcome:
     """``schedule`` (population-based training, components.pbt.replay_schedule): the rounds are replayed
@@ -40,7 +41,7 @@ def refit_and_evaluate(
     else:
         model = fit_full(get_family(family).build(params, task, seed), train, target, drop)
     test = read_frame(test_uri)  # read here, after the search is over, and nowhere else
-    scores = score_holdout(model, test, target, drop, metrics, n_classes)
+    scores = score_holdout(model, test, target, drop, metrics, n_classes, positive_class)
     example = train.drop(columns=[target, *drop]).head(5).reset_index(drop=True)
     return RefitOutcome(model, scores, example)
 

@@ -49,7 +49,8 @@ def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str,
     champion_score, problem = None, None
     if champion is not None and not already_champion:
         scores, problem = score_version(
-            tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes
+            tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes,
+            prepared.facts.positive_class,
         )
         champion_score = scores[metric] if scores else None
     decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem, already_champion=already_champion)

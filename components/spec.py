@@ -181,6 +181,11 @@ class ObjectiveSpec(_Strict):
     metric: str | list[str]
     direction: Literal["maximize", "minimize"] | list[Literal["maximize", "minimize"]] | None = None
     select: SelectSpec = Field(default_factory=SelectSpec)
+    positive_class: str | bool | int | None = Field(
+        None,
+        description="two classes: the one f1, precision, recall and average_precision score; "
+        "default: the later label in sort order (1 of 0/1, True), the class roc_auc treats as positive",
+    )
 
     @property
     def metrics(self) -> list[str]:

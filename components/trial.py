@@ -31,6 +31,7 @@ class TrialRequest(BaseModel):
     family: str
     task: str
     n_classes: int | None
+    positive_class: str | bool | int | None = None  # two classes: the one f1, precision, recall score
     data_uri: str  # the training part only: held-out rows never reach a trial
     target: str
     drop: list[str] = Field(default_factory=list)
@@ -96,6 +97,7 @@ def run_trial(request: TrialRequest) -> TrialResult:
             drop=request.drop,
             metrics=request.metrics,
             n_classes=request.n_classes,
+            positive_class=request.positive_class,
             strategy=request.validation,
             folds=request.folds,
             val_size=request.val_size,

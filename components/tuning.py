@@ -27,6 +27,7 @@ from components.requeue import WARM_START_PREFIX
 from components.models.registry import get_family
 from components.pruning import resolve_pruner
 from components.metastore import META_PREFIX, PIPELINE_TAG, read_history, write_record
+from components.metrics import scores_a_positive_class
 from components.refit_reuse import WantedRefit, find_reusable_refit
 from components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
 from components.space import Space, space_fingerprint, to_jsonable
@@ -89,6 +90,11 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_metrics(run_id, {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()})
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])
+    scored = [m for m in spec.objective.metrics if scores_a_positive_class(m)]
+    chosen = prepared.facts.positive_class
+    if scored and spec.objective.positive_class is None and chosen is not None and chosen is not True and chosen != 1:
+        log.info("%s score%s the class %r, the later label in sort order (objective.positive_class chooses another)",
+                 ", ".join(scored), "s" if len(scored) == 1 else "", chosen)
     return run_id, resumed
 
 
@@ -201,6 +207,7 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space): 
         family=spec.model.family,
         task=prepared.facts.task,
         n_classes=prepared.facts.n_classes,
+        positive_class=prepared.facts.positive_class,
         data_uri=prepared.train_uri,
         target=spec.data.target,
         drop=spec.data.drop,
@@ -300,6 +307,8 @@ def run_search(
             "no trial finished",
         )
         failure = f"all {len(study.trials)} trials failed; first error: {first}"
+        if not summary.ran_this_time:  # a re-run after fixing the cause resumes a study whose budget is spent
+            failure += " (all recorded by an earlier run: the study's budget is spent, so nothing ran now; --study-name NEW starts afresh)"
         return _failed_search(tracker, parent_run_id, failure, summary, len(study.trials))
     if len(spec.objective.metrics) > 1:
         return _select_from_front(spec, study, tracker, parent_run_id, summary)
@@ -369,6 +378,7 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         drop=spec.data.drop,
         metrics=spec.objective.metrics,
         n_classes=prepared.facts.n_classes,
+        positive_class=prepared.facts.positive_class,
         schedule=[step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule] if search.schedule else None,
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")

@@ -37,6 +37,7 @@ def data_files(tmp_path):
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
         ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
+        ({"metric": "f1, positive_class: benign"}, "objective.positive_class: 'benign' is not a class of 'target' (0, 1)"),
         ({"source": "dated.parquet", "target": "y"}, "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop"),
         ({"space": ", params: {n_estimator: 10}"}, "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)"),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),

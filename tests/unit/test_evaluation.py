@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from components.data import read_source
-from components.evaluation import cross_validate, fit_full, score_holdout
+from components.evaluation import cross_validate, fit_full, make_pipeline, score_holdout
 
 
 class RecordsWhatItSees(ClassifierMixin, BaseEstimator):
@@ -71,3 +72,24 @@ def test_categorical_features_and_dropped_columns():
     result = cross_validate(DecisionTreeClassifier(random_state=0), frame, target="target", drop=["id"], metrics=["accuracy"],
                             n_classes=2, strategy="kfold", folds=4, val_size=0.2, seed=0)
     assert result.mean("accuracy") == 1.0
+
+
+def test_two_string_classes_score_the_positive_class_the_study_chose():
+    """On labels such as churned / stayed, f1, precision, recall and average precision failed every trial
+    ("pos_label=1 is not a valid label"); now they score the study's positive class, as scikit-learn
+    does when told which one it is."""
+    from sklearn.metrics import average_precision_score, f1_score, recall_score
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300)})
+    frame["outcome"] = np.where(frame["x"] + rng.normal(scale=0.8, size=300) > 0.6, "churned", "stayed")
+    model = make_pipeline(LogisticRegression()).fit(frame[["x"]], frame["outcome"])
+    predicted, proba = model.predict(frame[["x"]]), model.predict_proba(frame[["x"]])
+    for positive, column in (("churned", 0), ("stayed", 1)):
+        scores = score_holdout(model, frame, "outcome", [], ["f1", "recall", "average_precision"], 2, positive)
+        assert scores["f1"] == pytest.approx(f1_score(frame["outcome"], predicted, pos_label=positive))
+        assert scores["recall"] == pytest.approx(recall_score(frame["outcome"], predicted, pos_label=positive))
+        assert scores["average_precision"] == pytest.approx(average_precision_score(frame["outcome"] == positive, proba[:, column]))
+    churned, stayed = (score_holdout(model, frame, "outcome", [], ["f1"], 2, p)["f1"] for p in ("churned", "stayed"))
+    assert churned < stayed  # the rarer class is the harder one: the choice shows in the number

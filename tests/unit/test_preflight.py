@@ -50,6 +50,31 @@ def test_landmarkers_a_model_cannot_fit_are_left_out_not_fatal():
     assert features["n_rows"] == 60 and not any(name.startswith("landmark_") for name in features)
 
 
+@pytest.mark.parametrize("labels, chosen, expected", [
+    ([0, 1], None, 1),
+    ([False, True], None, True),
+    (["stayed", "churned"], None, "stayed"),  # the later label in sort order, as roc_auc reads it
+    (["stayed", "churned"], "churned", "churned"),
+    ([0, 1], 0, 0),
+])
+def test_the_positive_class_is_the_spec_s_or_the_later_label(labels, chosen, expected):
+    data = frame().assign(target=labels * 30)
+    facts = check_data(parse_spec({"data": {"source": "x.csv", "target": "target"}, "model": {"family": "random_forest"},
+                                   "objective": {"metric": "f1", "positive_class": chosen}}), data)
+    assert facts.positive_class == expected and type(facts.positive_class) is type(expected)
+
+
+def test_a_positive_class_the_target_does_not_have_is_named_with_the_labels():
+    data = frame().assign(target=["stayed", "churned"] * 30)
+    objective = {"metric": "f1", "positive_class": "churn"}
+    with pytest.raises(SpecError, match=r"^objective.positive_class: 'churn' is not a class of 'target' \('churned', 'stayed'\)$"):
+        check_data(parse_spec({"data": {"source": "x.csv", "target": "target"}, "model": {"family": "random_forest"}, "objective": objective}), data)
+    three = frame().assign(target=["a", "b", "c"] * 20)
+    objective = {"metric": "f1", "positive_class": "a"}
+    with pytest.raises(SpecError, match=r"^objective.positive_class: only a two-class target has one; 'target' has 3 classes$"):
+        check_data(parse_spec({"data": {"source": "x.csv", "target": "target"}, "model": {"family": "random_forest"}, "objective": objective}), three)
+
+
 def test_missing_target_column_lists_columns():
     with pytest.raises(SpecError, match=r"data.target: column 'label' not found in x.csv \(columns: a, b, target\)"):
         check_data(spec(target="label"), frame())

@@ -72,3 +72,21 @@ def test_a_trial_on_boolean_category_and_nullable_string_columns_completes(tmp_p
     result = run_trial(request)
     assert result.state == "COMPLETE", result.error
     assert result.values[0] > 0.8  # the boolean column carries the signal, so it reached the model
+
+
+def test_a_trial_on_two_string_classes_scores_the_requested_positive_class(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=200)})
+    frame["outcome"] = np.where(frame["x"] + rng.normal(scale=0.8, size=200) > 0.6, "churned", "stayed")
+    uri = write_frame(frame, tmp_path / "churn" / "train.parquet")
+    values = {}
+    for positive in ("churned", "stayed"):
+        request = make_request(tmp_path, family="logistic_regression", params={"C": 1.0}, data_uri=str(uri), target="outcome",
+                               metrics=["f1", "average_precision"], positive_class=positive)
+        result = run_trial(request)
+        assert result.state == "COMPLETE", result.error
+        values[positive] = result.values[0]
+    assert values["churned"] < values["stayed"]  # f1 of the rarer class
