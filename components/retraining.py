@@ -27,13 +27,8 @@ def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     digest = digest or fingerprint(read_data(spec.data))
     base = spec.study_name
     tracking = spec.tracking.model_copy(update={"registered_model": spec.tracking.registered_model or base, "experiment": spec.tracking.experiment or base})
-    warm_start = spec.warm_start.model_copy(update={"pipeline": spec.warm_start.pipeline or retrain_pipeline(spec, base)})
+    warm_start = spec.warm_start.model_copy(update={"pipeline": spec.warm_start.pipeline or spec.pipeline_of(f"retrain:{base}")})
     return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking, "warm_start": warm_start})
-
-
-def retrain_pipeline(spec: TuneSpec, base: str) -> str:
-    """A retrain pipeline's identity: its base study, model family, target and metrics -- not the data's path."""
-    return f"retrain:{base}|{spec.model.family}|{spec.data.target}|{','.join(spec.objective.metrics)}"
 
 
 def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str, Any], margin: float, alias: str) -> dict[str, Any]:

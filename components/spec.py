@@ -508,7 +508,12 @@ class TuneSpec(_Strict):
         """The identity a scheduled re-run shares with its previous runs (for same-pipeline warm starts)."""
         if self.warm_start.pipeline:
             return self.warm_start.pipeline
-        return f"{self.model.family}|{self.data.source}|{self.data.target}|{','.join(self.objective.metrics)}"
+        return self.pipeline_of(self.data.source)
+
+    def pipeline_of(self, origin: str) -> str:
+        """A pipeline identity: the model family, ``origin`` (the data source, or a retrain's base study),
+        the target and the metrics."""
+        return f"{self.model.family}|{origin}|{self.data.target}|{','.join(self.objective.metrics)}"
 
 
 def _default_study_name(spec: TuneSpec) -> str:
