@@ -105,7 +105,15 @@ class HeldOutSplit:
 def split_holdout(
     frame: pd.DataFrame, target: str, task: str, test_size: float, seed: int | None, time_ordered: bool
 ) -> HeldOutSplit:
-    """Split off the held-out test rows: the last rows for time series, else a (stratified) shuffle."""
+    """Split off the held-out test rows: the last rows for time series, else a (stratified) shuffle.
+
+    Outside time series the training rows keep the split's seeded shuffle instead of the file's order.
+    An estimator that breaks ties by row order learns the file's order otherwise: k-NN picks among equally
+    near rows by position, so on a CSV sorted by its target with repeated feature values (titanic's
+    class/age/sex) every neighbour of a row came from one class, and the study's best CV log loss was 11.6
+    where the same model on shuffled rows scores 0.49. The trials' folds, the refit and the served model
+    all fit in this order.
+    """
     if time_ordered:
         cut = len(frame) - max(1, int(round(len(frame) * test_size)))
         return HeldOutSplit(frame.iloc[:cut], frame.iloc[cut:])
@@ -113,7 +121,7 @@ def split_holdout(
 
     stratify = frame[target] if task == "classification" else None
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
-    return HeldOutSplit(train.sort_index(), test.sort_index())
+    return HeldOutSplit(train, test.sort_index())
 
 
 def features_and_target(frame: pd.DataFrame, target: str, drop: list[str]) -> tuple[pd.DataFrame, pd.Series]:
