@@ -174,6 +174,31 @@ def unencodable_dtype(dtype: object) -> bool:
     )
 
 
+ID_MIN_ROWS = 20  # below this, a column of distinct values is as likely a real feature of a tiny table
+
+
+def identifier_columns(features: pd.DataFrame) -> list[str]:
+    """Feature columns that name rows rather than describe them: text with a different value in every
+    row (names, keys), or whole numbers counting the rows (0..n-1 or 1..n, the index pandas' ``to_csv``
+    writes as "Unnamed: 0"). One-hot encoding a name gives the model a column per row that no new row
+    shares, and a row counter carries the file's order; either way the served model then demands the
+    column of every caller (mtcars' car names were a required input of its registered model)."""
+    n_rows = len(features)
+    if n_rows < ID_MIN_ROWS:
+        return []
+    found = []
+    for name in features.columns:
+        column = features[name]
+        if column.isna().any() or column.nunique() != n_rows:
+            continue
+        if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+            if int(column.max()) - int(column.min()) == n_rows - 1 and int(column.min()) in (0, 1):
+                found.append(str(name))
+        elif not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+            found.append(str(name))
+    return found
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> Path:
     """Prepared data is Parquet: typed, compact, and it keeps the row ids (the index)."""
     path.parent.mkdir(parents=True, exist_ok=True)

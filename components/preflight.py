@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.data import infer_task, unencodable_dtype
+from components.data import identifier_columns, infer_task, unencodable_dtype
 from components.errors import SpecError
 from components.metrics import default_positive_class, metric_fits_task
 from components.models.registry import get_family
@@ -31,6 +31,16 @@ class DataFacts:
     n_classes: int | None
     validation: str
     positive_class: Any = None  # two classes: the one f1, precision, recall and average precision score
+    identifier_columns: tuple[str, ...] = ()  # features that name rows (components.data.identifier_columns)
+
+
+def identifier_notice(columns: tuple[str, ...] | list[str]) -> str | None:
+    """One line for the user, not an error: the column may be meant (a code with one row per value)."""
+    if not columns:
+        return None
+    shown = ", ".join(f"'{c}'" for c in columns[:5]) + (", ..." if len(columns) > 5 else "")
+    return (f"data: column(s) {shown} hold a different value in every row, as ids or a saved index do: a model cannot "
+            "learn from them, and the registered model would require them; list them in data.drop unless they are meant")
 
 
 def _how_cells_read_missing(spec: TuneSpec) -> str:
@@ -112,7 +122,8 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         problem = check_features(n_features, spec.model.params) if all(map(pd.api.types.is_numeric_dtype, feature_types)) else None
         if problem:
             raise SpecError(problem)
-    return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes))
+    return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes),
+                     tuple(identifier_columns(frame[features])))
 
 
 def positive_class(spec: TuneSpec, target: pd.Series, n_classes: int | None) -> Any:

@@ -18,7 +18,7 @@ from components.executors.kubernetes import ClusterProblem, KubernetesExecutor
 from components.executors.local import LocalExecutor
 from components.pareto import front_rows, select
 from components.pareto_plot import pareto_png
-from components.preflight import checked_space
+from components.preflight import checked_space, identifier_notice
 from components.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from components.provenance import all_package_versions, git_commit, package_versions
 from components.redact import error_reason, redact_mapping
@@ -90,6 +90,9 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_metrics(run_id, {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()})
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])
+    notice = identifier_notice(prepared.facts.identifier_columns)
+    if notice:
+        log.warning("%s", notice)
     scored = [m for m in spec.objective.metrics if scores_a_positive_class(m)]
     chosen = prepared.facts.positive_class
     if scored and spec.objective.positive_class is None and chosen is not None and chosen is not True and chosen != 1:

@@ -136,7 +136,7 @@ def _patient_prefect_startup() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from components.preflight import preflight
+    from components.preflight import identifier_notice, preflight
     from components.spec import load_spec
 
     spec = load_spec(args.spec, _overrides(args))
@@ -164,6 +164,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         features = f"{facts.n_features} feature" + ("" if facts.n_features == 1 else "s")
         print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {features}, study '{spec.study_name}')")
+        notice = identifier_notice(facts.identifier_columns)
+        if notice:
+            print(f"kubetune: warning: {notice}", file=sys.stderr)
         return EXIT_OK
     progress = not args.no_progress and sys.stderr.isatty()
     if args.command == "retrain":

@@ -80,7 +80,27 @@ def test_cli_override_is_validated_too(tmp_path):
 def test_validate_command_checks_without_recording(tmp_path):
     result = run_cli(["validate", str(REPO / "examples" / "breast_cancer_rf.yaml")], cwd=tmp_path)
     assert result.returncode == 0 and "ok (classification, 569 rows, 30 features" in result.stdout
+    assert "warning" not in result.stderr, result.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_columns_that_name_rows_are_pointed_out_and_data_drop_silences_it(tmp_path):
+    """mtcars as R ships it: the car names are the CSV's unnamed first column. They were one-hot encoded,
+    one column per car, and the registered model required a car name of every caller."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+    frame.insert(0, "bottle", [f"bottle-{i}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "wine.csv")  # pandas writes its index as an unnamed first column
+    text = "data: {source: wine.csv, target: cultivar%s}\nmodel: {family: knn}\nobjective: {metric: accuracy}\n"
+    flagged = run_cli(["validate", str(write_spec(tmp_path / "plain.yaml", text % ""))], cwd=tmp_path)
+    assert flagged.returncode == 0, flagged.stderr
+    warning = [line for line in flagged.stderr.splitlines() if line.startswith("kubetune: warning:")]
+    assert len(warning) == 1 and "'Unnamed: 0', 'bottle'" in warning[0] and "data.drop" in warning[0], flagged.stderr
+    dropped = run_cli(["validate", str(write_spec(tmp_path / "dropped.yaml", text % ", drop: ['Unnamed: 0', bottle]"))], cwd=tmp_path)
+    assert dropped.returncode == 0 and "warning" not in dropped.stderr, dropped.stderr
+    assert "13 features" in dropped.stdout
 
 
 def test_missing_values_turn_a_class_the_reader_drops_back_into_a_class(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.data import ROW_ID, build_preprocessor, fingerprint, infer_task, read_source, split_holdout, unencodable_dtype
+from components.data import ROW_ID, build_preprocessor, fingerprint, identifier_columns, infer_task, read_source, split_holdout, unencodable_dtype
 from components.errors import SpecError
 
 
@@ -120,3 +120,18 @@ def test_missing_values_choose_which_csv_cells_are_missing(tmp_path):
     assert chosen["region"].tolist() == ["NA", "EU", "NA"]
     assert chosen["outcome"].tolist() == ["None", "Some", "Marked"]
     assert chosen["units"].isna().tolist() == [False, True, True] and chosen["units"].dtype == float
+
+
+def test_identifier_columns_are_names_and_row_counters_not_measurements():
+    n = 40
+    frame = pd.DataFrame({
+        "name": [f"car {i}" for i in range(n)],             # text, distinct in every row
+        "saved_index": np.arange(n)[::-1],                   # 0..n-1 in any order: a row counter
+        "from_one": np.arange(1, n + 1),                     # R's row numbers
+        "weight": np.linspace(1.0, 3.0, n),                  # distinct floats: a measurement
+        "customer_code": np.arange(1000, 1000 + n),          # distinct whole numbers not counting rows
+        "colour": ["red", "blue"] * (n // 2),                # a real category
+        "gappy": [f"k{i}" for i in range(n - 1)] + [None],  # a missing value: not a key
+    })
+    assert identifier_columns(frame) == ["name", "saved_index", "from_one"]
+    assert identifier_columns(frame.head(19)) == []  # too few rows to tell an id from a feature
