@@ -26,17 +26,21 @@ ROW_ID = "kubetune_row_id"  # index name carried into every prepared file, so sp
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 
 
-def read_source(source: str, missing_values: list[str] | None = None) -> pd.DataFrame:
+def read_source(
+    source: str, missing_values: list[str] | None = None, separator: str = ",", decimal: str = "."
+) -> pd.DataFrame:
     """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path.
     ``missing_values``: the CSV cells read as missing instead of pandas' list, so a category named
-    "NA" (North America) or "None" stays a category when the user says so."""
+    "NA" (North America) or "None" stays a category when the user says so. ``separator`` and ``decimal``:
+    a CSV as a European Excel saves it (``;`` and ``3,14``)."""
+    csv = _CsvDialect(missing_values, separator, decimal)
     if source.startswith("sklearn:"):
         frame = _read_sklearn(source.removeprefix("sklearn:"))
     elif source.startswith("s3://"):
         from components.artifacts import ArtifactError, read_s3_bytes
 
         try:
-            frame = _parse(io.BytesIO(read_s3_bytes(source)), source, missing_values)
+            frame = _parse(io.BytesIO(read_s3_bytes(source)), source, csv)
         except ArtifactError as error:
             raise SpecError(f"data.source: {error}") from None
     else:
@@ -44,7 +48,7 @@ def read_source(source: str, missing_values: list[str] | None = None) -> pd.Data
         if not path.is_file():
             where = "" if path.is_absolute() else f" (a relative path is read from the working directory, {Path.cwd()})"
             raise SpecError(f"data.source: no such file '{source}'{where}")
-        frame = _parse(path, source, missing_values)
+        frame = _parse(path, source, csv)
     frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
     return frame
 
@@ -52,7 +56,7 @@ def read_source(source: str, missing_values: list[str] | None = None) -> pd.Data
 def read_data(data: "DataSpec") -> pd.DataFrame:
     """The spec's ``data.source`` read as its ``data`` section says: the one place every step reads it,
     so a reading setting reaches preflight, preparation, the dry run and retraining alike."""
-    return read_source(data.source, data.missing_values)
+    return read_source(data.source, data.missing_values, data.separator, data.decimal)
 
 
 def _read_sklearn(name: str) -> pd.DataFrame:
@@ -64,17 +68,63 @@ def _read_sklearn(name: str) -> pd.DataFrame:
     return bunch.frame.copy()
 
 
-def _parse(handle: io.BytesIO | Path, source: str, missing_values: list[str] | None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _CsvDialect:
+    missing_values: list[str] | None
+    separator: str
+    decimal: str
+
+
+_SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}  # as the message says them
+_SEPARATOR_YAML = {",": '","', ";": '";"', "\t": '"\\t"', "|": '"|"'}  # as the spec writes them
+
+
+def _parse(handle: io.BytesIO | Path, source: str, csv: _CsvDialect) -> pd.DataFrame:
     try:
         if source_format(source) == "parquet":
             return pd.read_parquet(handle)
-        if missing_values is None:
-            return pd.read_csv(handle)
-        return pd.read_csv(handle, keep_default_na=False, na_values=missing_values)
+        missing = {} if csv.missing_values is None else {"keep_default_na": False, "na_values": csv.missing_values}
+        frame = pd.read_csv(handle, sep=csv.separator, decimal=csv.decimal, **missing)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user
         raise SpecError(f"data.source: cannot parse '{source}': {type(error).__name__}: {error}") from None
+    _check_separator(frame, source, csv.separator)
+    if csv.decimal == "." and csv.separator != ",":
+        _check_decimal_commas(frame, source)
+    return frame
+
+
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+
+
+def _check_decimal_commas(frame: pd.DataFrame, source: str) -> None:
+    """Numbers written 3,14 (a ';'-separated file from a European Excel) read as text, and text is
+    one-hot encoded: a measurement would become hundreds of categories without a word said."""
+    for name in frame.columns:
+        column = frame[name]
+        if not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
+            continue
+        values = column.dropna().astype(str).head(1000)
+        if len(values) and values.str.match(_DECIMAL_COMMA).all() and values.str.contains(",").any():
+            raise SpecError(f"data.source: column '{name}' of '{source}' holds numbers written with a decimal comma "
+                            f"('{values.iloc[0]}'); set data.decimal: \",\"")
+
+
+def _check_separator(frame: pd.DataFrame, source: str, separator: str) -> None:
+    """A file read as one column whose header holds another separator was saved with that one: without
+    this its header reached the user as "column 'price' not found (columns: a;b;price)"."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    found = next((other for other in _SEPARATOR_NAMES if other != separator and other in header), None)
+    if found:
+        shown = header.replace("\t", " ") if len(header) <= 40 else header[:40].replace("\t", " ") + "..."
+        decimal = " (and data.decimal: \",\" if its numbers read 3,14)" if found == ";" else ""
+        raise SpecError(
+            f"data.source: '{source}' reads as one column '{shown}': its fields are separated by "
+            f"{_SEPARATOR_NAMES[found]}, not {_SEPARATOR_NAMES[separator]}; set data.separator: {_SEPARATOR_YAML[found]}{decimal}"
+        )
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

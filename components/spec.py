@@ -95,6 +95,8 @@ class DataSpec(_Strict):
         None,
         description="the CSV cells read as missing; leave out for pandas' list (empty, NA, N/A, None, null, NaN, ...)",
     )
+    separator: Literal[",", ";", "\t", "|"] = Field(",", description="the CSV's field separator (';' from a European Excel)")
+    decimal: Literal[".", ","] = Field(".", description="the CSV's decimal mark: ',' reads 3,14 as a number")
 
     @field_validator("source")
     @classmethod
@@ -110,8 +112,12 @@ class DataSpec(_Strict):
     @model_validator(mode="after")
     def _missing_values_need_csv(self) -> "DataSpec":
         """Parquet and bundled datasets are typed: a missing value is already a null, not a string to read."""
-        if self.missing_values is not None and source_format(self.source) != "csv":
-            raise field_error("missing_values", f"applies to CSV sources only, and '{self.source}' is not one")
+        if source_format(self.source) != "csv":
+            given = [name for name in ("missing_values", "separator", "decimal") if name in self.model_fields_set]
+            if given:
+                raise field_error(given[0], f"applies to CSV sources only, and '{self.source}' is not one")
+        if self.separator == self.decimal:
+            raise field_error("decimal", f"'{self.decimal}' is also the separator; a CSV whose numbers are written 3,14 separates fields with ';'")
         return self
 
     @model_validator(mode="after")

@@ -135,3 +135,28 @@ def test_identifier_columns_are_names_and_row_counters_not_measurements():
     })
     assert identifier_columns(frame) == ["name", "saved_index", "from_one"]
     assert identifier_columns(frame.head(19)) == []  # too few rows to tell an id from a feature
+
+
+def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(tmp_path, monkeypatch):
+    """A European Excel saves ';'-separated fields and numbers as 3,14: read with the defaults, the
+    whole header was one column ("column 'price' not found (columns: size;price)"); with the separator
+    alone, every number would have been text, one-hot encoded."""
+    import pytest
+
+    from components.errors import SpecError
+
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame({"size": [1.5, 2.25, 3.0, 4.75], "rooms": [1, 2, 3, 4], "city": ["A", "B", "A", "C"], "price": [10.5, 20.0, 30.25, 41.0]})
+    frame.to_csv("houses.csv", sep=";", decimal=",", index=False)
+    with pytest.raises(SpecError, match=r"^data.source: 'houses.csv' reads as one column 'size;rooms;city;price': its fields are "
+                                        r"separated by ';', not ','; set data.separator: \";\""):
+        read_source("houses.csv")
+    with pytest.raises(SpecError, match=r"column 'size' of 'houses.csv' holds numbers written with a decimal comma \('1,5'\); set data.decimal"):
+        read_source("houses.csv", separator=";")
+    read = read_source("houses.csv", separator=";", decimal=",")
+    assert read["size"].tolist() == [1.5, 2.25, 3.0, 4.75] and read["price"].dtype == float and read["city"].tolist() == ["A", "B", "A", "C"]
+    frame.to_csv("tabs.csv", sep="\t", index=False)
+    with pytest.raises(SpecError) as error:
+        read_source("tabs.csv")
+    assert str(error.value).endswith("separated by tabs, not ','; set data.separator: " + '"\\t"'), error.value  # YAML's tab
+    assert read_source("tabs.csv", separator="\t")["size"].tolist() == [1.5, 2.25, 3.0, 4.75]
