@@ -110,10 +110,12 @@ class DataSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _missing_values_need_csv(self) -> "DataSpec":
-        """Parquet and bundled datasets are typed: a missing value is already a null, not a string to read."""
+    def _reading_settings_need_csv(self) -> "DataSpec":
+        """Parquet and bundled datasets are typed: a missing value is already a null, a number a number."""
         if source_format(self.source) != "csv":
-            given = [name for name in ("missing_values", "separator", "decimal") if name in self.model_fields_set]
+            # by value, not by whether the field was written: the flow re-reads the spec dumped with its defaults
+            defaults = {"missing_values": None, "separator": ",", "decimal": "."}
+            given = [name for name, default in defaults.items() if getattr(self, name) != default]
             if given:
                 raise field_error(given[0], f"applies to CSV sources only, and '{self.source}' is not one")
         if self.separator == self.decimal:
