@@ -27,13 +27,13 @@ SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 
 
 def read_source(
-    source: str, missing_values: list[str] | None = None, separator: str = ",", decimal: str = "."
+    source: str, missing_values: list[str] | None = None, separator: str = ",", decimal: str = ".", encoding: str = "utf-8"
 ) -> pd.DataFrame:
     """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path.
     ``missing_values``: the CSV cells read as missing instead of pandas' list, so a category named
     "NA" (North America) or "None" stays a category when the user says so. ``separator`` and ``decimal``:
-    a CSV as a European Excel saves it (``;`` and ``3,14``)."""
-    csv = _CsvDialect(missing_values, separator, decimal)
+    a CSV as a European Excel saves it (``;`` and ``3,14``); ``encoding``: one not saved as UTF-8."""
+    csv = _CsvDialect(missing_values, separator, decimal, encoding)
     if source.startswith("sklearn:"):
         frame = _read_sklearn(source.removeprefix("sklearn:"))
     elif source.startswith("s3://"):
@@ -56,7 +56,7 @@ def read_source(
 def read_data(data: "DataSpec") -> pd.DataFrame:
     """The spec's ``data.source`` read as its ``data`` section says: the one place every step reads it,
     so a reading setting reaches preflight, preparation, the dry run and retraining alike."""
-    return read_source(data.source, data.missing_values, data.separator, data.decimal)
+    return read_source(data.source, data.missing_values, data.separator, data.decimal, data.encoding)
 
 
 def _read_sklearn(name: str) -> pd.DataFrame:
@@ -73,6 +73,7 @@ class _CsvDialect:
     missing_values: list[str] | None
     separator: str
     decimal: str
+    encoding: str
 
 
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}  # as the message says them
@@ -84,9 +85,12 @@ def _parse(handle: io.BytesIO | Path, source: str, csv: _CsvDialect) -> pd.DataF
         if source_format(source) == "parquet":
             return pd.read_parquet(handle)
         missing = {} if csv.missing_values is None else {"keep_default_na": False, "na_values": csv.missing_values}
-        frame = pd.read_csv(handle, sep=csv.separator, decimal=csv.decimal, **missing)
+        frame = pd.read_csv(handle, sep=csv.separator, decimal=csv.decimal, encoding=csv.encoding, **missing)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except UnicodeDecodeError as error:
+        raise SpecError(f"data.source: '{source}' is not {csv.encoding} text (it holds the byte {error.object[error.start]:#x}); "
+                        f"set data.encoding, for example cp1252 for a file Excel saved on Windows") from None
     except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user
         raise SpecError(f"data.source: cannot parse '{source}': {type(error).__name__}: {error}") from None
     _check_separator(frame, source, csv.separator)

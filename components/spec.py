@@ -97,6 +97,18 @@ class DataSpec(_Strict):
     )
     separator: Literal[",", ";", "\t", "|"] = Field(",", description="the CSV's field separator (';' from a European Excel)")
     decimal: Literal[".", ","] = Field(".", description="the CSV's decimal mark: ',' reads 3,14 as a number")
+    encoding: str = Field("utf-8", description="the CSV's text encoding (cp1252 from Excel on Windows)")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding '{value}' (for example utf-8, cp1252, latin-1)") from None
+        return value
 
     @field_validator("source")
     @classmethod
@@ -114,7 +126,7 @@ class DataSpec(_Strict):
         """Parquet and bundled datasets are typed: a missing value is already a null, a number a number."""
         if source_format(self.source) != "csv":
             # by value, not by whether the field was written: the flow re-reads the spec dumped with its defaults
-            defaults = {"missing_values": None, "separator": ",", "decimal": "."}
+            defaults = {"missing_values": None, "separator": ",", "decimal": ".", "encoding": "utf-8"}
             given = [name for name, default in defaults.items() if getattr(self, name) != default]
             if given:
                 raise field_error(given[0], f"applies to CSV sources only, and '{self.source}' is not one")

@@ -160,3 +160,17 @@ def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(
         read_source("tabs.csv")
     assert str(error.value).endswith("separated by tabs, not ','; set data.separator: " + '"\\t"'), error.value  # YAML's tab
     assert read_source("tabs.csv", separator="\t")["size"].tolist() == [1.5, 2.25, 3.0, 4.75]
+
+
+
+def test_a_csv_not_saved_as_utf8_names_its_encoding_setting(tmp_path, monkeypatch):
+    import pytest
+
+    from components.errors import SpecError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "villes.csv").write_bytes("ville;prix\nMontréal;1,5\nQuébec;2,5\n".encode("cp1252"))
+    with pytest.raises(SpecError, match=r"^data.source: 'villes.csv' is not utf-8 text \(it holds the byte 0xe9\); set data.encoding"):
+        read_source("villes.csv", separator=";", decimal=",")
+    read = read_source("villes.csv", separator=";", decimal=",", encoding="cp1252")
+    assert read["ville"].tolist() == ["Montréal", "Québec"] and read["prix"].tolist() == [1.5, 2.5]

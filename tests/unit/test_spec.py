@@ -79,6 +79,8 @@ def test_direction_defaults_to_the_metrics_natural_one():
         ({"data__separator": ";"}, "data.separator: applies to CSV sources only, and 'sklearn:breast_cancer' is not one"),
         ({"data__source": "d.csv", "data__separator": ":"}, "data.separator: Input should be ',', ';', '\\t' or '|'"),
         ({"data__source": "d.csv", "data__decimal": ","}, "data.decimal: ',' is also the separator"),
+        ({"data__source": "d.csv", "data__encoding": "latin-9x"}, "data.encoding: unknown text encoding 'latin-9x'"),
+        ({"data__encoding": "cp1252"}, "data.encoding: applies to CSV sources only"),
         ({"data__drop": ["id", "target"]}, "data.drop: 'target' is the target column; drop lists feature columns never used"),
         ({"objective__direction": "minimize"}, "objective.direction: minimize for 'roc_auc', which is better when higher"),
         ({"study": "bad name!"}, "study: 'bad name!' must be"),
