@@ -126,8 +126,8 @@ class DataSpec(_Strict):
         """Parquet and bundled datasets are typed: a missing value is already a null, a number a number."""
         if source_format(self.source) != "csv":
             # by value, not by whether the field was written: the flow re-reads the spec dumped with its defaults
-            defaults = {"missing_values": None, "separator": ",", "decimal": ".", "encoding": "utf-8"}
-            given = [name for name, default in defaults.items() if getattr(self, name) != default]
+            fields = type(self).model_fields
+            given = [name for name in ("missing_values", "separator", "decimal", "encoding") if getattr(self, name) != fields[name].default]
             if given:
                 raise field_error(given[0], f"applies to CSV sources only, and '{self.source}' is not one")
         if self.separator == self.decimal:
