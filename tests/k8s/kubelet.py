@@ -1,11 +1,17 @@
 """A test kubelet (and Job controller) for FakeKubeAPI: it turns each created Job into a pod, runs the
-pod's command as a local process with the pod's environment (secretKeyRef resolved from test Secrets),
-and writes pod status, Job status and logs back — through the official client, over HTTP, as the real
+pod's container -- as a local process with the pod's environment, or inside the image the manifest names
+(``runtime=BuildahRuntime()``, see container_runtime) -- with secretKeyRef and envFrom resolved from test
+Secrets or from the API server's Secrets and ConfigMaps, streams its log, and writes pod status, Job status
+and logs back — through the official client, over HTTP, as the real
 components would. ``behaviour(job) -> str`` injects failures per Job:
 
 run (default) | oom | evict | unschedulable | image_pull | config_error | hang | slow_start (the pod stays Pending,
 its container "ContainerCreating", for ``slow_start_s`` seconds -- a GPU node scaling up, a large image
 being pulled -- then runs) | stuck_creating (the same, for ever: a volume that never attaches)
+
+Bare pods (a Deployment's, which no controller here expands) are run with ``run_pod``. A finished Job
+with ``ttlSecondsAfterFinished`` is deleted (Background) when that time has passed, as the TTL
+controller does.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Callable
 
 from kubernetes import client, watch
 
+from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, Started, VolumeSource, decode_secret
 from tests.k8s.fake_api import FakeKubeAPI
 
 Behaviour = Callable[[dict[str, Any]], str]
@@ -36,13 +43,12 @@ class TestKubelet:
     __test__ = False  # not a pytest class
 
     def __init__(self, api: FakeKubeAPI, namespace: str, secrets: dict[str, dict[str, str]], behaviour: Behaviour | None = None,
-                 extra_env: dict[str, str] | None = None, cwd: Path | None = None, slow_start_s: float = 15.0) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path | None = None, slow_start_s: float = 15.0, runtime: Any = None) -> None:
         self.api = api
         self.namespace = namespace
         self.secrets = secrets
         self.behaviour = behaviour or (lambda job: "run")
-        self.extra_env = extra_env or {}
-        self.cwd = cwd
+        self.runtime = runtime or LocalProcessRuntime(extra_env, cwd)
         self.slow_start_s = slow_start_s
         configuration = client.Configuration()
         configuration.host = api.url
@@ -50,6 +56,7 @@ class TestKubelet:
         self.core = client.CoreV1Api(self.client)
         self.batch = client.BatchV1Api(self.client)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.users: dict[str, tuple[int, int]] = {}  # pod name -> the uid/gid its container ran as
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -94,21 +101,33 @@ class TestKubelet:
 
     # -- one Job -------------------------------------------------------------------------------------
 
+    def run_pod(self, pod: dict[str, Any]) -> threading.Thread:
+        """Create a bare pod (a Deployment's replica) and run it in the background until it ends."""
+        self.core.create_namespaced_pod(self.namespace, pod)
+        thread = threading.Thread(target=self._run_pod, args=(pod, None), daemon=True)
+        thread.start()
+        return thread
+
     def _run_job(self, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]
         template = job["spec"]["template"]
         pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
-        labels = {**template["metadata"].get("labels", {}), "job-name": name, "controller-uid": job["metadata"]["uid"]}
+        labels = {**(template.get("metadata") or {}).get("labels", {}), "job-name": name, "controller-uid": job["metadata"]["uid"]}
         pod = {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod_name, "labels": labels,
+            "metadata": {"name": pod_name, "labels": labels, "annotations": (template.get("metadata") or {}).get("annotations", {}),
                          "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True}]},
             "spec": template["spec"],
         }
         self.core.create_namespaced_pod(self.namespace, pod)
+        self._run_pod(pod, job)
+
+    def _run_pod(self, pod: dict[str, Any], job: dict[str, Any] | None) -> None:
+        pod_name = pod["metadata"]["name"]
         if self.api.state.get("pods", self.namespace, pod_name) is None:
             return  # its Job was deleted meanwhile and the pod garbage-collected: nothing to run
-        mode = self.behaviour(job)
+        mode = self.behaviour(job) if job is not None else "run"
+        template = pod
         container = template["spec"]["containers"][0]
         if mode == "unschedulable":
             return self._pod_status(pod_name, "Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
@@ -124,24 +143,33 @@ class TestKubelet:
             return self._pending_on_node(pod_name, "ContainerCreating")
         if mode == "config_error":
             return self._pending_on_node(pod_name, "CreateContainerConfigError", 'secret "kubetune-study-db" not found')
-        env = {**os.environ, **self.extra_env, **self._env(container)}
-        command = [sys.executable if part == "python" else part for part in container["command"]]
+        try:
+            started_container = self.runtime.start(pod, container, self._env(container), self._volume_source())
+        except ImageNotPresent as exc:
+            return self._pending_on_node(pod_name, "ErrImageNeverPull", str(exc))
+        except ContainerConfigError as exc:
+            return self._pending_on_node(pod_name, "CreateContainerConfigError", str(exc))
         started = time.monotonic()
-        process = subprocess.Popen(command, env=env, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = started_container.process
         self.processes[pod_name] = process
+        if started_container.user is not None:
+            self.users[pod_name] = started_container.user
         self._pod_status(pod_name, "Running", container_state={"running": {"startedAt": _now()}}, conditions=[{"type": "PodScheduled", "status": "True"}])
-        deadline = job["spec"].get("activeDeadlineSeconds")
+        reader = threading.Thread(target=self._stream_log, args=(pod_name, process), daemon=True)
+        reader.start()
+        deadline = job["spec"].get("activeDeadlineSeconds") if job is not None else None
         if mode in ("oom", "evict"):
             time.sleep(1.0)
-            process.kill()
+            self._kill(process)
         try:
-            output, _ = process.communicate(timeout=deadline)
+            process.wait(timeout=deadline)
             reason = None
         except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
+            self._kill(process)
+            process.wait()
             reason = "DeadlineExceeded"
-        self.api.state.logs[(self.namespace, pod_name)] = output or ""
+        reader.join()
+        started_container.cleanup()
         if self.api.state.get("pods", self.namespace, pod_name) is None:
             return  # deleted meanwhile (cancelled)
         code = process.returncode
@@ -155,14 +183,60 @@ class TestKubelet:
         phase = "Succeeded" if code == 0 and mode in ("run", "slow_start") and reason is None else "Failed"
         self._finish(job, pod_name, phase, terminated, reason=reason, elapsed=time.monotonic() - started)
 
+    def _stream_log(self, pod_name: str, process: subprocess.Popen) -> None:
+        """Append the container's output to its log as it comes (``kubectl logs -f`` reads it live)."""
+        state = self.api.state
+        key = (self.namespace, pod_name)
+        with state.changed:
+            state.logs.setdefault(key, "")
+        for line in process.stdout:
+            with state.changed:
+                state.logs[key] = state.logs.get(key, "") + line
+                state.changed.notify_all()
+
+    @staticmethod
+    def _kill(process: subprocess.Popen) -> None:
+        process.kill()  # an image's container: killing unshare (--kill-child) ends its PID namespace
+
+    def _secret(self, name: str) -> dict[str, str]:
+        if name in self.secrets:
+            return self.secrets[name]
+        obj = self.api.state.get("secrets", self.namespace, name)
+        if obj is None:
+            raise ContainerConfigError(f'secret "{name}" not found')
+        return decode_secret(obj)
+
+    def _config_map(self, name: str) -> dict[str, str]:
+        obj = self.api.state.get("configmaps", self.namespace, name)
+        if obj is None:
+            raise ContainerConfigError(f'configmap "{name}" not found')
+        return dict(obj.get("data") or {})
+
+    def _volume_source(self) -> VolumeSource:
+        return VolumeSource(self.namespace, self._secret, self._config_map,
+                            lambda account: self.api.state.authorizer.issue_token(self.namespace, account),
+                            api_port=self.api.port, ca_cert=self.api.ca_cert)
+
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
-        env = {}
-        for item in container.get("env", []):
-            if "value" in item:
-                env[item["name"]] = item["value"]
+        """envFrom first, then env (which wins), as the kubelet orders them."""
+        env: dict[str, str] = {}
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                values = self._secret(source["secretRef"]["name"])
             else:
+                values = self._config_map(source["configMapRef"]["name"])
+            env.update({source.get("prefix", "") + key: value for key, value in values.items()})
+        for item in container.get("env") or []:
+            if "value" in item or "valueFrom" not in item:
+                env[item["name"]] = item.get("value") or ""
+            elif "secretKeyRef" in item["valueFrom"]:
                 ref = item["valueFrom"]["secretKeyRef"]
-                env[item["name"]] = self.secrets[ref["name"]][ref["key"]]
+                env[item["name"]] = self._secret(ref["name"])[ref["key"]]
+            elif "configMapKeyRef" in item["valueFrom"]:
+                ref = item["valueFrom"]["configMapKeyRef"]
+                env[item["name"]] = self._config_map(ref["name"])[ref["key"]]
+            else:
+                raise ContainerConfigError(f"env {item['name']}: only values, secretKeyRef and configMapKeyRef are resolved here")
         return env
 
     def _pending_on_node(self, pod_name: str, reason: str, message: str | None = None) -> None:
@@ -174,7 +248,7 @@ class TestKubelet:
                     reason: str | None = None) -> None:
         status: dict[str, Any] = {"phase": phase, "conditions": conditions or []}
         if container_state is not None:
-            status["containerStatuses"] = [{"name": "trial", "image": "trial", "imageID": "", "ready": phase == "Running", "restartCount": 0, "state": container_state}]
+            status["containerStatuses"] = [{"name": "container", "image": "image", "imageID": "", "ready": phase == "Running", "restartCount": 0, "state": container_state}]
         if reason:
             status["reason"] = reason
         try:
@@ -182,13 +256,26 @@ class TestKubelet:
         except client.ApiException:
             pass  # deleted meanwhile
 
-    def _finish(self, job: dict[str, Any], pod_name: str, phase: str, terminated: dict[str, Any], reason: str | None = None,
+    def _finish(self, job: dict[str, Any] | None, pod_name: str, phase: str, terminated: dict[str, Any], reason: str | None = None,
                 conditions: list[dict[str, Any]] | None = None, elapsed: float = 0.0) -> None:
         self._pod_status(pod_name, phase, container_state={"terminated": terminated}, conditions=conditions, reason=reason)
+        if job is None:
+            return
         succeeded = phase == "Succeeded"
         condition = {"type": "Complete" if succeeded else "Failed", "status": "True", "reason": reason or ("Completed" if succeeded else "PodFailurePolicy")}
         status = {"succeeded": 1 if succeeded else 0, "failed": 0 if succeeded else 1, "conditions": [condition]}
         try:
             self.batch.replace_namespaced_job_status(job["metadata"]["name"], self.namespace, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job["metadata"]["name"]}, "status": status})
         except client.ApiException:
-            pass
+            return
+        ttl = job["spec"].get("ttlSecondsAfterFinished")
+        if ttl is not None:  # the TTL-after-finished controller
+            timer = threading.Timer(float(ttl), self._expire, args=(job["metadata"]["name"],))
+            timer.daemon = True
+            timer.start()
+
+    def _expire(self, job_name: str) -> None:
+        try:
+            self.batch.delete_namespaced_job(job_name, self.namespace, propagation_policy="Background")
+        except client.ApiException:
+            pass  # deleted by its owner meanwhile
