@@ -6,6 +6,7 @@ Trials get ``train_uri`` only. The test part is written separately and is read o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import os
 from pathlib import Path
 
 from components.artifacts import join, put_file
@@ -39,7 +40,11 @@ class PreparedData:
         }
 
 
-def workdir_for(study_name: str, root: Path = Path(".kubetune")) -> Path:
+def workdir_for(study_name: str, root: Path | None = None) -> Path:
+    """Where a study's prepared data is written: ``.kubetune/`` under the working directory, or
+    ``$KUBETUNE_WORKDIR`` -- a flow-run pod starts in the image's read-only /app (Prefect's pull step),
+    so the chart points this at the pod's writable /tmp."""
+    root = root or Path(os.environ.get("KUBETUNE_WORKDIR") or ".kubetune")
     return (root / study_name).resolve()
 
 

@@ -28,9 +28,12 @@ log() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 # -- 1. the wheelhouse ----------------------------------------------------------------------------------
 WHEELS=build/wheelhouse
+# a wheelhouse filled for other pins (or the other torch) starts over, so it never holds two versions
+stamp="$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-16)-$TORCH"
+if [ "$(cat "$WHEELS/.stamp" 2>/dev/null)" != "$stamp" ]; then rm -rf "$WHEELS"; fi
 mkdir -p "$WHEELS"
-rm -f "$WHEELS"/kubetune-*.whl
-cp constraints.txt "$WHEELS/constraints.txt"
+echo "$stamp" > "$WHEELS/.stamp"
+rm -f "$WHEELS"/kubetune-*.whl "$WHEELS"/*.tar.gz
 log "wheelhouse: kubetune and its pinned dependencies (torch: $TORCH)"
 if [ "$TORCH" = cuda ]; then
   # PyPI's Linux torch wheel is the CUDA build (its CUDA libraries come as nvidia-* wheels)
@@ -43,6 +46,12 @@ fi
 # Debian bookworm's Python is 3.11.2, and redis (a Prefect dependency) needs async-timeout below 3.11.3,
 # a marker the host's newer 3.11 does not meet when it fills the wheelhouse
 "$PYTHON" -m pip download -q --no-deps -d "$WHEELS" "async-timeout==5.0.1"
+# requirements.txt: every wheel but kubetune's, pinned (local version labels such as +cpu dropped: the
+# wheel folder an image installs from decides which build of torch it gets)
+for wheel in "$WHEELS"/*.whl; do
+  name="$(basename "$wheel" | cut -d- -f1)"; version="$(basename "$wheel" | cut -d- -f2)"
+  [ "$name" = kubetune ] || echo "${name}==${version%%+*}"
+done | sort -u > "$WHEELS/requirements.txt"
 
 # -- 2. the base image -----------------------------------------------------------------------------------
 if [ -z "${BASE_IMAGE:-}" ]; then

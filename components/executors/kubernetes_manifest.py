@@ -49,7 +49,9 @@ def render_job(settings: KubernetesSpec, request: TrialRequest, trial_timeout: f
         LABEL_STUDY: study_label(request.study_name),
         LABEL_TRIAL: str(request.trial_number),
     }
-    env: list[dict[str, Any]] = [{"name": REQUEST_ENV, "value": request.model_dump_json()}]
+    # HOME: the root filesystem is read-only and the image's user may have no home; /tmp is the pod's emptyDir
+    # (torch, MLflow and matplotlib write caches under it)
+    env: list[dict[str, Any]] = [{"name": REQUEST_ENV, "value": request.model_dump_json()}, {"name": "HOME", "value": "/tmp"}]
     env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}

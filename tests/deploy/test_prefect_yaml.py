@@ -43,4 +43,7 @@ def test_schedule_is_a_valid_cron_and_runs_go_to_the_charts_pool_as_the_controll
     assert pool["name"] == chart_values["prefect"]["worker"]["workPool"]
     assert pool["job_variables"]["service_account_name"] == "kubetune-controller"
     assert pool["job_variables"]["labels"]["app.kubernetes.io/name"] == "kubetune"
+    # prefect-kubernetes puts job-variable env before the template's and drops the template's entries of the
+    # same name: an MLFLOW_TRACKING_URI here sent every flow run to port 5000 whatever mlflow.port said
+    assert "env" not in pool["job_variables"]
     assert not any(word in str(pool).upper() for word in ("PASSWORD", "SECRET_ACCESS", "TOKEN"))

@@ -18,11 +18,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,12 +80,19 @@ class ImageConfig:
     user: str
 
 
-def resolve_argv(image: ImageConfig, container: dict[str, Any]) -> list[str]:
-    """Kubernetes' rule: ``command`` replaces ENTRYPOINT (and drops CMD); ``args`` replaces CMD."""
+def expand(text: str, env: dict[str, str]) -> str:
+    """The kubelet's ``$(VAR)`` expansion: defined variables are replaced, ``$$(VAR)`` escapes, others stay."""
+    return re.sub(r"\$(\$)?\((\w+)\)", lambda m: m.group(0)[1:] if m.group(1) else env.get(m.group(2), m.group(0)), text)
+
+
+def resolve_argv(image: ImageConfig, container: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+    """Kubernetes' rule: ``command`` replaces ENTRYPOINT (and drops CMD); ``args`` replaces CMD; ``$(VAR)``
+    in the manifest's command and args expands from the container's env."""
     command, args = container.get("command"), container.get("args")
+    manifest = [expand(part, env or {}) for part in (command or [])], [expand(part, env or {}) for part in (args or [])]
     if command:
-        return list(command) + list(args or [])
-    return image.entrypoint + (list(args) if args is not None else image.cmd)
+        return manifest[0] + manifest[1]
+    return image.entrypoint + (manifest[1] if args is not None else image.cmd)
 
 
 def _passwd(rootfs: Path) -> tuple[dict[str, tuple[int, int, str]], dict[str, int]]:
@@ -171,7 +179,7 @@ class BuildahRuntime:
             context = container.get("securityContext") or {}
             config = {
                 "rootfs": str(rootfs),
-                "argv": resolve_argv(image, container),
+                "argv": resolve_argv(image, container, env),
                 "env": self._environment(image, pod, env, volumes, home),
                 "workdir": container.get("workingDir") or image.workdir,
                 "uid": uid, "gid": gid, "groups": groups,
@@ -249,4 +257,4 @@ def decode_secret(secret: dict[str, Any]) -> dict[str, str]:
 
 
 __all__ = ["BuildahRuntime", "ContainerConfigError", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
-           "decode_secret", "resolve_argv", "resolve_user"]
+           "decode_secret", "expand", "resolve_argv", "resolve_user"]

@@ -133,6 +133,7 @@ class ClusterState:
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     audit: list[tuple[str, str, str, str]] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)  # the messages of every 403 answered
+    requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # (account, verb, resource, namespace); account '' is the admin (no token)
     authorizer: Authorizer = field(default_factory=Authorizer)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -142,7 +143,9 @@ class ClusterState:
 
     def create(self, plural: str, namespace: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.changed:
-            name = body.get("metadata", {}).get("name")
+            meta = body.get("metadata", {})
+            name = meta.get("name") or (meta["generateName"] + uuid.uuid4().hex[:5] if meta.get("generateName") else None)
+            body = {**body, "metadata": {**meta, "name": name}}
             if not name:
                 return 422, _status(422, "Invalid", "metadata.name is required")
             key = (plural, namespace, name)
@@ -247,7 +250,8 @@ def _status(code: int, reason: str, message: str, status: str = "Failure") -> di
 _DISCOVERY: dict[str, dict[str, Any]] = {
     "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
     "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}}]},
+        {"name": group, "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}], "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"}}
+        for group in ("batch", "apiextensions.k8s.io")]},
     "/version": {"major": "1", "minor": "33", "gitVersion": "v1.33.0-kubetune-test", "gitCommit": "", "gitTreeState": "clean",
                  "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"},
 }
@@ -266,8 +270,15 @@ def _resource_list(group_version: str) -> dict[str, Any]:
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
-_DISCOVERY["/api/v1"] = _resource_list("v1")
-_DISCOVERY["/apis/batch/v1"] = _resource_list("batch/v1")
+# Listed, never served: clients (kopf) wait until discovery shows namespaces and CRDs before they watch.
+_CLUSTER_SCOPED = {"v1": {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace", "verbs": ["get", "list", "watch"]},
+                   "apiextensions.k8s.io/v1": {"name": "customresourcedefinitions", "singularName": "customresourcedefinition", "namespaced": False,
+                                               "kind": "CustomResourceDefinition", "verbs": ["get", "list", "watch"]}}
+for _group_version in ("v1", "batch/v1", "apiextensions.k8s.io/v1"):
+    _listing = _resource_list(_group_version)
+    if _group_version in _CLUSTER_SCOPED:
+        _listing["resources"].append(_CLUSTER_SCOPED[_group_version])
+    _DISCOVERY["/api/v1" if _group_version == "v1" else f"/apis/{_group_version}"] = _listing
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -299,13 +310,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Authenticate the bearer token (none: the admin) and authorize the request by RBAC; else answer 401/403."""
         header = self.headers.get("Authorization", "")
         if not header:
+            self.state.requests.append(("", verb, route["plural"], route["ns"]))
             return True
-        subject = self.state.authorizer.tokens.get(header.removeprefix("Bearer ").strip())
+        scheme, _, token = header.strip().partition(" ")
+        subject = self.state.authorizer.tokens.get(token.strip()) if scheme.lower() == "bearer" else None  # the client writes "bearer"
         if subject is None:
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return False
         group = route["group"] or ""
         resource = route["plural"] + (f"/{route['sub']}" if route["sub"] else "")
+        self.state.requests.append((subject[1], verb, resource, route["ns"]))
         if self.state.authorizer.allows(subject, route["ns"], group, resource, verb):
             return True
         scope = f'in the namespace "{route["ns"]}"' if route["ns"] else "at the cluster scope"

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from kubernetes import client, watch
 
-from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, Started, VolumeSource, decode_secret
+from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, VolumeSource, decode_secret, expand
 from tests.k8s.fake_api import FakeKubeAPI
 
 Behaviour = Callable[[dict[str, Any]], str]
@@ -52,6 +52,8 @@ class TestKubelet:
         self.slow_start_s = slow_start_s
         configuration = client.Configuration()
         configuration.host = api.url
+        if api.ca_cert is not None:
+            configuration.ssl_ca_cert = str(api.ca_cert)
         self.client = client.ApiClient(configuration)
         self.core = client.CoreV1Api(self.client)
         self.batch = client.BatchV1Api(self.client)
@@ -228,7 +230,7 @@ class TestKubelet:
             env.update({source.get("prefix", "") + key: value for key, value in values.items()})
         for item in container.get("env") or []:
             if "value" in item or "valueFrom" not in item:
-                env[item["name"]] = item.get("value") or ""
+                env[item["name"]] = expand(item.get("value") or "", env)  # $(VAR) of variables listed before
             elif "secretKeyRef" in item["valueFrom"]:
                 ref = item["valueFrom"]["secretKeyRef"]
                 env[item["name"]] = self._secret(ref["name"])[ref["key"]]

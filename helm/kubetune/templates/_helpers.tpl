@@ -214,4 +214,5 @@ http://{{ include "kubetune.fullname" . }}-prefect:{{ .Values.prefect.server.por
 {{ include "kubetune.prefect.clientEnv" . }}
 - {name: HOME, value: /tmp}
 - {name: KUBETUNE_CACHE_DIR, value: /tmp/kubetune-cache}
+- {name: KUBETUNE_WORKDIR, value: /tmp/kubetune}
 {{- end -}}
