@@ -7,7 +7,7 @@ PIP     = $(VENV)/bin/python -m pip
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: demo test install install-test install-bench constraints bench clean
+.PHONY: demo test images install install-test install-bench constraints bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ TEST_WORKERS ?= 2
 
 test: install-test
 	$(VENV)/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
+
+# The controller and trial images, built with buildah from infra/Dockerfile.* on a debootstrapped Debian
+# base (TORCH=cuda for the GPU trial image). Needs root and Debian's buildah and debootstrap packages.
+images:
+	PYTHON=$(PYTHON) infra/build-images.sh
 
 # mf-prior-bench 1.10.0 declares numpy<2 but its MF-Hartmann functions only need numpy (2.x works):
 # installed without its declared dependencies; the ones it imports are in the bench extra.

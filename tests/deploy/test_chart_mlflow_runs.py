@@ -57,12 +57,13 @@ def test_rendered_mlflow_server_starts_and_stores_runs_and_artifacts(tmp_path, s
         "databases": {"mlflow": database},
         "minio": {"enabled": True},  # the bucket-creating init container runs too
         "s3": {"bucket": bucket, "endpointUrl": s3.url, "existingSecret": "platform-s3"},
-        "mlflow": {"port": port, "workers": 1, "auth": {"enabled": auth}},
+        "mlflow": {"port": port, "workers": 1, "auth": {"enabled": auth, "existingSecret": "platform-mlflow-auth" if auth else ""}},
     }
     manifests = helm_python.Chart.load(CHART).render(values, name="kt", namespace=NAMESPACE)
     objects = [d for p, t in manifests.items() if not p.endswith("NOTES.txt") for d in yaml.safe_load_all(t) if d]
     secrets = {o["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in o["data"].items()} for o in objects if o["kind"] == "Secret"}
     secrets["platform-s3"] = {"access-key-id": AWS_KEY_ID, "secret-access-key": AWS_SECRET}
+    secrets["platform-mlflow-auth"] = {"password": "Admin-Secret-6e1f0b2a", "flask-secret-key": "Flask-Secret-9c4d7e31a2b5"}
     [deployment] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "kt-kubetune-mlflow"]
     pod = deployment["spec"]["template"]["spec"]
     process = None
@@ -76,7 +77,7 @@ def test_rendered_mlflow_server_starts_and_stores_runs_and_artifacts(tmp_path, s
         from mlflow import MlflowClient
 
         if auth:
-            admin = secrets["kt-kubetune-mlflow-auth"]["password"]
+            admin = secrets["platform-mlflow-auth"]["password"]
             denied = requests.get(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
             assert denied.status_code == 401
             os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = "admin", admin

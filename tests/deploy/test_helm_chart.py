@@ -27,15 +27,26 @@ VALUE_SETS = {
         "prefect": {"externalApiUrl": "https://prefect.example/api/accounts/a/workspaces/w", "apiKeySecret": "prefect-cloud"},
     },
     "gpu-trials": {"trials": {"gpu": {"enabled": True, "count": 2}}, "retrain": {"cronJob": {"enabled": True}}},
-    "auth-on": {"mlflow": {"auth": {"enabled": True}, "allowedHosts": ["mlflow.example.com"]}, "minio": {"enabled": True},
+    "auth-on": {"mlflow": {"auth": {"enabled": True, "existingSecret": "platform-mlflow-auth"}, "allowedHosts": ["mlflow.example.com"]},
+                "minio": {"enabled": True}, "s3": {"existingSecret": "platform-s3"},
                 "networkPolicy": {"uiFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]},
                 "retrain": {"cronJob": {"enabled": True}}},
 }
 
 
-def render(values, name="kt"):
+# The chart generates no credential (a generated one changes on every offline render): every render names one.
+DB_PASSWORD = "Chart-Test-Password-2f9c1d8e"
+
+
+def with_credentials(values):
+    merged = json.loads(json.dumps(values))
+    merged.setdefault("postgresql", {}).setdefault("auth", {}).setdefault("password", DB_PASSWORD)
+    return merged
+
+
+def render(values, name="kt", credentials=True):
     chart = helm_python.Chart.load(CHART)
-    manifests = chart.render(values, name=name, namespace=NAMESPACE)
+    manifests = chart.render(with_credentials(values) if credentials else values, name=name, namespace=NAMESPACE)
     objects = [doc for path, text in manifests.items() if not path.endswith("NOTES.txt") for doc in yaml.safe_load_all(text) if doc]
     return objects, manifests
 
@@ -56,7 +67,7 @@ def rendered(request):
 
 def test_lint_is_clean_in_strict_mode_for_every_value_set():
     for values in VALUE_SETS.values():
-        report = helm_python.lint(str(CHART), values, strict=True, namespace=NAMESPACE)
+        report = helm_python.lint(str(CHART), with_credentials(values), strict=True, namespace=NAMESPACE)
         assert report["errors"] == [], report
         assert [m for m in report["messages"] if m["severity"] > 1] == [], report["messages"]
 
@@ -100,17 +111,28 @@ def test_rbac_is_namespaced_and_minimal(rendered):
     assert not any(s["name"] == "kt-kubetune-trial" for b in by_kind(objects, "RoleBinding").values() for s in b["subjects"])
 
 
-def test_network_policies_admit_only_kubetune_pods_to_the_data_services(rendered):
+def test_network_policies_deny_by_default_and_keep_trials_off_the_prefect_api(rendered):
     name, objects, _ = rendered
     policies = by_kind(objects, "NetworkPolicy")
-    protected = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p for p in policies.values()}
+    deny = policies["kt-kubetune-default-deny"]["spec"]
+    assert deny == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}, "policyTypes": ["Ingress", "Egress"]}
+    egress = policies["kt-kubetune-egress"]["spec"]["egress"]
+    assert {p["port"] for p in egress[0]["ports"]} == {53}
+    assert egress[1] == {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}}]}
+    assert {p["port"] for p in egress[2]["ports"]} == {443, 5432, 6443}
+    protected = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p for p in policies.values()
+                 if "app.kubernetes.io/component" in p["spec"]["podSelector"].get("matchLabels", {})}
     expected = {"mlflow"} | ({"postgresql"} if name != "external-postgresql" else set()) | ({"minio"} if name == "auth-on" else set()) | (
         {"prefect-server"} if name != "external-postgresql" else set())
     assert set(protected) == expected
     for component, policy in protected.items():
         [rule] = policy["spec"]["ingress"]
         peers = rule["from"]
-        assert peers[0] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}}
+        if component == "prefect-server":  # unauthenticated, and it can start flow runs as the controller: no trial
+            assert peers[0]["podSelector"]["matchExpressions"] == [
+                {"key": "app.kubernetes.io/component", "operator": "In", "values": ["prefect-worker", "flow-run", "retrain"]}]
+        else:
+            assert peers[0] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}}
         extra = peers[1:]
         if component in ("postgresql", "minio") or name != "auth-on":
             assert extra == [], component  # the data stores never admit anything else
@@ -123,14 +145,14 @@ def test_network_policies_admit_only_kubetune_pods_to_the_data_services(rendered
         assert template["metadata"]["labels"]["app.kubernetes.io/name"] == "kubetune", pod_name
 
 
-def test_defaults_bundle_postgresql_mlflow_and_prefect_with_generated_credentials():
+def test_defaults_bundle_postgresql_mlflow_and_prefect_with_the_given_password():
     objects, manifests = render({})
     statefulset = by_kind(objects, "StatefulSet")["kt-kubetune-postgresql"]
     assert statefulset["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 70
     secret = by_kind(objects, "Secret")["kt-kubetune-db"]
     password = base64.b64decode(secret["data"]["password"]).decode()
     study_url = base64.b64decode(secret["data"]["study-url"]).decode()
-    assert len(password) >= 20 and study_url == f"postgresql+psycopg://kubetune:{password}@kt-kubetune-postgresql:5432/kubetune"
+    assert password == DB_PASSWORD and study_url == f"postgresql+psycopg://kubetune:{password}@kt-kubetune-postgresql:5432/kubetune"
     mlflow = by_kind(objects, "Deployment")["kt-kubetune-mlflow"]["spec"]["template"]["spec"]["containers"][0]
     env = env_of(mlflow)
     assert env["MLFLOW_BACKEND_STORE_URI"]["value"] == "postgresql+psycopg://kubetune:$(DB_PASSWORD)@kt-kubetune-postgresql:5432/mlflow"
@@ -189,12 +211,12 @@ def test_auth_on_runs_mlflow_basic_auth_with_the_admin_password_from_a_secret():
     container = mlflow["containers"][0]
     assert "--app-name basic-auth" in container["args"][0] and "mlflow.example.com" in container["args"][0]
     env = env_of(container)
-    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-mlflow-auth", "key": "password"}
-    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "platform-mlflow-auth", "key": "password"}
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "platform-mlflow-auth"
     assert [c["name"] for c in mlflow["initContainers"]] == ["create-bucket"]  # MinIO on: the bucket is made first
     retrain = env_of(by_kind(objects, "CronJob")["kt-kubetune-retrain"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
-    assert retrain["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
-    assert retrain["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-s3", "key": "secret-access-key"}
+    assert retrain["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "platform-mlflow-auth"
+    assert retrain["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "platform-s3", "key": "secret-access-key"}
     assert retrain["KUBETUNE_S3_ENDPOINT_URL"]["value"] == "http://kt-kubetune-minio:9000"
 
 
@@ -206,13 +228,59 @@ def test_auth_on_runs_mlflow_basic_auth_with_the_admin_password_from_a_secret():
         ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
         ({"retrain": {"margin": -1}}, "margin"),
         ({"retrain": {"spec": {"data": {}, "model": {}, "objective": {}, "executor": {}}}}, "additional properties 'executor' not allowed"),
-        ({"postgresql": {"enabled": False}}, "externalDatabase.host is required"),
+        ({"postgresql": {"enabled": False}, "externalDatabase": {"password": "x1"}}, "externalDatabase.host is required"),
         ({"postgresql": {"auth": {"password": "p@ss/word"}}}, "password"),
+        # a database name is written into the PostgreSQL init script's SQL
+        ({"databases": {"studies": 'x";DROP DATABASE mlflow;--'}}, "/databases/studies"),
+        ({"databases": {"mlflow": "Upper"}}, "/databases/mlflow"),
+        ({"retrain": {"cronJob": {"schedule": "every monday"}}}, "/retrain/cronJob/schedule"),
+        ({"retrain": {"cronJob": {"schedule": "0 25 * * 1"}}}, "/retrain/cronJob/schedule"),
+        ({"retrain": {"cronJob": {"schedule": "CRON_TZ=UTC 0 3 * * 1"}}}, "/retrain/cronJob/schedule"),
+        ({"trials": {"resources": {"limits": {"memory": "1..5Gi"}}}}, "memory"),
+        ({"postgresql": {"persistence": {"size": "ten gigs"}}}, "/persistence/size"),
+        ({"image": {"repository": ""}}, "/image/repository"),
+        ({"trials": {"image": ""}}, "/trials/image"),
+        ({"prefect": {"image": {"repository": "Not A Repo"}}}, "/prefect/image/repository"),
+        ({"fullnameOverride": "Bad_Name"}, "/fullnameOverride"),
+        ({"trials": {"tolerations": [{"key": "gpu", "operator": "Exsts"}]}}, "/trials/tolerations"),
+        ({"trials": {"tolerations": [{"key": "gpu", "operator": "Exists", "value": "x"}]}}, "/trials/tolerations"),
+        ({"trials": {"tolerations": [{"key": "gpu", "effect": "NoSchedule", "tolerationSeconds": 5}]}}, "/trials/tolerations"),
+        ({"trials": {"tolerations": [{"keys": "gpu"}]}}, "additional properties 'keys' not allowed"),
+        ({"trials": {"nodeSelector": {"pool": "gpu nodes"}}}, "/trials/nodeSelector"),
+        ({"s3": {"endpointUrl": "ftp://minio:9000"}}, "/s3/endpointUrl"),
+        ({"imagePullSecrets": ["Bad_Secret"]}, "/imagePullSecrets"),
     ],
 )
 def test_bad_values_fail_the_render_with_a_message_naming_them(values, message):
     with pytest.raises(helm_python.HelmError, match=re.escape(message)):
         render(values)
+
+
+@pytest.mark.parametrize("schedule", ["0 3 * * 1", "*/15 * * * *", "0 0 1,15 * *", "30 2 * JAN-MAR MON-FRI", "@weekly", "0 22 * * 1-5"])
+def test_valid_cron_schedules_render(schedule):
+    objects, _ = render({"retrain": {"cronJob": {"enabled": True, "schedule": schedule}}})
+    assert by_kind(objects, "CronJob")["kt-kubetune-retrain"]["spec"]["schedule"] == schedule
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "set postgresql.auth.existingSecret (keys password, study-url) or postgresql.auth.password"),
+        ({"postgresql": {"enabled": False}, "externalDatabase": {"host": "pg"}}, "set externalDatabase.existingSecret"),
+        ({"postgresql": {"auth": {"password": "x1"}}, "minio": {"enabled": True}}, "minio.enabled needs s3.existingSecret"),
+        ({"postgresql": {"auth": {"password": "x1"}}, "mlflow": {"auth": {"enabled": True}}}, "mlflow.auth.enabled needs mlflow.auth.existingSecret"),
+    ],
+)
+def test_a_missing_credential_is_one_line_naming_the_values_to_set(values, message):
+    with pytest.raises(helm_python.HelmError, match=re.escape(message)):
+        render(values, credentials=False)
+
+
+def test_offline_renders_are_identical_so_argo_cd_sees_no_drift():
+    """No credential is generated at render time: `helm template` twice (what Argo CD and Flux do on every
+    sync) gives the same Secrets, so PostgreSQL's password never drifts from the one it started with."""
+    for values in VALUE_SETS.values():
+        assert render(values)[1] == render(values)[1]
 
 
 def test_every_value_has_a_helm_docs_comment():
@@ -261,34 +329,59 @@ def test_schema_forbids_unknown_keys_at_every_level():
     covered(schema, values, "")
 
 
-def test_prefect_flow_runs_get_a_secure_job_with_secrets_by_reference():
-    """The work pool's base job template, filled the way Prefect fills it (its own templating, variable
-    defaults), gives a strictly valid Job that runs as the controller, non-root, with secrets by reference."""
-    from prefect.utilities.templating import apply_values
+def dockerfile_config(path):
+    """ENTRYPOINT and CMD as the Dockerfile declares them (the JSON forms kubetune's Dockerfiles use)."""
+    from tests.k8s.container_runtime import ImageConfig
 
-    objects, _ = render(VALUE_SETS["auth-on"])
-    template = json.loads(by_kind(objects, "ConfigMap")["kt-kubetune-prefect-job-template"]["data"]["base-job-template.json"])
-    defaults = {name: prop.get("default") for name, prop in template["variables"]["properties"].items()}
-    defaults.update(name="retrain-run", command="python -m prefect.engine", env={}, labels={}, annotations={})
-    job = apply_values(template["job_configuration"]["job_manifest"], defaults)
-    job["metadata"] = {"name": "retrain-run", "namespace": job["metadata"]["namespace"]}
+    entrypoint, cmd = [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("ENTRYPOINT "):
+            entrypoint = json.loads(line.split(" ", 1)[1])
+        elif line.startswith("CMD "):
+            cmd = json.loads(line.split(" ", 1)[1])
+    return ImageConfig(entrypoint, cmd, {}, "/", "")
+
+
+def test_prefect_flow_runs_get_a_secure_job_that_runs_prefect_in_the_controller_image(prefect_api, monkeypatch):
+    """The work pool's base job template, turned into a Job by prefect-kubernetes itself (the worker's
+    configuration class and its prepare_for_flow_run), gives a strictly valid Job that runs as the
+    controller, non-root, with secrets by reference -- and whose container, resolved against the controller
+    Dockerfile's ENTRYPOINT and CMD as a container runtime resolves it, runs `prefect flow-run execute`
+    (with an ENTRYPOINT of `kubetune` it ran `kubetune prefect flow-run execute`: exit 2)."""
+    import asyncio
+    import uuid
+
+    from prefect.client.schemas.objects import FlowRun
+    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
+
+    from tests.k8s.container_runtime import resolve_argv
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    objects, _ = render(VALUE_SETS["auth-on"], name="kubetune")  # the release prefect.yaml is written for
+    template = json.loads(by_kind(objects, "ConfigMap")["kubetune-prefect-job-template"]["data"]["base-job-template.json"])
+    prefect_yaml = yaml.safe_load((CHART.parents[1] / "prefect.yaml").read_text())
+    [deployment] = [d for d in prefect_yaml["deployments"] if d["name"] == "weekly-retrain"]
+    configuration = asyncio.run(KubernetesWorkerJobConfiguration.from_template_and_values(template, deployment["work_pool"]["job_variables"]))
+    configuration.prepare_for_flow_run(FlowRun(id=uuid.uuid4(), name="retrain-run", flow_id=uuid.uuid4()))
+    job = configuration.job_manifest
+    job["metadata"]["name"] = job["metadata"].pop("generateName") + "x1"  # the API server's generateName
     container = job["spec"]["template"]["spec"]["containers"][0]
-    container["args"] = ["python", "-m", "prefect.engine"]
-    for kind in ("limits", "requests"):  # prefect-kubernetes drops unset (None) resources, as here
-        container["resources"][kind] = {k: v for k, v in container["resources"][kind].items() if v is not None}
+    assert resolve_argv(dockerfile_config(CHART.parents[1] / "infra" / "Dockerfile.controller"), container) == ["prefect", "flow-run", "execute"]
+    assert job["spec"]["ttlSecondsAfterFinished"] == 86400  # finished flow-run Jobs do not pile up
+    assert {"KUBETUNE_WORKDIR", "HOME", "PREFECT__FLOW_RUN_ID"} <= set(env_of(container))
     validate_all([job])
     pod = job["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == "kt-kubetune-controller" and job["metadata"]["namespace"] == NAMESPACE
+    assert pod["serviceAccountName"] == "kubetune-controller" and job["metadata"]["namespace"] == deployment["work_pool"]["job_variables"]["namespace"]
     assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "kubetune"  # admitted by the NetworkPolicies
     assert pod["containers"][0]["image"] == "kubetune-controller:0.1.0"
-    assert assert_secure_pods([job], token_allowed={"kt-kubetune-controller"}) == 1
+    assert assert_secure_pods([job], token_allowed={"kubetune-controller"}) == 1
     assert_no_plain_credentials([job])
     env = env_of(pod["containers"][0])
-    assert env["KUBETUNE_STORAGE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "kt-kubetune-db", "key": "study-url"}
-    assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kt-kubetune-mlflow-auth"
-    worker = by_kind(objects, "Deployment")["kt-kubetune-prefect-worker"]["spec"]["template"]["spec"]
+    assert env["KUBETUNE_STORAGE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "kubetune-db", "key": "study-url"}
+    assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "platform-mlflow-auth"
+    worker = by_kind(objects, "Deployment")["kubetune-prefect-worker"]["spec"]["template"]["spec"]
     assert "--base-job-template /etc/kubetune/base-job-template.json" in worker["containers"][0]["args"][0]
-    assert worker["volumes"][1]["configMap"]["name"] == "kt-kubetune-prefect-job-template"
+    assert worker["volumes"][1]["configMap"]["name"] == "kubetune-prefect-job-template"
 
 
 def test_the_worker_command_registers_the_work_pool_on_a_real_prefect_server(prefect_api, tmp_path):

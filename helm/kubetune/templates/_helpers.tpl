@@ -189,16 +189,6 @@ http://{{ include "kubetune.fullname" . }}-prefect:{{ .Values.prefect.server.por
 {{ include "kubetune.fullname" . }}-trial
 {{- end -}}
 
-{{/* A generated secret value that survives upgrades: (dict "ctx" $ "secret" name "key" key "length" 24) */}}
-{{- define "kubetune.persistentSecret" -}}
-{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .secret -}}
-{{- if and $existing (index $existing.data .key) -}}
-{{- index $existing.data .key | b64dec -}}
-{{- else -}}
-{{- randAlphaNum (.length | default 24) -}}
-{{- end -}}
-{{- end -}}
-
 {{/* The environment of a controller pod (a retrain CronJob run or a Prefect flow run). */}}
 {{- define "kubetune.flowRunEnv" -}}
 {{- $env := include "kubetune.flowRunEnvLines" . -}}
