@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Iterator
 
 import kubernetes_validate
+import yaml
 
-KUBE_VERSIONS = ("1.30", "1.37")
+NEWEST_SCHEMA = 37  # the newest Kubernetes minor kubernetes-validate ships schemas for
+
+
+def supported_versions() -> tuple[str, ...]:
+    """Every Kubernetes minor from the chart's declared kubeVersion floor to the newest schema: what the chart
+    says it supports is what is checked (1.25-1.28 require onPodConditions in every podFailurePolicy rule)."""
+    chart = yaml.safe_load((Path(__file__).resolve().parents[2] / "helm" / "kubetune" / "Chart.yaml").read_text())
+    floor = int(re.match(r">=\s*1\.(\d+)", chart["kubeVersion"]).group(1))
+    return tuple(f"1.{minor}" for minor in range(floor, NEWEST_SCHEMA + 1))
+
+
+KUBE_VERSIONS = supported_versions()
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob", "Pod"}
 
 

@@ -55,7 +55,7 @@ def test_rendered_mlflow_server_starts_and_stores_runs_and_artifacts(tmp_path, s
         "postgresql": {"enabled": False},
         "externalDatabase": {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": PG_PASSWORD},
         "databases": {"mlflow": database},
-        "minio": {"enabled": True},  # the bucket-creating init container runs too
+        "minio": {"enabled": True, "image": {"repository": "registry.example.com/minio", "tag": "RELEASE.2025-10-15T17-29-55Z"}},  # the bucket-creating init container runs too
         "s3": {"bucket": bucket, "endpointUrl": s3.url, "existingSecret": "platform-s3"},
         "mlflow": {"port": port, "workers": 1, "auth": {"enabled": auth, "existingSecret": "platform-mlflow-auth" if auth else ""}},
     }

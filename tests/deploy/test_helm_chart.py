@@ -28,7 +28,8 @@ VALUE_SETS = {
     },
     "gpu-trials": {"trials": {"gpu": {"enabled": True, "count": 2}}, "retrain": {"cronJob": {"enabled": True}}},
     "auth-on": {"mlflow": {"auth": {"enabled": True, "existingSecret": "platform-mlflow-auth"}, "allowedHosts": ["mlflow.example.com"]},
-                "minio": {"enabled": True}, "s3": {"existingSecret": "platform-s3"},
+                "minio": {"enabled": True, "image": {"repository": "registry.example.com/minio", "tag": "RELEASE.2025-10-15T17-29-55Z"}},
+                "s3": {"existingSecret": "platform-s3"},
                 "networkPolicy": {"uiFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]},
                 "retrain": {"cronJob": {"enabled": True}}},
 }
@@ -268,6 +269,8 @@ def test_valid_cron_schedules_render(schedule):
         ({}, "set postgresql.auth.existingSecret (keys password, study-url) or postgresql.auth.password"),
         ({"postgresql": {"enabled": False}, "externalDatabase": {"host": "pg"}}, "set externalDatabase.existingSecret"),
         ({"postgresql": {"auth": {"password": "x1"}}, "minio": {"enabled": True}}, "minio.enabled needs s3.existingSecret"),
+        ({"postgresql": {"auth": {"password": "x1"}}, "minio": {"enabled": True}, "s3": {"existingSecret": "s3"}},
+         "minio.enabled needs minio.image.repository and minio.image.tag"),
         ({"postgresql": {"auth": {"password": "x1"}}, "mlflow": {"auth": {"enabled": True}}}, "mlflow.auth.enabled needs mlflow.auth.existingSecret"),
     ],
 )

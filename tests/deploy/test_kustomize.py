@@ -34,7 +34,7 @@ def one(objects, kind):
 @pytest.mark.parametrize("overlay", ["cpu", "gpu"])
 def test_overlay_renders_valid_secure_least_privilege_objects(overlay):
     objects = kustomize(overlay)
-    assert {o["kind"] for o in objects} == {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "CronJob", "Job"}
+    assert {o["kind"] for o in objects} == {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "CronJob", "Job", "NetworkPolicy"}
     assert all(o["metadata"]["namespace"] == "kubetune" for o in objects)
     validate_all(objects)
     assert assert_secure_pods(objects, token_allowed={"kubetune-controller"}) == 2
@@ -43,12 +43,25 @@ def test_overlay_renders_valid_secure_least_privilege_objects(overlay):
     assert granted(one(objects, "Role")) == CONTROLLER_GRANTS
 
 
+def test_kubetune_pods_are_denied_by_default_and_reach_only_dns_mlflow_and_the_outside():
+    objects = kustomize("cpu")
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
+    selector = {"matchLabels": {"app.kubernetes.io/name": "kubetune"}}
+    assert policies["kubetune-default-deny"] == {"podSelector": selector, "policyTypes": ["Ingress", "Egress"]}
+    egress = policies["kubetune-egress"]
+    assert egress["podSelector"] == selector and egress["policyTypes"] == ["Egress"] and "ingress" not in egress
+    assert [sorted(p["port"] for p in rule["ports"]) for rule in egress["egress"]] == [[53, 53], [5000], [443, 5432, 6443]]
+    for pod in (one(objects, "Job")["spec"]["template"], one(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]):
+        assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "kubetune"  # the policies select it
+
+
 @pytest.mark.parametrize("overlay", ["cpu", "gpu"])
 def test_the_cronjob_runs_retrain_on_the_overlays_spec(overlay):
     objects = kustomize(overlay)
     configmap, cron = one(objects, "ConfigMap"), one(objects, "CronJob")
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["volumes"][0]["configMap"]["name"] == configmap["metadata"]["name"]  # the hashed name is followed
+    assert pod["containers"][0]["command"] == ["kubetune"]  # the controller image has no ENTRYPOINT
     assert pod["containers"][0]["args"][:2] == ["retrain", "/etc/kubetune/spec.yaml"]
     spec = parse_spec(yaml.safe_load(configmap["data"]["spec.yaml"]))
     k8s = spec.executor.kubernetes
