@@ -22,6 +22,7 @@ def supported_versions() -> tuple[str, ...]:
 
 KUBE_VERSIONS = supported_versions()
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob", "Pod"}
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
 
 
 def validate_all(objects: list[dict[str, Any]]) -> None:
@@ -50,7 +51,11 @@ def assert_secure_pods(objects: list[dict[str, Any]], token_allowed: set[str]) -
         assert context["runAsNonRoot"] is True and context["runAsUser"] > 0, name
         assert context["seccompProfile"]["type"] == "RuntimeDefault", name
         assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), name
-        assert not any("hostPath" in volume for volume in pod.get("volumes", [])), name
+        # Pod Security Standards, restricted profile: only these volume types, no host ports or sysctls
+        for volume in pod.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= RESTRICTED_VOLUMES, f"{name}: volume {volume['name']} is {kinds}"
+        assert not context.get("sysctls"), name
         if pod.get("serviceAccountName") not in token_allowed:
             assert pod.get("automountServiceAccountToken") is False, f"{name} mounts an API token"
         for container in pod["containers"] + pod.get("initContainers", []):
@@ -61,9 +66,19 @@ def assert_secure_pods(objects: list[dict[str, Any]], token_allowed: set[str]) -
             assert sc["runAsNonRoot"] is True, where
             assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add"), where
             assert not sc.get("privileged"), where
+            assert not any(port.get("hostPort") for port in container.get("ports", [])), f"{where} uses a host port"
             assert "resources" in container and container["resources"].get("limits", {}).get("memory"), f"{where} has no memory limit"
             checked += 1
     return checked
+
+
+def assert_services_are_probed(objects: list[dict[str, Any]]) -> None:
+    """Every long-running container (a Deployment's or StatefulSet's) has liveness and readiness probes."""
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                where = f"{obj['metadata']['name']}/{container['name']}"
+                assert "livenessProbe" in container and "readinessProbe" in container, f"{where} has no liveness/readiness probe"
 
 
 def assert_no_plain_credentials(objects: list[dict[str, Any]]) -> None:

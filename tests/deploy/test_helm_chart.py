@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from components.spec import parse_spec
-from tests.deploy.checks import CONTROLLER_GRANTS, assert_least_privilege, assert_no_plain_credentials, assert_secure_pods, granted, pod_specs, validate_all
+from tests.deploy.checks import (CONTROLLER_GRANTS, assert_least_privilege, assert_no_plain_credentials, assert_secure_pods, assert_services_are_probed,
+                                 granted, pod_specs, validate_all)
 
 import helm_python  # noqa: E402 - helm-python-sdk, from the test extra
 CHART = Path(__file__).resolve().parents[2] / "helm" / "kubetune"
@@ -83,6 +84,7 @@ def test_pods_are_non_root_read_only_and_unprivileged(rendered):
     _, objects, _ = rendered
     checked = assert_secure_pods(objects, token_allowed={"kt-kubetune-controller", "kt-kubetune-prefect-worker"})
     assert checked >= 3
+    assert_services_are_probed(objects)
 
 
 def test_credentials_only_through_secret_refs_and_never_in_plain_text(rendered):
