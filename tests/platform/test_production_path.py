@@ -279,3 +279,34 @@ def test_a_scheduled_retrain_runs_from_the_chart_to_the_registered_model(platfor
     observed = {(verb, resource, ns) for account, verb, resource, ns in api.state.requests if account == f"{RELEASE}-prefect-worker"}
     assert ("watch", "pods", NAMESPACE) in observed and ("create", "jobs", NAMESPACE) in observed, (observed, set(api.state.requests))
     assert all(uid != 0 for uid, _ in kubelet.users.values())
+
+
+def test_the_kubelet_runs_a_pod_as_its_manifest_and_image_say(images, tmp_path):
+    """A pod in the trial image: the image's user, a read-only root with a writable emptyDir, env from a
+    Secret and $(VAR); a root pod refused under runAsNonRoot and an absent image both reported as kubelets do."""
+    api = FakeKubeAPI(tls=True).start()
+    kubelet = TestKubelet(api, NAMESPACE, {"db": {"password": "pw-1"}}, runtime=BuildahRuntime()).start()
+    script = 'id -u; id -g; echo "$HOME|$URL"; touch /x 2>/dev/null || echo read-only; touch /tmp/x && echo tmp-ok; cat /proc/1/cmdline | tr "\\0" " "'
+    container = {"name": "c", "image": f"kubetune-trial:{TAG}", "command": ["sh", "-c", script],
+                 "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}, {"name": "URL", "value": "pg://u:$(PW)@h"}],
+                 "securityContext": {"readOnlyRootFilesystem": True, "runAsNonRoot": True}, "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}
+    pods = {
+        "runs": {"automountServiceAccountToken": False, "containers": [container], "volumes": [{"name": "tmp", "emptyDir": {}}]},
+        "root": {"automountServiceAccountToken": False, "securityContext": {"runAsUser": 0}, "containers": [container],
+                 "volumes": [{"name": "tmp", "emptyDir": {}}]},
+        "absent": {"containers": [{**container, "image": "kubetune-nothing:0"}], "volumes": [{"name": "tmp", "emptyDir": {}}]},
+    }
+    try:
+        threads = [kubelet.run_pod({"metadata": {"name": name}, "spec": spec}) for name, spec in pods.items()]
+        for thread in threads:
+            thread.join(timeout=120)
+        status = {name: api.state.get("pods", NAMESPACE, name)["status"] for name in pods}
+        assert status["runs"]["phase"] == "Succeeded", api.state.logs.get((NAMESPACE, "runs"))
+        assert api.state.logs[(NAMESPACE, "runs")].split("\n")[:5] == ["10001", "10001", "/tmp|pg://u:pw-1@h", "read-only", "tmp-ok"]
+        assert api.state.logs[(NAMESPACE, "runs")].split("\n")[5].startswith("sh -c")  # PID 1 of its own namespace
+        waiting = {name: status[name]["containerStatuses"][0]["state"]["waiting"] for name in ("root", "absent")}
+        assert waiting["root"] == {"reason": "CreateContainerConfigError", "message": "container has runAsNonRoot and image will run as root"}
+        assert waiting["absent"]["reason"] == "ErrImageNeverPull"
+    finally:
+        kubelet.stop()
+        api.stop()
