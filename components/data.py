@@ -94,9 +94,23 @@ def _parse(handle: io.BytesIO | Path, source: str, csv: _CsvDialect) -> pd.DataF
     except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user
         raise SpecError(f"data.source: cannot parse '{source}': {type(error).__name__}: {error}") from None
     _check_separator(frame, source, csv.separator)
+    _check_unique_header(handle, source, csv)
     if csv.decimal == "." and csv.separator != ",":
         _check_decimal_commas(frame, source)
     return frame
+
+
+def _check_unique_header(handle: io.BytesIO | Path, source: str, csv: _CsvDialect) -> None:
+    """pandas renames a repeated column name ('target' again becomes 'target.1'): a second target column
+    then went in as a feature, and CV and test scores read 1.0000."""
+    if isinstance(handle, io.BytesIO):
+        handle.seek(0)
+    header = pd.read_csv(handle, sep=csv.separator, encoding=csv.encoding, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise SpecError(f"data.source: the column name '{name}' appears twice in the header of '{source}'; rename or remove one")
+        seen.add(name)
 
 
 _DECIMAL_COMMA = r"^[+-]?\d+,\d+$"

@@ -19,7 +19,7 @@ import pandas as pd
 from components.data import identifier_columns, infer_task, unencodable_dtype
 from components.errors import SpecError
 from components.metrics import default_positive_class, metric_fits_task
-from components.models.registry import get_family
+from components.models.registry import family_tasks, get_family
 from components.spec import TuneSpec
 
 
@@ -89,7 +89,7 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")
     family = get_family(spec.model.family)
-    if task not in family.tasks:
+    if task not in family_tasks(family):
         raise SpecError(f"model.family: {spec.model.family} does not do {task}")
     for metric in spec.objective.metrics:
         if not metric_fits_task(metric, task):
@@ -97,6 +97,13 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     n_classes = int(frame[target].nunique()) if task == "classification" else None
     if n_classes is not None and n_classes < 2:
         raise SpecError(f"data.target: '{target}' has a single class; classification needs two or more")
+    if task == "regression" and frame[target].nunique() < 2:
+        # every model predicts it exactly: r2 read 1.0 and the model was registered
+        raise SpecError(f"data.target: '{target}' is {frame[target].iloc[0]} in every row; there is nothing to learn")
+    copy = _copy_of_target(frame, target, spec.data.drop)
+    if copy is not None:
+        raise SpecError(f"data.source: column '{copy}' equals the target '{target}' in every row (a copy of the label: "
+                        f"every score would be perfect); list it in data.drop")
     validation = spec.validation.strategy or ("stratified_kfold" if task == "classification" else "kfold")
     if validation == "stratified_kfold" and task != "classification":
         raise SpecError("validation.strategy: stratified_kfold needs a classification task")
@@ -124,6 +131,18 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
             raise SpecError(problem)
     return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes),
                      tuple(identifier_columns(frame[features])))
+
+
+def _copy_of_target(frame: pd.DataFrame, target: str, drop: list[str]) -> str | None:
+    """A feature column holding the target itself (a duplicated header, a leaked label): the first one found."""
+    label = frame[target]
+    for name in frame.columns:
+        if name == target or name in drop:
+            continue
+        column = frame[name]
+        if column.isna().equals(label.isna()) and (column.astype(str) == label.astype(str)).all():
+            return str(name)
+    return None
 
 
 def positive_class(spec: TuneSpec, target: pd.Series, n_classes: int | None) -> Any:
@@ -214,6 +233,21 @@ def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
     return n_train - math.ceil(n_train / folds)
 
 
+def check_cluster_stores(spec: TuneSpec) -> None:
+    """Trial pods reach the study through a shared storage and the data through an artifact store: a
+    Kubernetes study without both cannot run, and a dry run must not print a Job that could not either."""
+    from components.artifacts import artifact_root
+    from components.storage import journal_path, storage_url
+
+    if spec.executor.kind != "kubernetes":
+        return
+    if journal_path(storage_url(spec.storage.url)) is not None:
+        raise SpecError("storage.url: the kubernetes executor needs a study storage pods can reach: set storage.url or "
+                        "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)")
+    if not artifact_root(spec.artifacts.uri):
+        raise SpecError("artifacts.uri: the kubernetes executor needs an artifact store pods can read (s3://... or a mounted path)")
+
+
 def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     """Every check that can fail before a run is recorded: data, space, sampler, storage, resumability.
     ``frame``: the source's data when the caller has read it already (``retrain`` names its study after it).
@@ -235,11 +269,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     space = checked_space(spec, facts)
     sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
-    if spec.executor.kind == "kubernetes":
-        if journal_path(url) is not None:
-            raise SpecError("storage.url: the kubernetes executor needs a study storage pods can reach (postgresql://...)")
-        if not artifact_root(spec.artifacts.uri):
-            raise SpecError("artifacts.uri: the kubernetes executor needs an artifact store pods can read (s3://... or a mounted path)")
+    check_cluster_stores(spec)
     check_mlflow(resolve_tracking_uri(spec.tracking.mlflow_uri))
     check_artifacts(artifact_root(spec.artifacts.uri))
     check_storage_url(url)

@@ -8,7 +8,9 @@ NaN targets, a metric that does not fit the inferred task) live in ``components.
 
 from __future__ import annotations
 
+import copy
 import re
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,10 +43,10 @@ class ParamSpec(_Strict):
     """One search-space dimension: int, float or categorical, optionally conditional (``when``)."""
 
     type: Literal["int", "float", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(None, allow_inf_nan=False)
+    high: float | None = Field(None, allow_inf_nan=False)
     log: bool = False
-    step: float | None = None
+    step: float | None = Field(None, allow_inf_nan=False)
     choices: list[Scalar] | None = None
     when: dict[str, Scalar | list[Scalar]] | None = None
 
@@ -86,7 +88,7 @@ def _fmt(value: float | None) -> str:
 
 
 class DataSpec(_Strict):
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1, max_length=2048)
     target: str = "target"
     task: Literal["classification", "regression"] | None = None
     test_size: float = Field(0.2, gt=0, lt=1)
@@ -298,18 +300,32 @@ class SearchSpec(_Strict):
     sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"] = "auto"
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     pbt: PBTSpec = Field(default_factory=PBTSpec)
-    n_trials: int = Field(30, ge=1, le=100_000)
-    parallelism: int = Field(1, ge=1, le=1024)
+    n_trials: int = Field(30, ge=1, le=100_000, strict=True)  # strict: YAML's `true` is not one trial
+    parallelism: int = Field(1, ge=1, le=1024, strict=True)
     timeout: float | None = Field(None, gt=0, description="seconds; no new trial starts after it")
     trial_timeout: float | None = Field(None, gt=0, description="seconds one trial may run")
-    max_retries: int = Field(2, ge=0, le=20, description="re-runs of a trial lost to its worker dying")
-    seed: int | None = 42
+    max_retries: int = Field(2, ge=0, le=20, strict=True, description="re-runs of a trial lost to its worker dying")
+    seed: int | None = Field(42, ge=0, le=2**32 - 1, strict=True, description="NumPy's and Optuna's samplers take 0 to 2**32 - 1")
+
+
+MLFLOW_URI_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
 
 
 class TrackingSpec(_Strict):
-    mlflow_uri: str | None = None
-    experiment: str | None = None
-    registered_model: str | None = None
+    mlflow_uri: str | None = Field(None, max_length=2048)
+    experiment: str | None = Field(None, min_length=1, max_length=500)  # MLflow's column holds 500 characters
+    registered_model: str | None = Field(None, min_length=1, max_length=256)
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        """A tracking URI MLflow cannot use fails at the first run otherwise, after the study began."""
+        if value is None or "://" not in value:
+            return value  # a local path: MLflow's file store
+        scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in MLFLOW_URI_SCHEMES:
+            raise ValueError(f"scheme '{scheme}' is not one MLflow tracks to (use one of {', '.join(MLFLOW_URI_SCHEMES)}, or a path)")
+        return value
 
 
 class StorageSpec(_Strict):
@@ -557,18 +573,74 @@ def format_validation_error(error: ValidationError) -> str:
     elif first["type"] == "missing":
         message = "is required"
     elif first["type"] == "literal_error":
-        message = f"{message}, got {first.get('input')!r}"
-    return f"{location}: {message}" if location else message
+        message = f"{message}, got {_SHORT.repr(first.get('input'))}"
+    line = f"{location}: {message}" if location else message
+    return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 1] + "…"
+
+
+MAX_ERROR_CHARS = 300  # an error is one line a terminal shows whole, whatever the input held
+_SHORT = reprlib.Repr()  # keyword arguments to Repr() came in Python 3.12
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 6, 6, 2
+MAX_SPEC_NODES = 100_000
+
+
+def _count_nodes(raw: Any) -> None:
+    """Refuse a spec whose values expand beyond any real spec (a YAML alias bomb stays small on disk and
+    in memory -- aliases share objects -- but validating or echoing it walks every expansion)."""
+    budget = MAX_SPEC_NODES
+    stack = [raw]
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise SpecError(f"spec: more than {MAX_SPEC_NODES:,} values (YAML aliases expanding?); a spec is a short file")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def parse_spec(raw: dict[str, Any]) -> TuneSpec:
     """Validate a spec mapping; every problem becomes a SpecError naming the field."""
     if not isinstance(raw, dict):
         raise SpecError("spec: the file must hold a mapping (data:, model:, objective:, ...)")
+    _count_nodes(raw)
     try:
         return TuneSpec.model_validate(raw)
     except ValidationError as error:
         raise SpecError(format_validation_error(error)) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; in a spec that silently switches the dataset (a second
+    ``data:`` block), so a repeated key is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise SpecError(f"spec: key '{key}' appears twice (line {key_node.start_mark.line + 1}); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+MAX_SPEC_BYTES = 1_000_000
+
+
+def read_spec_text(path: Path) -> str:
+    """The spec file as text, or a one-line error saying why it is not UTF-8 YAML text."""
+    data = path.read_bytes()[: MAX_SPEC_BYTES + 1]
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec: '{path}' is larger than {MAX_SPEC_BYTES:,} bytes; a spec is a short YAML file")
+    if data[:2] == b"\x1f\x8b":
+        raise SpecError(f"spec: '{path}' is gzip-compressed; decompress it first")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        hint = " (it looks like UTF-16: save it as UTF-8)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise SpecError(f"spec: '{path}' is not UTF-8 text: byte 0x{data[error.start]:02x} at position {error.start}{hint}") from None
 
 
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> TuneSpec:
@@ -576,18 +648,22 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Tune
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec: no such file '{path}'")
+    text = read_spec_text(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"spec: '{path}' is not valid YAML{where}") from None
+    except RecursionError:
+        raise SpecError(f"spec: '{path}' is nested too deeply to be a spec") from None
     return parse_spec(apply_overrides(raw, overrides or {}))
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with dotted-key overrides set; None values are skipped."""
-    result = yaml.safe_load(yaml.safe_dump(raw)) if raw else {}
+    """Return a copy of ``raw`` with dotted-key overrides set; None values are skipped. The copy keeps the
+    keys' order: a conditional parameter must come after the one its ``when`` names."""
+    result = copy.deepcopy(raw) if raw else {}
     if not isinstance(result, dict):
         return result
     for dotted, value in overrides.items():

@@ -145,7 +145,9 @@ def _run(args: argparse.Namespace) -> int:
         import yaml
 
         from components.dry_run import first_trial_job
+        from components.preflight import check_cluster_stores
 
+        check_cluster_stores(spec)  # the same refusal as validate and tune: no Job that could not run is printed
         if not args.verbose:
             optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "study created in memory" line is no part of the Job
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")

@@ -72,3 +72,18 @@ class DummyFamily(_Base):
 
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
         return DummyClassifier(random_state=seed, **params)
+
+
+class NoTasksFamily:
+    """What the docs ask of a user's family and no more: default_space and build (no ``tasks``)."""
+
+    def default_space(self, task):
+        return {"strategy": {"type": "categorical", "choices": ["prior", "most_frequent"]}}
+
+    def build(self, params, task, seed):
+        return DummyClassifier(strategy=params.get("strategy", "prior"))
+
+
+class NoBuildFamily:
+    def default_space(self, task):
+        return {}

@@ -53,4 +53,17 @@ def get_family(name: str) -> Any:
         from components.errors import SpecError
 
         raise SpecError(f"model.family: cannot import '{name}' ({error})") from None
-    return family_cls()
+    family = family_cls()
+    missing = [method for method in ("default_space", "build") if not callable(getattr(family, method, None))]
+    if missing:
+        from components.errors import SpecError
+
+        raise SpecError(f"model.family: '{name}' has no {' or '.join(missing)} method (a family needs default_space(task) and build(params, task, seed))")
+    return family
+
+
+def family_tasks(family: Any) -> frozenset[str]:
+    """The tasks a family does: its ``tasks`` attribute, optional for a user's family (both, when absent)."""
+    from components.models.base import BOTH
+
+    return frozenset(getattr(family, "tasks", BOTH))

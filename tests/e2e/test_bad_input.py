@@ -1,5 +1,7 @@
 """Bad input through the real CLI: one line naming the field, exit code 2, no traceback, nothing recorded."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -37,6 +39,8 @@ def data_files(tmp_path):
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
         ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
+        # a NaN bound reached the sampler after the MLflow parent run was created (left RUNNING)
+        ({"space": ", space: {max_features: {type: float, low: 0.1, high: .nan}}"}, "model.space.max_features.high: Input should be a finite number"),
         ({"metric": "f1, positive_class: benign"}, "objective.positive_class: 'benign' is not a class of 'target' (0, 1)"),
         ({"source": "dated.parquet", "target": "y"}, "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop"),
         ({"space": ", params: {n_estimator: 10}"}, "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)"),
@@ -75,6 +79,12 @@ def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch
 def test_cli_override_is_validated_too(tmp_path):
     result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith("kubetune: error: search.n_trials:")
+
+
+def test_a_seed_numpy_cannot_take_is_one_line(tmp_path):
+    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--seed", "-5"], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["kubetune: error: search.seed: Input should be greater than or equal to 0"]
 
 
 def test_validate_command_checks_without_recording(tmp_path):
@@ -146,10 +156,23 @@ def test_dry_run_refuses_a_parameter_the_model_does_not_take(tmp_path):
     spec = yaml.safe_load((REPO / "examples" / "breast_cancer_k8s_gpu.yaml").read_text())
     spec["model"]["params"] = {"widht": 64}
     path = write_spec(tmp_path / "spec.yaml", yaml.safe_dump(spec))
-    result = run_cli(["tune", str(path), "--dry-run"], cwd=tmp_path)
+    env = {**os.environ, "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x"}
+    result = run_cli(["tune", str(path), "--dry-run"], cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["kubetune: error: model.params.widht: torch_mlp has no parameter 'widht' (did you mean 'width'?)"]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["validate"], ["tune", "--dry-run"]])
+def test_a_cluster_spec_without_a_study_storage_names_the_setting_in_validate_and_dry_run(tmp_path, command):
+    """validate asked for a storage URL without naming KUBETUNE_STORAGE_URL while the dry run of the same
+    file printed a Job whose every pod would run with "storage_url": null."""
+    env = {k: v for k, v in os.environ.items() if k != "KUBETUNE_STORAGE_URL"}
+    result = run_cli([command[0], str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), *command[1:]], cwd=tmp_path, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "kubetune: error: storage.url: the kubernetes executor needs a study storage pods can reach: set storage.url or "
+        "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)"]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,39 @@ from pathlib import Path
 from typing import Any, Callable
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class ContainerProcess(subprocess.Popen):
+    """The ``unshare`` process of a container; its child is PID 1 of the container's PID namespace.
+
+    Killing that child ends every process of the namespace (the kernel's rule for a namespace's init). It
+    must be killed by its host PID: ``unshare --kill-child`` sets a parent-death signal that the kernel
+    clears when the container drops to its user, so killing ``unshare`` alone left servers such as the
+    MLflow pod's gunicorn workers running (and holding the log pipe open) after their pod was deleted."""
+
+    def kill(self) -> None:
+        for pid in _children(self.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        super().kill()
+
+    terminate = kill  # a container's processes get no grace period here: pods are deleted at the end of a test
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state: the parent's PID
+            children.append(int(entry.name))
+    return children
 
 
 class ContainerConfigError(Exception):
@@ -195,7 +229,7 @@ class BuildahRuntime:
         config_path.write_text(json.dumps(config))
         config_path.chmod(0o600)
         init = Path(__file__).with_name("container_init.py")
-        process = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--kill-child", sys.executable, "-I", str(init), str(config_path)],
+        process = ContainerProcess(["unshare", "--mount", "--pid", "--fork", "--kill-child", sys.executable, "-I", str(init), str(config_path)],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         return Started(process, cleanup, (uid, gid))
 
@@ -256,5 +290,5 @@ def decode_secret(secret: dict[str, Any]) -> dict[str, str]:
     return {**data, **(secret.get("stringData") or {})}
 
 
-__all__ = ["BuildahRuntime", "ContainerConfigError", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
+__all__ = ["BuildahRuntime", "ContainerConfigError", "ContainerProcess", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
            "decode_secret", "expand", "resolve_argv", "resolve_user"]

@@ -61,6 +61,7 @@ class TestKubelet:
         self.users: dict[str, tuple[int, int]] = {}  # pod name -> the uid/gid its container ran as
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pod_threads: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -71,11 +72,16 @@ class TestKubelet:
             self._threads.append(thread)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Stop watching, kill every container still running, and wait for the pods' threads to clean up
+        (an image's working container is removed when its pod's thread ends)."""
         self._stop.set()
         for process in list(self.processes.values()):
             if process.poll() is None:
                 process.kill()
+        deadline = time.monotonic() + wait_s
+        for thread in list(self._pod_threads):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _watch_jobs(self) -> None:
         seen: set[str] = set()
@@ -86,7 +92,9 @@ class TestKubelet:
                     uid = job["metadata"]["uid"]
                     if event["type"] == "ADDED" and uid not in seen:
                         seen.add(uid)
-                        threading.Thread(target=self._run_job, args=(self.client.sanitize_for_serialization(event["object"]),), daemon=True).start()
+                        thread = threading.Thread(target=self._run_job, args=(self.client.sanitize_for_serialization(event["object"]),), daemon=True)
+                        thread.start()
+                        self._pod_threads.append(thread)
             except Exception:  # noqa: BLE001 - the server may be stopping
                 time.sleep(0.2)
 
@@ -108,6 +116,7 @@ class TestKubelet:
         self.core.create_namespaced_pod(self.namespace, pod)
         thread = threading.Thread(target=self._run_pod, args=(pod, None), daemon=True)
         thread.start()
+        self._pod_threads.append(thread)
         return thread
 
     def _run_job(self, job: dict[str, Any]) -> None:

@@ -155,12 +155,21 @@ def platform(images, s3, prefect_api, tmp_path):  # noqa: ANN001, ANN201
         for pod in (worker_pod, mlflow_pod):
             api.state.delete("pods", NAMESPACE, pod["metadata"]["name"], None)
         kubelet.stop()
-        time.sleep(1)
         api.stop()
         for name in databases.values():
             drop_database(name)
         for name, log in api.state.logs.items():
             (tmp_path / f"{name[1]}.log").write_text(log)
+        assert_no_container_left()
+
+
+def assert_no_container_left() -> None:
+    """Deleting a pod ends all of its processes and removes its working container, servers included."""
+    left = subprocess.run(["buildah", "containers", "--format", "{{.ContainerName}}"], capture_output=True, text=True).stdout.split()
+    assert [name for name in left if name.startswith("kubelet-")] == [], left
+    commands = subprocess.run(["ps", "-o", "args=", "-u", "10001"], capture_output=True, text=True).stdout.splitlines()
+    left = [command for command in commands if "/opt/kubetune/" in command]  # the images' virtualenv
+    assert left == [], f"{len(left)} processes of the pods outlived them: {left[:3]}"
 
 
 def deploy_and_trigger(prefect_api: str, parameters: dict[str, Any], home: Path) -> str:
@@ -310,3 +319,4 @@ def test_the_kubelet_runs_a_pod_as_its_manifest_and_image_say(images, tmp_path):
     finally:
         kubelet.stop()
         api.stop()
+        assert_no_container_left()
