@@ -17,7 +17,6 @@ line, unless KUBETUNE_REQUIRE_PLATFORM_TEST=1 (CI), where that is a failure.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import shutil
@@ -178,19 +177,15 @@ def deploy_and_trigger(prefect_api: str, parameters: dict[str, Any], home: Path)
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    async def trigger() -> str:
-        from prefect.client.orchestration import get_client
+    # through the Prefect REST API: an in-process client would follow whatever settings earlier tests in
+    # this worker left (a temporary server), not PREFECT_API_URL
+    import requests
 
-        async with get_client() as client:
-            deployment = await client.read_deployment_by_name("retrain/weekly-retrain")
-            run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
-            return str(run.id)
-
-    os.environ["PREFECT_API_URL"] = prefect_api
-    try:
-        return asyncio.run(trigger())
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
+    deployment = requests.get(f"{prefect_api}/deployments/name/retrain/weekly-retrain", timeout=30)
+    assert deployment.status_code == 200, deployment.text
+    run = requests.post(f"{prefect_api}/deployments/{deployment.json()['id']}/create_flow_run", json={"parameters": parameters}, timeout=30)
+    assert run.status_code == 201, run.text
+    return run.json()["id"]
 
 
 def flow_run_state(prefect_api: str, run_id: str) -> tuple[str, str]:
