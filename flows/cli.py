@@ -177,6 +177,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
+    from components.redact import redact_url
+    from components.tracking import resolve_tracking_uri
+
+    tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
+    if redact_url(tracking_uri) != tracking_uri:
+        # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         # MLflow prints two links for every run it ends on a tracking server: 200 lines for 100 trials,
