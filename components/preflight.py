@@ -134,15 +134,27 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
 
 
 def _copy_of_target(frame: pd.DataFrame, target: str, drop: list[str]) -> str | None:
-    """A feature column holding the target itself (a duplicated header, a leaked label): the first one found."""
+    """A feature column holding the target itself (a duplicated header, a leaked label): the first one found.
+    The first rows are compared first, so only a column that starts as a copy costs a pass over every row."""
     label = frame[target]
+    head = _as_text(label.head(_HEAD_ROWS))
     for name in frame.columns:
         if name == target or name in drop:
             continue
         column = frame[name]
-        if column.isna().equals(label.isna()) and (column.astype(str) == label.astype(str)).all():
+        if not _as_text(column.head(_HEAD_ROWS)).equals(head):
+            continue
+        if _as_text(column).equals(_as_text(label)):
             return str(name)
     return None
+
+
+_HEAD_ROWS = 1000
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as text with gaps kept as gaps: 1 and 1.0 of two dtypes differ, as they did before."""
+    return values.astype(str).where(values.notna(), None).reset_index(drop=True)
 
 
 def positive_class(spec: TuneSpec, target: pd.Series, n_classes: int | None) -> Any:

@@ -621,7 +621,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise SpecError(f"spec: key '{key}' appears twice (line {key_node.start_mark.line + 1}); keep one")
+                raise SpecError(f"spec: key {_SHORT.repr(key)} appears twice (line {key_node.start_mark.line + 1}); keep one")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -631,7 +631,8 @@ MAX_SPEC_BYTES = 1_000_000
 
 def read_spec_text(path: Path) -> str:
     """The spec file as text, or a one-line error saying why it is not UTF-8 YAML text."""
-    data = path.read_bytes()[: MAX_SPEC_BYTES + 1]
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SPEC_BYTES + 1)  # never more than the limit into memory
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"spec: '{path}' is larger than {MAX_SPEC_BYTES:,} bytes; a spec is a short YAML file")
     if data[:2] == b"\x1f\x8b":

@@ -9,6 +9,9 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
+from components.errors import SpecError
+from components.models.base import BOTH
+
 _BUILTIN: dict[str, str] = {
     "logistic_regression": "components.models.linear:LogisticRegressionFamily",
     "ridge": "components.models.linear:RidgeFamily",
@@ -50,20 +53,14 @@ def get_family(name: str) -> Any:
     try:
         family_cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
-        from components.errors import SpecError
-
         raise SpecError(f"model.family: cannot import '{name}' ({error})") from None
     family = family_cls()
     missing = [method for method in ("default_space", "build") if not callable(getattr(family, method, None))]
     if missing:
-        from components.errors import SpecError
-
         raise SpecError(f"model.family: '{name}' has no {' or '.join(missing)} method (a family needs default_space(task) and build(params, task, seed))")
     return family
 
 
 def family_tasks(family: Any) -> frozenset[str]:
     """The tasks a family does: its ``tasks`` attribute, optional for a user's family (both, when absent)."""
-    from components.models.base import BOTH
-
     return frozenset(getattr(family, "tasks", BOTH))

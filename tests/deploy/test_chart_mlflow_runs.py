@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import subprocess
 import uuid
 
@@ -15,6 +14,7 @@ import requests
 import yaml
 
 from tests.conftest import VENV_BIN, free_port, wait_for_http
+from tests.k8s.container_runtime import container_env
 from tests.services import AWS_KEY_ID, AWS_SECRET, PG_PASSWORD, create_database, drop_database, stop_process
 
 import helm_python
@@ -22,21 +22,8 @@ import helm_python
 from tests.deploy.test_helm_chart import CHART, NAMESPACE
 
 
-def kubelet_env(container, secrets):
-    """The container's environment as the kubelet builds it: secretKeyRef looked up, $(VAR) expanded
-    from variables defined earlier in the list."""
-    env = {}
-    for item in container.get("env", []):
-        if "valueFrom" in item:
-            ref = item["valueFrom"]["secretKeyRef"]
-            env[item["name"]] = secrets[ref["name"]][ref["key"]]
-        else:
-            env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"])
-    return env
-
-
 def run_container(container, secrets, tmp_path, wait=True):
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **kubelet_env(container, secrets)}
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **container_env(container, secrets.__getitem__, lambda name: {})}  # as the test kubelet builds it
     env.pop("MLFLOW_TRACKING_URI", None)
     command = container["command"] + container.get("args", [])
     if not wait:

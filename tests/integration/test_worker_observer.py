@@ -10,9 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-import yaml
-
 from tests.k8s.fake_api import FakeKubeAPI
 
 NAMESPACE = "ml-platform"
@@ -42,14 +39,9 @@ def observe(tmp_path, prefect_api, env_overrides, seconds=6.0):
     try:
         token = api.state.authorizer.issue_token(NAMESPACE, "worker")
         api.state.authorizer.grant_role(NAMESPACE, "worker", rules)
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "c",
-            "clusters": [{"name": "c", "cluster": {"server": api.url, "certificate-authority": str(api.ca_cert)}}],
-            "users": [{"name": "u", "user": {"token": token}}],
-            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": NAMESPACE}}]}))
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", token=token, namespace=NAMESPACE)
         observer_env = {k: v for k, v in chart_env.items() if k.startswith("PREFECT_INTEGRATIONS_KUBERNETES_")}
-        env = {**os.environ, **observer_env, **env_overrides, "KUBECONFIG": str(kubeconfig), "PREFECT_API_URL": prefect_api,
+        env = {**os.environ, **observer_env, **env_overrides, "KUBECONFIG": kubeconfig, "PREFECT_API_URL": prefect_api,
                "PREFECT_HOME": str(tmp_path / "prefect")}
         env = {k: v for k, v in env.items() if v is not None}
         subprocess.run([sys.executable, "-c", OBSERVER, str(seconds)], env=env, timeout=120, capture_output=True, check=True)

@@ -284,11 +284,32 @@ class BuildahRuntime:
         return mounts
 
 
+def container_env(container: dict[str, Any], secret: Callable[[str], dict[str, str]], config_map: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: envFrom first, then env (which wins),
+    secretKeyRef and configMapKeyRef looked up, ``$(VAR)`` expanded from the variables listed before."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        values = secret(source["secretRef"]["name"]) if "secretRef" in source else config_map(source["configMapRef"]["name"])
+        env.update({source.get("prefix", "") + key: value for key, value in values.items()})
+    for item in container.get("env") or []:
+        if "value" in item or "valueFrom" not in item:
+            env[item["name"]] = expand(item.get("value") or "", env)
+        elif "secretKeyRef" in item["valueFrom"]:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secret(ref["name"])[ref["key"]]
+        elif "configMapKeyRef" in item["valueFrom"]:
+            ref = item["valueFrom"]["configMapKeyRef"]
+            env[item["name"]] = config_map(ref["name"])[ref["key"]]
+        else:
+            raise ContainerConfigError(f"env {item['name']}: only values, secretKeyRef and configMapKeyRef are resolved here")
+    return env
+
+
 def decode_secret(secret: dict[str, Any]) -> dict[str, str]:
     """A Secret's ``data`` (base64) and ``stringData`` as plain strings."""
     data = {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
     return {**data, **(secret.get("stringData") or {})}
 
 
-__all__ = ["BuildahRuntime", "ContainerConfigError", "ContainerProcess", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
+__all__ = ["BuildahRuntime", "ContainerConfigError", "ContainerProcess", "container_env", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
            "decode_secret", "expand", "resolve_argv", "resolve_user"]

@@ -528,7 +528,8 @@ class FakeKubeAPI:
         self.server.shutdown()
         self.server.server_close()
 
-    def kubeconfig(self, path: Any) -> str:
+    def kubeconfig(self, path: Any, token: str | None = None, namespace: str = "kubetune") -> str:
+        """A kubeconfig for this server: as the admin, or as the ServiceAccount a ``token`` belongs to."""
         import yaml
 
         cluster: dict[str, Any] = {"server": self.url}
@@ -537,8 +538,8 @@ class FakeKubeAPI:
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "fake",
             "clusters": [{"name": "fake", "cluster": cluster}],
-            "users": [{"name": "fake", "user": {}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "kubetune"}}],
+            "users": [{"name": "fake", "user": {"token": token} if token else {}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": namespace}}],
         }
         path.write_text(yaml.safe_dump(config))
         return str(path)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from kubernetes import client, watch
 
-from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, VolumeSource, decode_secret, expand
+from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, VolumeSource, container_env, decode_secret
 from tests.k8s.fake_api import FakeKubeAPI
 
 Behaviour = Callable[[dict[str, Any]], str]
@@ -229,26 +229,7 @@ class TestKubelet:
                             api_port=self.api.port, ca_cert=self.api.ca_cert)
 
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
-        """envFrom first, then env (which wins), as the kubelet orders them."""
-        env: dict[str, str] = {}
-        for source in container.get("envFrom") or []:
-            if "secretRef" in source:
-                values = self._secret(source["secretRef"]["name"])
-            else:
-                values = self._config_map(source["configMapRef"]["name"])
-            env.update({source.get("prefix", "") + key: value for key, value in values.items()})
-        for item in container.get("env") or []:
-            if "value" in item or "valueFrom" not in item:
-                env[item["name"]] = expand(item.get("value") or "", env)  # $(VAR) of variables listed before
-            elif "secretKeyRef" in item["valueFrom"]:
-                ref = item["valueFrom"]["secretKeyRef"]
-                env[item["name"]] = self._secret(ref["name"])[ref["key"]]
-            elif "configMapKeyRef" in item["valueFrom"]:
-                ref = item["valueFrom"]["configMapKeyRef"]
-                env[item["name"]] = self._config_map(ref["name"])[ref["key"]]
-            else:
-                raise ContainerConfigError(f"env {item['name']}: only values, secretKeyRef and configMapKeyRef are resolved here")
-        return env
+        return container_env(container, self._secret, self._config_map)
 
     def _pending_on_node(self, pod_name: str, reason: str, message: str | None = None) -> None:
         """Scheduled, its container waiting for ``reason`` (what a kubelet reports before the container runs)."""
