@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from components.executors.kubernetes_manifest import REQUEST_ENV  # noqa: E402
 from components.pod_entrypoint import read_published  # noqa: E402
 from components.storage import open_storage  # noqa: E402
-from components.trial import TrialRequest  # noqa: E402
+from components.records import TrialRequest  # noqa: E402
 
 PARAMS = {"depth": 3, "width": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 1e-5, "batch_size": 256, "epochs": 20}
 

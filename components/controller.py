@@ -32,7 +32,7 @@ from components.requeue import MAX_RETRIES_ATTR, PROVENANCE_PREFIXES, STALE_REAS
 from components.space import Space, suggest
 from components.tracking import Tracker
 from components.transient import retry_transient
-from components.trial import TrialRequest, TrialResult
+from components.records import TrialRequest, TrialResult
 
 log = logging.getLogger("kubetune.controller")
 

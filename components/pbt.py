@@ -19,7 +19,7 @@ import numpy as np
 
 from components.models.registry import get_family
 from components.space import Space, is_active
-from components.warmstart import project
+from components.space import project
 
 
 @dataclass(frozen=True)

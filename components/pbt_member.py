@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from components.trial import StepReporter, TrialRequest, TrialResult, failed_result, load_training_data, peak_memory_mb
+from components.records import TrialRequest, TrialResult
+from components.trial_reporting import StepReporter, failed_result, load_training_data, peak_memory_mb
 
 
 def run_member_round(request: TrialRequest) -> TrialResult:

@@ -15,7 +15,8 @@ import sys
 
 from components.executors.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
 from components.heartbeat import heartbeat
-from components.trial import TrialRequest, TrialResult, run_trial
+from components.trial import run_trial
+from components.records import TrialRequest, TrialResult
 
 RESULT_ATTR = "kubetune.result"
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from components.redact import redact_url
-from components.trial import TrialResult
+from components.records import TrialResult
 
 log = logging.getLogger("kubetune.tracking")
 

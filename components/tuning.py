@@ -35,7 +35,7 @@ from components.spec import ParamSpec, TuneSpec
 from components.storage import open_storage, storage_url
 from components.study import best_trial, open_study
 from components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG, Tracker, param_value, resolve_tracking_uri, run_url, safe_uri
-from components.trial import TrialRequest
+from components.records import TrialRequest
 from components.warm_box import describe_ranges, narrowed_ranges
 from components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
 

@@ -34,7 +34,7 @@ def past_optima_box(space: Space, optima: list[dict[str, Any]], warm: Iterable[d
     """``space`` with each numeric parameter's range cut to the span of ``optima`` (and ``warm``).
 
     ``optima`` and ``warm`` are configurations already projected into ``space``
-    (components.warmstart.project), so their values lie inside its bounds and on its steps.
+    (components.space.project), so their values lie inside its bounds and on its steps.
     """
     points = list(optima) + list(warm)
     narrowed: Space = {}

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from components.metafeatures import LOG_SCALED
-from components.space import Space, is_active
+from components.space import Space, project
 from components.warm_box import MIN_STUDIES, describe_ranges, narrowed_ranges, past_optima_box
 from components.warm_portfolio import ScoredTrials, portfolio, quantiles, spread_out
 
@@ -136,36 +136,6 @@ def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> l
 
 
 # -- projection -----------------------------------------------------------------------------------------
-
-
-def project(params: dict[str, Any], space: Space) -> dict[str, Any]:
-    """``params`` (past values, possibly as strings) as values the current space can take.
-
-    Parameters are walked in the space's order, so a conditional parameter is kept only when its
-    condition holds on the projected values. Returns an empty dict when nothing survives.
-    """
-    projected: dict[str, Any] = {}
-    for name, param in space.items():
-        if name not in params or not is_active(param, projected):
-            continue
-        value = params[name]
-        if param.type == "categorical":
-            match = [c for c in param.choices if c == value or str(c) == str(value)]
-            if match:
-                projected[name] = match[0]
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if not math.isfinite(number):
-            continue
-        number = min(max(number, param.low), param.high)
-        if param.step:
-            number = param.low + round((number - param.low) / param.step) * param.step
-            number = min(number, param.high)
-        projected[name] = int(round(number)) if param.type == "int" else float(number)
-    return projected
 
 
 def _key(params: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from components.trial import TrialRequest, TrialResult
+from components.records import TrialRequest, TrialResult
 
 
 class Executor(Protocol):

@@ -29,7 +29,7 @@ from typing import Any, Callable
 from components.errors import KubetuneError
 from components.executors.kubernetes_manifest import LABEL_TRIAL, TRIAL_ERROR_EXIT, render_job, selector
 from components.spec import KubernetesSpec
-from components.trial import TrialRequest, TrialResult
+from components.records import TrialRequest, TrialResult
 
 log = logging.getLogger("kubetune.kubernetes")
 ResultReader = Callable[[int], TrialResult | None]  # trial number -> the result its pod published

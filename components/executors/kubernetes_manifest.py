@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from components.spec import KubernetesSpec
-from components.trial import TrialRequest
+from components.records import TrialRequest
 
 CONTAINER = "trial"
 LABEL_APP = "app.kubernetes.io/name"

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait as wait_any
 
-from components.trial import TrialRequest, TrialResult
+from components.records import TrialRequest, TrialResult
 
 
 READY = "ready"

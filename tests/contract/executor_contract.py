@@ -12,7 +12,7 @@ import time
 import pytest
 
 from components.data import read_source, write_frame
-from components.trial import TrialRequest
+from components.records import TrialRequest
 
 
 def request(data_uri: str, number: int, family: str, params: dict) -> TrialRequest:

@@ -187,7 +187,7 @@ def test_gpu_trial_defaults_reach_the_retrain_spec_and_its_trial_jobs():
     import kubernetes_validate
 
     from components.executors.kubernetes_manifest import render_job
-    from components.trial import TrialRequest
+    from components.records import TrialRequest
 
     objects, _ = render(VALUE_SETS["gpu-trials"])
     spec = parse_spec(yaml.safe_load(by_kind(objects, "ConfigMap")["kt-kubetune-retrain-spec"]["data"]["spec.yaml"]))

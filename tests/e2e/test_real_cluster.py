@@ -16,7 +16,7 @@ def test_rendered_job_is_accepted_by_a_real_api_server():
 
     from components.executors.kubernetes_manifest import render_job
     from components.spec import KubernetesSpec
-    from components.trial import TrialRequest
+    from components.records import TrialRequest
 
     config.load_kube_config()
     namespace = os.environ.get("KUBETUNE_TEST_NAMESPACE", "default")

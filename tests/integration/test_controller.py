@@ -14,7 +14,7 @@ from components.executors.local import LocalExecutor
 from components.spec import ParamSpec
 from components.storage import open_storage
 from components.tracking import Tracker
-from components.trial import TrialRequest
+from components.records import TrialRequest
 
 SPACE = {"x": ParamSpec(type="float", low=0.0, high=1.0), "sleep": ParamSpec(type="float", low=0.0, high=0.05)}
 

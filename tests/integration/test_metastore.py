@@ -10,7 +10,7 @@ import uuid
 
 from components.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
 from components.tracking import Tracker
-from components.trial import TrialResult
+from components.records import TrialResult
 
 
 def write_study(

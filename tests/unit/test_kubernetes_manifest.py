@@ -5,7 +5,7 @@ import pytest
 
 from components.executors.kubernetes_manifest import job_name, render_job, selector, study_label
 from components.spec import KubernetesSpec
-from components.trial import TrialRequest
+from components.records import TrialRequest
 
 REQUEST = TrialRequest(study_name="Breast Cancer / RF (nightly)", trial_number=12, params={"max_depth": 7}, family="random_forest",
                        task="classification", n_classes=2, data_uri="s3://ml/kubetune/train.parquet", target="target",

@@ -1,5 +1,6 @@
 from components.data import read_source, write_frame
-from components.trial import TrialRequest, run_trial
+from components.trial import run_trial
+from components.records import TrialRequest
 
 
 def make_request(tmp_path, family="random_forest", params=None, **overrides):

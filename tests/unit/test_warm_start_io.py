@@ -84,7 +84,7 @@ def test_a_cache_folder_that_cannot_be_written_keeps_the_history_it_read(tmp_pat
     """A controller whose cache folder is not writable (read-only root file system) must still warm-start:
     the history read from MLflow is used, and the log says the cache was not written."""
     from components.metastore import read_history
-    from components.trial import TrialResult
+    from components.records import TrialResult
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, "pipeline")

@@ -4,6 +4,7 @@ import optuna
 import pytest
 
 from components.search import build_sampler
+from components.space import project
 from components.spec import ParamSpec
 from components.warmstart import (
     CurrentStudy,
@@ -12,7 +13,6 @@ from components.warmstart import (
     cmaes_source_trials,
     meta_distances,
     plan_warm_start,
-    project,
 )
 
 
