@@ -1,7 +1,7 @@
 """The GPU trial path, measured: the real pod entrypoint trains ``torch_mlp`` on CUDA, then the same trial
 is forced onto the CPU (``CUDA_VISIBLE_DEVICES=""``) for the ratio, side by side in one run.
 
-Each trial runs exactly as in a pod: ``python -m components.pod_entrypoint`` in its own process, the
+Each trial runs exactly as in a pod: ``python -m kubetune.components.execution.pod_entrypoint`` in its own process, the
 request in ``KUBETUNE_TRIAL_REQUEST``, the study storage in ``KUBETUNE_STORAGE_URL`` (a journal file here),
 the result published to the study storage and read back from there. Run it on a machine with a GPU:
 ``python bench/gpu_trial.py --rows 50000 --repeats 3``. Figures go to docs/benchmarks.md.
@@ -24,10 +24,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from components.executors.kubernetes_manifest import REQUEST_ENV  # noqa: E402
-from components.pod_entrypoint import read_published  # noqa: E402
-from components.storage import open_storage  # noqa: E402
-from components.records import TrialRequest  # noqa: E402
+from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV  # noqa: E402
+from kubetune.components.execution import read_published  # noqa: E402
+from kubetune.components.execution import open_storage  # noqa: E402
+from kubetune.components.core import TrialRequest  # noqa: E402
 
 PARAMS = {"depth": 3, "width": 256, "dropout": 0.1, "lr": 1e-3, "weight_decay": 1e-5, "batch_size": 256, "epochs": 20}
 
@@ -52,7 +52,7 @@ def run_pod(study: optuna.Study, storage: object, url: str, data: Path, device: 
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     started = time.perf_counter()
-    process = subprocess.run([sys.executable, "-m", "components.pod_entrypoint"], env=env, capture_output=True, text=True, cwd=REPO)
+    process = subprocess.run([sys.executable, "-m", "kubetune.components.execution.pod_entrypoint"], env=env, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - started
     result = read_published(storage, trial._trial_id)
     if process.returncode != 0 or result is None:

@@ -35,11 +35,11 @@ def main() -> None:
     import psycopg
     from kubernetes import client
 
-    from components.data import read_source, write_frame
-    from components.executors.kubernetes import KubernetesExecutor
-    from components.pod_entrypoint import read_published
-    from components.spec import KubernetesSpec
-    from components.storage import open_storage
+    from kubetune.components.data.frames import read_source, write_frame
+    from kubetune.components.execution import KubernetesExecutor
+    from kubetune.components.execution import read_published
+    from kubetune.components.spec import KubernetesSpec
+    from kubetune.components.execution import open_storage
     from tests.contract.executor_contract import request
     from tests.k8s.fake_api import FakeKubeAPI
     from tests.k8s.kubelet import TestKubelet

@@ -59,7 +59,7 @@ def positive_ints(text: str) -> int:
 def build_history(db_url: str, n_studies: int, n_trials: int, artifact_dir: Path) -> None:
     """``n_studies`` finished studies of ``n_trials`` COMPLETE trials each, in MLflow's schema, each with
     the record artifact kubetune writes as a study ends (in the folder the server serves artifacts from)."""
-    from components.metastore import CACHED_CONFIGS, RECORD_ARTIFACT, RECORD_TAG, RECORD_VERSION
+    from kubetune.components.warmstart.metastore import CACHED_CONFIGS, RECORD_ARTIFACT, RECORD_TAG, RECORD_VERSION
 
     import psycopg
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -143,7 +143,7 @@ def start_mlflow_server(db_url: str, workdir: Path, artifact_dir: Path, workers:
 def timed_read(url: str, cache_root: Path, threads: int, use_records: bool) -> tuple[float, list]:
     from mlflow import MlflowClient
 
-    from components.metastore import read_history
+    from kubetune.components.warmstart import read_history
 
     started = time.perf_counter()
     studies = read_history(MlflowClient(url), url, cache_root, threads=threads, use_records=use_records)

@@ -1,9 +1,9 @@
 """Multi-fidelity early stopping: epochs spent until the incumbent reaches a target regret, by pruner.
 
-kubetune's own pieces decide everything that is measured: the sampler (components.search: multivariate
+kubetune's own pieces decide everything that is measured: the sampler (kubetune.components.search.samplers: multivariate
 TPE), the pruners built from a spec's ``search.pruner`` with kubetune's defaults
-(components.pruning.resolve_pruner / build_pruner), and, for the real model, the family, learning
-curve and scoring (components.fidelity through components.evaluation.cross_validate). Trials run one at
+(kubetune.components.search.pruners.resolve_pruner / build_pruner), and, for the real model, the family, learning
+curve and scoring (kubetune.components.evaluation.fidelity through kubetune.components.evaluation.cross_validation.cross_validate). Trials run one at
 a time in one process so that the epoch count, not the machine, is the measure.
 
 1. MF-Hartmann 6-D (mf-prior-bench 1.10.0, analytic, no download; fidelity = epochs 1..100, default
@@ -34,10 +34,10 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.models.base import Fidelity  # noqa: E402
-from components.pruning import build_pruner, resolve_pruner  # noqa: E402
-from components.search import build_sampler  # noqa: E402
-from components.spec import ParamSpec, PrunerSpec  # noqa: E402
+from kubetune.components.models import Fidelity  # noqa: E402
+from kubetune.components.search import build_pruner, resolve_pruner  # noqa: E402
+from kubetune.components.search.samplers import build_sampler  # noqa: E402
+from kubetune.components.spec import ParamSpec, PrunerSpec  # noqa: E402
 
 PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 DEFAULT_MF = "successive_halving"  # kubetune's default multi-fidelity setting: `search.pruner: successive_halving`
@@ -83,11 +83,11 @@ def torch_run(kind: str, seed: int, budget: int, max_epochs: int = 27) -> dict:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from components.data import read_source
-    from components.evaluation import cross_validate
-    from components.models.registry import get_family
-    from components.space import resolve_space, suggest
-    from components.spec import parse_spec
+    from kubetune.components.data.frames import read_source
+    from kubetune.components.evaluation import cross_validate
+    from kubetune.components.models import get_family
+    from kubetune.components.search import resolve_space, suggest
+    from kubetune.components.spec import parse_spec
 
     torch.set_num_threads(1)
     threadpool_limits(1)

@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.chdir(tempfile.mkdtemp(prefix="kubetune-bench-"))
-    from flows.tune import tune
+    from kubetune.flows.tune import tune
 
     p1_overheads, p2_overheads, efficiencies, walls = [], [], [], {}
     for repeat in range(args.repeats):

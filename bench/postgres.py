@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from components.redact import redact_url
+from kubetune.components.core import redact_url
 
 
 def create_database(admin_url: str, script: str) -> tuple[str, str]:

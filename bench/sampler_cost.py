@@ -1,7 +1,7 @@
 """What the sampler costs the controller per trial: the Gaussian process against TPE, as kubetune builds them.
 
 ``sampler: auto`` gives an all-numeric space such as gradient boosting's a Gaussian process for budgets
-up to ``components.search.GP_MAX_TRIALS`` trials. The GP refits its kernel and optimizes its acquisition
+up to ``kubetune.components.search.samplers.GP_MAX_TRIALS`` trials. The GP refits its kernel and optimizes its acquisition
 function on every ask, so its cost grows with the trials told; TPE's hardly does. The controller asks for
 every trial in one process, so the sampler's time is paid once per trial whatever the parallelism, and at
 parallelism P the GP also conditions on the P - 1 trials still running (Optuna 5's q-batch acquisition).
@@ -10,7 +10,7 @@ Both samplers run side by side in one process on gradient boosting's default spa
 objective (the distance to a fixed point in the unit cube, plus noise), so the objective's own time does
 not enter the measure and the GP's kernel fit sees a landscape with structure. At parallelism P the
 study keeps P trials asked and not yet told, as a controller with P busy workers does. Reported: the
-median time of one ask (``study.ask()`` plus the suggestions, components.space.suggest) in windows of the
+median time of one ask (``study.ask()`` plus the suggestions, kubetune.components.search.space.suggest) in windows of the
 study, and the sampler's whole time per study. Beside it, the median time of one real gradient-boosting
 trial (kubetune's 5-fold cross-validation on scikit-learn's breast_cancer, configurations drawn at random
 from the same space), so the sampler's share of a study can be read off.
@@ -35,10 +35,10 @@ import optuna  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.models.registry import get_family  # noqa: E402
-from components.search import build_sampler  # noqa: E402
-from components.space import Space, resolve_space, suggest  # noqa: E402
-from components.spec import parse_spec  # noqa: E402
+from kubetune.components.models import get_family  # noqa: E402
+from kubetune.components.search.samplers import build_sampler  # noqa: E402
+from kubetune.components.search import Space, resolve_space, suggest  # noqa: E402
+from kubetune.components.spec import parse_spec  # noqa: E402
 
 FAMILY = "hist_gradient_boosting"
 SAMPLERS = ("tpe", "gp")
@@ -83,7 +83,7 @@ def trial_seconds(space: Space, n: int) -> float:
     """Median seconds of one real gradient-boosting trial: kubetune's 5-fold CV on breast_cancer."""
     import sklearn.datasets
 
-    from components.evaluation import cross_validate
+    from kubetune.components.evaluation import cross_validate
 
     data = sklearn.datasets.load_breast_cancer(as_frame=True)
     frame = data.data.assign(target=data.target)

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--pg-admin", default=os.environ.get("KUBETUNE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="kubetune-bench-storage-"))
-    from flows.tune import tune
+    from kubetune.flows.tune import tune
 
     rates: dict[str, list[float]] = {"postgresql": [], "journal": []}
     for repeat in range(args.repeats):

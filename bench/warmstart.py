@@ -1,10 +1,10 @@
 """Warm start versus cold start: trials needed to come within 1% of a cold 100-trial TPE study's best.
 
 Two experiments, each over several seeds, with kubetune's own pieces -- meta-features
-(components.metafeatures), the planner (components.warmstart and components.warm_portfolio: nearest
+(kubetune.components.data.metafeatures), the planner (kubetune.components.warmstart.planner and kubetune.components.warmstart.portfolio: nearest
 past studies, projection into the space, deduplication, portfolio order), a family's default space
 (``--family``, default svm; ``--metric``, default accuracy) and kubetune's cross-validation
-(components.evaluation) -- in one process, so thousands of trials fit in minutes:
+(kubetune.components.evaluation.cross_validation) -- in one process, so thousands of trials fit in minutes:
 
 1. Leave one dataset out, over 9 classification datasets that ship with scikit-learn and statsmodels (9
    regression datasets with a regression metric, ``--family svm --metric rmse``): the history of the study
@@ -51,15 +51,15 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.evaluation import cross_validate  # noqa: E402
-from components.metafeatures import compute_meta_features  # noqa: E402
-from components.metrics import METRICS  # noqa: E402
-from components.metastore import CACHED_CONFIGS  # noqa: E402
-from components.models.registry import family_names, get_family  # noqa: E402
-from components.search import build_sampler  # noqa: E402
-from components.space import resolve_space, suggest  # noqa: E402
-from components.spec import parse_spec  # noqa: E402
-from components.warmstart import CurrentStudy, PastConfig, PastStudy, WarmStartPlan, plan_warm_start  # noqa: E402
+from kubetune.components.evaluation import cross_validate  # noqa: E402
+from kubetune.components.data import compute_meta_features  # noqa: E402
+from kubetune.components.evaluation import METRICS  # noqa: E402
+from kubetune.components.warmstart.metastore import CACHED_CONFIGS  # noqa: E402
+from kubetune.components.models import family_names, get_family  # noqa: E402
+from kubetune.components.search.samplers import build_sampler  # noqa: E402
+from kubetune.components.search import resolve_space, suggest  # noqa: E402
+from kubetune.components.spec import parse_spec  # noqa: E402
+from kubetune.components.warmstart.planner import CurrentStudy, PastConfig, PastStudy, WarmStartPlan, plan_warm_start  # noqa: E402
 
 MAX_ROWS = 1000
 FOLDS = 3
@@ -193,7 +193,7 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
 
 
 def run_study(X: pd.DataFrame, y: pd.Series, seed: int, n_trials: int, warm: list[dict] | None = None, space: dict | None = None) -> list[tuple[dict, float]]:
-    """A study with the sampler kubetune builds (components.search); returns (params, score) in order.
+    """A study with the sampler kubetune builds (kubetune.components.search.samplers); returns (params, score) in order.
     ``space``: the plan's narrowed space (``--narrow-space``), else the family's default one."""
     space = space or SPACE
     frame = X.assign(target=y.to_numpy())

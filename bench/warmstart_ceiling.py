@@ -8,7 +8,7 @@ compared with the best that D's cold 100-trial TPE study reached. Printed per fa
 
 * how many studies have *some* past candidate within 1% of the cold best (a warm start that always
   picked perfectly would need 1 trial there);
-* how often kubetune's plan (components.warmstart, spec defaults) runs one first, and within its plan;
+* how often kubetune's plan (kubetune.components.warmstart.planner, spec defaults) runs one first, and within its plan;
 * how often the best *fixed* order would -- a greedy portfolio built from the candidates' true scores on
   the 8 other datasets (the information a perfect surrogate of the past studies would give) -- and the
   median ratio cold/warm that a warm start opening with that order could reach at most: cold trials
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import optuna
 
-from components.errors import SpecError
+from kubetune.components.core import SpecError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import warmstart as bench  # noqa: E402  (bench/warmstart.py: datasets, studies, scoring)
-from components.space import grid, grid_size, suggest  # noqa: E402
+from kubetune.components.search.space import grid, grid_size, suggest  # noqa: E402
 
 CANDIDATES_PER_STUDY = 3  # the planner's default top_k
 PORTFOLIO_SIZE = 3

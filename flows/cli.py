@@ -1,6 +1,6 @@
 """``kubetune``: the command line.
 
-Everything that can be wrong with the input is checked (``components.preflight``) before Prefect is even
+Everything that can be wrong with the input is checked (``kubetune.components.pipeline.preflight``) before Prefect is even
 imported, so a bad spec costs a fraction of a second and prints one line naming the field, exit code 2,
 with nothing recorded. Exit codes: 0 done, 1 the job failed (for example every trial failed), 2 bad
 input, 130 interrupted (re-run the same command to resume).
@@ -16,8 +16,8 @@ import warnings
 from importlib import metadata
 from typing import Any, Sequence
 
-from components.errors import KubetuneError, SettingError
-from components.redact import redact_text
+from kubetune.components.core import KubetuneError, SettingError
+from kubetune.components.core import redact_text
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPHEMERAL_SERVER_STARTUP_S = 120  # Prefect's default is 20 s; see _patient_prefect_startup
@@ -136,16 +136,16 @@ def _patient_prefect_startup() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from components.preflight import identifier_notice, preflight
-    from components.spec import load_spec
+    from kubetune.components.pipeline import identifier_notice, preflight
+    from kubetune.components.spec import load_spec
 
     spec = load_spec(args.spec, _overrides(args))
     if getattr(args, "dry_run", False):
         import optuna
         import yaml
 
-        from components.dry_run import first_trial_job
-        from components.preflight import check_cluster_stores
+        from kubetune.components.pipeline import first_trial_job
+        from kubetune.components.pipeline import check_cluster_stores
 
         check_cluster_stores(spec)  # the same refusal as validate and tune: no Job that could not run is printed
         if not args.verbose:
@@ -153,11 +153,11 @@ def _run(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
     if args.command == "retrain":
-        from components.champion import check_promotion_settings
+        from kubetune.components.registry import check_promotion_settings
 
         check_promotion_settings(args.margin, args.alias)
-        from components.data import fingerprint, read_data
-        from components.retraining import versioned_spec
+        from kubetune.components.data import fingerprint, read_data
+        from kubetune.components.pipeline import versioned_spec
 
         frame = read_data(spec.data)  # read once: it names the study and is checked
         facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)  # the study this data version resumes or starts
@@ -177,8 +177,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
-    from components.redact import redact_url
-    from components.tracking import resolve_tracking_uri
+    from kubetune.components.core import redact_url
+    from kubetune.components.tracking import resolve_tracking_uri
 
     tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
     if redact_url(tracking_uri) != tracking_uri:
@@ -193,9 +193,9 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna resets its level on first import
     if name == "retrain":
-        from flows.retrain import retrain as flow_function
+        from kubetune.flows.retrain import retrain as flow_function
     else:
-        from flows.tune import tune as flow_function
+        from kubetune.flows.tune import tune as flow_function
 
     state = flow_function(spec.model_dump(mode="json", exclude_none=True), progress=progress, return_state=True, **parameters)
     if not state.is_completed():

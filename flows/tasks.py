@@ -1,4 +1,4 @@
-"""Prefect tasks: each wraps one step in ``components.tuning``; none holds logic of its own.
+"""Prefect tasks: each wraps one step in ``kubetune.components.pipeline.tuning``; none holds logic of its own.
 
 Caching is off: inputs are specs and data handles whose hashing would cost more than the steps, and a
 tuning job must never silently reuse an earlier result.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from components import tuning
+from kubetune.components.pipeline import tuning
 
 prepare_data = task(name="prepare-data", cache_policy=NO_CACHE)(tuning.prepare)
 build_space = task(name="search-space", cache_policy=NO_CACHE)(tuning.resolved_space)

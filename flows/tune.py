@@ -8,9 +8,9 @@ from typing import Any
 from prefect import flow
 from prefect.states import Failed
 
-from components.prepare import PreparedData
-from components.spec import TuneSpec, parse_spec
-from flows import tasks
+from kubetune.components.pipeline import PreparedData
+from kubetune.components.spec import TuneSpec, parse_spec
+from kubetune.flows import tasks
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A family is a tiny object (no state, no I/O) that turns sampled parameters into an unfitted
 scikit-learn-compatible estimator. Cross-validation, preprocessing and scoring are not its business:
-``components.evaluation`` owns them, as scikit-learn's BaseSearchCV owns CV while subclasses only
+``kubetune.components.evaluation.cross_validation`` owns them, as scikit-learn's BaseSearchCV owns CV while subclasses only
 generate candidates.
 """
 
@@ -38,7 +38,7 @@ class ModelFamily(Protocol):
 
 # Optional on a family: ``fidelity: Fidelity`` (trains in steps a pruner can stop), ``checkpoints = True``
 # (PyTorch estimators that save and resume weights, for population-based training), ``row_bounded``
-# (parameters that cannot exceed the rows a model is fitted on; components.space fits the default space to them).
+# (parameters that cannot exceed the rows a model is fitted on; kubetune.components.search.space fits the default space to them).
 
 
 BOTH = frozenset({"classification", "regression"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.models.base import BOTH, categorical, int_range
+from kubetune.components.models.base import BOTH, categorical, int_range
 
 
 class KNNFamily:

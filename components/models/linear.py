@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.models.base import BOTH, CLASSIFICATION, categorical, log_float
+from kubetune.components.models.base import BOTH, CLASSIFICATION, categorical, log_float
 
 
 class LogisticRegressionFamily:

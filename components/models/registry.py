@@ -9,19 +9,19 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
-from components.errors import SpecError
-from components.models.base import BOTH
+from kubetune.components.core import SpecError
+from kubetune.components.models.base import BOTH
 
 _BUILTIN: dict[str, str] = {
-    "logistic_regression": "components.models.linear:LogisticRegressionFamily",
-    "ridge": "components.models.linear:RidgeFamily",
-    "svm": "components.models.svm:SVMFamily",
-    "random_forest": "components.models.trees:RandomForestFamily",
-    "hist_gradient_boosting": "components.models.trees:HistGradientBoostingFamily",
-    "knn": "components.models.knn:KNNFamily",
-    "torch_mlp": "components.models.torch_mlp:TorchMLPFamily",
-    "torch_nas": "components.models.torch_nas:TorchNASFamily",
-    "torch_cnn": "components.models.torch_nas:TorchCNNFamily",
+    "logistic_regression": "kubetune.components.models.linear:LogisticRegressionFamily",
+    "ridge": "kubetune.components.models.linear:RidgeFamily",
+    "svm": "kubetune.components.models.svm:SVMFamily",
+    "random_forest": "kubetune.components.models.trees:RandomForestFamily",
+    "hist_gradient_boosting": "kubetune.components.models.trees:HistGradientBoostingFamily",
+    "knn": "kubetune.components.models.knn:KNNFamily",
+    "torch_mlp": "kubetune.components.models.torch_mlp:TorchMLPFamily",
+    "torch_nas": "kubetune.components.models.torch_nas:TorchNASFamily",
+    "torch_cnn": "kubetune.components.models.torch_nas:TorchCNNFamily",
 }
 _CHECKPOINTING = frozenset({"torch_mlp", "torch_nas", "torch_cnn"})  # PyTorch: weights can be saved and resumed
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.models.base import BOTH, categorical, int_range, log_float
+from kubetune.components.models.base import BOTH, categorical, int_range, log_float
 
 
 class SVMFamily:

@@ -3,7 +3,7 @@
 Why a module of their own: a fitted model is pickled (MLflow's model, the pip requirements read from
 its pickle, PBT checkpoints), and a class defined inside a function cannot be pickled by reference --
 the torch_nas refit failed on exactly that. Importing torch here, rather than in torch_nas, keeps
-``import components.models`` free of torch for the scikit-learn families.
+``import kubetune.components.models`` free of torch for the scikit-learn families.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from components.models.torch_base import activation
+from kubetune.components.models.torch_base import activation
 
 
 def norm_layer(kind: str, width: int) -> nn.Module:

@@ -6,8 +6,8 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from components.models.base import BOTH, Fidelity, categorical, int_range, log_float
-from components.models.torch_base import TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, resolve_device
+from kubetune.components.models.base import BOTH, Fidelity, categorical, int_range, log_float
+from kubetune.components.models.torch_base import TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, resolve_device
 
 __all__ = ["TorchMLPFamily", "TorchMLPClassifier", "TorchMLPRegressor", "resolve_device"]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from components.models.base import BOTH, Fidelity, categorical, int_range, log_float
-from components.models.torch_base import ACTIVATIONS, TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, activation
+from kubetune.components.models.base import BOTH, Fidelity, categorical, int_range, log_float
+from kubetune.components.models.torch_base import ACTIVATIONS, TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, activation
 
 MAX_LAYERS = 4
 MAX_BLOCKS = 3
@@ -100,7 +100,7 @@ class TorchCNNFamily:
 def _mlp_network(widths: list[int], n_inputs: int, n_outputs: int, act: str, norm: str, dropout: float, residual: bool) -> Any:
     from torch import nn
 
-    from components.models.torch_blocks import MLPBlock
+    from kubetune.components.models.torch_blocks import MLPBlock
 
     blocks: list[Any] = []
     width_in = n_inputs

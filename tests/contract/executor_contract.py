@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from components.data import read_source, write_frame
-from components.records import TrialRequest
+from kubetune.components.data.frames import read_source, write_frame
+from kubetune.components.core import TrialRequest
 
 
 def request(data_uri: str, number: int, family: str, params: dict) -> TrialRequest:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.spec import parse_spec
+from kubetune.components.spec import parse_spec
 from tests.deploy.checks import (CONTROLLER_GRANTS, assert_least_privilege, assert_no_plain_credentials, assert_secure_pods, assert_services_are_probed,
                                  granted, pod_specs, validate_all)
 
@@ -186,8 +186,8 @@ def test_external_postgresql_and_prefect_replace_the_bundled_ones():
 def test_gpu_trial_defaults_reach_the_retrain_spec_and_its_trial_jobs():
     import kubernetes_validate
 
-    from components.executors.kubernetes_manifest import render_job
-    from components.records import TrialRequest
+    from kubetune.components.execution import render_job
+    from kubetune.components.core import TrialRequest
 
     objects, _ = render(VALUE_SETS["gpu-trials"])
     spec = parse_spec(yaml.safe_load(by_kind(objects, "ConfigMap")["kt-kubetune-retrain-spec"]["data"]["spec.yaml"]))

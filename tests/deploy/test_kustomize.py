@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.spec import parse_spec
+from kubetune.components.spec import parse_spec
 from tests.deploy.checks import CONTROLLER_GRANTS, assert_least_privilege, assert_no_plain_credentials, assert_secure_pods, granted, validate_all
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"

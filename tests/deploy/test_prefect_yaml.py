@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from components.spec import parse_spec
+from kubetune.components.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="no rea
 def test_rendered_job_is_accepted_by_a_real_api_server():
     from kubernetes import client, config
 
-    from components.executors.kubernetes_manifest import render_job
-    from components.spec import KubernetesSpec
-    from components.records import TrialRequest
+    from kubetune.components.execution import render_job
+    from kubetune.components.spec import KubernetesSpec
+    from kubetune.components.core import TrialRequest
 
     config.load_kube_config()
     namespace = os.environ.get("KUBETUNE_TEST_NAMESPACE", "default")

@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from components.storage import open_storage
+from kubetune.components.execution import open_storage
 from tests.conftest import run_cli, write_spec
 
 pytestmark = pytest.mark.e2e

@@ -8,13 +8,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from components.controller import INTERRUPTED, StudyController
-from components.data import read_source, write_frame
-from components.executors.local import LocalExecutor
-from components.spec import ParamSpec
-from components.storage import open_storage
-from components.tracking import Tracker
-from components.records import TrialRequest
+from kubetune.components.execution.controller import INTERRUPTED, StudyController
+from kubetune.components.data.frames import read_source, write_frame
+from kubetune.components.execution import LocalExecutor
+from kubetune.components.spec import ParamSpec
+from kubetune.components.execution import open_storage
+from kubetune.components.tracking import Tracker
+from kubetune.components.core import TrialRequest
 
 SPACE = {"x": ParamSpec(type="float", low=0.0, high=1.0), "sleep": ParamSpec(type="float", low=0.0, high=0.05)}
 
@@ -142,8 +142,8 @@ def test_trials_left_running_by_a_dead_controller_are_reconciled(setup):
 
 def test_trials_report_intermediate_values_to_the_shared_study(postgres_url, tmp_path):
     """Each fold's running score reaches the study storage while the trial runs (step = fold)."""
-    from components.data import read_source, write_frame
-    from components.trial import run_trial
+    from kubetune.components.data.frames import read_source, write_frame
+    from kubetune.components.execution.trial import run_trial
 
     storage = open_storage(postgres_url)
     study = optuna.create_study(study_name="intermediate", storage=storage, direction="maximize")

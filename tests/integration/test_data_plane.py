@@ -3,12 +3,12 @@
 import pandas as pd
 import pytest
 
-from components.artifacts import ArtifactError, check_access, delete, object_version, put_file, read_s3_bytes, write_bytes
-from components.data import read_frame
-from components.endpoints import check_mlflow
-from components.errors import SpecError
-from components.heartbeat import supports_heartbeat
-from components.storage import open_storage
+from kubetune.components.data.artifacts import ArtifactError, check_access, delete, object_version, put_file, read_s3_bytes, write_bytes
+from kubetune.components.data import read_frame
+from kubetune.components.pipeline.endpoints import check_mlflow
+from kubetune.components.core import SpecError
+from kubetune.components.execution.heartbeat import supports_heartbeat
+from kubetune.components.execution import open_storage
 from tests.services import PG_PASSWORD
 
 
@@ -92,7 +92,7 @@ def test_budget_count_on_postgres_matches_the_full_scan(postgres_url):
     import optuna
     from optuna.trial import TrialState
 
-    from components.requeue import budget_used, requeue, study_budget_used
+    from kubetune.components.execution.requeue import budget_used, requeue, study_budget_used
 
     study = optuna.create_study(study_name="budget", storage=open_storage(postgres_url))
     study.set_user_attr("kubetune.max_retries", 2)
@@ -115,7 +115,7 @@ def test_budget_lock_makes_a_second_controller_wait_on_postgres(postgres_url):
 
     import optuna
 
-    from components.budget_lock import budget_lock
+    from kubetune.components.execution.budget_lock import budget_lock
 
     first = optuna.create_study(study_name="locked", storage=open_storage(postgres_url))
     second = optuna.load_study(study_name="locked", storage=open_storage(postgres_url))

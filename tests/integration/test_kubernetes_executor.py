@@ -9,10 +9,10 @@ import optuna
 import pytest
 from kubernetes import client
 
-from components.executors.kubernetes import KubernetesExecutor
-from components.pod_entrypoint import read_published
-from components.spec import KubernetesSpec
-from components.storage import open_storage
+from kubetune.components.execution import KubernetesExecutor
+from kubetune.components.execution import read_published
+from kubetune.components.spec import KubernetesSpec
+from kubetune.components.execution import open_storage
 from tests.conftest import REPO
 from tests.contract.executor_contract import ExecutorContract, drain, request
 from tests.k8s.fake_api import FakeKubeAPI

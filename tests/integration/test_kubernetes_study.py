@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from components.storage import open_storage
+from kubetune.components.execution import open_storage
 from tests.conftest import REPO, VENV_BIN, write_spec
 from tests.k8s.fake_api import FakeKubeAPI
 from tests.k8s.kubelet import TestKubelet

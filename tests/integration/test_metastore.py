@@ -8,9 +8,9 @@ import json
 import time
 import uuid
 
-from components.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
-from components.tracking import Tracker
-from components.records import TrialResult
+from kubetune.components.warmstart.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
+from kubetune.components.tracking import Tracker
+from kubetune.components.core import TrialResult
 
 
 def write_study(

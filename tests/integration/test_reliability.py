@@ -16,8 +16,8 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from components.requeue import STALE_REASON
-from components.storage import open_storage
+from kubetune.components.execution.requeue import STALE_REASON
+from kubetune.components.execution import open_storage
 from tests.conftest import REPO, VENV_BIN, write_spec
 from tests.services import AWS_SECRET, PG_PASSWORD
 

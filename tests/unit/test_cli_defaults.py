@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 
-from flows import cli
+from kubetune.flows import cli
 from tests.conftest import REPO
 
 # what `kubetune tune` does before its flow starts, then the value Prefect's ephemeral server waits for
 PROBE = """
 import sys
-from flows import cli
+from kubetune.flows import cli
 assert "prefect" not in sys.modules, "prefect was imported before the CLI set its defaults"
 cli._patient_prefect_startup()
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS

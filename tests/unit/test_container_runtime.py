@@ -6,15 +6,15 @@ import pytest
 
 from tests.k8s.container_runtime import ContainerConfigError, ImageConfig, expand, resolve_argv, resolve_user
 
-IMAGE = ImageConfig(entrypoint=["python", "-m", "components.pod_entrypoint"], cmd=["--help"], env={}, workdir="/tmp", user="10001:10001")
+IMAGE = ImageConfig(entrypoint=["kubetune-trial"], cmd=["--help"], env={}, workdir="/tmp", user="10001:10001")
 
 
 @pytest.mark.parametrize(
     ("container", "argv"),
     [
-        ({}, ["python", "-m", "components.pod_entrypoint", "--help"]),
-        ({"args": ["--x"]}, ["python", "-m", "components.pod_entrypoint", "--x"]),
-        ({"args": []}, ["python", "-m", "components.pod_entrypoint"]),
+        ({}, ["kubetune-trial", "--help"]),
+        ({"args": ["--x"]}, ["kubetune-trial", "--x"]),
+        ({"args": []}, ["kubetune-trial"]),
         ({"command": ["sh", "-c"]}, ["sh", "-c"]),  # command drops the image's CMD too
         ({"command": ["sh"], "args": ["-c", "echo $(NAME) $$(NAME)"]}, ["sh", "-c", "echo kt $(NAME)"]),
     ],

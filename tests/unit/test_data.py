@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.data import ROW_ID, build_preprocessor, fingerprint, identifier_columns, infer_task, read_source, split_holdout, unencodable_dtype
-from components.errors import SpecError
+from kubetune.components.data.frames import ROW_ID, build_preprocessor, fingerprint, identifier_columns, infer_task, read_source, split_holdout, unencodable_dtype
+from kubetune.components.core import SpecError
 
 
 def test_bundled_dataset_has_target_and_row_ids():
@@ -143,7 +143,7 @@ def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(
     alone, every number would have been text, one-hot encoded."""
     import pytest
 
-    from components.errors import SpecError
+    from kubetune.components.core import SpecError
 
     monkeypatch.chdir(tmp_path)
     frame = pd.DataFrame({"size": [1.5, 2.25, 3.0, 4.75], "rooms": [1, 2, 3, 4], "city": ["A", "B", "A", "C"], "price": [10.5, 20.0, 30.25, 41.0]})
@@ -166,7 +166,7 @@ def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(
 def test_a_csv_not_saved_as_utf8_names_its_encoding_setting(tmp_path, monkeypatch):
     import pytest
 
-    from components.errors import SpecError
+    from kubetune.components.core import SpecError
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "villes.csv").write_bytes("ville;prix\nMontréal;1,5\nQuébec;2,5\n".encode("cp1252"))

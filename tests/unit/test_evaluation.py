@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from components.data import read_source
-from components.evaluation import cross_validate, fit_full, make_pipeline, score_holdout
+from kubetune.components.data.frames import read_source
+from kubetune.components.evaluation.cross_validation import cross_validate, fit_full, make_pipeline, score_holdout
 
 
 class RecordsWhatItSees(ClassifierMixin, BaseEstimator):

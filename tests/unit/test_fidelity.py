@@ -2,10 +2,10 @@ import numpy as np
 import optuna
 import pytest
 
-from components.data import read_source
-from components.evaluation import cross_validate, make_pipeline
-from components.fidelity import fit_in_steps, step_schedule
-from components.models.registry import get_family
+from kubetune.components.data.frames import read_source
+from kubetune.components.evaluation import cross_validate, make_pipeline
+from kubetune.components.evaluation.fidelity import fit_in_steps, step_schedule
+from kubetune.components.models import get_family
 
 
 def data(source="sklearn:digits"):

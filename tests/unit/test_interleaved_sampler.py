@@ -1,9 +1,9 @@
 import optuna
 import pytest
 
-from components.interleaved_sampler import InterleavedSampler, is_random_turn
-from components.search import WARM_MODEL_ONLY_TRIALS, WARM_RANDOM_EVERY, build_sampler
-from components.spec import ParamSpec
+from kubetune.components.search.interleaved_sampler import InterleavedSampler, is_random_turn
+from kubetune.components.search.samplers import WARM_MODEL_ONLY_TRIALS, WARM_RANDOM_EVERY, build_sampler
+from kubetune.components.spec import ParamSpec
 
 X = {"x": ParamSpec(type="float", low=0, high=1)}
 SEARCH_SPACE = {"x": optuna.distributions.FloatDistribution(0, 1)}
@@ -51,7 +51,7 @@ def test_on_a_random_turn_the_model_is_not_asked_and_the_explorer_draws_the_valu
 
 
 def test_the_parent_run_records_the_interleaving_only_when_a_warm_start_set_it():
-    from components.search import unstated_settings
+    from kubetune.components.search import unstated_settings
 
     assert unstated_settings("tpe", 4) == {
         "kubetune.sampler.startup_trials": "4",

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from components.interrupts import DeferredInterrupt
+from kubetune.components.core import DeferredInterrupt
 
 
 def press_ctrl_c() -> None:

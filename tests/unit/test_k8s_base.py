@@ -29,9 +29,9 @@ def test_controller_rbac_is_namespaced_and_minimal():
 
 
 def test_trial_template_matches_the_renderer_policies():
-    from components.executors.kubernetes_manifest import render_job
-    from components.spec import KubernetesSpec
-    from components.records import TrialRequest
+    from kubetune.components.execution import render_job
+    from kubetune.components.spec import KubernetesSpec
+    from kubetune.components.core import TrialRequest
 
     [job] = [o for o in objects() if o["kind"] == "Job"]
     request = TrialRequest(study_name="s", trial_number=0, params={}, family="knn", task="classification", n_classes=2, data_uri="x",

@@ -3,9 +3,9 @@ import json
 import kubernetes_validate
 import pytest
 
-from components.executors.kubernetes_manifest import job_name, render_job, selector, study_label
-from components.spec import KubernetesSpec
-from components.records import TrialRequest
+from kubetune.components.execution.kubernetes_manifest import job_name, render_job, selector, study_label
+from kubetune.components.spec import KubernetesSpec
+from kubetune.components.core import TrialRequest
 
 REQUEST = TrialRequest(study_name="Breast Cancer / RF (nightly)", trial_number=12, params={"max_depth": 7}, family="random_forest",
                        task="classification", n_classes=2, data_uri="s3://ml/kubetune/train.parquet", target="target",
@@ -62,8 +62,8 @@ def test_credentials_reach_the_pod_only_by_secret_key_ref():
 
 
 def test_credentials_in_plain_env_are_refused():
-    from components.errors import SpecError
-    from components.spec import parse_spec
+    from kubetune.components.core import SpecError
+    from kubetune.components.spec import parse_spec
 
     with pytest.raises(SpecError, match="executor.kubernetes.env: Value error, 'DB_PASSWORD' looks like a credential|executor.kubernetes.env: 'DB_PASSWORD' looks like a credential"):
         parse_spec({"data": {"source": "x.csv"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},

@@ -3,9 +3,9 @@ one the API server would refuse (or, for an unknown field, silently drop) only w
 
 import pytest
 
-from components import kubernetes_settings as k8s
-from components.errors import SpecError
-from components.spec import KubernetesSpec, parse_spec
+from kubetune.components.spec import kubernetes_settings as k8s
+from kubetune.components.core import SpecError
+from kubetune.components.spec import KubernetesSpec, parse_spec
 
 BASE = {"data": {"source": "sklearn:iris", "target": "target"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"}}
 

@@ -1,4 +1,4 @@
-from components.executors.local import LocalExecutor
+from kubetune.components.execution import LocalExecutor
 from tests.contract.executor_contract import ExecutorContract
 
 
@@ -8,7 +8,7 @@ class TestLocalExecutorContract(ExecutorContract):
 
 
 def test_a_worker_that_never_finishes_starting_fails_its_trial_even_without_a_trial_timeout(tmp_path):
-    from components.data import read_source, write_frame
+    from kubetune.components.data.frames import read_source, write_frame
     from tests.contract.executor_contract import drain, request
 
     data_uri = str(write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet"))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_diabetes, load_iris
 
-from components.metafeatures import compute_meta_features
+from kubetune.components.data import compute_meta_features
 
 
 def iris():

@@ -9,9 +9,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from components.model_requirements import model_requirements
-from components.models.torch_mlp import TorchMLPClassifier
-from components.models.torch_nas import TorchNASClassifier
+from kubetune.components.tracking.model_requirements import model_requirements
+from kubetune.components.models.torch_mlp import TorchMLPClassifier
+from kubetune.components.models.torch_nas import TorchNASClassifier
 
 
 def names(requirements):

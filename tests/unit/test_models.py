@@ -2,12 +2,12 @@ import numpy as np
 import optuna
 import pytest
 
-from components.data import read_source
-from components.evaluation import fit_full
-from components.models.registry import family_names, get_family
-from components.models.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
-from components.space import resolve_space, suggest
-from components.spec import parse_spec
+from kubetune.components.data.frames import read_source
+from kubetune.components.evaluation.cross_validation import fit_full
+from kubetune.components.models import family_names, get_family
+from kubetune.components.models.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+from kubetune.components.search import resolve_space, suggest
+from kubetune.components.spec import parse_spec
 
 
 @pytest.mark.parametrize("family", family_names())
@@ -61,7 +61,7 @@ def test_torch_mlp_handles_string_labels_and_regression_scale():
 
 
 def test_unknown_custom_family_is_a_spec_error():
-    from components.errors import SpecError
+    from kubetune.components.core import SpecError
 
     with pytest.raises(SpecError, match="model.family: cannot import 'nosuch.module:Family'"):
         get_family("nosuch.module:Family")
@@ -81,7 +81,7 @@ def test_architecture_space_is_conditional_and_only_active_layers_are_sampled():
 def test_nas_networks_follow_their_structure():
     from torch import nn
 
-    from components.models.torch_nas import TorchNASClassifier
+    from kubetune.components.models.torch_nas import TorchNASClassifier
 
     model = TorchNASClassifier(n_layers=3, width_0=32, width_1=32, width_2=16, norm="layer", activation="gelu", residual=True)
     network = model._network(10, 3)
@@ -96,7 +96,7 @@ def test_nas_networks_follow_their_structure():
 def test_cnn_reads_rows_as_images_and_refuses_shapes_that_do_not_fit():
     import torch
 
-    from components.models.torch_nas import TorchCNNClassifier, image_shape
+    from kubetune.components.models.torch_nas import TorchCNNClassifier, image_shape
 
     assert image_shape(64, "auto") == (1, 8, 8) and image_shape(3072, "3x32x32") == (3, 32, 32)
     with pytest.raises(ValueError, match="10 features are not a square image"):
@@ -111,7 +111,7 @@ def test_cnn_reads_rows_as_images_and_refuses_shapes_that_do_not_fit():
 def test_cnn_learns_digits():
     frame = read_source("sklearn:digits")
     X, y = frame.drop(columns="target").to_numpy() / 16, frame["target"].to_numpy()
-    from components.models.torch_nas import TorchCNNClassifier
+    from kubetune.components.models.torch_nas import TorchCNNClassifier
 
     model = TorchCNNClassifier(n_blocks=2, epochs=4, device="cpu").fit(X[:1400], y[:1400])
     assert (model.predict(X[1400:]) == y[1400:]).mean() > 0.85

@@ -1,5 +1,5 @@
-from components.pareto import describe, select
-from components.spec import SelectSpec
+from kubetune.components.search.pareto import describe, select
+from kubetune.components.spec import SelectSpec
 
 FRONT = [
     {"trial": 3, "accuracy": 0.97, "inference_ms": 9.0},

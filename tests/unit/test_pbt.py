@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from components.models.registry import get_family
-from components.pbt import RoundResult, explore, first_generation, next_generation, rank, replay_schedule
-from components.pbt_search import checkpoint_uri, round_attrs
-from components.spec import ParamSpec
+from kubetune.components.models import get_family
+from kubetune.components.search.pbt import RoundResult, explore, first_generation, next_generation, rank, replay_schedule
+from kubetune.components.pipeline.pbt_search import checkpoint_uri, round_attrs
+from kubetune.components.spec import ParamSpec
 
 SPACE = {k: ParamSpec.model_validate(v) for k, v in get_family("torch_mlp").default_space("classification").items() if k != "epochs"}
 STRUCTURE = get_family("torch_mlp").structure
@@ -123,8 +123,8 @@ def test_replay_schedule_follows_the_checkpoints_back_to_generation_0():
 def test_a_resume_keeps_the_population_and_the_interval_the_study_began_with():
     import optuna
 
-    from components.errors import StudyConflictError
-    from components.pbt_search import GENERATION, INTERVAL_ATTR, MEMBER, check_resume
+    from kubetune.components.core import StudyConflictError
+    from kubetune.components.pipeline.pbt_search import GENERATION, INTERVAL_ATTR, MEMBER, check_resume
 
     study = optuna.create_study()
     study.set_user_attr(INTERVAL_ATTR, 2)

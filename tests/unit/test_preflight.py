@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.errors import SpecError
-from components.preflight import check_data
-from components.models.registry import family_names, get_family
-from components.space import resolve_space
-from components.spec import parse_spec
+from kubetune.components.core import SpecError
+from kubetune.components.pipeline.preflight import check_data
+from kubetune.components.models import family_names, get_family
+from kubetune.components.search import resolve_space
+from kubetune.components.spec import parse_spec
 
 
 def spec(**data):
@@ -42,7 +42,7 @@ def test_infinite_feature_values_are_counted_and_named_before_any_trial():
 def test_landmarkers_a_model_cannot_fit_are_left_out_not_fatal():
     """Meta-features serve the warm start; data the landmark models cannot fit must not stop the job
     (the trials, which fit the same preprocessing, report the cause one line each)."""
-    from components.metafeatures import compute_meta_features
+    from kubetune.components.data import compute_meta_features
 
     bad = frame().astype({"a": float})
     bad.loc[3, "a"] = np.inf
@@ -89,7 +89,7 @@ def test_nan_targets_are_counted():
 
 def test_a_class_the_csv_reader_takes_for_missing_is_named_in_the_error(tmp_path):
     """R's Arthritis data has the class "None": pandas reads it as NaN, so the message must say why."""
-    from components.data import read_source
+    from kubetune.components.data.frames import read_source
 
     (tmp_path / "arthritis.csv").write_text("age,improved\n27,Some\n29,None\n30,Marked\n")
     with pytest.raises(SpecError, match=r"1 of 3 rows have no target value .*None.*a class named None"):
@@ -144,9 +144,9 @@ def test_a_cnn_image_shape_that_the_features_cannot_form_is_caught_before_any_tr
 @pytest.mark.parametrize("n_rows", [23, 40, 61, 97])
 @pytest.mark.parametrize("strategy, folds", [("stratified_kfold", 5), ("stratified_kfold", 3), ("kfold", 4), ("holdout", 5), ("time_series", 4)])
 def test_smallest_fit_rows_is_what_the_real_splits_train_on(n_rows, strategy, folds):
-    from components.data import split_holdout
-    from components.evaluation import splits
-    from components.preflight import smallest_fit_rows
+    from kubetune.components.data import split_holdout
+    from kubetune.components.evaluation import splits
+    from kubetune.components.pipeline.preflight import smallest_fit_rows
 
     rng = np.random.default_rng(n_rows)
     data = pd.DataFrame({"a": rng.normal(size=n_rows), "target": rng.permutation(np.arange(n_rows) % 3)})
@@ -159,7 +159,7 @@ def test_smallest_fit_rows_is_what_the_real_splits_train_on(n_rows, strategy, fo
 
 
 def test_the_missing_target_message_names_the_users_missing_values(tmp_path):
-    from components.data import read_source
+    from kubetune.components.data.frames import read_source
 
     (tmp_path / "arthritis.csv").write_text("age,improved\n27,Some\n29,None\n30,?\n")
     chosen = spec(target="improved", missing_values=["?"])
@@ -173,7 +173,7 @@ def _names_spec(model):
 
 def test_a_misspelt_fixed_parameter_is_named_with_the_closest_real_one():
     """Without the check every trial (every pod) fails on the same TypeError."""
-    from components.preflight import check_parameter_names
+    from kubetune.components.pipeline.preflight import check_parameter_names
 
     spec = _names_spec({"family": "ridge", "params": {"alhpa": 3.0}})
     with pytest.raises(SpecError, match=r"^model\.params\.alhpa: ridge has no parameter 'alhpa' \(did you mean 'alpha'\?\)$"):
@@ -181,7 +181,7 @@ def test_a_misspelt_fixed_parameter_is_named_with_the_closest_real_one():
 
 
 def test_an_unknown_searched_parameter_lists_what_the_estimator_takes():
-    from components.preflight import check_parameter_names
+    from kubetune.components.pipeline.preflight import check_parameter_names
 
     spec = _names_spec({"family": "knn", "space": {"zzz": {"type": "int", "low": 1, "high": 3}}})
     with pytest.raises(SpecError, match=r"^model\.space\.zzz: knn has no parameter 'zzz' \(it takes: algorithm, leaf_size, .*n_neighbors"):
@@ -190,7 +190,7 @@ def test_an_unknown_searched_parameter_lists_what_the_estimator_takes():
 
 @pytest.mark.parametrize("family", family_names())
 def test_every_default_space_passes_the_name_check(family):
-    from components.preflight import check_parameter_names
+    from kubetune.components.pipeline.preflight import check_parameter_names
 
     for task in sorted(get_family(family).tasks):
         spec = _names_spec({"family": family})
@@ -199,7 +199,7 @@ def test_every_default_space_passes_the_name_check(family):
 
 
 def test_a_users_own_family_is_checked_through_the_same_build():
-    from components.preflight import check_parameter_names
+    from kubetune.components.pipeline.preflight import check_parameter_names
 
     good = _names_spec({"family": "tests.families:DummyFamily", "params": {"constant": 1}})
     assert check_parameter_names(good, resolve_space(good, "classification"), "classification") == ["constant", "strategy"]
@@ -210,7 +210,7 @@ def test_a_users_own_family_is_checked_through_the_same_build():
 
 def test_a_build_that_refuses_a_value_is_left_to_the_trials():
     """RaiseFamily raises for x > 0.5 only: that is a trial's failure to record, not a spec error."""
-    from components.preflight import check_parameter_names
+    from kubetune.components.pipeline.preflight import check_parameter_names
 
     spec = _names_spec({"family": "tests.families:RaiseFamily", "space": {"x": {"type": "float", "low": 0.9, "high": 1.0}}})
     assert check_parameter_names(spec, resolve_space(spec, "classification"), "classification") == ["x"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.champion import check_alias
-from components.errors import SpecError
-from components.promotion import decide_promotion, retrain_study_name
-from flows.cli import main
+from kubetune.components.registry.champion import check_alias
+from kubetune.components.core import SpecError
+from kubetune.components.registry import decide_promotion, retrain_study_name
+from kubetune.flows.cli import main
 
 
 def test_first_model_is_promoted_because_there_is_no_champion():
@@ -79,7 +79,7 @@ def test_bad_retrain_arguments_stop_before_anything_is_recorded(tmp_path, monkey
 
 def test_the_retrain_flow_checks_its_own_parameters_before_any_work(tmp_path, monkeypatch):
     """A Prefect deployment or a CronJob passes margin and alias without the CLI: the flow checks them first."""
-    from flows.retrain import retrain
+    from kubetune.flows.retrain import retrain
 
     monkeypatch.chdir(tmp_path)
     spec = {"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},

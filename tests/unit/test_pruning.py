@@ -1,9 +1,9 @@
 import optuna
 import pytest
 
-from components.models.base import Fidelity
-from components.pruning import build_pruner, resolve_pruner
-from components.spec import ParamSpec, PrunerSpec
+from kubetune.components.models import Fidelity
+from kubetune.components.search import build_pruner, resolve_pruner
+from kubetune.components.spec import ParamSpec, PrunerSpec
 
 EPOCHS = Fidelity(param="epochs", unit="epoch", step=1)
 TREES = Fidelity(param="n_estimators", unit="tree", step=10)

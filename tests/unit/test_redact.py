@@ -1,11 +1,11 @@
 import pytest
 import yaml
 
-from components.endpoints import check_mlflow
-from components.errors import SpecError
-from components.redact import masked_password_problem, redact_mapping
-from components.spec import parse_spec
-from components.storage import check_storage_url, storage_url
+from kubetune.components.pipeline.endpoints import check_mlflow
+from kubetune.components.core import SpecError
+from kubetune.components.core import masked_password_problem, redact_mapping
+from kubetune.components.spec import parse_spec
+from kubetune.components.execution import check_storage_url, storage_url
 
 K8S_SPEC = {
     "data": {"source": "s3://data/train.csv"},

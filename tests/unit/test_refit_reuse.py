@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from components.refit_reuse import WantedRefit, matches
+from kubetune.components.registry.refit_reuse import WantedRefit, matches
 
 WANTED = WantedRefit(params={"C": "0.5", "best_trial_number": "3"}, registered_model="churn", data_fingerprint="f" * 64,
                      seed="1", n_test="60", metrics=["roc_auc"])

@@ -3,9 +3,9 @@ import warnings
 import optuna
 import pytest
 
-from components.errors import SpecError
-from components.search import build_sampler, choose_sampler, effective_trials
-from components.spec import ParamSpec
+from kubetune.components.core import SpecError
+from kubetune.components.search.samplers import build_sampler, choose_sampler, effective_trials
+from kubetune.components.spec import ParamSpec
 
 
 def space_of(raw):

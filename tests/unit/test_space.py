@@ -1,10 +1,10 @@
 import optuna
 import pytest
 
-from components.errors import SpecError
-from components.models.registry import family_names, get_family
-from components.space import grid, is_active, resolve_space, space_fingerprint, suggest
-from components.spec import ParamSpec, parse_spec
+from kubetune.components.core import SpecError
+from kubetune.components.models import family_names, get_family
+from kubetune.components.search.space import grid, is_active, resolve_space, space_fingerprint, suggest
+from kubetune.components.spec import ParamSpec, parse_spec
 
 
 def space_of(raw):

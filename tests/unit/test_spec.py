@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from components.errors import SpecError
-from components.spec import load_spec, parse_spec
+from kubetune.components.core import SpecError
+from kubetune.components.spec import load_spec, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast_cancer_rf.yaml"
 

@@ -7,9 +7,9 @@ import gzip
 
 import pytest
 
-from components.errors import SpecError
-from components.redact import redact_text
-from components.spec import MAX_ERROR_CHARS, load_spec
+from kubetune.components.core import SpecError
+from kubetune.components.core import redact_text
+from kubetune.components.spec.schema import MAX_ERROR_CHARS, load_spec
 
 SPEC = """study: s
 data: {source: "sklearn:iris", target: target}
@@ -117,8 +117,8 @@ def test_a_users_family_needs_only_what_the_docs_list():
     """A family without ``tasks`` ended validate and tune with an AttributeError traceback."""
     import pandas as pd
 
-    from components.preflight import check_data
-    from components.spec import parse_spec
+    from kubetune.components.pipeline.preflight import check_data
+    from kubetune.components.spec import parse_spec
 
     frame = pd.DataFrame({"a": [0.1 * i for i in range(60)], "y": [0, 1] * 30})
     spec = parse_spec({"data": {"source": "x.csv", "target": "y"}, "model": {"family": "tests.families:NoTasksFamily"},
@@ -127,16 +127,16 @@ def test_a_users_family_needs_only_what_the_docs_list():
 
 
 def test_a_users_family_without_build_is_one_line():
-    from components.models.registry import get_family
+    from kubetune.components.models import get_family
 
     with pytest.raises(SpecError, match=r"^model.family: 'tests.families:NoBuildFamily' has no build method"):
         get_family("tests.families:NoBuildFamily")
 
 
 def _facts(tmp_path, csv_text, target="target", task=None):
-    from components.preflight import check_data
-    from components.data import read_data
-    from components.spec import parse_spec
+    from kubetune.components.pipeline.preflight import check_data
+    from kubetune.components.data import read_data
+    from kubetune.components.spec import parse_spec
 
     path = tmp_path / "data.csv"
     path.write_text(csv_text)

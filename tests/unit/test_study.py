@@ -3,9 +3,9 @@
 import optuna
 import pytest
 
-from components.errors import StudyConflictError
-from components.storage import open_storage
-from components.study import DATA_FINGERPRINT_ATTR, check_resumable, open_study
+from kubetune.components.core import StudyConflictError
+from kubetune.components.execution import open_storage
+from kubetune.components.search.study import DATA_FINGERPRINT_ATTR, check_resumable, open_study
 
 
 @pytest.fixture

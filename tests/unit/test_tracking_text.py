@@ -3,7 +3,7 @@
 
 import pandas as pd
 
-from components.tracking import integer_columns, run_url
+from kubetune.components.tracking.tracker import integer_columns, run_url
 
 
 def test_integer_columns_are_named_and_long_lists_shortened():

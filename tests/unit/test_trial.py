@@ -1,6 +1,6 @@
-from components.data import read_source, write_frame
-from components.trial import run_trial
-from components.records import TrialRequest
+from kubetune.components.data.frames import read_source, write_frame
+from kubetune.components.execution.trial import run_trial
+from kubetune.components.core import TrialRequest
 
 
 def make_request(tmp_path, family="random_forest", params=None, **overrides):
@@ -34,7 +34,7 @@ def test_connection_errors_are_transient_through_optunas_wrapping():
     import optuna
     import sqlalchemy.exc
 
-    from components.transient import is_transient
+    from kubetune.components.core.transient import is_transient
 
     def wrapped(inner):
         try:
@@ -105,8 +105,8 @@ def test_a_file_sorted_by_its_target_scores_as_a_shuffled_one_in_trials_and_refi
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from components.data import split_holdout
-    from components.refit import refit_and_evaluate
+    from kubetune.components.data import split_holdout
+    from kubetune.components.evaluation import refit_and_evaluate
 
     rng = np.random.default_rng(0)
     n = 1200

@@ -1,7 +1,7 @@
 import pytest
 
-from components.spec import ParamSpec
-from components.warm_portfolio import MIN_GAIN, ScoredTrials, config_distance, estimate, portfolio, quantiles, spread_out
+from kubetune.components.spec import ParamSpec
+from kubetune.components.warmstart.portfolio import MIN_GAIN, ScoredTrials, config_distance, estimate, portfolio, quantiles, spread_out
 
 SPACE = {
     name: ParamSpec.model_validate(raw)

@@ -1,7 +1,7 @@
 import logging
 
-from components.tracking import Tracker
-from components.tuning import _read_history_or_nothing
+from kubetune.components.tracking import Tracker
+from kubetune.components.pipeline.tuning import _read_history_or_nothing
 
 
 def test_an_unreadable_meta_store_means_a_cold_start_and_the_log_keeps_no_credential(monkeypatch, caplog, tmp_path):
@@ -18,7 +18,7 @@ def test_an_unreadable_meta_store_means_a_cold_start_and_the_log_keeps_no_creden
 def test_a_corrupt_cache_file_is_rebuilt_from_mlflow_not_fatal(tmp_path):
     from mlflow import MlflowClient
 
-    from components.metastore import cache_path, read_history
+    from kubetune.components.warmstart.metastore import cache_path, read_history
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     path = cache_path(uri, tmp_path / "cache")
@@ -28,8 +28,8 @@ def test_a_corrupt_cache_file_is_rebuilt_from_mlflow_not_fatal(tmp_path):
 
 
 def test_warm_start_limit_leaves_room_for_the_sampler_or_the_random_members():
-    from components.spec import parse_spec
-    from components.tuning import warm_start_limit
+    from kubetune.components.spec import parse_spec
+    from kubetune.components.pipeline.tuning import warm_start_limit
 
     def spec(search, warm="auto"):
         return parse_spec({"data": {"source": "sklearn:digits"}, "model": {"family": "torch_mlp"}, "objective": {"metric": "accuracy"},
@@ -43,14 +43,14 @@ def test_warm_start_limit_leaves_room_for_the_sampler_or_the_random_members():
 
 
 def test_a_resumed_warm_started_study_knows_its_warm_trials_so_its_sampler_is_built_the_same(tmp_path):
-    from components.interleaved_sampler import InterleavedSampler
-    from components.search import sampler_for
-    from components.space import resolve_space
-    from components.spec import parse_spec
-    from components.storage import open_storage
-    from components.study import open_study
-    from components.tuning import enqueue_warm_start, warm_trials_of
-    from components.warmstart import WarmConfig, WarmStartPlan
+    from kubetune.components.search.interleaved_sampler import InterleavedSampler
+    from kubetune.components.search import sampler_for
+    from kubetune.components.search import resolve_space
+    from kubetune.components.spec import parse_spec
+    from kubetune.components.execution import open_storage
+    from kubetune.components.search import open_study
+    from kubetune.components.pipeline.tuning import enqueue_warm_start, warm_trials_of
+    from kubetune.components.warmstart import WarmConfig, WarmStartPlan
 
     spec = parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
                        "search": {"sampler": "tpe", "n_trials": 30}})
@@ -69,7 +69,7 @@ def test_a_resumed_warm_started_study_knows_its_warm_trials_so_its_sampler_is_bu
 
 
 def test_a_record_that_cannot_be_written_is_a_warning_not_a_failed_study_and_names_no_credential(monkeypatch, caplog):
-    from components.metastore import write_record
+    from kubetune.components.warmstart import write_record
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -83,8 +83,8 @@ def test_a_record_that_cannot_be_written_is_a_warning_not_a_failed_study_and_nam
 def test_a_cache_folder_that_cannot_be_written_keeps_the_history_it_read(tmp_path, caplog):
     """A controller whose cache folder is not writable (read-only root file system) must still warm-start:
     the history read from MLflow is used, and the log says the cache was not written."""
-    from components.metastore import read_history
-    from components.records import TrialResult
+    from kubetune.components.warmstart import read_history
+    from kubetune.components.core import TrialResult
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, "pipeline")

@@ -3,10 +3,10 @@ import math
 import optuna
 import pytest
 
-from components.search import build_sampler
-from components.space import project
-from components.spec import ParamSpec
-from components.warmstart import (
+from kubetune.components.search.samplers import build_sampler
+from kubetune.components.search import project
+from kubetune.components.spec import ParamSpec
+from kubetune.components.warmstart.planner import (
     CurrentStudy,
     PastConfig,
     PastStudy,

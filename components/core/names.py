@@ -1,0 +1,76 @@
+"""Every ``kubetune.*`` name kubetune writes outside itself, in one place.
+
+These names are an interface: MLflow searches, the meta-store, dashboards and users' scripts filter on
+the tags; a resumed study reads back the Optuna attributes an earlier run wrote; ``kubectl`` selects
+trial Jobs by the labels. Renaming one breaks what was recorded before, so they are spelled only here.
+"""
+
+from __future__ import annotations
+
+# -- MLflow tags on a study's parent run ------------------------------------------------------------------
+STUDY_TAG = "kubetune.study"
+ROLE_TAG = "kubetune.role"  # study, trial or refit
+PIPELINE_TAG = "kubetune.pipeline"  # the retraining pipeline a study belongs to (warm_start: same_pipeline)
+DATA_TAG = "kubetune.data_fingerprint"  # the data the study was tuned on
+REFIT_TAG = "kubetune.refit_run_id"  # the study's refit run
+REGISTERED_TAG = "kubetune.registered_model"  # the registry name of the study's model
+FAILURE_REASON = "kubetune.failure_reason"  # also an Optuna trial attribute: why a trial or study failed
+VERSION_PREFIX = "kubetune.version."  # + package name: the versions that ran the study
+META_STORE_RECORD_TAG = "kubetune.meta_store_record"  # the run has its meta-store record (a readable file)
+SAMPLER_STARTUP_TAG = "kubetune.sampler.startup_trials"
+SAMPLER_RANDOM_FROM_TAG = "kubetune.sampler.random_from_trial"
+SAMPLER_RANDOM_EVERY_TAG = "kubetune.sampler.random_every"
+WARM_MODE_TAG = "kubetune.warm_start.mode"
+WARM_USED_TAG = "kubetune.warm_start.used"
+WARM_N_CONFIGS_TAG = "kubetune.warm_start.n_configs"
+WARM_NARROWED_TAG = "kubetune.warm_start.narrowed"
+PARETO_SIZE_TAG = "kubetune.pareto.size"
+SELECTION_TAG = "kubetune.selection"  # several objectives: the rule's reason for the refitted trial
+SELECTED_TRIAL_TAG = "kubetune.selected_trial"
+PBT_BEST_MEMBER_TAG = "kubetune.pbt.best_member"
+PBT_BEST_TRIAL_TAG = "kubetune.pbt.best_trial"
+PROMOTION_DECISION_TAG = "kubetune.promotion.decision"
+PROMOTION_REASON_TAG = "kubetune.promotion.reason"
+PROMOTION_ALIAS_TAG = "kubetune.promotion.alias"
+PROMOTION_CHALLENGER_TAG = "kubetune.promotion.challenger_version"
+PROMOTION_CHAMPION_TAG = "kubetune.promotion.champion_version"
+
+# -- MLflow tags on a trial's run ---------------------------------------------------------------------------
+TRIAL_NUMBER_TAG = "kubetune.trial_number"
+TRIAL_STATE_TAG = "kubetune.trial_state"
+PRUNED_STEP_TAG = "kubetune.pruned_at_step"
+STEP_UNIT_TAG = "kubetune.step_unit"
+
+# -- Optuna study attributes (a resumed study reads them back) ----------------------------------------------
+SPACE_FINGERPRINT_ATTR = "kubetune.space_fingerprint"
+DATA_FINGERPRINT_ATTR = "kubetune.data_fingerprint"  # the data the study's trials were scored on
+WARM_TRIALS_ATTR = "kubetune.warm_trials"  # how many first trials the warm start enqueued
+NARROWED_SPACE_ATTR = "kubetune.narrowed_space"  # the box a narrowed study searches
+PBT_INTERVAL_ATTR = "kubetune.pbt.interval"  # epochs per round, fixed when a PBT study began
+
+# -- Optuna trial attributes --------------------------------------------------------------------------------
+MLFLOW_RUN_ID_ATTR = "kubetune.mlflow_run_id"
+INTERRUPTED_ATTR = "kubetune.interrupted"
+RESULT_ATTR = "kubetune.result"  # what a trial pod publishes for its controller
+RETRY_OF = "kubetune.retry_of"
+ATTEMPT = "kubetune.attempt"
+RETRY_REASON = "kubetune.retry_reason"
+MAX_RETRIES_ATTR = "kubetune.max_retries"
+WARM_START_PREFIX = "kubetune.warm_start."  # a warm-start trial's provenance; a re-run keeps it
+WARM_SOURCE_RUN = f"{WARM_START_PREFIX}source_run_id"
+WARM_SOURCE_STUDY = f"{WARM_START_PREFIX}source_study"
+WARM_KIND = f"{WARM_START_PREFIX}kind"
+PBT_PREFIX = "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
+PBT_MEMBER = f"{PBT_PREFIX}member"
+PBT_GENERATION = f"{PBT_PREFIX}generation"
+PBT_PARENT_MEMBER = f"{PBT_PREFIX}copied_from_member"
+PBT_PARENT_TRIAL = f"{PBT_PREFIX}copied_from_trial"
+PBT_COPIED_AT = f"{PBT_PREFIX}copied_at_epoch"
+PBT_EXPLOITED = f"{PBT_PREFIX}exploited"
+PBT_CHECKPOINT_IN = f"{PBT_PREFIX}checkpoint_in"
+PBT_CHECKPOINT_OUT = f"{PBT_PREFIX}checkpoint_out"
+
+# -- Kubernetes labels and annotations on trial Jobs --------------------------------------------------------
+LABEL_STUDY = "kubetune.io/study"
+LABEL_TRIAL = "kubetune.io/trial"
+ANNOTATION_STUDY = "kubetune.io/study-name"

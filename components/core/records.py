@@ -1,0 +1,53 @@
+"""The messages that cross every seam: one configuration in (TrialRequest), its scores out (TrialResult).
+
+Both are plain JSON (pydantic) so they cross process and pod boundaries unchanged; the controller,
+the executors, the worker and the tracker all speak them, which is why they live at the bottom layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TrialState = Literal["COMPLETE", "FAIL", "PRUNED"]
+
+
+class TrialRequest(BaseModel):
+    study_name: str
+    trial_number: int
+    params: dict[str, Any]
+    fixed_params: dict[str, Any] = Field(default_factory=dict)
+    family: str
+    task: str
+    n_classes: int | None
+    positive_class: str | bool | int | None = None  # two classes: the one f1, precision, recall score
+    data_uri: str  # the training part only: held-out rows never reach a trial
+    target: str
+    drop: list[str] = Field(default_factory=list)
+    metrics: list[str]
+    validation: str
+    folds: int
+    val_size: float
+    seed: int | None
+    storage_url: str | None = None  # for the heartbeat, intermediate reports and the pruner
+    trial_id: int | None = None
+    heartbeat_interval: float = 10.0
+    pruner: dict[str, Any] | None = None  # resolved settings (kubetune.components.search.pruners.resolve_pruner)
+    pbt: dict[str, Any] | None = None  # a population member's round (kubetune.components.execution.pbt_member.MemberRound)
+
+
+class TrialResult(BaseModel):
+    trial_number: int
+    state: TrialState
+    values: list[float] | None = None
+    fold_scores: dict[str, list[float]] = Field(default_factory=dict)
+    fit_seconds_mean: float | None = None
+    duration_s: float = 0.0
+    peak_memory_mb: float | None = None
+    error: str | None = None
+    retryable: bool = False  # lost to infrastructure (worker died, pod evicted): re-run the same params
+    device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods
+    curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
+    step_unit: str | None = None  # epoch, iteration, tree or fold
+    pruned_at_step: int | None = None

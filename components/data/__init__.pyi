@@ -1,0 +1,6 @@
+"""Public surface of kubetune.components.data (see __init__.py)."""
+
+from .artifacts import ArtifactError as ArtifactError, artifact_root as artifact_root, check_access as check_access, delete as delete, join as join, object_version as object_version, put_file as put_file, read_bytes as read_bytes, write_bytes as write_bytes
+from .frames import ROW_ID as ROW_ID, build_preprocessor as build_preprocessor, features_and_target as features_and_target, fingerprint as fingerprint, identifier_columns as identifier_columns, infer_task as infer_task, read_data as read_data, read_frame as read_frame, split_holdout as split_holdout, unencodable_dtype as unencodable_dtype, write_frame as write_frame
+from .metafeatures import LOG_SCALED as LOG_SCALED, compute_meta_features as compute_meta_features
+from .sources import PARQUET_SUFFIXES as PARQUET_SUFFIXES, source_format as source_format

@@ -1,0 +1,60 @@
+"""Refit the best configuration on the whole training part and evaluate it once on the held-out test set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubetune.components.data import read_frame
+from kubetune.components.evaluation.cross_validation import fit_full, score_holdout
+from kubetune.components.models import get_family
+
+
+@dataclass
+class RefitOutcome:
+    model: Any
+    test_scores: dict[str, float]
+    input_example: Any
+
+
+def refit_and_evaluate(
+    *,
+    family: str,
+    params: dict[str, Any],
+    task: str,
+    seed: int | None,
+    train_uri: str,
+    test_uri: str,
+    target: str,
+    drop: list[str],
+    metrics: list[str],
+    n_classes: int | None,
+    positive_class: Any = None,
+    schedule: list[dict[str, Any]] | None = None,
+) -> RefitOutcome:
+    """``schedule`` (population-based training, kubetune.components.search.pbt.replay_schedule): the rounds are replayed
+    in order on the whole training part, each resuming from the previous round's weights with its own
+    settings, epochs and seed; ``params`` are then only what the refit run records."""
+    train = read_frame(train_uri)
+    if schedule:
+        model = replay(family, schedule, task, train, target, drop)
+    else:
+        model = fit_full(get_family(family).build(params, task, seed), train, target, drop)
+    test = read_frame(test_uri)  # read here, after the search is over, and nowhere else
+    scores = score_holdout(model, test, target, drop, metrics, n_classes, positive_class)
+    example = train.drop(columns=[target, *drop]).head(5).reset_index(drop=True)
+    return RefitOutcome(model, scores, example)
+
+
+def replay(family: str, schedule: list[dict[str, Any]], task: str, train: Any, target: str, drop: list[str]) -> Any:
+    """Train through the schedule's rounds; the returned pipeline holds the last round's model."""
+    state = None
+    model = None
+    for step in schedule:
+        estimator = get_family(family).build({**step["params"], "epochs": step["epochs"]}, task, step["seed"])
+        estimator.resume_from = state
+        model = fit_full(estimator, train, target, drop)
+        state = model.named_steps["model"].training_state_
+    model.named_steps["model"].resume_from = None  # the logged model carries its own state, not its parent's
+    return model
+

@@ -1,0 +1,380 @@
+"""The study controller: ask the sampler, hand trials to an executor, tell the study what came back.
+
+It is the only writer of its trials' outcomes to the study and of their runs to MLflow (with a local
+SQLite MLflow store that means a single writer). Several controllers may share one study on a
+heartbeat-capable storage (PostgreSQL): the budget is counted study-wide, and each controller fails and
+re-queues trials whose heartbeat went stale, whoever started them.
+
+Nothing is lost on interruption. Ctrl-C: the trials in flight are recorded as interrupted and their
+parameters queued again. A controller killed outright: on a journal file (one controller per study) the
+next start reconciles every RUNNING trial; on PostgreSQL their heartbeats go stale and any controller
+re-queues them. A trial lost to its worker dying is re-run with the same parameters up to
+``max_retries`` times (kubetune.components.execution.requeue). Storage calls are retried across a database restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from kubetune.components.execution.budget_lock import budget_lock
+from kubetune.components.execution.executor import Executor
+from kubetune.components.execution.heartbeat import supports_heartbeat
+from kubetune.components.core import DeferredInterrupt
+from kubetune.components.execution.requeue import MAX_RETRIES_ATTR, PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
+from kubetune.components.search import Space, suggest
+from kubetune.components.tracking import Tracker
+from kubetune.components.core import retry_transient
+from kubetune.components.core import TrialRequest, TrialResult
+
+log = logging.getLogger("kubetune.controller")
+
+INTERRUPTED = "kubetune.interrupted"
+REASON = "kubetune.failure_reason"
+RUN_ID = "kubetune.mlflow_run_id"
+
+RequestFactory = Callable[[int, int, dict[str, Any]], TrialRequest]  # (number, trial_id, params)
+
+
+@dataclass
+class TrialsSummary:
+    n_complete: int = 0
+    n_failed: int = 0
+    n_pruned: int = 0
+    n_retried: int = 0
+    first_error: str | None = None
+    ran_this_time: int = 0
+    stopped_by: str = "budget"
+    wall_seconds: float = 0.0  # the trial loop alone: ask, submit, wait, tell, MLflow
+    startup_seconds: float = 0.0  # waiting for the executor's workers before the first trial
+
+
+@dataclass
+class _InFlight:
+    trial: optuna.Trial
+    run_id: str
+
+
+class StudyController:
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: Space,
+        executor: Executor,
+        tracker: Tracker,
+        parent_run_id: str,
+        make_request: RequestFactory,
+        metric_names: list[str],
+        n_trials: int,
+        timeout: float | None = None,
+        progress: bool = False,
+        max_retries: int = 2,
+    ) -> None:
+        self.study = study
+        self.space = space
+        self.executor = executor
+        self.tracker = tracker
+        self.parent_run_id = parent_run_id
+        self.make_request = make_request
+        self.metric_names = metric_names
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.progress = progress
+        self.max_retries = max_retries
+        self._heartbeat = supports_heartbeat(study._storage)
+        self._stale_checked_at = 0.0
+        self._beat_at = 0.0
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def run(self) -> TrialsSummary:
+        self._db(lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit")
+        self.reconcile_abandoned()
+        self.close_dangling_runs()
+        summary = TrialsSummary()
+        in_flight: dict[int, _InFlight] = self._adopt()
+        started = time.monotonic()
+        bar = self._progress_bar(self._budget_used())
+        with DeferredInterrupt() as interrupt:  # Ctrl-C between steps, never mid-write
+            try:
+                while True:
+                    interrupt.check()
+                    out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
+                    self._beat_for_starting(in_flight)
+                    self._check_stale(in_flight)
+                    while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
+                        pass
+                    if not in_flight:
+                        if not out_of_time and self._budget_used() < self.n_trials:
+                            continue  # a stale trial was re-queued meanwhile; run it
+                        if not out_of_time and self._others_running():
+                            time.sleep(1.0)  # another controller's trials may still be re-queued
+                            continue
+                        summary.stopped_by = "timeout" if out_of_time else "budget"
+                        break
+                    for result in self.executor.wait(timeout=1.0):
+                        entry = in_flight.pop(result.trial_number, None)
+                        if entry is None:
+                            continue  # already failed through its heartbeat
+                        self._record(entry, result, summary)
+                        summary.ran_this_time += 1
+                        self._update_bar(bar)
+                interrupt.check()  # pressed while the last results were recorded
+            except KeyboardInterrupt:
+                self._interrupt(in_flight, "interrupted by the user (Ctrl-C)")
+                raise
+            except BaseException:
+                self._interrupt(in_flight, "interrupted: the controller stopped on an error")
+                raise
+            finally:
+                summary.wall_seconds = time.monotonic() - started
+                if bar is not None:
+                    bar.close()
+        return summary
+
+    def reconcile_abandoned(self) -> int:
+        """Trials a dead controller left RUNNING: record them interrupted and queue them again.
+
+        On a heartbeat storage only stale ones (others may belong to a live controller on another
+        machine); on a journal file, all of them (one controller per study there).
+        """
+        if self._heartbeat:
+            return self._check_stale({}, force=True)
+        stale = self._db(lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "list trials")
+        for frozen in stale:
+            self._fail_and_requeue(frozen, frozen.user_attrs.get(RUN_ID), "interrupted: its controller stopped before the trial finished", interrupted=True)
+        if stale:
+            log.warning("reconciled %d trial(s) left running by an earlier controller; they run again", len(stale))
+        return len(stale)
+
+    def close_dangling_runs(self) -> int:
+        """A controller killed between telling the study and closing the trial's MLflow run leaves a
+        finished trial whose run says RUNNING: close it from the study's record."""
+        finished = {
+            t.user_attrs[RUN_ID]: t for t in self._trials() if t.state.is_finished() and RUN_ID in t.user_attrs
+        }
+        closed = 0
+        if not finished:
+            return closed
+        try:
+            for run in self.tracker.trial_runs(self.parent_run_id):
+                frozen = finished.get(run.info.run_id)
+                if frozen is None or run.info.status != "RUNNING":
+                    continue
+                values = list(frozen.values or [])
+                # the study kept the objective values, not the per-fold scores: log those values as they are
+                if values:
+                    self.tracker.log_metrics(run.info.run_id, dict(zip(self.metric_names, values)))
+                result = TrialResult(trial_number=frozen.number, state=frozen.state.name, values=values or None, error=frozen.user_attrs.get(REASON))
+                self.tracker.finish_trial_run(run.info.run_id, result, self.metric_names)
+                closed += 1
+        except Exception as error:  # noqa: BLE001 - bookkeeping of a past run must not stop this one
+            log.warning("could not close MLflow runs left open by an earlier controller: %s", type(error).__name__)
+        if closed:
+            log.warning("closed %d MLflow run(s) an earlier controller left open after its trial finished", closed)
+        return closed
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _adopt(self) -> dict[int, _InFlight]:
+        """Trials still running in the executor (Kubernetes Jobs of a controller that was restarted):
+        track them instead of starting them again; Jobs of trials already finished are deleted."""
+        if not hasattr(self.executor, "adopt"):
+            return {}
+        adopted: dict[int, _InFlight] = {}
+        for number in self.executor.adopt():
+            frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
+            if frozen.state == TrialState.RUNNING and RUN_ID in frozen.user_attrs:
+                adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[RUN_ID])
+            else:
+                self.executor.cancel(number)
+        if adopted:
+            log.info("adopted %d running trial(s) from an earlier controller: %s", len(adopted), sorted(adopted))
+        return adopted
+
+    def _db(self, call: Callable[[], Any], what: str) -> Any:
+        return retry_transient(call, what=what)
+
+    def _trials(self) -> list[FrozenTrial]:
+        return self._db(lambda: self.study.get_trials(deepcopy=False), "list trials")
+
+    def _budget_used(self) -> int:
+        return self._db(lambda: study_budget_used(self.study), "count trials")
+
+    def _others_running(self) -> bool:
+        return self._heartbeat and any(t.state == TrialState.RUNNING for t in self._trials())
+
+    def _submit_within_budget(self, in_flight: dict[int, _InFlight]) -> bool:
+        """Ask for one more trial if the study-wide budget allows; False once it is used up."""
+        def ask_if_budget_left() -> optuna.Trial | None:
+            with budget_lock(self.study):
+                return self.study.ask() if self._budget_used() < self.n_trials else None
+
+        trial = self._db(ask_if_budget_left, "ask")
+        if trial is None:
+            return False
+        self._submit(trial, in_flight)
+        return True
+
+    def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
+        params = self._db(lambda: suggest(trial, self.space), "suggest")  # a param already set is returned as is
+        if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
+            self._db(lambda: self.study._storage.record_heartbeat(trial._trial_id), "heartbeat")
+        run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial))
+        self._db(lambda: trial.set_user_attr(RUN_ID, run_id), "set run id")
+        in_flight[trial.number] = _InFlight(trial, run_id)
+        self.executor.submit(self.make_request(trial.number, trial._trial_id, params))
+
+    def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
+        """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
+        attrs = self._db(lambda: self.study._storage.get_trial_user_attrs(trial._trial_id), "get trial attrs")
+        tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
+        if "kubetune.retry_of" in attrs:
+            tags |= {"kubetune.retry_of": str(attrs["kubetune.retry_of"]), "kubetune.attempt": str(attrs.get("kubetune.attempt", 1))}
+        return tags
+
+    def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
+        trial, run_id = entry.trial, entry.run_id
+        if result.state == "COMPLETE" and not (result.values is not None and all(map(math.isfinite, result.values))):
+            result = result.model_copy(update={"state": "FAIL", "error": f"non-finite objective {result.values}"})
+        if result.state == "COMPLETE":
+            values = result.values if len(result.values) > 1 else result.values[0]
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.COMPLETE, values), "tell")
+            summary.n_complete += won
+        elif result.state == "PRUNED":
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.PRUNED), "tell")
+            summary.n_pruned += won
+        else:
+            self._db(lambda: trial.set_user_attr(REASON, result.error or "unknown error"), "set reason")
+            won = self._db(lambda: tell_once(self.study, trial, TrialState.FAIL), "tell")
+            summary.n_failed += won
+            summary.first_error = summary.first_error or result.error
+            if won and result.retryable and self._requeue(trial.number, result.error or "worker lost"):
+                summary.n_retried += 1
+                log.warning("trial %d lost (%s); re-queued with the same parameters", trial.number, result.error)
+            elif won:
+                log.warning("trial %d failed: %s", trial.number, result.error)
+        if not won:  # another controller declared it lost and re-queued it; its re-run is what counts
+            result = result.model_copy(update={"state": "FAIL", "error": f"{STALE_REASON}; it finished later, but its re-run counts instead"})
+        self.tracker.finish_trial_run(run_id, result, self.metric_names)
+
+    def _requeue(self, number: int, reason: str, count_attempt: bool = True) -> bool:
+        frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
+        return self._db(lambda: requeue(self.study, frozen, reason, count_attempt), "requeue")
+
+    def _trial_id(self, number: int) -> int:
+        return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+
+    def _heartbeat_interval(self) -> float:
+        return self.study._storage.get_heartbeat_interval() or 10
+
+    def _beat_for_starting(self, in_flight: dict[int, _InFlight]) -> None:
+        """Beat for trials whose worker has not begun them (a replacement worker still importing, a pod
+        waiting for a GPU node or its image): a slow start is not a lost worker. The beat still means
+        "someone alive answers for this trial": if this controller dies too, the beats stop, the trial
+        goes stale and another controller re-queues it."""
+        if not self._heartbeat or not hasattr(self.executor, "starting"):
+            return
+        interval = self._heartbeat_interval()
+        if time.monotonic() - self._beat_at < interval:
+            return
+        self._beat_at = time.monotonic()
+        for number in self.executor.starting():
+            entry = in_flight.get(number)
+            if entry is not None:
+                self._db(lambda: self.study._storage.record_heartbeat(entry.trial._trial_id), "heartbeat")
+
+    def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
+        """Fail trials whose heartbeat is stale (the storage callback re-queues them), and let go of
+        trials in flight here that another controller has already failed that way."""
+        if not self._heartbeat:
+            return 0
+        interval = self._heartbeat_interval()
+        if not force and time.monotonic() - self._stale_checked_at < interval:
+            return 0
+        self._stale_checked_at = time.monotonic()
+        running = {t.number: t for t in self._trials() if t.state == TrialState.RUNNING}
+        self._fail_orphans(running, in_flight)
+        self._db(lambda: optuna.storages.fail_stale_trials(self.study), "fail stale trials")
+        by_number = {t.number: t for t in self._trials()}
+        # failed by the stale check (no reason recorded); a trial its owner failed with a reason is the owner's to record
+        failed = [
+            by_number[n]
+            for n in set(running) | set(in_flight)
+            if by_number[n].state == TrialState.FAIL and (n in in_flight or REASON not in by_number[n].user_attrs)
+        ]
+        for frozen in failed:
+            run_id = frozen.user_attrs.get(RUN_ID)
+            if frozen.number in in_flight:
+                self.executor.cancel(frozen.number)
+                run_id = in_flight.pop(frozen.number).run_id
+            self._close_lost_run(frozen, run_id, frozen.user_attrs.get(REASON, STALE_REASON), "FAILED")
+        if failed:
+            log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
+        return len(failed)
+
+    def _fail_orphans(self, running: dict[int, FrozenTrial], in_flight: dict[int, _InFlight]) -> None:
+        """RUNNING trials that never got their run id: an ask whose answer was lost (the database went
+        away mid-call, or the controller died right after asking). They have no heartbeat either, so
+        Optuna's stale check cannot see them; past the grace period they are failed and re-queued."""
+        grace = self.study._storage.get_heartbeat_interval() * 3
+        grace = getattr(self.study._storage, "grace_period", None) or grace
+        now = time.time()
+        for number, frozen in list(running.items()):
+            started = frozen.datetime_start.timestamp() if frozen.datetime_start else now
+            if number in in_flight or RUN_ID in frozen.user_attrs or now - started < grace:
+                continue
+            self._fail_and_requeue(frozen, None, "orphaned: its start was never completed (database or controller lost)", interrupted=True)
+            running.pop(number)
+            log.warning("trial %d was orphaned while starting; re-queued with the same parameters", number)
+
+    def _interrupt(self, in_flight: dict[int, _InFlight], reason: str) -> None:
+        for number, entry in list(in_flight.items()):
+            self.executor.cancel(number)
+            frozen = self._db(lambda: self.study._storage.get_trial(entry.trial._trial_id), "get trial")
+            self._fail_and_requeue(frozen, entry.run_id, reason, interrupted=True)
+        in_flight.clear()
+
+    def _fail_and_requeue(self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool) -> None:
+        """Record a trial lost to infrastructure and run it again, unless someone else already did."""
+        storage = self.study._storage
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED, interrupted), "mark interrupted")
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, REASON, reason), "set reason")
+        if self._db(lambda: tell_once(self.study, frozen.number, TrialState.FAIL), "tell"):
+            self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+        self._close_lost_run(frozen, run_id, reason, "KILLED")
+
+    def _close_lost_run(self, frozen: FrozenTrial, run_id: str | None, reason: str, status: str) -> None:
+        """End a lost trial's MLflow run as failed; a trial lost before its run was created (the controller
+        died between ask and run) gets one now, so every trial in the study has exactly one run."""
+        run_id = run_id or self.tracker.find_trial_run(self.study.study_name, frozen.number)
+        if run_id is None:
+            run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, frozen.number, dict(frozen.params), {})
+        self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
+        self.tracker.end_run(run_id, status=status)
+
+    def _progress_bar(self, done: int) -> Any:
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.n_trials, initial=done, desc=self.study.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True)
+
+    def _update_bar(self, bar: Any) -> None:
+        if bar is None:
+            return
+        bar.update(1)
+        try:
+            if len(self.study.directions) == 1:
+                bar.set_postfix_str(f"best={self.study.best_value:.5g}")
+            else:
+                bar.set_postfix_str(f"pareto={len(self.study.best_trials)}")
+        except ValueError:
+            bar.set_postfix_str("best=n/a")

@@ -1,0 +1,342 @@
+"""Kubernetes executor: each trial is one Job (see kubernetes_manifest.render_job); outcomes come from
+one pod watch per study.
+
+The watch resumes from the last resourceVersion it saw and re-lists when the server answers 410 Gone;
+every API call carries a timeout. Outcomes:
+
+- pod Succeeded: the result the pod published to the study storage (never scraped from logs);
+- pod Failed with exit code 3: the trial's own error (reason: the pod's last log lines);
+- OOMKilled: a failed trial whose reason says so;
+- DisruptionTarget (preemption, eviction, node drain): a *retryable* failure, re-run with the same params;
+- image pull errors, a container the kubelet cannot create (a missing Secret), a pod unschedulable for
+  longer than ``unschedulableTimeout``, or a scheduled pod whose container has not started after
+  ``startTimeout`` (a volume that never mounts): the study stops early with a clear message
+  (ClusterProblem) instead of hanging. A Pending pod's trial is heartbeated for by the controller (see
+  ``starting``), so these limits are what bounds its wait.
+
+``cancel`` and ``close`` delete Jobs with propagationPolicy Background, so their pods go too. A restarted
+controller ``adopt``s the study's Jobs that are still there instead of creating them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable
+
+from kubetune.components.core import KubetuneError
+from kubetune.components.execution.kubernetes_manifest import LABEL_TRIAL, TRIAL_ERROR_EXIT, render_job, selector
+from kubetune.components.spec import KubernetesSpec
+from kubetune.components.core import TrialRequest, TrialResult
+
+log = logging.getLogger("kubetune.kubernetes")
+ResultReader = Callable[[int], TrialResult | None]  # trial number -> the result its pod published
+IMAGE_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+# the kubelet cannot build the container: a Secret or ConfigMap (key) the pod names is missing, a bad mount
+CONTAINER_ERRORS = {"CreateContainerConfigError", "CreateContainerError"}
+LOG_LINES = 20
+
+
+class ClusterProblem(KubetuneError):
+    """The cluster cannot run this study's trials (image cannot be pulled, pods never scheduled)."""
+
+
+@dataclass
+class _Tracked:
+    name: str
+    submitted_at: float
+    pod_seen: bool = False  # a pod that was seen and is gone (node lost) is no longer "starting"
+    unschedulable_since: float | None = None
+    scheduled_pending_since: float | None = None
+
+
+class KubernetesExecutor:
+    def __init__(
+        self,
+        settings: KubernetesSpec,
+        study_name: str,
+        parallelism: int,
+        result_reader: ResultReader,
+        trial_timeout: float | None = None,
+        api_client: Any | None = None,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.study_name = study_name
+        self.capacity = parallelism
+        self.result_reader = result_reader
+        self.trial_timeout = trial_timeout
+        self.request_timeout = request_timeout
+        self._api_client = api_client
+        self._tracked: dict[int, _Tracked] = {}
+        self._resource_version: str | None = None
+        self._pods: dict[int, dict[str, Any]] = {}  # trial number -> latest pod seen
+
+    # -- clients (connected lazily) -----------------------------------------------------------------
+
+    @cached_property
+    def client(self) -> Any:
+        from kubernetes import client, config
+
+        if self._api_client is not None:
+            return self._api_client
+        try:
+            config.load_kube_config()
+        except config.ConfigException:
+            config.load_incluster_config()
+        return client.ApiClient()
+
+    @cached_property
+    def batch(self) -> Any:
+        from kubernetes import client
+
+        return client.BatchV1Api(self.client)
+
+    @cached_property
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.client)
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    # -- the executor contract ----------------------------------------------------------------------
+
+    def start(self) -> "KubernetesExecutor":
+        self._relist()
+        return self
+
+    def adopt(self) -> list[int]:
+        """The study's Jobs still in the cluster (a previous controller's): track them, don't recreate."""
+        jobs = self.batch.list_namespaced_job(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+        adopted = []
+        for job in jobs.items:
+            number = int(job.metadata.labels[LABEL_TRIAL])
+            if number not in self._tracked:
+                self._tracked[number] = _Tracked(job.metadata.name, time.monotonic())
+                adopted.append(number)
+        self._relist()
+        return sorted(adopted)
+
+    def submit(self, request: TrialRequest) -> None:
+        from kubernetes.client import ApiException
+
+        # the storage URL may hold a password: the pod gets it from a Secret, never from the manifest
+        body = render_job(self.settings, request.model_copy(update={"storage_url": None}), self.trial_timeout)
+        try:
+            self.batch.create_namespaced_job(self.namespace, body, _request_timeout=self.request_timeout)
+        except ApiException as error:
+            if error.status != 409:  # 409: a Job for this trial exists already (adopted); do not duplicate
+                raise ClusterProblem(f"cannot create Job {body['metadata']['name']} in namespace {self.namespace}: {error.status} {error.reason}") from None
+        self._tracked[request.trial_number] = _Tracked(body["metadata"]["name"], time.monotonic())
+
+    def running(self) -> list[int]:
+        return sorted(self._tracked)
+
+    def starting(self) -> list[int]:
+        """Jobs whose pod is not running yet: not created, waiting for a node (GPU scale-up), pulling its image."""
+        def pending(number: int, tracked: _Tracked) -> bool:
+            pod = self._pods.get(number)
+            return not tracked.pod_seen if pod is None else pod.get("status", {}).get("phase", "Pending") == "Pending"
+
+        return sorted(n for n, tracked in self._tracked.items() if pending(n, tracked))
+
+    def wait(self, timeout: float) -> list[TrialResult]:
+        if not self._tracked:
+            return []
+        results = self._collect()
+        if results:
+            return results
+        self._watch(timeout)
+        return self._collect()
+
+    def cancel(self, trial_number: int) -> None:
+        tracked = self._tracked.pop(trial_number, None)
+        if tracked is not None:
+            self._delete_job(tracked.name)
+
+    def close(self) -> None:
+        """Delete every Job of this study (finished ones too): nothing of it remains in the cluster."""
+        from kubernetes.client import ApiException
+
+        try:
+            jobs = self.batch.list_namespaced_job(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+        except ApiException as error:
+            log.warning("could not list the study's Jobs to delete them: %s", error.reason)
+            return
+        for job in jobs.items:
+            self._delete_job(job.metadata.name)
+        self._tracked.clear()
+
+    def __enter__(self) -> "KubernetesExecutor":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- watching -------------------------------------------------------------------------------------
+
+    def _relist(self) -> None:
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+        self._pods = {}
+        for pod in pods.items:
+            self._remember(self.client.sanitize_for_serialization(pod))
+        self._resource_version = pods.metadata.resource_version
+
+    def _watch(self, timeout: float) -> None:
+        from kubernetes import watch
+        from kubernetes.client import ApiException
+
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=selector(self.study_name),
+                resource_version=self._resource_version,
+                timeout_seconds=max(1, int(timeout)),
+                _request_timeout=timeout + self.request_timeout,
+            ):
+                pod = self.client.sanitize_for_serialization(event["object"])
+                self._resource_version = pod["metadata"]["resourceVersion"]
+                if event["type"] == "DELETED":
+                    self._pods.pop(int(pod["metadata"]["labels"][LABEL_TRIAL]), None)
+                else:
+                    self._remember(pod)
+                if self._any_finished():
+                    stream.stop()
+        except ApiException as error:
+            if error.status == 410:  # history compacted: start again from a fresh list
+                log.info("pod watch expired (410); re-listing")
+                self._relist()
+            else:
+                raise ClusterProblem(f"the Kubernetes API answered {error.status} {error.reason} while watching pods") from None
+        except Exception as error:  # noqa: BLE001 - read timeouts and dropped connections: re-list next time
+            log.warning("pod watch interrupted (%s); re-listing", type(error).__name__)
+            self._relist()
+
+    def _remember(self, pod: dict[str, Any]) -> None:
+        number = int(pod["metadata"]["labels"][LABEL_TRIAL])
+        self._pods[number] = pod
+        if number in self._tracked:
+            self._tracked[number].pod_seen = True
+
+    def _any_finished(self) -> bool:
+        return any(self._pods.get(n, {}).get("status", {}).get("phase") in ("Succeeded", "Failed") for n in self._tracked)
+
+    # -- outcomes -------------------------------------------------------------------------------------
+
+    def _collect(self) -> list[TrialResult]:
+        results = []
+        for number, tracked in list(self._tracked.items()):
+            pod = self._pods.get(number)
+            if pod is None:
+                continue
+            outcome = self._outcome(number, tracked, pod)
+            if outcome is not None:
+                self._tracked.pop(number)
+                results.append(outcome)
+        return results
+
+    def _outcome(self, number: int, tracked: _Tracked, pod: dict[str, Any]) -> TrialResult | None:
+        status = pod.get("status", {})
+        phase = status.get("phase")
+        elapsed = time.monotonic() - tracked.submitted_at
+        if phase == "Pending":
+            self._check_stuck(tracked, pod)
+            return None
+        if phase == "Succeeded":
+            result = self.result_reader(number)
+            if result is None:
+                return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"pod {pod['metadata']['name']} succeeded but published no result")
+            return result
+        if phase != "Failed":
+            return None
+        conditions = {c.get("type"): c for c in status.get("conditions", [])}
+        terminated = _terminated(pod)
+        disruption = conditions.get("DisruptionTarget", {})
+        if disruption.get("status") == "True" or status.get("reason") in ("Evicted", "Preempted", "NodeLost", "Shutdown"):
+            why = disruption.get("reason") or status.get("reason")
+            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, retryable=True,
+                               error=f"pod {pod['metadata']['name']} was disrupted ({why}); the trial runs again")
+        if terminated.get("reason") == "OOMKilled":
+            limit = self.settings.resources.get("limits", {}).get("memory", "its limit")
+            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed,
+                               error=f"OOMKilled: the trial ran out of memory (limit {limit}) in pod {pod['metadata']['name']}")
+        if status.get("reason") == "DeadlineExceeded":
+            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"trial exceeded its timeout of {self.trial_timeout:g} s (activeDeadlineSeconds)")
+        published = self.result_reader(number)
+        code = terminated.get("exitCode")
+        lines = self._last_log_lines(pod["metadata"]["name"])  # the reason a user reads: the pod's last words
+        if published is not None and code == TRIAL_ERROR_EXIT:
+            return published.model_copy(update={"error": lines})
+        return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"exit code {code}: {lines}")
+
+    def _check_stuck(self, tracked: _Tracked, pod: dict[str, Any]) -> None:
+        status = pod.get("status", {})
+        for container in status.get("containerStatuses", []) or []:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in IMAGE_ERRORS:
+                raise ClusterProblem(f"the trial image {self.settings.image} cannot be pulled ({waiting['reason']}: {waiting.get('message', '')})")
+            if waiting.get("reason") in CONTAINER_ERRORS:  # a Pending pod is beaten for: it must not wait forever
+                raise ClusterProblem(f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
+                                     f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}")
+        scheduled = next((c for c in status.get("conditions", []) or [] if c.get("type") == "PodScheduled"), None)
+        if scheduled and scheduled.get("status") == "True":
+            self._check_start(tracked, pod)
+        if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+            tracked.unschedulable_since = tracked.unschedulable_since or time.monotonic()
+            if time.monotonic() - tracked.unschedulable_since > self.settings.unschedulableTimeout:
+                raise ClusterProblem(
+                    f"trial pods stayed unschedulable for {self.settings.unschedulableTimeout:g} s: {scheduled.get('message', '')} "
+                    f"(resources {self.settings.resources}, nodeSelector {self.settings.nodeSelector})"
+                )
+
+    def _check_start(self, tracked: _Tracked, pod: dict[str, Any]) -> None:
+        """A scheduled pod whose container never starts (a volume that cannot attach, an image pull that
+        never ends) sends no further events; without this limit its trial would wait for ever."""
+        tracked.scheduled_pending_since = tracked.scheduled_pending_since or time.monotonic()
+        if time.monotonic() - tracked.scheduled_pending_since <= self.settings.startTimeout:
+            return
+        name = pod["metadata"]["name"]
+        waiting = _container_state(pod, "waiting")
+        why = ": ".join(part for part in (waiting.get("reason", "Pending"), waiting.get("message", "")) if part)
+        raise ClusterProblem(f"trial pod {name} was scheduled but its container did not start within {self.settings.startTimeout:g} s ({why}); "
+                             f"see kubectl describe pod {name} -n {self.namespace} (volumes that do not mount, an image too slow to pull)")
+
+    def _last_log_lines(self, pod_name: str) -> str:
+        from kubernetes.client import ApiException
+
+        try:
+            text = self.core.read_namespaced_pod_log(pod_name, self.namespace, tail_lines=LOG_LINES, _request_timeout=self.request_timeout)
+        except ApiException as error:
+            return f"(no logs: {error.status} {error.reason})"
+        lines = [line for line in (text or "").splitlines() if line.strip()]
+        return " | ".join(lines[-5:]) if lines else "(no output)"
+
+    def _delete_job(self, name: str) -> None:
+        from kubernetes.client import ApiException, V1DeleteOptions
+
+        try:
+            self.batch.delete_namespaced_job(name, self.namespace, body=V1DeleteOptions(propagation_policy="Background"), _request_timeout=self.request_timeout)
+        except ApiException as error:
+            if error.status != 404:
+                log.warning("could not delete Job %s: %s %s", name, error.status, error.reason)
+
+
+def _terminated(pod: dict[str, Any]) -> dict[str, Any]:
+    return _container_state(pod, "terminated")
+
+
+def _container_state(pod: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The first container state of ``kind`` (terminated, waiting) in the pod's status, or {}."""
+    for container in pod.get("status", {}).get("containerStatuses", []) or []:
+        state = container.get("state") or {}
+        if state.get(kind):
+            return state[kind]
+    return {}
+

@@ -1,0 +1,75 @@
+"""What a trial pod runs: the ``kubetune-trial`` console script.
+
+The request comes from ``KUBETUNE_TRIAL_REQUEST`` (no credentials in it); the study storage URL from
+``KUBETUNE_STORAGE_URL``, which the Job fills from a Secret. The pod heartbeats while it works and
+publishes its TrialResult to the study storage (trial system attribute ``kubetune.result``); the
+controller reads it from there when the pod has finished, so no metric is ever scraped from logs.
+Exit codes: 0 the trial finished, 3 the trial itself failed (its error is printed last, which the
+controller shows as the reason), anything else is infrastructure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
+from kubetune.components.execution.heartbeat import heartbeat
+from kubetune.components.execution.trial import run_trial
+from kubetune.components.core import TrialRequest, TrialResult
+
+RESULT_ATTR = "kubetune.result"
+
+
+def publish(storage_url: str, trial_id: int, result: TrialResult) -> None:
+    from kubetune.components.execution.heartbeat import shared_storage
+    from kubetune.components.core import retry_transient
+
+    storage = shared_storage(storage_url)
+    retry_transient(lambda: storage.set_trial_system_attr(trial_id, RESULT_ATTR, result.model_dump(mode="json")), what="publish result")
+
+
+def read_published(storage: object, trial_id: int) -> TrialResult | None:
+    attrs = storage.get_trial_system_attrs(trial_id)  # type: ignore[attr-defined]
+    return TrialResult.model_validate(attrs[RESULT_ATTR]) if RESULT_ATTR in attrs else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Reads its trial from the environment the Job sets; arguments only ask for this help."""
+    argparse.ArgumentParser(
+        prog="kubetune-trial",
+        description=f"Run one kubetune trial: the request comes from ${REQUEST_ENV}, the result goes to the study "
+        "storage named by $KUBETUNE_STORAGE_URL. Kubernetes Jobs that kubetune creates run this.",
+    ).parse_args(sys.argv[1:] if argv is None else argv)
+    if REQUEST_ENV not in os.environ:
+        print(f"{REQUEST_ENV} is not set: kubetune-trial runs in a trial Job that kubetune created", file=sys.stderr)
+        return 2
+    request = TrialRequest.model_validate_json(os.environ[REQUEST_ENV])
+    storage_url = os.environ.get("KUBETUNE_STORAGE_URL")
+    if not storage_url:
+        print("KUBETUNE_STORAGE_URL is not set: the Job needs the study storage Secret", file=sys.stderr)
+        return 2
+    request = request.model_copy(update={"storage_url": storage_url})  # for intermediate reports
+    with heartbeat(storage_url, request.trial_id, request.heartbeat_interval):
+        result = run_trial(request)
+        result = result.model_copy(update={"device": _device()})
+        publish(storage_url, request.trial_id, result)
+    values = ", ".join(f"{m}={v:.5g}" for m, v in zip(request.metrics, result.values or []))
+    print(f"trial {request.trial_number}: {result.state} {values} in {result.duration_s:.2f} s on {result.device}")
+    if result.state == "FAIL":
+        print(result.error, file=sys.stderr)
+        return TRIAL_ERROR_EXIT
+    return 0
+
+
+def _device() -> str:
+    """Where the trial trained: only a trial that imported torch can have used a GPU."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

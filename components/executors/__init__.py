@@ -1,1 +1,0 @@
-"""Executors run TrialRequests somewhere (local processes, Kubernetes Jobs) and hand back TrialResults."""

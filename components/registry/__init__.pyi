@@ -1,0 +1,5 @@
+"""Public surface of kubetune.components.registry (see __init__.py)."""
+
+from .champion import champion_version as champion_version, check_promotion_settings as check_promotion_settings, move_alias as move_alias, promotion_record as promotion_record, record_decision as record_decision, score_version as score_version
+from .promotion import decide_promotion as decide_promotion, retrain_study_name as retrain_study_name
+from .refit_reuse import WantedRefit as WantedRefit, find_reusable_refit as find_reusable_refit

@@ -1,0 +1,96 @@
+"""The MLflow registry side of champion/challenger: find the model that holds the alias, score it on the
+new held-out test set, move the alias, record the decision. Thin I/O around ``kubetune.components.registry.promotion``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from kubetune.components.data import read_frame
+from kubetune.components.core import SpecError
+from kubetune.components.evaluation import score_holdout
+from kubetune.components.registry.promotion import PromotionDecision, margin_problem
+from kubetune.components.core import error_reason
+
+log = logging.getLogger("kubetune")
+
+DECISION_TAG = "kubetune.promotion.decision"
+REASON_TAG = "kubetune.promotion.reason"
+# MLflow reserves `latest` and version-like aliases (v1, V2, ...)
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
+
+
+def check_alias(alias: str) -> str:
+    if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise SpecError(f"--alias: '{alias}' is not a usable registry alias (letters, digits, '_' or '-'; not 'latest' or v<N>)")
+    return alias
+
+
+def check_promotion_settings(margin: float, alias: str) -> None:
+    """Checked before any work, whether the retrain comes from the CLI, a Prefect deployment or a CronJob."""
+    problem = margin_problem(margin)
+    if problem:
+        raise SpecError(f"--margin: {problem}")
+    check_alias(alias)
+
+
+def champion_version(client: Any, model_name: str, alias: str) -> Any | None:
+    """The version holding ``alias``, or None when the model or the alias does not exist yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def score_version(
+    tracking_uri: str, model_name: str, version: str, test_uri: str, target: str, drop: list[str], metrics: list[str], n_classes: int | None,
+    positive_class: Any = None,
+) -> tuple[dict[str, float] | None, str | None]:
+    """Scores of a registered version on the test set, or (None, why) when it cannot be scored there
+    (a changed schema, a model file that no longer loads)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+        return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes, positive_class), None
+    except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
+        return None, error_reason(error)
+
+
+def move_alias(client: Any, model_name: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(model_name, alias, version)
+
+
+def promotion_record(decision: PromotionDecision, model_name: str, alias: str, challenger: str, champion: str | None) -> dict[str, Any]:
+    """What the challenge decided, as logged (promotion.json) and returned to the caller."""
+    return {**decision.as_json(), "model": model_name, "alias": alias, "challenger_version": challenger, "champion_version": champion}
+
+
+def record_decision(tracker: Any, parent_run_id: str, decision: PromotionDecision, record: dict[str, Any]) -> None:
+    """Both scores and the decision on the study's parent run (metrics, tags, promotion.json) and on the
+    challenger's model version, so the registry page alone tells why the alias did or did not move."""
+    metrics = {f"promotion.challenger_test_{decision.metric}": decision.challenger_score}
+    if decision.champion_score is not None:
+        metrics[f"promotion.champion_test_{decision.metric}"] = decision.champion_score
+    tracker.log_metrics(parent_run_id, metrics)
+    tracker.set_tags(
+        parent_run_id,
+        {
+            DECISION_TAG: decision.verdict,
+            REASON_TAG: decision.reason[:500],
+            "kubetune.promotion.alias": record["alias"],
+            "kubetune.promotion.challenger_version": record["challenger_version"],
+            "kubetune.promotion.champion_version": record["champion_version"] or "none",
+        },
+    )
+    tracker.log_dict(parent_run_id, record, "promotion.json")
+    client = tracker.client
+    client.set_model_version_tag(record["model"], record["challenger_version"], DECISION_TAG, decision.verdict)
+    client.set_model_version_tag(record["model"], record["challenger_version"], REASON_TAG, decision.reason[:500])

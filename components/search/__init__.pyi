@@ -1,0 +1,8 @@
+"""Public surface of kubetune.components.search (see __init__.py)."""
+
+from .pareto import front_rows as front_rows, select as select
+from .pbt import MemberRound as MemberRound, RoundResult as RoundResult, first_generation as first_generation, member_space as member_space, next_generation as next_generation, replay_schedule as replay_schedule, round_seed as round_seed
+from .pruners import build_pruner as build_pruner, resolve_pruner as resolve_pruner
+from .samplers import choose_sampler as choose_sampler, effective_trials as effective_trials, sampler_for as sampler_for, unstated_settings as unstated_settings
+from .space import Space as Space, distribution as distribution, project as project, resolve_space as resolve_space, space_fingerprint as space_fingerprint, suggest as suggest, to_jsonable as to_jsonable
+from .study import best_trial as best_trial, check_resumable as check_resumable, open_study as open_study

@@ -1,0 +1,275 @@
+"""MLflow: one parent run per study, a nested child run per trial, a refit run with the model.
+
+A thin layer over ``MlflowClient``: the constructor only stores its arguments and the client connects
+on first use, so building a Tracker costs nothing and never fails. Nothing recorded here carries a
+credential: URLs are redacted before they become params or tags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from functools import cached_property
+from typing import Any
+
+from kubetune.components.core import redact_url
+from kubetune.components.core import TrialResult
+
+log = logging.getLogger("kubetune.tracking")
+
+STUDY_TAG = "kubetune.study"
+ROLE_TAG = "kubetune.role"
+STATE_TAG = "kubetune.trial_state"
+TRIAL_TAG = "kubetune.trial_number"
+REASON_TAG = "kubetune.failure_reason"
+PRUNED_STEP_TAG = "kubetune.pruned_at_step"
+PARENT_TAG = "mlflow.parentRunId"
+DATA_TAG = "kubetune.data_fingerprint"  # on a study's parent run: the data it was tuned on
+REFIT_TAG = "kubetune.refit_run_id"  # on a study's parent run: its refit run
+REGISTERED_TAG = "kubetune.registered_model"  # on a study's parent run: the registry name of its model
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+_RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def param_value(value: Any) -> str:
+    return str(value)[:6000]
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+
+    @cached_property
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    @cached_property
+    def experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        return self.client.create_experiment(self.experiment)
+
+    # -- study (parent) run -------------------------------------------------------------------------
+
+    def find_study_run(self, study_name: str) -> Any | None:
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{STUDY_TAG}` = '{study_name}' AND tags.`{ROLE_TAG}` = 'study'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    def start_study_run(self, study_name: str, params: dict[str, Any], tags: dict[str, str]) -> tuple[str, bool]:
+        """The study's parent run: reused when the same study is resumed. Returns (run id, resumed)."""
+        existing = self.find_study_run(study_name)
+        if existing is not None:
+            self.client.update_run(existing.info.run_id, status="RUNNING")
+            return existing.info.run_id, True
+        run = self.client.create_run(
+            self.experiment_id, run_name=study_name, tags={STUDY_TAG: study_name, ROLE_TAG: "study", **tags}
+        )
+        self.log_params(run.info.run_id, params)
+        return run.info.run_id, False
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, param_value(v)) for k, v in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = _now_ms()
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if items:
+            self.client.log_batch(run_id, metrics=items)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        if tags:
+            self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_dict(self, run_id: str, value: Any, path: str) -> None:
+        self.client.log_text(run_id, json.dumps(value, indent=2, sort_keys=True, default=str), path)
+
+    def log_table(self, run_id: str, rows: list[dict[str, Any]], path: str) -> None:
+        """Rows as an MLflow table artifact (shown, and comparable across runs, in the UI's artifact view)."""
+        import pandas as pd
+
+        self.client.log_table(run_id, data=pd.DataFrame(rows), artifact_file=path)
+
+    def log_image(self, run_id: str, png: bytes, path: str) -> None:
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / Path(path).name
+            local.write_bytes(png)
+            self.client.log_artifact(run_id, str(local), str(Path(path).parent) if Path(path).parent != Path(".") else None)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    # -- trial (child) runs -------------------------------------------------------------------------
+
+    def start_trial_run(
+        self, parent_run_id: str, study_name: str, trial_number: int, params: dict[str, Any], tags: dict[str, str]
+    ) -> str:
+        from mlflow.entities import Param
+
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{trial_number:04d}",
+            tags={
+                PARENT_TAG: parent_run_id,
+                STUDY_TAG: study_name,
+                ROLE_TAG: "trial",
+                TRIAL_TAG: str(trial_number),
+                STATE_TAG: "RUNNING",
+                **tags,
+            },
+        )
+        if params:
+            self.client.log_batch(run.info.run_id, params=[Param(k, param_value(v)) for k, v in params.items()])
+        return run.info.run_id
+
+    def finish_trial_run(self, run_id: str, result: TrialResult, metric_names: list[str]) -> None:
+        """Per-fold, mean and std scores, duration, peak memory, state and failure reason, in one batch."""
+        from mlflow.entities import Metric, RunTag
+
+        now = _now_ms()
+        metrics = [Metric("duration_s", result.duration_s, now, 0)]
+        if result.peak_memory_mb is not None:
+            metrics.append(Metric("peak_memory_mb", result.peak_memory_mb, now, 0))
+        if result.fit_seconds_mean is not None:
+            metrics.append(Metric("fit_seconds_mean", result.fit_seconds_mean, now, 0))
+        for name in metric_names:
+            folds = result.fold_scores.get(name) or []
+            for index, score in enumerate(folds):
+                metrics.append(Metric(f"{name}_fold_{index}", score, now, 0))
+            if folds:
+                mean = sum(folds) / len(folds)
+                std = (sum((s - mean) ** 2 for s in folds) / len(folds)) ** 0.5
+                metrics += [Metric(name, mean, now, 0), Metric(f"{name}_std", std, now, 0)]
+        tags = [RunTag(STATE_TAG, result.state)]
+        if result.error:
+            tags.append(RunTag(REASON_TAG, result.error[:5000]))
+        if result.curve and metric_names:  # the learning curve as metric history: a chart in the MLflow UI
+            metrics += [Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve]
+        if result.step_unit:
+            tags.append(RunTag("kubetune.step_unit", result.step_unit))
+        if result.pruned_at_step is not None:
+            metrics.append(Metric("pruned_at_step", result.pruned_at_step, now, 0))
+            tags.append(RunTag(PRUNED_STEP_TAG, str(result.pruned_at_step)))
+        for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics per batch
+            self.client.log_batch(run_id, metrics=metrics[start : start + 900], tags=tags if start == 0 else [])
+        self.client.set_terminated(run_id, status=_RUN_STATUS[result.state])
+
+    def find_trial_run(self, study_name: str, trial_number: int) -> str | None:
+        """The run of a trial whose run id never reached the study (its controller died right after
+        starting the run), so that it can still be closed instead of staying RUNNING forever."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{STUDY_TAG}` = '{study_name}' AND tags.`{ROLE_TAG}` = 'trial' AND tags.`{TRIAL_TAG}` = '{trial_number}'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def trial_runs(self, parent_run_id: str) -> list[Any]:
+        return self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=50_000
+        )
+
+    # -- refit run and model ------------------------------------------------------------------------
+
+    def start_child_run(self, parent_run_id: str, study_name: str, name: str, role: str) -> str:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={PARENT_TAG: parent_run_id, STUDY_TAG: study_name, ROLE_TAG: role},
+        )
+        return run.info.run_id
+
+    def log_model(self, run_id: str, model: Any, input_example: Any, registered_name: str | None) -> Any:
+        """Log the fitted pipeline with its signature, an input example and pinned pip requirements
+        (kubetune.components.tracking.model_requirements: read from the pickle, not inferred in a subprocess); register
+        it if named."""
+        import warnings
+
+        import mlflow
+        from mlflow.models import infer_signature
+
+        from kubetune.components.tracking.model_requirements import model_requirements
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
+        logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MLflow's multi-line hint on integer columns: said in one line below
+            signature = infer_signature(input_example, model.predict(input_example))
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                registered_model_name=registered_name,
+                serialization_format="cloudpickle",
+                pip_requirements=model_requirements(model),
+            )
+        integers = integer_columns(input_example)
+        if integers:
+            log.info("model signature: integer column(s) %s typed long; MLflow refuses a scoring request with a missing value in them", integers)
+        return info
+
+
+def integer_columns(frame: Any, shown: int = 6) -> str:
+    """The input example's integer columns, as the signature log line names them ("" for none)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        return ""
+    names = [str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The run's page in the MLflow UI, for a tracking server (None for a local store, which has no UI
+    address); without the URI's user and password, which a printed link must not carry."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def resolve_tracking_uri(spec_uri: str | None) -> str:
+    """MLFLOW_TRACKING_URI wins over the spec; the embedded default is a local SQLite file."""
+    import os
+
+    return os.environ.get("MLFLOW_TRACKING_URI") or spec_uri or DEFAULT_TRACKING_URI
+
+
+def safe_uri(uri: str) -> str:
+    return redact_url(uri)

@@ -1,0 +1,5 @@
+"""Public surface of kubetune.components.warmstart (see __init__.py)."""
+
+from .box import describe_ranges as describe_ranges, narrowed_ranges as narrowed_ranges
+from .metastore import META_PREFIX as META_PREFIX, PIPELINE_TAG as PIPELINE_TAG, read_history as read_history, write_record as write_record
+from .planner import CurrentStudy as CurrentStudy, WarmConfig as WarmConfig, WarmStartPlan as WarmStartPlan, cmaes_source_trials as cmaes_source_trials, plan_warm_start as plan_warm_start
