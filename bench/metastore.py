@@ -59,7 +59,8 @@ def positive_ints(text: str) -> int:
 def build_history(db_url: str, n_studies: int, n_trials: int, artifact_dir: Path) -> None:
     """``n_studies`` finished studies of ``n_trials`` COMPLETE trials each, in MLflow's schema, each with
     the record artifact kubetune writes as a study ends (in the folder the server serves artifacts from)."""
-    from kubetune.components.warmstart.metastore import CACHED_CONFIGS, RECORD_ARTIFACT, RECORD_TAG, RECORD_VERSION
+    from kubetune.components.warmstart.metastore import CACHED_CONFIGS, RECORD_ARTIFACT, RECORD_VERSION
+    from kubetune.components.core import META_STORE_RECORD_TAG
 
     import psycopg
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -84,7 +85,7 @@ def build_history(db_url: str, n_studies: int, n_trials: int, artifact_dir: Path
         tags += [(k, v, parent) for k, v in {
             "kubetune.role": "study", "kubetune.study": study, "kubetune.pipeline": f"pipeline-{study_index // STUDIES_PER_EXPERIMENT}",
             "mlflow.runName": study, "kubetune.warm_start.used": "cold", "kubetune.version.mlflow": "3",
-            RECORD_TAG: RECORD_ARTIFACT,
+            META_STORE_RECORD_TAG: RECORD_ARTIFACT,
         }.items()]
         metrics += [(f"meta.{name}", rng.random(), now, parent, 0, False) for name in META]
         for trial in range(n_trials):

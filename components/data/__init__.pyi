@@ -1,4 +1,7 @@
-"""Public surface of kubetune.components.data (see __init__.py)."""
+"""The public surface of kubetune.components.data: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .artifacts import ArtifactError as ArtifactError, artifact_root as artifact_root, check_access as check_access, delete as delete, join as join, object_version as object_version, put_file as put_file, read_bytes as read_bytes, write_bytes as write_bytes
 from .frames import ROW_ID as ROW_ID, build_preprocessor as build_preprocessor, features_and_target as features_and_target, fingerprint as fingerprint, identifier_columns as identifier_columns, infer_task as infer_task, read_data as read_data, read_frame as read_frame, split_holdout as split_holdout, unencodable_dtype as unencodable_dtype, write_frame as write_frame

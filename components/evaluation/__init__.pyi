@@ -1,4 +1,7 @@
-"""Public surface of kubetune.components.evaluation (see __init__.py)."""
+"""The public surface of kubetune.components.evaluation: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .cross_validation import cross_validate as cross_validate, make_pipeline as make_pipeline, score as score, score_holdout as score_holdout, splits as splits
 from .metrics import METRICS as METRICS, default_positive_class as default_positive_class, metric_fits_task as metric_fits_task, natural_direction as natural_direction, scores_a_positive_class as scores_a_positive_class

@@ -1,9 +1,11 @@
-"""Public surface of kubetune.components.execution (see __init__.py)."""
+"""The public surface of kubetune.components.execution: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .controller import StudyController as StudyController, TrialsSummary as TrialsSummary
 from .kubernetes import ClusterProblem as ClusterProblem, KubernetesExecutor as KubernetesExecutor
 from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
 from .pod_entrypoint import read_published as read_published
-from .requeue import PBT_PREFIX as PBT_PREFIX, WARM_START_PREFIX as WARM_START_PREFIX
 from .storage import check_storage_url as check_storage_url, journal_path as journal_path, open_storage as open_storage, storage_url as storage_url

@@ -27,8 +27,8 @@ from optuna.trial import FrozenTrial, TrialState
 from kubetune.components.execution.budget_lock import budget_lock
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.heartbeat import supports_heartbeat
-from kubetune.components.core import DeferredInterrupt
-from kubetune.components.execution.requeue import MAX_RETRIES_ATTR, PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
+from kubetune.components.core import ATTEMPT, DeferredInterrupt, FAILURE_REASON, INTERRUPTED_ATTR, MAX_RETRIES_ATTR, MLFLOW_RUN_ID_ATTR, RETRY_OF, TRIAL_STATE_TAG
+from kubetune.components.execution.requeue import PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
 from kubetune.components.search import Space, suggest
 from kubetune.components.tracking import Tracker
 from kubetune.components.core import retry_transient
@@ -36,9 +36,6 @@ from kubetune.components.core import TrialRequest, TrialResult
 
 log = logging.getLogger("kubetune.controller")
 
-INTERRUPTED = "kubetune.interrupted"
-REASON = "kubetune.failure_reason"
-RUN_ID = "kubetune.mlflow_run_id"
 
 RequestFactory = Callable[[int, int, dict[str, Any]], TrialRequest]  # (number, trial_id, params)
 
@@ -149,7 +146,7 @@ class StudyController:
             return self._check_stale({}, force=True)
         stale = self._db(lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "list trials")
         for frozen in stale:
-            self._fail_and_requeue(frozen, frozen.user_attrs.get(RUN_ID), "interrupted: its controller stopped before the trial finished", interrupted=True)
+            self._fail_and_requeue(frozen, frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR), "interrupted: its controller stopped before the trial finished", interrupted=True)
         if stale:
             log.warning("reconciled %d trial(s) left running by an earlier controller; they run again", len(stale))
         return len(stale)
@@ -158,7 +155,7 @@ class StudyController:
         """A controller killed between telling the study and closing the trial's MLflow run leaves a
         finished trial whose run says RUNNING: close it from the study's record."""
         finished = {
-            t.user_attrs[RUN_ID]: t for t in self._trials() if t.state.is_finished() and RUN_ID in t.user_attrs
+            t.user_attrs[MLFLOW_RUN_ID_ATTR]: t for t in self._trials() if t.state.is_finished() and MLFLOW_RUN_ID_ATTR in t.user_attrs
         }
         closed = 0
         if not finished:
@@ -172,7 +169,7 @@ class StudyController:
                 # the study kept the objective values, not the per-fold scores: log those values as they are
                 if values:
                     self.tracker.log_metrics(run.info.run_id, dict(zip(self.metric_names, values)))
-                result = TrialResult(trial_number=frozen.number, state=frozen.state.name, values=values or None, error=frozen.user_attrs.get(REASON))
+                result = TrialResult(trial_number=frozen.number, state=frozen.state.name, values=values or None, error=frozen.user_attrs.get(FAILURE_REASON))
                 self.tracker.finish_trial_run(run.info.run_id, result, self.metric_names)
                 closed += 1
         except Exception as error:  # noqa: BLE001 - bookkeeping of a past run must not stop this one
@@ -191,8 +188,8 @@ class StudyController:
         adopted: dict[int, _InFlight] = {}
         for number in self.executor.adopt():
             frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
-            if frozen.state == TrialState.RUNNING and RUN_ID in frozen.user_attrs:
-                adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[RUN_ID])
+            if frozen.state == TrialState.RUNNING and MLFLOW_RUN_ID_ATTR in frozen.user_attrs:
+                adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[MLFLOW_RUN_ID_ATTR])
             else:
                 self.executor.cancel(number)
         if adopted:
@@ -228,7 +225,7 @@ class StudyController:
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
             self._db(lambda: self.study._storage.record_heartbeat(trial._trial_id), "heartbeat")
         run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial))
-        self._db(lambda: trial.set_user_attr(RUN_ID, run_id), "set run id")
+        self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
         in_flight[trial.number] = _InFlight(trial, run_id)
         self.executor.submit(self.make_request(trial.number, trial._trial_id, params))
 
@@ -236,8 +233,8 @@ class StudyController:
         """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
         attrs = self._db(lambda: self.study._storage.get_trial_user_attrs(trial._trial_id), "get trial attrs")
         tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
-        if "kubetune.retry_of" in attrs:
-            tags |= {"kubetune.retry_of": str(attrs["kubetune.retry_of"]), "kubetune.attempt": str(attrs.get("kubetune.attempt", 1))}
+        if RETRY_OF in attrs:
+            tags |= {RETRY_OF: str(attrs[RETRY_OF]), ATTEMPT: str(attrs.get(ATTEMPT, 1))}
         return tags
 
     def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
@@ -252,7 +249,7 @@ class StudyController:
             won = self._db(lambda: tell_once(self.study, trial, TrialState.PRUNED), "tell")
             summary.n_pruned += won
         else:
-            self._db(lambda: trial.set_user_attr(REASON, result.error or "unknown error"), "set reason")
+            self._db(lambda: trial.set_user_attr(FAILURE_REASON, result.error or "unknown error"), "set reason")
             won = self._db(lambda: tell_once(self.study, trial, TrialState.FAIL), "tell")
             summary.n_failed += won
             summary.first_error = summary.first_error or result.error
@@ -308,14 +305,14 @@ class StudyController:
         failed = [
             by_number[n]
             for n in set(running) | set(in_flight)
-            if by_number[n].state == TrialState.FAIL and (n in in_flight or REASON not in by_number[n].user_attrs)
+            if by_number[n].state == TrialState.FAIL and (n in in_flight or FAILURE_REASON not in by_number[n].user_attrs)
         ]
         for frozen in failed:
-            run_id = frozen.user_attrs.get(RUN_ID)
+            run_id = frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR)
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
-            self._close_lost_run(frozen, run_id, frozen.user_attrs.get(REASON, STALE_REASON), "FAILED")
+            self._close_lost_run(frozen, run_id, frozen.user_attrs.get(FAILURE_REASON, STALE_REASON), "FAILED")
         if failed:
             log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
         return len(failed)
@@ -329,7 +326,7 @@ class StudyController:
         now = time.time()
         for number, frozen in list(running.items()):
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else now
-            if number in in_flight or RUN_ID in frozen.user_attrs or now - started < grace:
+            if number in in_flight or MLFLOW_RUN_ID_ATTR in frozen.user_attrs or now - started < grace:
                 continue
             self._fail_and_requeue(frozen, None, "orphaned: its start was never completed (database or controller lost)", interrupted=True)
             running.pop(number)
@@ -345,8 +342,8 @@ class StudyController:
     def _fail_and_requeue(self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool) -> None:
         """Record a trial lost to infrastructure and run it again, unless someone else already did."""
         storage = self.study._storage
-        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED, interrupted), "mark interrupted")
-        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, REASON, reason), "set reason")
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED_ATTR, interrupted), "mark interrupted")
+        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, FAILURE_REASON, reason), "set reason")
         if self._db(lambda: tell_once(self.study, frozen.number, TrialState.FAIL), "tell"):
             self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
         self._close_lost_run(frozen, run_id, reason, "KILLED")
@@ -357,7 +354,7 @@ class StudyController:
         run_id = run_id or self.tracker.find_trial_run(self.study.study_name, frozen.number)
         if run_id is None:
             run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, frozen.number, dict(frozen.params), {})
-        self.tracker.set_tags(run_id, {"kubetune.trial_state": "FAIL", "kubetune.failure_reason": reason})
+        self.tracker.set_tags(run_id, {TRIAL_STATE_TAG: "FAIL", FAILURE_REASON: reason})
         self.tracker.end_run(run_id, status=status)
 
     def _progress_bar(self, done: int) -> Any:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable
 
-from kubetune.components.core import KubetuneError
-from kubetune.components.execution.kubernetes_manifest import LABEL_TRIAL, TRIAL_ERROR_EXIT, render_job, selector
+from kubetune.components.core import KubetuneError, LABEL_TRIAL
+from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
 from kubetune.components.spec import KubernetesSpec
 from kubetune.components.core import TrialRequest, TrialResult
 

@@ -12,14 +12,11 @@ import re
 from typing import Any
 
 from kubetune.components.spec import KubernetesSpec
-from kubetune.components.core import TrialRequest
+from kubetune.components.core import ANNOTATION_STUDY, LABEL_STUDY, LABEL_TRIAL, TrialRequest
 
 CONTAINER = "trial"
 LABEL_APP = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_STUDY = "kubetune.io/study"
-LABEL_TRIAL = "kubetune.io/trial"
-ANNOTATION_STUDY = "kubetune.io/study-name"
 REQUEST_ENV = "KUBETUNE_TRIAL_REQUEST"
 TRIAL_ERROR_EXIT = 3  # the entrypoint's exit code when the trial itself failed (vs. infrastructure)
 RUN_AS_USER = 10001

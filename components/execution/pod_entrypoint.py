@@ -17,9 +17,8 @@ import sys
 from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
 from kubetune.components.execution.heartbeat import heartbeat
 from kubetune.components.execution.trial import run_trial
-from kubetune.components.core import TrialRequest, TrialResult
+from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult
 
-RESULT_ATTR = "kubetune.result"
 
 
 def publish(storage_url: str, trial_id: int, result: TrialResult) -> None:

@@ -15,13 +15,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from kubetune.components.execution.budget_lock import rdb_engine
+from kubetune.components.core import ATTEMPT, MAX_RETRIES_ATTR, PBT_PREFIX, RETRY_OF, RETRY_REASON, WARM_START_PREFIX
 
-RETRY_OF = "kubetune.retry_of"
-ATTEMPT = "kubetune.attempt"
-RETRY_REASON = "kubetune.retry_reason"
-MAX_RETRIES_ATTR = "kubetune.max_retries"
-WARM_START_PREFIX = "kubetune.warm_start."  # a re-run keeps the provenance of the trial it repeats
-PBT_PREFIX = "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
 PROVENANCE_PREFIXES = (WARM_START_PREFIX, PBT_PREFIX)  # user attrs a re-run keeps and MLflow shows as tags
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
 

@@ -1,4 +1,7 @@
-"""Public surface of kubetune.components.models (see __init__.py)."""
+"""The public surface of kubetune.components.models: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .base import Fidelity as Fidelity
 from .registry import family_names as family_names, family_tasks as family_tasks, get_family as get_family, is_custom_family as is_custom_family, supports_checkpoints as supports_checkpoints

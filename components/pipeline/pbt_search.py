@@ -23,11 +23,10 @@ from optuna.trial import TrialState
 
 from kubetune.components.data import ArtifactError, delete, join
 from kubetune.components.execution import StudyController, TrialsSummary
-from kubetune.components.core import StudyConflictError
+from kubetune.components.core import PBT_BEST_MEMBER_TAG, PBT_BEST_TRIAL_TAG, PBT_CHECKPOINT_IN, PBT_CHECKPOINT_OUT, PBT_COPIED_AT, PBT_EXPLOITED, PBT_GENERATION, PBT_INTERVAL_ATTR, PBT_MEMBER, PBT_PARENT_MEMBER, PBT_PARENT_TRIAL, PBT_PREFIX, StudyConflictError
 from kubetune.components.models import get_family
 from kubetune.components.search import MemberRound, RoundResult, first_generation, member_space, next_generation, replay_schedule
 from kubetune.components.pipeline.prepare import PreparedData
-from kubetune.components.execution import PBT_PREFIX
 from kubetune.components.search import Space, space_fingerprint
 from kubetune.components.spec import TuneSpec
 from kubetune.components.execution import open_storage, storage_url
@@ -36,14 +35,6 @@ from kubetune.components.warmstart import WarmStartPlan
 
 log = logging.getLogger("kubetune")
 
-MEMBER = f"{PBT_PREFIX}member"
-GENERATION = f"{PBT_PREFIX}generation"
-PARENT_MEMBER = f"{PBT_PREFIX}copied_from_member"
-PARENT_TRIAL = f"{PBT_PREFIX}copied_from_trial"
-COPIED_AT = f"{PBT_PREFIX}copied_at_epoch"
-EXPLOITED = f"{PBT_PREFIX}exploited"
-CHECKPOINT_IN = f"{PBT_PREFIX}checkpoint_in"
-CHECKPOINT_OUT = f"{PBT_PREFIX}checkpoint_out"
 
 
 def checkpoint_uri(root: str, generation: int, member: int) -> str:
@@ -53,17 +44,17 @@ def checkpoint_uri(root: str, generation: int, member: int) -> str:
 def round_attrs(round_: MemberRound, root: str, interval: int) -> dict[str, Any]:
     """What a round's trial carries: where it starts, where it writes, whom it copied and when."""
     attrs: dict[str, Any] = {
-        MEMBER: round_.member,
-        GENERATION: round_.generation,
-        EXPLOITED: round_.exploited,
-        CHECKPOINT_OUT: checkpoint_uri(root, round_.generation, round_.member),
+        PBT_MEMBER: round_.member,
+        PBT_GENERATION: round_.generation,
+        PBT_EXPLOITED: round_.exploited,
+        PBT_CHECKPOINT_OUT: checkpoint_uri(root, round_.generation, round_.member),
     }
     if round_.parent_member is not None:
         attrs |= {
-            PARENT_MEMBER: round_.parent_member,
-            PARENT_TRIAL: round_.parent_trial,
-            COPIED_AT: round_.generation * interval,
-            CHECKPOINT_IN: checkpoint_uri(root, round_.generation - 1, round_.parent_member),
+            PBT_PARENT_MEMBER: round_.parent_member,
+            PBT_PARENT_TRIAL: round_.parent_trial,
+            PBT_COPIED_AT: round_.generation * interval,
+            PBT_CHECKPOINT_IN: checkpoint_uri(root, round_.generation - 1, round_.parent_member),
         }
     return attrs
 
@@ -90,8 +81,8 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     recorded = check_resume(spec.study_name, study, settings.population, settings.interval) if resumed else {}
     if resumed and study.trials and not recorded:
         raise StudyConflictError(f"study '{spec.study_name}' holds trials that are not population-based training; use another --study-name")
-    if INTERVAL_ATTR not in study.user_attrs:
-        study.set_user_attr(INTERVAL_ATTR, settings.interval)
+    if PBT_INTERVAL_ATTR not in study.user_attrs:
+        study.set_user_attr(PBT_INTERVAL_ATTR, settings.interval)
     if recorded:
         log.info("pbt: resuming study %s at generation %d of %d", spec.study_name, max(recorded), settings.generations)
     tracker = make_tracker(spec)
@@ -100,11 +91,11 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     def make_request(number: int, trial_id: int, params: dict[str, Any]) -> Any:
         attrs = storage.get_trial_user_attrs(trial_id)
         round_ = {
-            "member": attrs[MEMBER],
-            "generation": attrs[GENERATION],
+            "member": attrs[PBT_MEMBER],
+            "generation": attrs[PBT_GENERATION],
             "interval": settings.interval,
-            "checkpoint_in": attrs.get(CHECKPOINT_IN),
-            "checkpoint_out": attrs[CHECKPOINT_OUT],
+            "checkpoint_in": attrs.get(PBT_CHECKPOINT_IN),
+            "checkpoint_out": attrs[PBT_CHECKPOINT_OUT],
         }
         return base_request(number, trial_id, params).model_copy(update={"pbt": round_})
 
@@ -154,7 +145,7 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
     epochs = settings.generations * settings.interval
     fidelity = getattr(family, "fidelity", None)
     params = dict(best.params) | ({fidelity.param: epochs} if fidelity else {})
-    tracker.set_tags(parent_run_id, {"kubetune.pbt.best_member": str(best.member), "kubetune.pbt.best_trial": str(best.trial_number)})
+    tracker.set_tags(parent_run_id, {PBT_BEST_MEMBER_TAG: str(best.member), PBT_BEST_TRIAL_TAG: str(best.trial_number)})
     schedule = replay_schedule(lineage, best.member, settings.generations, settings.interval, spec.search.seed)
     return SearchOutcome(best.trial_number, params, [best.value], total, len(study.trials), schedule=schedule)
 
@@ -174,21 +165,20 @@ def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
     first: dict[tuple[int, int], Any] = {}
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if GENERATION in attrs:
-            first.setdefault((int(attrs[GENERATION]), int(attrs[MEMBER])), trial)
+        if PBT_GENERATION in attrs:
+            first.setdefault((int(attrs[PBT_GENERATION]), int(attrs[PBT_MEMBER])), trial)
     rounds: dict[int, list[MemberRound]] = {}
     for (generation, member), trial in sorted(first.items()):
         attrs = trial.user_attrs
         params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))  # a round never started: as enqueued
-        parent = attrs.get(PARENT_MEMBER)
+        parent = attrs.get(PBT_PARENT_MEMBER)
         rounds.setdefault(generation, []).append(MemberRound(
             member, generation, params, None if parent is None else int(parent),
-            None if attrs.get(PARENT_TRIAL) is None else int(attrs[PARENT_TRIAL]), bool(attrs.get(EXPLOITED, False)),
+            None if attrs.get(PBT_PARENT_TRIAL) is None else int(attrs[PBT_PARENT_TRIAL]), bool(attrs.get(PBT_EXPLOITED, False)),
         ))
     return rounds
 
 
-INTERVAL_ATTR = "kubetune.pbt.interval"  # study user attr: epochs per round, fixed when the study began
 
 
 def check_resume(study_name: str, study: Any, population: int, interval: int) -> dict[int, list[MemberRound]]:
@@ -197,7 +187,7 @@ def check_resume(study_name: str, study: Any, population: int, interval: int) ->
     before the interval was stored is checked on its population only."""
     recorded = recorded_rounds(study)
     check_population(study_name, recorded, population)
-    planned = study.user_attrs.get(INTERVAL_ATTR)
+    planned = study.user_attrs.get(PBT_INTERVAL_ATTR)
     if planned is not None and int(planned) != interval:
         raise StudyConflictError(
             f"search.pbt.interval: study '{study_name}' was planned with {planned} epoch(s) per round, "
@@ -232,9 +222,9 @@ def generation_results(study: Any, generation: int) -> list[RoundResult]:
     """Each member's outcome in one generation; a retried round counts by its last attempt."""
     latest: dict[int, Any] = {}
     for trial in study.get_trials(deepcopy=False):
-        if trial.user_attrs.get(GENERATION) != generation or trial.state == TrialState.WAITING:
+        if trial.user_attrs.get(PBT_GENERATION) != generation or trial.state == TrialState.WAITING:
             continue
-        member = int(trial.user_attrs[MEMBER])
+        member = int(trial.user_attrs[PBT_MEMBER])
         if member not in latest or trial.number > latest[member].number:
             latest[member] = trial
     return [

@@ -21,12 +21,11 @@ from kubetune.components.tracking import pareto_png
 from kubetune.components.pipeline.preflight import checked_space, identifier_notice
 from kubetune.components.pipeline.prepare import PreparedData, prepare_data, split_row_ids, workdir_for
 from kubetune.components.tracking import all_package_versions, git_commit, package_versions
-from kubetune.components.core import error_reason, redact_mapping
+from kubetune.components.core import DATA_TAG, FAILURE_REASON, NARROWED_SPACE_ATTR, PARETO_SIZE_TAG, PIPELINE_TAG, REFIT_TAG, REGISTERED_TAG, SELECTED_TRIAL_TAG, SELECTION_TAG, VERSION_PREFIX, WARM_KIND, WARM_MODE_TAG, WARM_NARROWED_TAG, WARM_N_CONFIGS_TAG, WARM_SOURCE_RUN, WARM_SOURCE_STUDY, WARM_START_PREFIX, WARM_TRIALS_ATTR, WARM_USED_TAG, error_reason, redact_mapping
 from kubetune.components.evaluation import refit_and_evaluate
-from kubetune.components.execution import WARM_START_PREFIX
 from kubetune.components.models import get_family
 from kubetune.components.search import resolve_pruner
-from kubetune.components.warmstart import META_PREFIX, PIPELINE_TAG, read_history, write_record
+from kubetune.components.warmstart import META_PREFIX, read_history, write_record
 from kubetune.components.evaluation import scores_a_positive_class
 from kubetune.components.registry import WantedRefit, find_reusable_refit
 from kubetune.components.search import choose_sampler, effective_trials, sampler_for, unstated_settings
@@ -34,7 +33,7 @@ from kubetune.components.search import Space, space_fingerprint, to_jsonable
 from kubetune.components.spec import ParamSpec, TuneSpec
 from kubetune.components.execution import open_storage, storage_url
 from kubetune.components.search import best_trial, open_study
-from kubetune.components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG, Tracker, param_value, resolve_tracking_uri, run_url, safe_uri
+from kubetune.components.tracking import Tracker, param_value, resolve_tracking_uri, run_url, safe_uri
 from kubetune.components.core import TrialRequest
 from kubetune.components.warmstart import describe_ranges, narrowed_ranges
 from kubetune.components.warmstart import CurrentStudy, WarmConfig, WarmStartPlan, cmaes_source_trials, plan_warm_start
@@ -78,7 +77,7 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         "mlflow.source.git.commit": git_commit() or "unknown",
         DATA_TAG: prepared.fingerprint,
         PIPELINE_TAG: spec.pipeline,
-        **{f"kubetune.version.{name}": version for name, version in versions.items()},
+        **{f"{VERSION_PREFIX}{name}": version for name, version in versions.items()},
     }
     run_id, resumed = tracker.start_study_run(spec.study_name, params, tags)
     if not resumed:
@@ -102,9 +101,6 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
 
 
 # trial user attrs, copied to the trial's MLflow run as tags (controller) and kept by re-runs (requeue)
-WARM_SOURCE_RUN = f"{WARM_START_PREFIX}source_run_id"
-WARM_SOURCE_STUDY = f"{WARM_START_PREFIX}source_study"
-WARM_KIND = f"{WARM_START_PREFIX}kind"
 
 
 def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, resumed: bool) -> WarmStartPlan:
@@ -136,11 +132,11 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
         narrow_space=settings.narrow_space,
     )
     log.info("%s", plan.message)
-    tracker.set_tags(parent_run_id, {"kubetune.warm_start.mode": plan.mode, "kubetune.warm_start.used": plan.used, "kubetune.warm_start.n_configs": str(len(plan.configs))})
+    tracker.set_tags(parent_run_id, {WARM_MODE_TAG: plan.mode, WARM_USED_TAG: plan.used, WARM_N_CONFIGS_TAG: str(len(plan.configs))})
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
     if plan.narrowed is not None:  # beside search_space.json: the space the trials are actually drawn from
         tracker.log_dict(parent_run_id, to_jsonable(plan.narrowed), "search_space_narrowed.json")
-        tracker.set_tags(parent_run_id, {"kubetune.warm_start.narrowed": describe_ranges(plan.box)})
+        tracker.set_tags(parent_run_id, {WARM_NARROWED_TAG: describe_ranges(plan.box)})
     return plan
 
 
@@ -154,7 +150,6 @@ def _read_history_or_nothing(tracker: Tracker) -> list:
         return []
 
 
-WARM_TRIALS_ATTR = "kubetune.warm_trials"  # study user attr: how many first trials the warm start enqueued
 
 
 def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
@@ -166,7 +161,6 @@ def enqueue_warm_start(study: Any, plan: WarmStartPlan) -> None:
         study.enqueue_trial(config.params, user_attrs=warm_provenance(config))
 
 
-NARROWED_SPACE_ATTR = "kubetune.narrowed_space"  # study user attr: the box a narrowed study searches
 
 
 def record_narrowed_space(study: Any, plan: WarmStartPlan) -> None:
@@ -306,7 +300,7 @@ def run_search(
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not complete:
         first = summary.first_error or next(
-            (t.user_attrs.get("kubetune.failure_reason") for t in study.trials if t.user_attrs.get("kubetune.failure_reason")),
+            (t.user_attrs.get(FAILURE_REASON) for t in study.trials if t.user_attrs.get(FAILURE_REASON)),
             "no trial finished",
         )
         failure = f"all {len(study.trials)} trials failed; first error: {first}"
@@ -329,18 +323,18 @@ def _select_from_front(spec: TuneSpec, study: Any, tracker: Tracker, parent_run_
     chosen = selection.row["trial"] if selection.row else None
     tracker.log_table(parent_run_id, front, "pareto_front.json")
     tracker.log_image(parent_run_id, pareto_png(everything, front, metrics, chosen), "pareto_front.png")
-    tracker.set_tags(parent_run_id, {"kubetune.pareto.size": str(len(front)), "kubetune.selection": selection.reason})
+    tracker.set_tags(parent_run_id, {PARETO_SIZE_TAG: str(len(front)), SELECTION_TAG: selection.reason})
     log.info("Pareto front: %d trial(s); %s", len(front), selection.reason)
     if selection.row is None:
         return _failed_search(tracker, parent_run_id, selection.reason, summary, len(study.trials))
     trial = best_trials[chosen]
-    tracker.set_tags(parent_run_id, {"kubetune.selected_trial": str(chosen)})
+    tracker.set_tags(parent_run_id, {SELECTED_TRIAL_TAG: str(chosen)})
     return SearchOutcome(chosen, dict(trial.params), list(trial.values), summary, len(study.trials))
 
 
 def _failed_search(tracker: Tracker, parent_run_id: str, failure: str, summary: TrialsSummary, n_trials: int) -> SearchOutcome:
     """No configuration to refit: the parent run ends FAILED with the reason, and the flow fails with it."""
-    tracker.set_tags(parent_run_id, {"kubetune.failure_reason": failure})
+    tracker.set_tags(parent_run_id, {FAILURE_REASON: failure})
     tracker.end_run(parent_run_id, status="FAILED")
     return SearchOutcome(None, {}, [], summary, n_trials, failure=failure)
 

@@ -8,15 +8,13 @@ import re
 from typing import Any
 
 from kubetune.components.data import read_frame
-from kubetune.components.core import SpecError
+from kubetune.components.core import PROMOTION_ALIAS_TAG, PROMOTION_CHALLENGER_TAG, PROMOTION_CHAMPION_TAG, PROMOTION_DECISION_TAG, PROMOTION_REASON_TAG, SpecError
 from kubetune.components.evaluation import score_holdout
 from kubetune.components.registry.promotion import PromotionDecision, margin_problem
 from kubetune.components.core import error_reason
 
 log = logging.getLogger("kubetune")
 
-DECISION_TAG = "kubetune.promotion.decision"
-REASON_TAG = "kubetune.promotion.reason"
 # MLflow reserves `latest` and version-like aliases (v1, V2, ...)
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 
@@ -83,14 +81,14 @@ def record_decision(tracker: Any, parent_run_id: str, decision: PromotionDecisio
     tracker.set_tags(
         parent_run_id,
         {
-            DECISION_TAG: decision.verdict,
-            REASON_TAG: decision.reason[:500],
-            "kubetune.promotion.alias": record["alias"],
-            "kubetune.promotion.challenger_version": record["challenger_version"],
-            "kubetune.promotion.champion_version": record["champion_version"] or "none",
+            PROMOTION_DECISION_TAG: decision.verdict,
+            PROMOTION_REASON_TAG: decision.reason[:500],
+            PROMOTION_ALIAS_TAG: record["alias"],
+            PROMOTION_CHALLENGER_TAG: record["challenger_version"],
+            PROMOTION_CHAMPION_TAG: record["champion_version"] or "none",
         },
     )
     tracker.log_dict(parent_run_id, record, "promotion.json")
     client = tracker.client
-    client.set_model_version_tag(record["model"], record["challenger_version"], DECISION_TAG, decision.verdict)
-    client.set_model_version_tag(record["model"], record["challenger_version"], REASON_TAG, decision.reason[:500])
+    client.set_model_version_tag(record["model"], record["challenger_version"], PROMOTION_DECISION_TAG, decision.verdict)
+    client.set_model_version_tag(record["model"], record["challenger_version"], PROMOTION_REASON_TAG, decision.reason[:500])

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from kubetune.components.core import DATA_TAG, REFIT_TAG, REGISTERED_TAG
 
-from kubetune.components.tracking import DATA_TAG, REFIT_TAG, REGISTERED_TAG
 
 
 @dataclass(frozen=True)

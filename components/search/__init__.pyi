@@ -1,4 +1,7 @@
-"""Public surface of kubetune.components.search (see __init__.py)."""
+"""The public surface of kubetune.components.search: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .pareto import front_rows as front_rows, select as select
 from .pbt import MemberRound as MemberRound, RoundResult as RoundResult, first_generation as first_generation, member_space as member_space, next_generation as next_generation, replay_schedule as replay_schedule, round_seed as round_seed

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from kubetune.components.core import SpecError
+from kubetune.components.core import SAMPLER_RANDOM_EVERY_TAG, SAMPLER_RANDOM_FROM_TAG, SAMPLER_STARTUP_TAG, SpecError
 from kubetune.components.search.interleaved_sampler import InterleavedSampler
 from kubetune.components.search.space import Space, grid, grid_size, has_categorical, is_conditional
 
@@ -130,10 +130,10 @@ def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
     study can be reproduced from its record."""
     if name not in ("tpe", "gp"):
         return {}
-    tags = {"kubetune.sampler.startup_trials": str(startup_trials(n_warm_trials))}
+    tags = {SAMPLER_STARTUP_TAG: str(startup_trials(n_warm_trials))}
     if n_warm_trials:
-        tags["kubetune.sampler.random_from_trial"] = str(first_random_trial(n_warm_trials))
-        tags["kubetune.sampler.random_every"] = str(WARM_RANDOM_EVERY)
+        tags[SAMPLER_RANDOM_FROM_TAG] = str(first_random_trial(n_warm_trials))
+        tags[SAMPLER_RANDOM_EVERY_TAG] = str(WARM_RANDOM_EVERY)
     return tags
 
 

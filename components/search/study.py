@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import optuna
 
-from kubetune.components.core import StudyConflictError
+from kubetune.components.core import DATA_FINGERPRINT_ATTR, SPACE_FINGERPRINT_ATTR, StudyConflictError
 
-FINGERPRINT_ATTR = "kubetune.space_fingerprint"
-DATA_FINGERPRINT_ATTR = "kubetune.data_fingerprint"  # the data the study's trials were scored on
 
 
 def open_study(
@@ -22,7 +20,7 @@ def open_study(
     if check_resumable(name, storage, directions, space_fingerprint, data_fingerprint):
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler), True
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions)
-    study.set_user_attr(FINGERPRINT_ATTR, space_fingerprint)
+    study.set_user_attr(SPACE_FINGERPRINT_ATTR, space_fingerprint)
     if data_fingerprint is not None:
         study.set_user_attr(DATA_FINGERPRINT_ATTR, data_fingerprint)
     return study, False
@@ -54,7 +52,7 @@ def check_resumable(
         raise StudyConflictError(
             f"study '{name}' exists with directions {[d.name.lower() for d in study.directions]}; use another --study-name"
         )
-    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    stored = study.user_attrs.get(SPACE_FINGERPRINT_ATTR)
     if stored is not None and stored != space_fingerprint:
         raise StudyConflictError(f"study '{name}' exists with a different search space; use another --study-name")
     recorded = study.user_attrs.get(DATA_FINGERPRINT_ATTR)

@@ -1,3 +1,6 @@
-"""Public surface of kubetune.components.spec (see __init__.py)."""
+"""The public surface of kubetune.components.spec: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .schema import DataSpec as DataSpec, KubernetesSpec as KubernetesSpec, ParamSpec as ParamSpec, PrunerSpec as PrunerSpec, SelectSpec as SelectSpec, TuneSpec as TuneSpec, check_conditions as check_conditions, load_spec as load_spec, parse_spec as parse_spec

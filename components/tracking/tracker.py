@@ -13,21 +13,12 @@ import time
 from functools import cached_property
 from typing import Any
 
-from kubetune.components.core import redact_url
+from kubetune.components.core import DATA_TAG, FAILURE_REASON, PRUNED_STEP_TAG, REFIT_TAG, REGISTERED_TAG, ROLE_TAG, STEP_UNIT_TAG, STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG, redact_url
 from kubetune.components.core import TrialResult
 
 log = logging.getLogger("kubetune.tracking")
 
-STUDY_TAG = "kubetune.study"
-ROLE_TAG = "kubetune.role"
-STATE_TAG = "kubetune.trial_state"
-TRIAL_TAG = "kubetune.trial_number"
-REASON_TAG = "kubetune.failure_reason"
-PRUNED_STEP_TAG = "kubetune.pruned_at_step"
 PARENT_TAG = "mlflow.parentRunId"
-DATA_TAG = "kubetune.data_fingerprint"  # on a study's parent run: the data it was tuned on
-REFIT_TAG = "kubetune.refit_run_id"  # on a study's parent run: its refit run
-REGISTERED_TAG = "kubetune.registered_model"  # on a study's parent run: the registry name of its model
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
 
@@ -142,8 +133,8 @@ class Tracker:
                 PARENT_TAG: parent_run_id,
                 STUDY_TAG: study_name,
                 ROLE_TAG: "trial",
-                TRIAL_TAG: str(trial_number),
-                STATE_TAG: "RUNNING",
+                TRIAL_NUMBER_TAG: str(trial_number),
+                TRIAL_STATE_TAG: "RUNNING",
                 **tags,
             },
         )
@@ -169,13 +160,13 @@ class Tracker:
                 mean = sum(folds) / len(folds)
                 std = (sum((s - mean) ** 2 for s in folds) / len(folds)) ** 0.5
                 metrics += [Metric(name, mean, now, 0), Metric(f"{name}_std", std, now, 0)]
-        tags = [RunTag(STATE_TAG, result.state)]
+        tags = [RunTag(TRIAL_STATE_TAG, result.state)]
         if result.error:
-            tags.append(RunTag(REASON_TAG, result.error[:5000]))
+            tags.append(RunTag(FAILURE_REASON, result.error[:5000]))
         if result.curve and metric_names:  # the learning curve as metric history: a chart in the MLflow UI
             metrics += [Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve]
         if result.step_unit:
-            tags.append(RunTag("kubetune.step_unit", result.step_unit))
+            tags.append(RunTag(STEP_UNIT_TAG, result.step_unit))
         if result.pruned_at_step is not None:
             metrics.append(Metric("pruned_at_step", result.pruned_at_step, now, 0))
             tags.append(RunTag(PRUNED_STEP_TAG, str(result.pruned_at_step)))
@@ -188,7 +179,7 @@ class Tracker:
         starting the run), so that it can still be closed instead of staying RUNNING forever."""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{STUDY_TAG}` = '{study_name}' AND tags.`{ROLE_TAG}` = 'trial' AND tags.`{TRIAL_TAG}` = '{trial_number}'",
+            filter_string=f"tags.`{STUDY_TAG}` = '{study_name}' AND tags.`{ROLE_TAG}` = 'trial' AND tags.`{TRIAL_NUMBER_TAG}` = '{trial_number}'",
             max_results=1,
         )
         return runs[0].info.run_id if runs else None

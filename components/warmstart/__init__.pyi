@@ -1,5 +1,8 @@
-"""Public surface of kubetune.components.warmstart (see __init__.py)."""
+"""The public surface of kubetune.components.warmstart: what other packages, the flows and users import.
+
+lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
+"""
 
 from .box import describe_ranges as describe_ranges, narrowed_ranges as narrowed_ranges
-from .metastore import META_PREFIX as META_PREFIX, PIPELINE_TAG as PIPELINE_TAG, read_history as read_history, write_record as write_record
+from .metastore import META_PREFIX as META_PREFIX, read_history as read_history, write_record as write_record
 from .planner import CurrentStudy as CurrentStudy, WarmConfig as WarmConfig, WarmStartPlan as WarmStartPlan, cmaes_source_trials as cmaes_source_trials, plan_warm_start as plan_warm_start

@@ -26,18 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kubetune.components.core import error_reason, redact_url
-from kubetune.components.tracking import PARENT_TAG, ROLE_TAG, STATE_TAG
+from kubetune.components.core import META_STORE_RECORD_TAG, PIPELINE_TAG, ROLE_TAG, TRIAL_STATE_TAG, error_reason, redact_url
+from kubetune.components.tracking import PARENT_TAG
 from kubetune.components.warmstart.planner import PastConfig, PastStudy
 
 log = logging.getLogger("kubetune.metastore")
 
-PIPELINE_TAG = "kubetune.pipeline"
 META_PREFIX = "meta."
 CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
 CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
 RECORD_ARTIFACT = "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
-RECORD_TAG = "kubetune.meta_store_record"  # says the record exists, so a reader never asks for a missing file
 RECORD_VERSION = 1
 READERS = 8  # studies read at once (records or queries): enough to hide round trips, few enough to spare the server
 
@@ -113,10 +111,10 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
     if objective is None:
         return None
     metric, direction = objective
-    configs = _configs_from_record(tracking_uri, run) if use_records and RECORD_TAG in tags else None
+    configs = _configs_from_record(tracking_uri, run) if use_records and META_STORE_RECORD_TAG in tags else None
     if configs is None:
         configs = best_configs(client, run, metric, direction)
-        if use_records and RECORD_TAG not in tags:  # a study from before records: the next reader gets one
+        if use_records and META_STORE_RECORD_TAG not in tags:  # a study from before records: the next reader gets one
             _backfill(client, run.info.run_id, metric, configs)
     return PastStudy(
         run_id=run.info.run_id,
@@ -145,7 +143,7 @@ def best_configs(client: Any, run: Any, metric: str, direction: str) -> list[Pas
     order = "DESC" if direction == "maximize" else "ASC"
     trials = client.search_runs(
         [run.info.experiment_id],
-        filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}' AND tags.`{STATE_TAG}` = 'COMPLETE'",
+        filter_string=f"tags.`{PARENT_TAG}` = '{run.info.run_id}' AND tags.`{TRIAL_STATE_TAG}` = 'COMPLETE'",
         order_by=[f"metrics.`{metric}` {order}"],
         max_results=CACHED_CONFIGS,
     )
@@ -172,7 +170,7 @@ def write_record(client: Any, parent_run_id: str) -> bool:
 
 def _store_record(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
     client.log_text(run_id, json.dumps({"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}), RECORD_ARTIFACT)
-    client.set_tag(run_id, RECORD_TAG, RECORD_ARTIFACT)  # after the file: the tag never promises a missing record
+    client.set_tag(run_id, META_STORE_RECORD_TAG, RECORD_ARTIFACT)  # after the file: the tag never promises a missing record
 
 
 def _backfill(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:

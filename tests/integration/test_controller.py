@@ -8,13 +8,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from kubetune.components.execution.controller import INTERRUPTED, StudyController
+from kubetune.components.execution.controller import StudyController
 from kubetune.components.data.frames import read_source, write_frame
 from kubetune.components.execution import LocalExecutor
 from kubetune.components.spec import ParamSpec
 from kubetune.components.execution import open_storage
 from kubetune.components.tracking import Tracker
-from kubetune.components.core import TrialRequest
+from kubetune.components.core import INTERRUPTED_ATTR, TrialRequest
 
 SPACE = {"x": ParamSpec(type="float", low=0.0, high=1.0), "sleep": ParamSpec(type="float", low=0.0, high=0.05)}
 
@@ -77,7 +77,7 @@ def test_ctrl_c_records_trials_in_flight_and_a_rerun_finishes_the_budget(setup):
     with executor, pytest.raises(KeyboardInterrupt):
         controller.run()
     first = controller.study.trials
-    interrupted = [t for t in first if t.user_attrs.get(INTERRUPTED)]
+    interrupted = [t for t in first if t.user_attrs.get(INTERRUPTED_ATTR)]
     finished = [t for t in first if t.state == TrialState.COMPLETE]
     assert interrupted and all(t.state == TrialState.FAIL for t in interrupted)
     assert len([t for t in first if t.state == TrialState.WAITING]) == len(interrupted)
@@ -123,7 +123,7 @@ def test_ctrl_c_during_a_write_lets_the_write_finish_then_stops(setup):
     assert "accuracy" in recorded.data.metrics  # the run being written when Ctrl-C came was written in full
     trials = controller.study.trials
     assert len(trials) < 8, "the study should have stopped, not run its whole budget"
-    interrupted = [t for t in trials if t.user_attrs.get(INTERRUPTED)]
+    interrupted = [t for t in trials if t.user_attrs.get(INTERRUPTED_ATTR)]
     assert all(runs[t.user_attrs["kubetune.mlflow_run_id"]].info.status == "KILLED" for t in interrupted)
     assert all(run.info.status != "RUNNING" for run in runs.values())  # nothing left half-recorded
 
@@ -134,7 +134,7 @@ def test_trials_left_running_by_a_dead_controller_are_reconciled(setup):
     with executor:
         controller.run()
     frozen = controller.study.trials[orphan.number]
-    assert frozen.state == TrialState.FAIL and frozen.user_attrs[INTERRUPTED]
+    assert frozen.state == TrialState.FAIL and frozen.user_attrs[INTERRUPTED_ATTR]
     rerun = [t for t in controller.study.trials if t.user_attrs.get("kubetune.retry_of") == orphan.number]
     assert rerun and rerun[0].params == orphan.params and rerun[0].state == TrialState.COMPLETE
     assert len([t for t in controller.study.trials if t.state == TrialState.COMPLETE]) == 3

@@ -8,9 +8,9 @@ import json
 import time
 import uuid
 
-from kubetune.components.warmstart.metastore import RECORD_ARTIFACT, RECORD_TAG, cache_path, read_history, write_record
+from kubetune.components.warmstart.metastore import RECORD_ARTIFACT, cache_path, read_history, write_record
 from kubetune.components.tracking import Tracker
-from kubetune.components.core import TrialResult
+from kubetune.components.core import META_STORE_RECORD_TAG, TrialResult
 
 
 def write_study(
@@ -57,7 +57,7 @@ def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_r
 
     queried = read("query-one", threads=1, use_records=False)
     queried_concurrently = read("query-many", threads=8, use_records=False)
-    assert RECORD_TAG not in client.get_run(written[f"{prefix}-s0"][0]).data.tags
+    assert META_STORE_RECORD_TAG not in client.get_run(written[f"{prefix}-s0"][0]).data.tags
     recorded = read("records", threads=8)
     assert sorted(recorded) == sorted(written)  # the unfinished study is not history yet
     for study, (parent, trial_ids) in written.items():
@@ -72,7 +72,7 @@ def test_every_finished_study_is_read_with_its_best_trials_whichever_way_it_is_r
         assert past.to_json() == queried[study].to_json() == queried_concurrently[study].to_json()
     # the older studies were queried once, and that read left them the record the newer ones wrote themselves
     for parent, _ in written.values():
-        assert client.get_run(parent).data.tags[RECORD_TAG] == RECORD_ARTIFACT
+        assert client.get_run(parent).data.tags[META_STORE_RECORD_TAG] == RECORD_ARTIFACT
     older = written[f"{prefix}-s0"][0]
     backfilled = json.loads(open(client.download_artifacts(older, RECORD_ARTIFACT, str(tmp_path))).read())
     assert [c["run_id"] for c in backfilled["configs"]] == [c.run_id for c in recorded[f"{prefix}-s0"].configs]
@@ -90,7 +90,7 @@ def test_a_record_that_cannot_be_read_costs_a_query_not_the_study(mlflow_server,
     prefix = uuid.uuid4().hex[:6]
     tracker = Tracker(mlflow_server.url, f"{prefix}-pipeline")
     parent, trial_ids = write_study(tracker, f"{prefix}-s", [0.6, 0.8], finish=False)
-    tracker.set_tags(parent, {RECORD_TAG: RECORD_ARTIFACT})  # says there is a record, but none was written
+    tracker.set_tags(parent, {META_STORE_RECORD_TAG: RECORD_ARTIFACT})  # says there is a record, but none was written
     tracker.end_run(parent)
     [past] = [s for s in read_history(tracker.client, mlflow_server.url, tmp_path / "cache") if s.study == f"{prefix}-s"]
     assert [c.run_id for c in past.configs] == [trial_ids[1], trial_ids[0]]  # from the trial runs instead

@@ -124,12 +124,13 @@ def test_a_resume_keeps_the_population_and_the_interval_the_study_began_with():
     import optuna
 
     from kubetune.components.core import StudyConflictError
-    from kubetune.components.pipeline.pbt_search import GENERATION, INTERVAL_ATTR, MEMBER, check_resume
+    from kubetune.components.pipeline.pbt_search import check_resume
+    from kubetune.components.core import PBT_GENERATION, PBT_INTERVAL_ATTR, PBT_MEMBER
 
     study = optuna.create_study()
-    study.set_user_attr(INTERVAL_ATTR, 2)
+    study.set_user_attr(PBT_INTERVAL_ATTR, 2)
     for member in range(3):
-        study.enqueue_trial({"lr": 0.01 * (member + 1)}, user_attrs={MEMBER: member, GENERATION: 0})
+        study.enqueue_trial({"lr": 0.01 * (member + 1)}, user_attrs={PBT_MEMBER: member, PBT_GENERATION: 0})
     recorded = check_resume("s", study, population=3, interval=2)
     assert [r.member for r in recorded[0]] == [0, 1, 2]
     with pytest.raises(StudyConflictError, match=r"search.pbt.interval: study 's' was planned with 2 epoch\(s\) per round, the spec asks for 1"):
@@ -137,5 +138,5 @@ def test_a_resume_keeps_the_population_and_the_interval_the_study_began_with():
     with pytest.raises(StudyConflictError, match="search.pbt.population: study 's' was planned with a population of 3"):
         check_resume("s", study, population=4, interval=2)
     legacy = optuna.create_study()  # begun before the interval was stored: population checked only
-    legacy.enqueue_trial({"lr": 0.01}, user_attrs={MEMBER: 0, GENERATION: 0})
+    legacy.enqueue_trial({"lr": 0.01}, user_attrs={PBT_MEMBER: 0, PBT_GENERATION: 0})
     assert check_resume("s", legacy, population=1, interval=5)

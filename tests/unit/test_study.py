@@ -3,9 +3,9 @@
 import optuna
 import pytest
 
-from kubetune.components.core import StudyConflictError
+from kubetune.components.core import DATA_FINGERPRINT_ATTR, StudyConflictError
 from kubetune.components.execution import open_storage
-from kubetune.components.search.study import DATA_FINGERPRINT_ATTR, check_resumable, open_study
+from kubetune.components.search.study import check_resumable, open_study
 
 
 @pytest.fixture
