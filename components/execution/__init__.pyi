@@ -9,3 +9,4 @@ from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
 from .pod_entrypoint import read_published as read_published
 from .storage import check_storage_url as check_storage_url, journal_path as journal_path, open_storage as open_storage, storage_url as storage_url
+from .executor import Executor as Executor

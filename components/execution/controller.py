@@ -183,8 +183,6 @@ class StudyController:
     def _adopt(self) -> dict[int, _InFlight]:
         """Trials still running in the executor (Kubernetes Jobs of a controller that was restarted):
         track them instead of starting them again; Jobs of trials already finished are deleted."""
-        if not hasattr(self.executor, "adopt"):
-            return {}
         adopted: dict[int, _InFlight] = {}
         for number in self.executor.adopt():
             frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
@@ -277,7 +275,7 @@ class StudyController:
         waiting for a GPU node or its image): a slow start is not a lost worker. The beat still means
         "someone alive answers for this trial": if this controller dies too, the beats stop, the trial
         goes stale and another controller re-queues it."""
-        if not self._heartbeat or not hasattr(self.executor, "starting"):
+        if not self._heartbeat:
             return
         interval = self._heartbeat_interval()
         if time.monotonic() - self._beat_at < interval:

@@ -1,33 +1,55 @@
 """The executor contract every backend implements; one contract test suite runs against each.
 
-An executor owns *where* a trial runs, never *what* it runs (always ``kubetune.components.execution.trial.run_trial``) nor
-what the study makes of the outcome (the controller tells the study). A trial whose process or pod dies
-without answering still yields a FAIL result, with the reason, so no trial is ever lost.
+An executor owns *where* a trial runs, never *what* it runs (always
+``kubetune.components.execution.trial.run_trial``) nor what the study makes of the outcome (the
+controller tells the study). A trial whose process or pod dies without answering still yields a FAIL
+result, with the reason, so no trial is ever lost.
+
+The four abstract methods are the contract; the others are steps some backends need, with defaults
+that are right for a backend that does not: the controller calls every one of them unconditionally.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 from kubetune.components.core import TrialRequest, TrialResult
 
 
-class Executor(Protocol):
+class Executor(ABC):
     capacity: int  # how many trials may run at once
 
-    def submit(self, request: TrialRequest) -> None:
-        """Start a trial; returns at once."""
+    def start(self) -> Executor:
+        """Begin acquiring resources (worker processes start importing); returns at once, and self."""
+        return self
 
-    def wait(self, timeout: float) -> list[TrialResult]:
-        """Results of trials that finished, waiting up to ``timeout`` seconds for at least one."""
+    def wait_ready(self) -> float:
+        """Block until the executor can run trials at full capacity; returns the seconds waited."""
+        return 0.0
 
-    def running(self) -> list[int]:
-        """Trial numbers in flight."""
+    def adopt(self) -> list[int]:
+        """Trials of this study already running in the backend (a restarted controller's Kubernetes
+        Jobs): the executor tracks them as if submitted and returns their numbers."""
+        return []
 
     def starting(self) -> list[int]:
         """Trials in flight whose worker has not begun them yet (a local worker still importing, a pod
         waiting for a node or its image). Their worker cannot heartbeat yet, so the controller does."""
+        return []
 
+    @abstractmethod
+    def submit(self, request: TrialRequest) -> None:
+        """Start a trial; returns at once."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> list[TrialResult]:
+        """Results of trials that finished, waiting up to ``timeout`` seconds for at least one."""
+
+    @abstractmethod
+    def running(self) -> list[int]:
+        """Trial numbers in flight."""
+
+    @abstractmethod
     def cancel(self, trial_number: int) -> None:
         """Stop a trial in flight; it yields no result."""
 

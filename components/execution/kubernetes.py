@@ -30,6 +30,7 @@ from kubetune.components.core import KubetuneError, LABEL_TRIAL
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
 from kubetune.components.spec import KubernetesSpec
 from kubetune.components.core import TrialRequest, TrialResult
+from kubetune.components.execution.executor import Executor
 
 log = logging.getLogger("kubetune.kubernetes")
 ResultReader = Callable[[int], TrialResult | None]  # trial number -> the result its pod published
@@ -52,7 +53,7 @@ class _Tracked:
     scheduled_pending_since: float | None = None
 
 
-class KubernetesExecutor:
+class KubernetesExecutor(Executor):
     def __init__(
         self,
         settings: KubernetesSpec,
@@ -106,7 +107,7 @@ class KubernetesExecutor:
 
     # -- the executor contract ----------------------------------------------------------------------
 
-    def start(self) -> "KubernetesExecutor":
+    def start(self) -> KubernetesExecutor:
         self._relist()
         return self
 

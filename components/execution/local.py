@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait as wait_any
 
 from kubetune.components.core import TrialRequest, TrialResult
+from kubetune.components.execution.executor import Executor
 
 
 READY = "ready"
@@ -68,7 +69,7 @@ class _Worker:
     spawned_at: float = 0.0
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs trials in ``parallelism`` local worker processes."""
 
     def __init__(self, parallelism: int, trial_timeout: float | None = None, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
@@ -79,7 +80,7 @@ class LocalExecutor:
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
-    def start(self) -> "LocalExecutor":
+    def start(self) -> LocalExecutor:
         """Start every worker now (returns at once), so their imports overlap with the controller's set-up."""
         while len(self._workers) < self.capacity:
             self._workers.append(self._spawn())

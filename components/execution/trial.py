@@ -37,7 +37,7 @@ def run_trial(request: TrialRequest) -> TrialResult:
         family = get_family(request.family)
         estimator = family.build(params, request.task, request.seed)
         # learning curves cost a validation pass per step: measured only when a pruner will use them
-        fidelity = getattr(family, "fidelity", None) if request.pruner else None
+        fidelity = family.fidelity if request.pruner else None
         reporter.unit = fidelity.unit if fidelity else "fold"
         cv = cross_validate(
             estimator,

@@ -3,5 +3,5 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
-from .base import Fidelity as Fidelity
-from .registry import family_names as family_names, family_tasks as family_tasks, get_family as get_family, is_custom_family as is_custom_family, supports_checkpoints as supports_checkpoints
+from .base import BOTH as BOTH, CLASSIFICATION as CLASSIFICATION, Fidelity as Fidelity, ModelFamily as ModelFamily
+from .registry import family_names as family_names, get_family as get_family, is_custom_family as is_custom_family, supports_checkpoints as supports_checkpoints

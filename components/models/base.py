@@ -9,7 +9,8 @@ generate candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,26 +25,41 @@ class Fidelity:
     step: int
 
 
-@runtime_checkable
-class ModelFamily(Protocol):
-    name: ClassVar[str]
-    tasks: ClassVar[frozenset[str]]
+BOTH = frozenset({"classification", "regression"})
+CLASSIFICATION = frozenset({"classification"})
 
+
+class ModelFamily(ABC):
+    """A family: its default search space and how to build an estimator, plus capabilities whose
+    defaults say "not supported", so callers read them as attributes and never probe.
+
+    ``get_family`` returns one of these for every family, a user's own included: a user's class that does
+    not subclass this one is adapted (``kubetune.components.models.registry``).
+    """
+
+    name: str
+    tasks: frozenset[str] = BOTH
+    # trains in steps a pruner can stop (epochs, boosting iterations, trees); None: fitted in one go
+    fidelity: Fidelity | None = None
+    # saves and resumes weights (PyTorch), so population-based training can copy members
+    checkpoints: bool = False
+    # parameters that change the weights' shapes: population-based training never perturbs them
+    structure: tuple[str, ...] = ()
+    # parameters that cannot exceed the rows a model is fitted on (kubetune.components.search.space
+    # fits the default space to them)
+    row_bounded: tuple[str, ...] = ()
+
+    @abstractmethod
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         """The search space used when the spec gives none, in spec syntax."""
 
+    @abstractmethod
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
-        """An unfitted estimator for one configuration."""
+        """An unfitted scikit-learn-compatible estimator for one configuration."""
 
-
-# Optional on a family: ``fidelity: Fidelity`` (trains in steps a pruner can stop), ``checkpoints = True``
-# (PyTorch estimators that save and resume weights, for population-based training), ``row_bounded``
-# (parameters that cannot exceed the rows a model is fitted on; kubetune.components.search.space fits the default space to them).
-
-
-BOTH = frozenset({"classification", "regression"})
-CLASSIFICATION = frozenset({"classification"})
-REGRESSION = frozenset({"regression"})
+    def check_features(self, n_features: int, params: dict[str, Any]) -> str | None:
+        """Why this family cannot train on ``n_features`` columns with these fixed parameters, or None."""
+        return None
 
 
 def log_float(low: float, high: float) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, categorical, int_range
+from kubetune.components.models.base import BOTH, ModelFamily, categorical, int_range
 
 
-class KNNFamily:
+class KNNFamily(ModelFamily):
     name = "knn"
     tasks = BOTH
     row_bounded = ("n_neighbors",)  # more neighbours than training rows is an error in scikit-learn

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, CLASSIFICATION, categorical, log_float
+from kubetune.components.models.base import BOTH, CLASSIFICATION, ModelFamily, categorical, log_float
 
 
-class LogisticRegressionFamily:
+class LogisticRegressionFamily(ModelFamily):
     name = "logistic_regression"
     tasks = CLASSIFICATION
 
@@ -20,7 +20,7 @@ class LogisticRegressionFamily:
         return LogisticRegression(max_iter=2000, random_state=seed, **params)
 
 
-class RidgeFamily:
+class RidgeFamily(ModelFamily):
     name = "ridge"
     tasks = BOTH
 

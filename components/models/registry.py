@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from kubetune.components.core import SpecError
-from kubetune.components.models.base import BOTH
+from kubetune.components.models.base import BOTH, ModelFamily
 
 _BUILTIN: dict[str, str] = {
     "logistic_regression": "kubetune.components.models.linear:LogisticRegressionFamily",
@@ -23,7 +23,6 @@ _BUILTIN: dict[str, str] = {
     "torch_nas": "kubetune.components.models.torch_nas:TorchNASFamily",
     "torch_cnn": "kubetune.components.models.torch_nas:TorchCNNFamily",
 }
-_CHECKPOINTING = frozenset({"torch_mlp", "torch_nas", "torch_cnn"})  # PyTorch: weights can be saved and resumed
 
 
 def family_names() -> list[str]:
@@ -37,30 +36,53 @@ def is_custom_family(name: str) -> bool:
 
 
 def supports_checkpoints(name: str) -> bool:
-    """Whether members of this family can resume from another's weights (population-based training)."""
-    if name in _BUILTIN:
-        return name in _CHECKPOINTING
+    """Whether members of this family can resume from another's weights (population-based training).
+    Imports the family: only a population-based spec asks, and its family is a PyTorch one anyway."""
     try:
-        return bool(getattr(get_family(name), "checkpoints", False))
-    except Exception:  # noqa: BLE001 - an unimportable family is reported by the family check itself
+        return get_family(name).checkpoints
+    except SpecError:  # an unimportable family is reported by the family check itself
         return False
 
 
 @lru_cache(maxsize=None)
-def get_family(name: str) -> Any:
+def get_family(name: str) -> ModelFamily:
     path = _BUILTIN.get(name, name)
     module_name, _, attr = path.partition(":")
     try:
         family_cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
         raise SpecError(f"model.family: cannot import '{name}' ({error})") from None
-    family = family_cls()
+    if isinstance(family_cls, type) and issubclass(family_cls, ModelFamily):
+        return family_cls()
+    return _adapt(name, family_cls())
+
+
+class _UserFamily(ModelFamily):
+    """A user's family that does not subclass ModelFamily (the documented minimum is ``default_space``
+    and ``build``): its optional capabilities are read here, once, with the base class's defaults."""
+
+    def __init__(self, family: Any) -> None:
+        self._family = family
+        self.name = str(getattr(family, "name", type(family).__name__))
+        self.tasks = frozenset(getattr(family, "tasks", BOTH))
+        self.fidelity = getattr(family, "fidelity", None)
+        self.checkpoints = bool(getattr(family, "checkpoints", False))
+        self.structure = tuple(getattr(family, "structure", ()))
+        self.row_bounded = tuple(getattr(family, "row_bounded", ()))
+
+    def default_space(self, task: str) -> dict[str, dict[str, Any]]:
+        return self._family.default_space(task)  # type: ignore[no-any-return]
+
+    def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
+        return self._family.build(params, task, seed)
+
+    def check_features(self, n_features: int, params: dict[str, Any]) -> str | None:
+        check = getattr(self._family, "check_features", None)
+        return None if check is None else check(n_features, params)  # type: ignore[no-any-return]
+
+
+def _adapt(name: str, family: Any) -> ModelFamily:
     missing = [method for method in ("default_space", "build") if not callable(getattr(family, method, None))]
     if missing:
         raise SpecError(f"model.family: '{name}' has no {' or '.join(missing)} method (a family needs default_space(task) and build(params, task, seed))")
-    return family
-
-
-def family_tasks(family: Any) -> frozenset[str]:
-    """The tasks a family does: its ``tasks`` attribute, optional for a user's family (both, when absent)."""
-    return frozenset(getattr(family, "tasks", BOTH))
+    return _UserFamily(family)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, categorical, int_range, log_float
+from kubetune.components.models.base import BOTH, ModelFamily, categorical, int_range, log_float
 
 
-class SVMFamily:
+class SVMFamily(ModelFamily):
     name = "svm"
     tasks = BOTH
 

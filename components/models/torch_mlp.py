@@ -6,13 +6,13 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from kubetune.components.models.base import BOTH, Fidelity, categorical, int_range, log_float
+from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
 from kubetune.components.models.torch_base import TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, resolve_device
 
 __all__ = ["TorchMLPFamily", "TorchMLPClassifier", "TorchMLPRegressor", "resolve_device"]
 
 
-class TorchMLPFamily:
+class TorchMLPFamily(ModelFamily):
     name = "torch_mlp"
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)

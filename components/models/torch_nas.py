@@ -14,7 +14,7 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from kubetune.components.models.base import BOTH, Fidelity, categorical, int_range, log_float
+from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
 from kubetune.components.models.torch_base import ACTIVATIONS, TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, activation
 
 MAX_LAYERS = 4
@@ -41,7 +41,7 @@ def _per_layer(prefix: str, count_param: str, maximum: int, low: int, high: int)
     return space
 
 
-class TorchNASFamily:
+class TorchNASFamily(ModelFamily):
     name = "torch_nas"
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)
@@ -64,7 +64,7 @@ class TorchNASFamily:
         return cls(seed=seed, **params)
 
 
-class TorchCNNFamily:
+class TorchCNNFamily(ModelFamily):
     name = "torch_cnn"
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)

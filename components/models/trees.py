@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, Fidelity, categorical, int_range, log_float
+from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
 
 
-class RandomForestFamily:
+class RandomForestFamily(ModelFamily):
     name = "random_forest"
     tasks = BOTH
     fidelity = Fidelity(param="n_estimators", unit="tree", step=10)
@@ -30,7 +30,7 @@ class RandomForestFamily:
         return cls(random_state=seed, n_jobs=1, **params)
 
 
-class HistGradientBoostingFamily:
+class HistGradientBoostingFamily(ModelFamily):
     name = "hist_gradient_boosting"
     tasks = BOTH
     fidelity = Fidelity(param="max_iter", unit="iteration", step=10)

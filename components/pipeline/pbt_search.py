@@ -68,7 +68,7 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
 
     settings = spec.search.pbt
     family = get_family(spec.model.family)
-    structure = tuple(getattr(family, "structure", ()))
+    structure = family.structure
     direction = spec.objective.directions[0]
     members_space = member_space(spec, space)
     root = join(prepared.train_uri.rsplit("/", 1)[0], "pbt")  # beside the prepared data: local folder or S3
@@ -143,7 +143,7 @@ def run_pbt(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id:
         return _failed_search(tracker, parent_run_id, failure, total, len(study.trials))
     best = min(last, key=lambda r: r.value if direction == "minimize" else -r.value)
     epochs = settings.generations * settings.interval
-    fidelity = getattr(family, "fidelity", None)
+    fidelity = family.fidelity
     params = dict(best.params) | ({fidelity.param: epochs} if fidelity else {})
     tracker.set_tags(parent_run_id, {PBT_BEST_MEMBER_TAG: str(best.member), PBT_BEST_TRIAL_TAG: str(best.trial_number)})
     schedule = replay_schedule(lineage, best.member, settings.generations, settings.interval, spec.search.seed)

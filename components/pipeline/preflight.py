@@ -19,7 +19,7 @@ import pandas as pd
 from kubetune.components.data import identifier_columns, infer_task, unencodable_dtype
 from kubetune.components.core import SpecError
 from kubetune.components.evaluation import default_positive_class, metric_fits_task
-from kubetune.components.models import family_tasks, get_family
+from kubetune.components.models import get_family
 from kubetune.components.spec import TuneSpec
 
 
@@ -89,7 +89,7 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")
     family = get_family(spec.model.family)
-    if task not in family_tasks(family):
+    if task not in family.tasks:
         raise SpecError(f"model.family: {spec.model.family} does not do {task}")
     for metric in spec.objective.metrics:
         if not metric_fits_task(metric, task):
@@ -122,13 +122,10 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
                 f"{spec.validation.folds} stratified folds after the held-out split"
             )
     n_features = frame.shape[1] - 1 - len(spec.data.drop)
-    check_features = getattr(family, "check_features", None)
-    if check_features is not None:
-        feature_types = frame.dtypes.drop([target, *spec.data.drop])
-        # only all-numeric data: one-hot encoding changes the count of categorical columns
-        problem = check_features(n_features, spec.model.params) if all(map(pd.api.types.is_numeric_dtype, feature_types)) else None
-        if problem:
-            raise SpecError(problem)
+    feature_types = frame.dtypes.drop([target, *spec.data.drop])
+    # only all-numeric data: one-hot encoding changes the count of categorical columns
+    if all(map(pd.api.types.is_numeric_dtype, feature_types)) and (problem := family.check_features(n_features, spec.model.params)):
+        raise SpecError(problem)
     return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes),
                      tuple(identifier_columns(frame[features])))
 

@@ -195,7 +195,7 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space): 
     """Requests differ only by trial; everything else (data, metrics, storage for heartbeats, the
     pruner's resolved settings) is shared."""
     family = get_family(spec.model.family)
-    pruner = resolve_pruner(spec.search.pruner, getattr(family, "fidelity", None), space, spec.model.params, spec.validation.folds)
+    pruner = resolve_pruner(spec.search.pruner, family.fidelity, space, spec.model.params, spec.validation.folds)
     template = TrialRequest(
         study_name=spec.study_name,
         trial_number=-1,

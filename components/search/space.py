@@ -41,7 +41,7 @@ def resolve_space(spec: TuneSpec, task: str, fit_rows: int | None = None) -> Spa
     for fixed in spec.model.params:
         space.pop(fixed, None)
     _check_row_bounds(spec, family, {}, fit_rows)
-    for name in getattr(family, "row_bounded", ()):
+    for name in family.row_bounded:
         param = space.get(name)
         if fit_rows is not None and param is not None and param.high > fit_rows:
             space[name] = param.model_copy(update={"high": fit_rows, "low": min(param.low, fit_rows)})
@@ -56,7 +56,7 @@ def _check_row_bounds(spec: TuneSpec, family: Any, space: Space, fit_rows: int |
     """A user's searched or fixed value of a row-bounded parameter above ``fit_rows``: one line, before any work."""
     if fit_rows is None:
         return
-    for name in getattr(family, "row_bounded", ()):
+    for name in family.row_bounded:
         if name in space:
             where, value = f"model.space.{name}", _largest(space[name])
         else:
