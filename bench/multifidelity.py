@@ -38,6 +38,7 @@ from kubetune.components.models import Fidelity  # noqa: E402
 from kubetune.components.search import build_pruner, resolve_pruner  # noqa: E402
 from kubetune.components.search.samplers import build_sampler  # noqa: E402
 from kubetune.components.spec import ParamSpec, PrunerSpec  # noqa: E402
+from kubetune.components.core import EvaluationTarget
 
 PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 DEFAULT_MF = "successive_halving"  # kubetune's default multi-fidelity setting: `search.pruner: successive_halving`
@@ -111,7 +112,7 @@ def torch_run(kind: str, seed: int, budget: int, max_epochs: int = 27) -> dict:
                 raise optuna.TrialPruned()
 
         try:
-            cv = cross_validate(family.build(params, "classification", seed), frame, target="target", drop=[], metrics=["accuracy"], n_classes=10,
+            cv = cross_validate(family.build(params, "classification", seed), frame, target=EvaluationTarget("target", (), ("accuracy",), 10),
                                 strategy="holdout", folds=2, val_size=0.25, seed=seed, fidelity=family.fidelity, on_step=on_step)
             spent += max_epochs
             study.tell(trial, cv.mean("accuracy"))

@@ -56,8 +56,8 @@ STARTUP: list[float] = []
 
 def run(tune, name: str, n_trials: int, parallelism: int, sleep: float) -> tuple[float, list]:
     result = tune(spec(name, n_trials, parallelism, sleep))
-    STARTUP.append(result["worker_startup_seconds"])
-    return result["search_seconds"], trial_runs(name)
+    STARTUP.append(result.worker_startup_seconds)
+    return result.search_seconds, trial_runs(name)
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from kubetune.components.models import get_family  # noqa: E402
 from kubetune.components.search.samplers import build_sampler  # noqa: E402
 from kubetune.components.search import Space, resolve_space, suggest  # noqa: E402
 from kubetune.components.spec import parse_spec  # noqa: E402
+from kubetune.components.core import EvaluationTarget
 
 FAMILY = "hist_gradient_boosting"
 SAMPLERS = ("tpe", "gp")
@@ -95,8 +96,8 @@ def trial_seconds(space: Space, n: int) -> float:
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cross_validate(family.build(params, "classification", 0), frame, target="target", drop=[], metrics=["log_loss"],
-                           n_classes=2, strategy="stratified_kfold", folds=5, val_size=0.2, seed=0)
+            cross_validate(family.build(params, "classification", 0), frame, target=EvaluationTarget("target", (), ("log_loss",), 2),
+                           strategy="stratified_kfold", folds=5, val_size=0.2, seed=0)
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
 

@@ -57,7 +57,7 @@ def main() -> None:
             finally:
                 if database is not None:  # a scratch database per repeat: not left on the server
                     drop_database(args.pg_admin, database)
-            rates[kind].append(args.trials / result["search_seconds"])
+            rates[kind].append(args.trials / result.search_seconds)
     pg, journal = statistics.median(rates["postgresql"]), statistics.median(rates["journal"])
     print("| storage (8 workers, no-op objective) | trials/s (median) | all repeats |\n|---|---|---|")
     for kind, median in (("PostgreSQL (RDB, heartbeats)", pg), ("journal file", journal)):

@@ -60,6 +60,7 @@ from kubetune.components.search.samplers import build_sampler  # noqa: E402
 from kubetune.components.search import resolve_space, suggest  # noqa: E402
 from kubetune.components.spec import parse_spec  # noqa: E402
 from kubetune.components.warmstart.planner import CurrentStudy, PastConfig, PastStudy, WarmStartPlan, plan_warm_start  # noqa: E402
+from kubetune.components.core import EvaluationTarget
 
 MAX_ROWS = 1000
 FOLDS = 3
@@ -187,7 +188,7 @@ def evaluate(params: dict, frame: pd.DataFrame, seed: int) -> float:
     n_classes = int(frame["target"].nunique()) if TASK == "classification" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = cross_validate(estimator, frame, target="target", drop=[], metrics=[METRIC], n_classes=n_classes,
+        result = cross_validate(estimator, frame, target=EvaluationTarget("target", (), (METRIC,), n_classes),
                                 strategy="stratified_kfold" if TASK == "classification" else "kfold", folds=FOLDS, val_size=0.2, seed=seed)
     return result.mean(METRIC)
 

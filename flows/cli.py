@@ -14,10 +14,12 @@ import os
 import sys
 import warnings
 from importlib import metadata
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from kubetune.components.core import KubetuneError, SettingError
-from kubetune.components.core import redact_text
+from kubetune.components.core import KubetuneError, SettingError, redact_text
+
+if TYPE_CHECKING:
+    from kubetune.components.pipeline import RefitSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EPHEMERAL_SERVER_STARTUP_S = 120  # Prefect's default is 20 s; see _patient_prefect_startup
@@ -209,27 +211,26 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
     return EXIT_OK
 
 
-def _print_summary(result: dict[str, Any]) -> None:
+def _print_summary(result: RefitSummary) -> None:
     # a pruned trial is neither failed nor a full score: with a pruner the count says how much was stopped early
-    pruned = f"{result['pruned_this_run']} pruned, " if result["pruned_this_run"] else ""
+    pruned = f"{result.pruned_this_run} pruned, " if result.pruned_this_run else ""
     lines = [
-        f"study {result['study']}: best trial #{result['best_trial']} ({result['trials_this_run']} trials this run, "
-        f"{pruned}{result['failed_this_run']} failed)",
-        "  params: " + ", ".join(f"{k}={v}" for k, v in result["best_params"].items()),
-        "  cross-validation: " + ", ".join(f"{k}={v:.4f}" for k, v in result["cv"].items()),
-        "  held-out test:    " + ", ".join(f"{k}={v:.4f}" for k, v in result["test"].items()),
-        f"  model: {result['registered_model']} version {result['model_version']} "
-        f"(refit run {result['refit_run_id']}{'; kept: no new trials since it was trained' if result.get('refit_reused') else ''})",
+        f"study {result.study}: best trial #{result.best_trial} ({result.trials_this_run} trials this run, "
+        f"{pruned}{result.failed_this_run} failed)",
+        "  params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()),
+        "  cross-validation: " + ", ".join(f"{k}={v:.4f}" for k, v in result.cv.items()),
+        "  held-out test:    " + ", ".join(f"{k}={v:.4f}" for k, v in result.test.items()),
+        f"  model: {result.registered_model} version {result.model_version} "
+        f"(refit run {result.refit_run_id}{'; kept: no new trials since it was trained' if result.refit_reused else ''})",
     ]
-    if result.get("run_url"):
-        lines.append(f"  mlflow: {result['run_url']}")
-    promotion = result.get("promotion")
+    if result.run_url:
+        lines.append(f"  mlflow: {result.run_url}")
+    promotion = result.promotion
     if promotion:
         verdict = (f"version {promotion['challenger_version']} now holds '{promotion['alias']}'" if promotion["promote"]
                    else f"'{promotion['alias']}' stays on version {promotion['champion_version']}")
         lines.append(f"  promotion: {verdict}: {promotion['reason']}")
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     sys.exit(main())

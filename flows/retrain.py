@@ -11,13 +11,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from kubetune.components.pipeline import retraining
+from kubetune.components import pipeline
 from kubetune.components.registry import check_promotion_settings
 from kubetune.components.spec import parse_spec
 from kubetune.flows.tune import tune_steps
 
-versioned_spec = task(name="data-version", cache_policy=NO_CACHE)(retraining.versioned_spec)
-challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(retraining.challenge_champion)
+versioned_spec = task(name="data-version", cache_policy=NO_CACHE)(pipeline.versioned_spec)
+challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(pipeline.challenge_champion)
 
 
 @flow(name="retrain", log_prints=False, validate_parameters=False)

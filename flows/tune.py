@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 from prefect.states import Failed
 
-from kubetune.components.pipeline import PreparedData
+from kubetune.components.pipeline import PreparedData, RefitSummary
 from kubetune.components.spec import TuneSpec, parse_spec
 from kubetune.flows import tasks
 
@@ -16,7 +16,7 @@ from kubetune.flows import tasks
 @dataclass
 class TuningOutcome:
     prepared: PreparedData
-    result: dict[str, Any] | None  # the refit's summary; None when no trial completed
+    result: RefitSummary | None  # None when no trial completed
     failed: Any = None  # a Failed state saying why, when nothing could be refit
 
 

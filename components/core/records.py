@@ -6,11 +6,35 @@ the executors, the worker and the tracker all speak them, which is why they live
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 TrialState = Literal["COMPLETE", "FAIL", "PRUNED"]
+
+
+@dataclass(frozen=True)
+class EvaluationTarget:
+    """What a model is scored on: the target column, the columns that are not features, the metrics
+    (the first one is the objective's), and the class facts scoring needs."""
+
+    column: str
+    drop: tuple[str, ...]
+    metrics: tuple[str, ...]
+    n_classes: int | None  # None: regression
+    positive_class: str | bool | int | None = None  # two classes: the one f1, precision, recall score
+
+
+class PBTRound(BaseModel):
+    """A population member's round, as the trial that trains it receives it: which member, which
+    generation, how many epochs, and where its checkpoint comes from and goes to (a local path or S3)."""
+
+    member: int
+    generation: int
+    interval: int  # epochs this round trains
+    checkpoint_in: str | None = None  # None: fresh weights (the first generation)
+    checkpoint_out: str
 
 
 class TrialRequest(BaseModel):
@@ -34,7 +58,10 @@ class TrialRequest(BaseModel):
     trial_id: int | None = None
     heartbeat_interval: float = 10.0
     pruner: dict[str, Any] | None = None  # resolved settings (kubetune.components.search.pruners.resolve_pruner)
-    pbt: dict[str, Any] | None = None  # a population member's round (kubetune.components.execution.pbt_member.MemberRound)
+    pbt: PBTRound | None = None  # a population member's round (kubetune.components.execution.pbt_member)
+
+    def evaluation_target(self) -> EvaluationTarget:
+        return EvaluationTarget(self.target, tuple(self.drop), tuple(self.metrics), self.n_classes, self.positive_class)
 
 
 class TrialResult(BaseModel):

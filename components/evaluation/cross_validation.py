@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from kubetune.components.core import EvaluationTarget
 from kubetune.components.data import build_preprocessor, features_and_target
 from kubetune.components.evaluation.fidelity import StepCallback, fit_in_steps
 from kubetune.components.evaluation.metrics import METRICS, build_scorer, to_natural
@@ -69,10 +70,7 @@ def cross_validate(
     estimator: Any,
     frame: pd.DataFrame,
     *,
-    target: str,
-    drop: list[str],
-    metrics: list[str],
-    n_classes: int | None,
+    target: EvaluationTarget,
     strategy: str,
     folds: int,
     val_size: float,
@@ -80,13 +78,13 @@ def cross_validate(
     on_fold: FoldCallback | None = None,
     fidelity: Fidelity | None = None,
     on_step: StepCallback | None = None,
-    positive_class: Any = None,
 ) -> CVResult:
     """Scores per fold. With ``fidelity`` and ``on_step`` the first split is fitted in steps and reports
     its learning curve; otherwise ``on_fold`` gets the running mean after each fold."""
     from sklearn.base import clone
 
-    X, y = features_and_target(frame, target, drop)
+    metrics, n_classes, positive_class = target.metrics, target.n_classes, target.positive_class
+    X, y = features_and_target(frame, target.column, list(target.drop))
     result = CVResult({m: [] for m in metrics})
     for index, (train_rows, val_rows) in enumerate(splits(strategy, X, y, n_classes, folds, val_size, seed)):
         model = make_pipeline(clone(estimator))
@@ -130,14 +128,12 @@ def measure_cost(metric: str, model: Any, X: pd.DataFrame) -> float:
     raise ValueError(f"'{metric}' is not a cost metric")
 
 
-def fit_full(estimator: Any, frame: pd.DataFrame, target: str, drop: list[str]) -> Any:
+def fit_full(estimator: Any, frame: pd.DataFrame, target: EvaluationTarget) -> Any:
     """The refit: the pipeline fitted on the whole training part."""
-    X, y = features_and_target(frame, target, drop)
+    X, y = features_and_target(frame, target.column, list(target.drop))
     return make_pipeline(estimator).fit(X, y)
 
 
-def score_holdout(
-    model: Any, frame: pd.DataFrame, target: str, drop: list[str], metrics: list[str], n_classes: int | None, positive_class: Any = None
-) -> dict[str, float]:
-    X, y = features_and_target(frame, target, drop)
-    return {m: score(m, model, X, y, n_classes, positive_class) for m in metrics}
+def score_holdout(model: Any, frame: pd.DataFrame, target: EvaluationTarget) -> dict[str, float]:
+    X, y = features_and_target(frame, target.column, list(target.drop))
+    return {m: score(m, model, X, y, target.n_classes, target.positive_class) for m in target.metrics}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubetune.components.core import EvaluationTarget
 from kubetune.components.data import read_frame
 from kubetune.components.evaluation.cross_validation import fit_full, score_holdout
 from kubetune.components.models import get_family
@@ -25,11 +26,7 @@ def refit_and_evaluate(
     seed: int | None,
     train_uri: str,
     test_uri: str,
-    target: str,
-    drop: list[str],
-    metrics: list[str],
-    n_classes: int | None,
-    positive_class: Any = None,
+    target: EvaluationTarget,
     schedule: list[dict[str, Any]] | None = None,
 ) -> RefitOutcome:
     """``schedule`` (population-based training, kubetune.components.search.pbt.replay_schedule): the rounds are replayed
@@ -37,23 +34,23 @@ def refit_and_evaluate(
     settings, epochs and seed; ``params`` are then only what the refit run records."""
     train = read_frame(train_uri)
     if schedule:
-        model = replay(family, schedule, task, train, target, drop)
+        model = replay(family, schedule, task, train, target)
     else:
-        model = fit_full(get_family(family).build(params, task, seed), train, target, drop)
+        model = fit_full(get_family(family).build(params, task, seed), train, target)
     test = read_frame(test_uri)  # read here, after the search is over, and nowhere else
-    scores = score_holdout(model, test, target, drop, metrics, n_classes, positive_class)
-    example = train.drop(columns=[target, *drop]).head(5).reset_index(drop=True)
+    scores = score_holdout(model, test, target)
+    example = train.drop(columns=[target.column, *target.drop]).head(5).reset_index(drop=True)
     return RefitOutcome(model, scores, example)
 
 
-def replay(family: str, schedule: list[dict[str, Any]], task: str, train: Any, target: str, drop: list[str]) -> Any:
+def replay(family: str, schedule: list[dict[str, Any]], task: str, train: Any, target: EvaluationTarget) -> Any:
     """Train through the schedule's rounds; the returned pipeline holds the last round's model."""
     state = None
     model = None
     for step in schedule:
         estimator = get_family(family).build({**step["params"], "epochs": step["epochs"]}, task, step["seed"])
         estimator.resume_from = state
-        model = fit_full(estimator, train, target, drop)
+        model = fit_full(estimator, train, target)
         state = model.named_steps["model"].training_state_
     model.named_steps["model"].resume_from = None  # the logged model carries its own state, not its parent's
     return model

@@ -52,6 +52,17 @@ class TrialsSummary:
     wall_seconds: float = 0.0  # the trial loop alone: ask, submit, wait, tell, MLflow
     startup_seconds: float = 0.0  # waiting for the executor's workers before the first trial
 
+    def add(self, other: TrialsSummary) -> None:
+        """Count ``other`` (a later controller's run over the same study, such as a PBT generation) in."""
+        self.n_complete += other.n_complete
+        self.n_failed += other.n_failed
+        self.n_pruned += other.n_pruned
+        self.n_retried += other.n_retried
+        self.ran_this_time += other.ran_this_time
+        self.wall_seconds += other.wall_seconds
+        self.first_error = self.first_error or other.first_error
+        self.stopped_by = other.stopped_by
+
 
 @dataclass
 class _InFlight:

@@ -25,7 +25,9 @@ def run_member_round(request: TrialRequest) -> TrialResult:
     from kubetune.components.search import round_seed
 
     started = time.perf_counter()
-    round_ = request.pbt or {}
+    round_ = request.pbt
+    if round_ is None:
+        raise ValueError("run_member_round needs a request with its population round (request.pbt)")
     reporter = StepReporter(request)
     reporter.unit = "epoch"
     try:
@@ -33,17 +35,17 @@ def run_member_round(request: TrialRequest) -> TrialResult:
         X, y = features_and_target(frame, request.target, request.drop)
         train_rows, val_rows = next(splits(request.validation, X, y, request.n_classes, request.folds, request.val_size, request.seed))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
-        params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": int(round_["interval"])}
-        seed = round_seed(request.seed, int(round_["generation"]), int(round_["member"]))
+        params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": round_.interval}
+        seed = round_seed(request.seed, round_.generation, round_.member)
         pipeline = make_pipeline(get_family(request.family).build(params, request.task, seed))
         model = pipeline.named_steps["model"]
-        if round_.get("checkpoint_in"):
-            model.resume_from = load_checkpoint(read_bytes(round_["checkpoint_in"]))
+        if round_.checkpoint_in:
+            model.resume_from = load_checkpoint(read_bytes(round_.checkpoint_in))
         model.epoch_callback = lambda done, _m: reporter(done, score(request.metrics[0], pipeline, X_val, y_val, request.n_classes, request.positive_class))
         pipeline.fit(X.iloc[train_rows], y.iloc[train_rows])
         model.epoch_callback = None
         values = [score(m, pipeline, X_val, y_val, request.n_classes, request.positive_class) for m in request.metrics]
-        write_bytes(round_["checkpoint_out"], save_checkpoint(model.training_state_))
+        write_bytes(round_.checkpoint_out, save_checkpoint(model.training_state_))
         return TrialResult(
             trial_number=request.trial_number,
             state="COMPLETE",

@@ -42,11 +42,7 @@ def run_trial(request: TrialRequest) -> TrialResult:
         cv = cross_validate(
             estimator,
             frame,
-            target=request.target,
-            drop=request.drop,
-            metrics=request.metrics,
-            n_classes=request.n_classes,
-            positive_class=request.positive_class,
+            target=request.evaluation_target(),
             strategy=request.validation,
             folds=request.folds,
             val_size=request.val_size,

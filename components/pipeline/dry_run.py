@@ -15,11 +15,11 @@ from kubetune.components.data import artifact_root, join
 from kubetune.components.data import fingerprint, read_data
 from kubetune.components.execution import render_job
 from kubetune.components.pipeline.preflight import check_data, checked_space
-from kubetune.components.pipeline.prepare import PreparedData, workdir_for
+from kubetune.components.pipeline.data_preparation import PreparedData, workdir_for
 from kubetune.components.search import sampler_for
 from kubetune.components.search import suggest
 from kubetune.components.spec import TuneSpec
-from kubetune.components.pipeline.tuning import make_request_factory
+from kubetune.components.pipeline.search_strategy import make_request_factory
 
 
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:

@@ -291,7 +291,7 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
         if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied), data_fingerprint) and spec.search.strategy == "pbt":
             import optuna
 
-            from kubetune.components.pipeline.pbt_search import check_resume
+            from kubetune.components.search import check_resume
 
             study = optuna.load_study(study_name=spec.study_name, storage=storage)
             check_resume(spec.study_name, study, spec.search.pbt.population, spec.search.pbt.interval)

@@ -4,14 +4,15 @@ as a Prefect task): name the study after the fresh data's version, then challeng
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import replace
 
 from kubetune.components.registry import champion_version, move_alias, promotion_record, record_decision, score_version
 from kubetune.components.data import fingerprint, read_data
-from kubetune.components.pipeline.prepare import PreparedData
+from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.registry import decide_promotion, retrain_study_name
 from kubetune.components.spec import TuneSpec
-from kubetune.components.pipeline.tuning import make_tracker
+from kubetune.components.pipeline.refit_step import RefitSummary, evaluation_target
+from kubetune.components.pipeline.study_run import make_tracker
 
 log = logging.getLogger("kubetune")
 
@@ -31,28 +32,25 @@ def versioned_spec(spec: TuneSpec, digest: str | None = None) -> TuneSpec:
     return spec.model_copy(update={"study": retrain_study_name(base, digest), "tracking": tracking, "warm_start": warm_start})
 
 
-def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: dict[str, Any], margin: float, alias: str) -> dict[str, Any]:
+def challenge_champion(spec: TuneSpec, prepared: PreparedData, result: RefitSummary, margin: float, alias: str) -> RefitSummary:
     """Score the alias holder on this run's held-out test set (the challenger was scored there by the
     refit), decide by the margin, move the alias if the challenger wins, and log both scores."""
     tracker = make_tracker(spec)
-    model_name = result["registered_model"]
-    challenger = str(result["model_version"])
+    model_name = result.registered_model
+    challenger = str(result.model_version)
     metric, direction = spec.objective.metrics[0], spec.objective.directions[0]
     holder = champion_version(tracker.client, model_name, alias)
     champion = str(holder.version) if holder is not None else None
     already_champion = champion == challenger  # a re-run that trained nothing new kept its model
     champion_score, problem = None, None
     if champion is not None and not already_champion:
-        scores, problem = score_version(
-            tracker.tracking_uri, model_name, champion, prepared.test_uri, spec.data.target, spec.data.drop, spec.objective.metrics, prepared.facts.n_classes,
-            prepared.facts.positive_class,
-        )
+        scores, problem = score_version(tracker.tracking_uri, model_name, champion, prepared.test_uri, evaluation_target(spec, prepared))
         champion_score = scores[metric] if scores else None
-    decision = decide_promotion(metric, direction, result["test"][f"test_{metric}"], champion_score, margin, problem, already_champion=already_champion)
+    decision = decide_promotion(metric, direction, result.test[f"test_{metric}"], champion_score, margin, problem, already_champion=already_champion)
     if decision.promote:
         move_alias(tracker.client, model_name, alias, challenger)
     record = promotion_record(decision, model_name, alias, challenger, champion)
     if not already_champion:  # else the decision that gave it the alias stays on record, not overwritten
-        record_decision(tracker, result["parent_run_id"], decision, record)
+        record_decision(tracker, result.parent_run_id, decision, record)
     log.info("%s: %s (%s)", alias, f"version {challenger} promoted" if decision.promote else f"version {champion} kept", decision.reason)
-    return {**result, "promotion": record}
+    return replace(result, promotion=record)

@@ -11,7 +11,7 @@ from kubetune.components.data import read_frame
 from kubetune.components.core import PROMOTION_ALIAS_TAG, PROMOTION_CHALLENGER_TAG, PROMOTION_CHAMPION_TAG, PROMOTION_DECISION_TAG, PROMOTION_REASON_TAG, SpecError
 from kubetune.components.evaluation import score_holdout
 from kubetune.components.registry.promotion import PromotionDecision, margin_problem
-from kubetune.components.core import error_reason
+from kubetune.components.core import EvaluationTarget, error_reason
 
 log = logging.getLogger("kubetune")
 
@@ -46,8 +46,7 @@ def champion_version(client: Any, model_name: str, alias: str) -> Any | None:
 
 
 def score_version(
-    tracking_uri: str, model_name: str, version: str, test_uri: str, target: str, drop: list[str], metrics: list[str], n_classes: int | None,
-    positive_class: Any = None,
+    tracking_uri: str, model_name: str, version: str, test_uri: str, target: EvaluationTarget
 ) -> tuple[dict[str, float] | None, str | None]:
     """Scores of a registered version on the test set, or (None, why) when it cannot be scored there
     (a changed schema, a model file that no longer loads)."""
@@ -57,7 +56,7 @@ def score_version(
     mlflow.set_registry_uri(tracking_uri)
     try:
         model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
-        return score_holdout(model, read_frame(test_uri), target, drop, metrics, n_classes, positive_class), None
+        return score_holdout(model, read_frame(test_uri), target), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
         return None, error_reason(error)
 

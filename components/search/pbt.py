@@ -1,7 +1,7 @@
 """Population-based training, the decisions: who starts from which checkpoint, with which settings.
 
 Pure functions (no I/O, a seeded ``numpy`` generator passed in), so every rule is unit-tested. The
-loop that runs rounds on an executor is ``kubetune.components.pipeline.pbt_search``; a member's round of training is
+loop that runs rounds on an executor is ``kubetune.components.pipeline.population_search``; a member's round of training is
 ``kubetune.components.execution.pbt_member``. Synchronous PBT (Jaderberg et al., 2017): after each round of ``interval``
 epochs, members are ranked; the bottom ``quantile`` copy the weights (and optimizer state) of a random
 member of the top ``quantile`` -- *exploit* -- and perturb its settings: each number multiplied by one

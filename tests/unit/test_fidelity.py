@@ -6,6 +6,7 @@ from kubetune.components.data.frames import read_source
 from kubetune.components.evaluation import cross_validate, make_pipeline
 from kubetune.components.evaluation.fidelity import fit_in_steps, step_schedule
 from kubetune.components.models import get_family
+from kubetune.components.core import EvaluationTarget
 
 
 def data(source="sklearn:digits"):
@@ -65,7 +66,7 @@ def test_cross_validation_reports_steps_on_the_first_split_and_folds_otherwise()
     frame = read_source("sklearn:iris")
     fam = get_family("torch_mlp")
     steps, folds = [], []
-    common = dict(target="target", drop=[], metrics=["accuracy"], n_classes=3, strategy="stratified_kfold", folds=3, val_size=0.2, seed=0)
+    common = dict(target=EvaluationTarget("target", (), ("accuracy",), 3), strategy="stratified_kfold", folds=3, val_size=0.2, seed=0)
     cross_validate(fam.build({"epochs": 4}, "classification", 0), frame, fidelity=fam.fidelity, on_step=lambda s, v: steps.append(s), on_fold=lambda i, v: folds.append(i), **common)
     assert steps == [1, 2, 3, 4] and folds == []
     cross_validate(fam.build({"epochs": 2}, "classification", 0), frame, on_fold=lambda i, v: folds.append(i), **common)
@@ -74,9 +75,9 @@ def test_cross_validation_reports_steps_on_the_first_split_and_folds_otherwise()
 
 def test_cost_metrics_are_measured_on_the_fitted_model():
     frame = read_source("sklearn:iris")
-    small = cross_validate(get_family("random_forest").build({"n_estimators": 5}, "classification", 0), frame, target="target", drop=[],
-                           metrics=["accuracy", "model_size_kb", "inference_ms"], n_classes=3, strategy="holdout", folds=2, val_size=0.3, seed=0)
-    large = cross_validate(get_family("random_forest").build({"n_estimators": 100}, "classification", 0), frame, target="target", drop=[],
-                           metrics=["model_size_kb"], n_classes=3, strategy="holdout", folds=2, val_size=0.3, seed=0)
+    small = cross_validate(get_family("random_forest").build({"n_estimators": 5}, "classification", 0), frame,
+                           target=EvaluationTarget("target", (), ("accuracy", "model_size_kb", "inference_ms"), 3), strategy="holdout", folds=2, val_size=0.3, seed=0)
+    large = cross_validate(get_family("random_forest").build({"n_estimators": 100}, "classification", 0), frame,
+                           target=EvaluationTarget("target", (), ("model_size_kb",), 3), strategy="holdout", folds=2, val_size=0.3, seed=0)
     assert 0 < small.mean("model_size_kb") < large.mean("model_size_kb")
     assert small.mean("inference_ms") > 0

@@ -106,6 +106,8 @@ def test_every_name_on_a_surface_resolves(package: str) -> None:
     names = [a.name for node in ast.walk(ast.parse(stub.read_text())) if isinstance(node, ast.ImportFrom) for a in node.names]
     assert names, f"{package} exports nothing"
     assert sorted(module.__all__) == sorted(names)
+    # a name equal to one of the package's modules would be the module once that is imported
+    assert not set(names) & {path.stem for path in (COMPONENTS / package).glob("*.py")}
     for name in names:
         assert getattr(module, name) is not None
 

@@ -8,6 +8,7 @@ from kubetune.components.models import family_names, get_family
 from kubetune.components.models.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 from kubetune.components.search import resolve_space, suggest
 from kubetune.components.spec import parse_spec
+from kubetune.components.core import EvaluationTarget
 
 
 @pytest.mark.parametrize("family", family_names())
@@ -22,7 +23,7 @@ def test_each_family_trains_on_every_task_it_serves(family):
         if family == "torch_cnn" and task == "regression":
             params["image_shape"] = "1x1x10"  # diabetes' 10 features as a 1x10 strip
         frame = read_source(source)
-        model = fit_full(get_family(family).build(params, task, 0), frame, "target", [])
+        model = fit_full(get_family(family).build(params, task, 0), frame, EvaluationTarget("target", (), (), None))
         predictions = model.predict(frame.drop(columns=["target"]).head(7))
         assert len(predictions) == 7
 

@@ -3,7 +3,7 @@ import pytest
 
 from kubetune.components.models import get_family
 from kubetune.components.search.pbt import RoundResult, explore, first_generation, next_generation, rank, replay_schedule
-from kubetune.components.pipeline.pbt_search import checkpoint_uri, round_attrs
+from kubetune.components.search import checkpoint_uri, round_attrs
 from kubetune.components.spec import ParamSpec
 
 SPACE = {k: ParamSpec.model_validate(v) for k, v in get_family("torch_mlp").default_space("classification").items() if k != "epochs"}
@@ -124,7 +124,7 @@ def test_a_resume_keeps_the_population_and_the_interval_the_study_began_with():
     import optuna
 
     from kubetune.components.core import StudyConflictError
-    from kubetune.components.pipeline.pbt_search import check_resume
+    from kubetune.components.search import check_resume
     from kubetune.components.core import PBT_GENERATION, PBT_INTERVAL_ATTR, PBT_MEMBER
 
     study = optuna.create_study()

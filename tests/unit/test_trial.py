@@ -1,6 +1,7 @@
 from kubetune.components.data.frames import read_source, write_frame
 from kubetune.components.execution.trial import run_trial
 from kubetune.components.core import TrialRequest
+from kubetune.components.core import EvaluationTarget
 
 
 def make_request(tmp_path, family="random_forest", params=None, **overrides):
@@ -131,5 +132,5 @@ def test_a_file_sorted_by_its_target_scores_as_a_shuffled_one_in_trials_and_refi
     assert abs(result.values[0] - reference) < 0.05, (result.values[0], reference)
 
     refit = refit_and_evaluate(family="knn", params=params, task="classification", seed=0, train_uri=str(train_uri),
-                               test_uri=str(test_uri), target="survived", drop=[], metrics=["log_loss"], n_classes=2)
+                               test_uri=str(test_uri), target=EvaluationTarget("survived", (), ("log_loss",), 2))
     assert refit.test_scores["log_loss"] < 0.7, refit.test_scores

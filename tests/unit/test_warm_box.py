@@ -3,7 +3,7 @@
 import optuna
 
 from kubetune.components.spec import ParamSpec
-from kubetune.components.pipeline.tuning import narrowed_space_of, record_narrowed_space
+from kubetune.components.pipeline.warm_start import narrowed_space_of, record_narrowed_space
 from kubetune.components.warmstart.box import narrowed_ranges, past_optima_box
 from kubetune.components.warmstart.planner import PastConfig, cmaes_source_trials, plan_warm_start
 from tests.unit.test_warmstart import SPACE, current, past_study

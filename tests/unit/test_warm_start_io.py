@@ -1,7 +1,7 @@
 import logging
 
 from kubetune.components.tracking import Tracker
-from kubetune.components.pipeline.tuning import _read_history_or_nothing
+from kubetune.components.pipeline.warm_start import _read_history_or_nothing
 
 
 def test_an_unreadable_meta_store_means_a_cold_start_and_the_log_keeps_no_credential(monkeypatch, caplog, tmp_path):
@@ -29,7 +29,7 @@ def test_a_corrupt_cache_file_is_rebuilt_from_mlflow_not_fatal(tmp_path):
 
 def test_warm_start_limit_leaves_room_for_the_sampler_or_the_random_members():
     from kubetune.components.spec import parse_spec
-    from kubetune.components.pipeline.tuning import warm_start_limit
+    from kubetune.components.pipeline.warm_start import warm_start_limit
 
     def spec(search, warm="auto"):
         return parse_spec({"data": {"source": "sklearn:digits"}, "model": {"family": "torch_mlp"}, "objective": {"metric": "accuracy"},
@@ -49,7 +49,7 @@ def test_a_resumed_warm_started_study_knows_its_warm_trials_so_its_sampler_is_bu
     from kubetune.components.spec import parse_spec
     from kubetune.components.execution import open_storage
     from kubetune.components.search import open_study
-    from kubetune.components.pipeline.tuning import enqueue_warm_start, warm_trials_of
+    from kubetune.components.pipeline.warm_start import enqueue_warm_start, warm_trials_of
     from kubetune.components.warmstart import WarmConfig, WarmStartPlan
 
     spec = parse_spec({"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
