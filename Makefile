@@ -7,7 +7,7 @@ PIP     = $(VENV)/bin/python -m pip
 export DO_NOT_TRACK = 1
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: demo test images install install-test install-bench constraints bench clean
+.PHONY: demo test lint images install install-test install-bench constraints bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ TEST_WORKERS ?= 2
 
 test: install-test
 	$(VENV)/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
+
+# ruff (format and lint), import-linter's layer contracts, and mypy over the installed packages. mypy
+# reads kubetune.components and kubetune.flows through a folder of links named as they are installed
+# (setuptools' editable install maps them with an import hook, which mypy does not follow).
+lint: install-test
+	$(VENV)/bin/ruff format --check components flows tests bench
+	$(VENV)/bin/ruff check components flows tests bench
+	$(VENV)/bin/lint-imports
+	rm -rf build/typecheck && mkdir -p build/typecheck/kubetune
+	ln -s ../../../components build/typecheck/kubetune/components
+	ln -s ../../../flows build/typecheck/kubetune/flows
+	MYPYPATH=build/typecheck $(VENV)/bin/mypy -p kubetune.components -p kubetune.flows
 
 # The controller and trial images, built with buildah from infra/Dockerfile.* on a debootstrapped Debian
 # base (TORCH=cuda for the GPU trial image). Needs root and Debian's buildah and debootstrap packages.

@@ -14,7 +14,7 @@ class _Sleeper(DummyClassifier):
         super().__init__(strategy="prior")
         self.sleep = sleep
 
-    def fit(self, X, y, sample_weight=None):  # noqa: ANN001, ANN201
+    def fit(self, X, y, sample_weight=None):
         time.sleep(self.sleep)
         return super().fit(X, y, sample_weight)
 

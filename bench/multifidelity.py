@@ -29,16 +29,15 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kubetune.components.models import Fidelity  # noqa: E402
-from kubetune.components.search import build_pruner, resolve_pruner  # noqa: E402
-from kubetune.components.search.samplers import build_sampler  # noqa: E402
-from kubetune.components.spec import ParamSpec, PrunerSpec  # noqa: E402
 from kubetune.components.core import EvaluationTarget
+from kubetune.components.models import Fidelity
+from kubetune.components.search import build_pruner, resolve_pruner
+from kubetune.components.search.samplers import build_sampler
+from kubetune.components.spec import ParamSpec, PrunerSpec
 
 PRUNERS = ["none", "median", "successive_halving", "hyperband"]
 DEFAULT_MF = "successive_halving"  # kubetune's default multi-fidelity setting: `search.pruner: successive_halving`
@@ -58,7 +57,11 @@ def hartmann_run(kind: str, seed: int, target: float = 0.5, cap: int = 20_000) -
     warnings.filterwarnings("ignore")
     bench = mfpbench.MFHartmann6Benchmark(seed=seed)
     space = {f"X_{i}": ParamSpec(type="float", low=0.0, high=1.0) for i in range(6)}
-    study = optuna.create_study(study_name=f"mfh6-{kind}-{seed}", sampler=build_sampler("tpe", space, seed, 1, 1), pruner=pruner_for(kind, 100))
+    study = optuna.create_study(
+        study_name=f"mfh6-{kind}-{seed}",
+        sampler=build_sampler("tpe", space, seed, 1, 1),
+        pruner=pruner_for(kind, 100),
+    )
     spent, best, trials = 0, float("inf"), 0
     while spent < cap:
         trial = study.ask()
@@ -75,7 +78,13 @@ def hartmann_run(kind: str, seed: int, target: float = 0.5, cap: int = 20_000) -
             study.tell(trial, value)
             best = min(best, value)
             if best - HARTMANN_MIN <= target:
-                return {"pruner": kind, "seed": seed, "epochs": spent, "trials": trials, "reached": True}
+                return {
+                    "pruner": kind,
+                    "seed": seed,
+                    "epochs": spent,
+                    "trials": trials,
+                    "reached": True,
+                }
     return {"pruner": kind, "seed": seed, "epochs": spent, "trials": trials, "reached": False}
 
 
@@ -95,10 +104,21 @@ def torch_run(kind: str, seed: int, budget: int, max_epochs: int = 27) -> dict:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore")
     frame = read_source("sklearn:digits")
-    spec = parse_spec({"data": {"source": "sklearn:digits"}, "model": {"family": "torch_mlp", "params": {"epochs": max_epochs}}, "objective": {"metric": "accuracy"}})
+    spec = parse_spec(
+        {
+            "data": {"source": "sklearn:digits"},
+            "model": {"family": "torch_mlp", "params": {"epochs": max_epochs}},
+            "objective": {"metric": "accuracy"},
+        }
+    )
     space = resolve_space(spec, "classification")
     family = get_family("torch_mlp")
-    study = optuna.create_study(study_name=f"digits-{kind}-{seed}", direction="maximize", sampler=build_sampler("tpe", space, seed, 1, 1), pruner=pruner_for(kind, max_epochs))
+    study = optuna.create_study(
+        study_name=f"digits-{kind}-{seed}",
+        direction="maximize",
+        sampler=build_sampler("tpe", space, seed, 1, 1),
+        pruner=pruner_for(kind, max_epochs),
+    )
     spent, finished, started = 0, [], time.perf_counter()
     while spent < budget:
         trial = study.ask()
@@ -112,15 +132,30 @@ def torch_run(kind: str, seed: int, budget: int, max_epochs: int = 27) -> dict:
                 raise optuna.TrialPruned()
 
         try:
-            cv = cross_validate(family.build(params, "classification", seed), frame, target=EvaluationTarget("target", (), ("accuracy",), 10),
-                                strategy="holdout", folds=2, val_size=0.25, seed=seed, fidelity=family.fidelity, on_step=on_step)
+            cv = cross_validate(
+                family.build(params, "classification", seed),
+                frame,
+                target=EvaluationTarget("target", (), ("accuracy",), 10),
+                strategy="holdout",
+                folds=2,
+                val_size=0.25,
+                seed=seed,
+                fidelity=family.fidelity,
+                on_step=on_step,
+            )
             spent += max_epochs
             study.tell(trial, cv.mean("accuracy"))
             finished.append((spent, cv.mean("accuracy")))
         except optuna.TrialPruned:
             spent += reached[0]
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    return {"pruner": kind, "seed": seed, "finished": finished, "budget": budget, "seconds": time.perf_counter() - started}
+    return {
+        "pruner": kind,
+        "seed": seed,
+        "finished": finished,
+        "budget": budget,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def epochs_to_regret(run: dict, best_known: float, target: float) -> tuple[int, bool]:
@@ -133,10 +168,15 @@ def epochs_to_regret(run: dict, best_known: float, target: float) -> tuple[int, 
 
 
 def table(rows: list[tuple[str, list[int], int]], reference: float) -> str:
-    lines = ["| pruner | median epochs | min / max | reached target | vs no pruning |", "|---|---|---|---|---|"]
+    lines = [
+        "| pruner | median epochs | min / max | reached target | vs no pruning |",
+        "|---|---|---|---|---|",
+    ]
     for kind, epochs, reached in rows:
         median = statistics.median(epochs)
-        lines.append(f"| {kind}{' (default)' if kind == DEFAULT_MF else ''} | {median:,.0f} | {min(epochs):,} / {max(epochs):,} | {reached}/{len(epochs)} | {reference / median:.1f}x fewer |")
+        lines.append(
+            f"| {kind}{' (default)' if kind == DEFAULT_MF else ''} | {median:,.0f} | {min(epochs):,} / {max(epochs):,} | {reached}/{len(epochs)} | {reference / median:.1f}x fewer |"
+        )
     return "\n".join(lines)
 
 
@@ -153,22 +193,39 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         jobs = {(k, s): pool.submit(hartmann_run, k, s) for k in PRUNERS for s in range(args.seeds)}
         hartmann = {key: job.result() for key, job in jobs.items()}
-    rows = [(k, [hartmann[(k, s)]["epochs"] for s in range(args.seeds)], sum(hartmann[(k, s)]["reached"] for s in range(args.seeds))) for k in PRUNERS]
-    print(f"## MF-Hartmann 6-D: epochs until regret <= 0.5 ({args.seeds} seeds, {time.perf_counter() - started:.0f} s)\n")
+    rows = [
+        (
+            k,
+            [hartmann[(k, s)]["epochs"] for s in range(args.seeds)],
+            sum(hartmann[(k, s)]["reached"] for s in range(args.seeds)),
+        )
+        for k in PRUNERS
+    ]
+    print(
+        f"## MF-Hartmann 6-D: epochs until regret <= 0.5 ({args.seeds} seeds, {time.perf_counter() - started:.0f} s)\n"
+    )
     print(table(rows, statistics.median(rows[0][1])))
     if args.skip_torch:
         return
     started = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        jobs = {(k, s): pool.submit(torch_run, k, s, args.torch_budget) for k in PRUNERS for s in range(args.torch_seeds)}
+        jobs = {
+            (k, s): pool.submit(torch_run, k, s, args.torch_budget)
+            for k in PRUNERS
+            for s in range(args.torch_seeds)
+        }
         runs = {key: job.result() for key, job in jobs.items()}
     best_known = max(acc for run in runs.values() for _, acc in run["finished"])
     rows = []
     for kind in PRUNERS:
-        measured = [epochs_to_regret(runs[(kind, s)], best_known, 0.01) for s in range(args.torch_seeds)]
+        measured = [
+            epochs_to_regret(runs[(kind, s)], best_known, 0.01) for s in range(args.torch_seeds)
+        ]
         rows.append((kind, [m[0] for m in measured], sum(m[1] for m in measured)))
-    print(f"\n## torch_mlp on digits: epochs until accuracy regret <= 0.01 (best known {best_known:.4f}; {args.torch_seeds} seeds, "
-          f"budget {args.torch_budget} epochs, {time.perf_counter() - started:.0f} s)\n")
+    print(
+        f"\n## torch_mlp on digits: epochs until accuracy regret <= 0.01 (best known {best_known:.4f}; {args.torch_seeds} seeds, "
+        f"budget {args.torch_budget} epochs, {time.perf_counter() - started:.0f} s)\n"
+    )
     print(table(rows, statistics.median(rows[0][1])))
     for kind in PRUNERS:
         trials = [len(runs[(kind, s)]["finished"]) for s in range(args.torch_seeds)]

@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,10 +33,19 @@ def spec(name: str, n_trials: int, parallelism: int, sleep: float) -> dict:
     return {
         "study": name,
         "data": {"source": "sklearn:breast_cancer"},
-        "model": {"family": "bench.families:NoopFamily", "space": {"x": {"type": "float", "low": 0, "high": 1}}, "params": {"sleep": sleep}},
+        "model": {
+            "family": "bench.families:NoopFamily",
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "params": {"sleep": sleep},
+        },
         "objective": {"metric": "accuracy"},
         "validation": {"strategy": "holdout"},
-        "search": {"sampler": "random", "n_trials": n_trials, "parallelism": parallelism, "seed": 0},
+        "search": {
+            "sampler": "random",
+            "n_trials": n_trials,
+            "parallelism": parallelism,
+            "seed": 0,
+        },
         "tracking": {"experiment": name},
     }
 
@@ -47,7 +55,9 @@ def trial_runs(name: str) -> list:
 
     client = MlflowClient("sqlite:///mlflow.db")
     experiment = client.get_experiment_by_name(name)
-    runs = client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=10_000)
+    runs = client.search_runs(
+        [experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=10_000
+    )
     return sorted(runs, key=lambda r: int(r.data.tags["kubetune.trial_number"]))
 
 
@@ -61,9 +71,13 @@ def run(tune, name: str, n_trials: int, parallelism: int, sleep: float) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--slow-trials", type=int, default=20, help="trials of 1 s for the efficiency figure")
+    parser.add_argument(
+        "--slow-trials", type=int, default=20, help="trials of 1 s for the efficiency figure"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
@@ -90,13 +104,25 @@ def main() -> None:
         walls.setdefault("slow_p2", []).append(slow_p2)
 
     ms = lambda values: f"{1000 * statistics.median(values):.1f} ms"  # noqa: E731
-    print(f"| measure | median | runs |\n|---|---|---|")
-    print(f"| overhead per trial, parallelism 1 (no-op objective) | {ms(p1_overheads)} | {len(p1_overheads)} trial gaps over {args.repeats} studies of {args.trials} |")
-    print(f"| overhead per trial, parallelism 2 (no-op objective) | {ms(p2_overheads)} | {args.repeats} studies of {args.trials} |")
-    print(f"| parallel efficiency, 1-s trials, parallelism 2 | {100 * statistics.median(efficiencies):.1f} % | {args.repeats} studies of {args.slow_trials} |")
-    print(f"| trial-loop wall time, no-op, p1 / p2 | {statistics.median(walls['p1']):.2f} s / {statistics.median(walls['p2']):.2f} s | ratio {statistics.median(walls['p1']) / statistics.median(walls['p2']):.2f} |")
-    print(f"| trial-loop wall time, 1-s trials, p1 / p2 | {statistics.median(walls['slow_p1']):.2f} s / {statistics.median(walls['slow_p2']):.2f} s | ratio {statistics.median(walls['slow_p1']) / statistics.median(walls['slow_p2']):.2f} |")
-    print(f"| worker start-up (spawn + imports, once per study) | {statistics.median(STARTUP):.2f} s | {len(STARTUP)} studies |")
+    print("| measure | median | runs |\n|---|---|---|")
+    print(
+        f"| overhead per trial, parallelism 1 (no-op objective) | {ms(p1_overheads)} | {len(p1_overheads)} trial gaps over {args.repeats} studies of {args.trials} |"
+    )
+    print(
+        f"| overhead per trial, parallelism 2 (no-op objective) | {ms(p2_overheads)} | {args.repeats} studies of {args.trials} |"
+    )
+    print(
+        f"| parallel efficiency, 1-s trials, parallelism 2 | {100 * statistics.median(efficiencies):.1f} % | {args.repeats} studies of {args.slow_trials} |"
+    )
+    print(
+        f"| trial-loop wall time, no-op, p1 / p2 | {statistics.median(walls['p1']):.2f} s / {statistics.median(walls['p2']):.2f} s | ratio {statistics.median(walls['p1']) / statistics.median(walls['p2']):.2f} |"
+    )
+    print(
+        f"| trial-loop wall time, 1-s trials, p1 / p2 | {statistics.median(walls['slow_p1']):.2f} s / {statistics.median(walls['slow_p2']):.2f} s | ratio {statistics.median(walls['slow_p1']) / statistics.median(walls['slow_p2']):.2f} |"
+    )
+    print(
+        f"| worker start-up (spawn + imports, once per study) | {statistics.median(STARTUP):.2f} s | {len(STARTUP)} studies |"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def create_database(admin_url: str, script: str) -> tuple[str, str]:
             connection.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
         first_line = str(error).splitlines()[0]
-        raise SystemExit(f"{script}: error: --pg-admin: cannot create a database at {redact_url(admin_url)} ({first_line})") from None
+        raise SystemExit(
+            f"{script}: error: --pg-admin: cannot create a database at {redact_url(admin_url)} ({first_line})"
+        ) from None
     return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 

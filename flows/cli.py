@@ -1,6 +1,6 @@
 """``kubetune``: the command line.
 
-Everything that can be wrong with the input is checked (``kubetune.components.pipeline.preflight``) before Prefect is even
+Everything that can be wrong with the input is checked (``kubetune.components.pipeline.preflight_checks``) before Prefect is even
 imported, so a bad spec costs a fraction of a second and prints one line naming the field, exit code 2,
 with nothing recorded. Exit codes: 0 done, 1 the job failed (for example every trial failed), 2 bad
 input, 130 interrupted (re-run the same command to resume).
@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from kubetune.components.core import KubetuneError, SettingError, redact_text
 
@@ -46,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_spec_arguments(tune)
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
-    tune.add_argument("--dry-run", action="store_true",
-                      help="print, as YAML, the Kubernetes Job the first trial would get; contacts no cluster, records nothing")
+    tune.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print, as YAML, the Kubernetes Job the first trial would get; contacts no cluster, records nothing",
+    )
     tune.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own log lines")
 
     retrain = commands.add_parser(
@@ -59,11 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         "challenger wins by the margin. Both scores and the decision are logged to MLflow.",
     )
     _add_spec_arguments(retrain)
-    retrain.add_argument("--margin", type=float, default=0.005,
-                         help="how much better (primary metric, its units) the challenger must score (default 0.005)")
-    retrain.add_argument("--alias", default="champion", help="the registry alias to move (default: champion)")
+    retrain.add_argument(
+        "--margin",
+        type=float,
+        default=0.005,
+        help="how much better (primary metric, its units) the challenger must score (default 0.005)",
+    )
+    retrain.add_argument(
+        "--alias", default="champion", help="the registry alias to move (default: champion)"
+    )
     retrain.add_argument("--no-progress", action="store_true", help="no progress bar")
-    retrain.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own log lines")
+    retrain.add_argument(
+        "-v", "--verbose", action="store_true", help="show Prefect's own log lines"
+    )
 
     validate = commands.add_parser(
         "validate",
@@ -80,8 +92,12 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallelism", type=int, help="trials at a time (search.parallelism)")
     parser.add_argument("--study-name", help="study name; the same name resumes the study")
     parser.add_argument("--seed", type=int, help="random seed (search.seed)")
-    parser.add_argument("--timeout", type=float, help="seconds after which no new trial starts (search.timeout)")
-    parser.add_argument("--sampler", help="grid, random, tpe, gp, cmaes, nsga2, nsga3, qmc or auto (search.sampler)")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds after which no new trial starts (search.timeout)"
+    )
+    parser.add_argument(
+        "--sampler", help="grid, random, tpe, gp, cmaes, nsga2, nsga3, qmc or auto (search.sampler)"
+    )
     parser.add_argument("--experiment", help="MLflow experiment (tracking.experiment)")
 
 
@@ -107,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kubetune: error: {redact_text(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("kubetune: interrupted; run the same command again to resume the study", file=sys.stderr)
+        print(
+            "kubetune: interrupted; run the same command again to resume the study", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
 
 
@@ -146,12 +164,15 @@ def _run(args: argparse.Namespace) -> int:
         import optuna
         import yaml
 
-        from kubetune.components.pipeline import first_trial_job
-        from kubetune.components.pipeline import check_cluster_stores
+        from kubetune.components.pipeline import check_cluster_stores, first_trial_job
 
-        check_cluster_stores(spec)  # the same refusal as validate and tune: no Job that could not run is printed
+        check_cluster_stores(
+            spec
+        )  # the same refusal as validate and tune: no Job that could not run is printed
         if not args.verbose:
-            optuna.logging.set_verbosity(optuna.logging.WARNING)  # its "study created in memory" line is no part of the Job
+            optuna.logging.set_verbosity(
+                optuna.logging.WARNING
+            )  # its "study created in memory" line is no part of the Job
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
     if args.command == "retrain":
@@ -162,19 +183,25 @@ def _run(args: argparse.Namespace) -> int:
         from kubetune.components.pipeline import versioned_spec
 
         frame = read_data(spec.data)  # read once: it names the study and is checked
-        facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)  # the study this data version resumes or starts
+        facts = preflight(
+            versioned_spec(spec, fingerprint(frame)), frame
+        )  # the study this data version resumes or starts
     else:
         facts = preflight(spec)
     if args.command == "validate":
         features = f"{facts.n_features} feature" + ("" if facts.n_features == 1 else "s")
-        print(f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {features}, study '{spec.study_name}')")
+        print(
+            f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {features}, study '{spec.study_name}')"
+        )
         notice = identifier_notice(facts.identifier_columns)
         if notice:
             print(f"kubetune: warning: {notice}", file=sys.stderr)
         return EXIT_OK
     progress = not args.no_progress and sys.stderr.isatty()
     if args.command == "retrain":
-        return _run_flow("retrain", spec, progress, args.verbose, margin=args.margin, alias=args.alias)
+        return _run_flow(
+            "retrain", spec, progress, args.verbose, margin=args.margin, alias=args.alias
+        )
     return _run_flow("tune", spec, progress, args.verbose)
 
 
@@ -193,13 +220,26 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna resets its level on first import
+        optuna.logging.set_verbosity(
+            optuna.logging.WARNING
+        )  # Optuna resets its level on first import
+    from prefect.states import State
+
     if name == "retrain":
         from kubetune.flows.retrain import retrain as flow_function
     else:
-        from kubetune.flows.tune import tune as flow_function
+        from kubetune.flows.tune import tune as flow_function  # type: ignore[assignment]
 
-    state = flow_function(spec.model_dump(mode="json", exclude_none=True), progress=progress, return_state=True, **parameters)
+    # a flow called with return_state=True returns its final State (Prefect's overloads do not say so)
+    state = cast(
+        State,
+        flow_function(
+            spec.model_dump(mode="json", exclude_none=True),
+            progress=progress,
+            return_state=True,
+            **parameters,
+        ),
+    )
     if not state.is_completed():
         result = state.result(raise_on_failure=False) if state.is_failed() else None
         if isinstance(result, KubetuneError):
@@ -227,10 +267,14 @@ def _print_summary(result: RefitSummary) -> None:
         lines.append(f"  mlflow: {result.run_url}")
     promotion = result.promotion
     if promotion:
-        verdict = (f"version {promotion['challenger_version']} now holds '{promotion['alias']}'" if promotion["promote"]
-                   else f"'{promotion['alias']}' stays on version {promotion['champion_version']}")
+        verdict = (
+            f"version {promotion['challenger_version']} now holds '{promotion['alias']}'"
+            if promotion["promote"]
+            else f"'{promotion['alias']}' stays on version {promotion['champion_version']}"
+        )
         lines.append(f"  promotion: {verdict}: {promotion['reason']}")
     print("\n".join(lines))
+
 
 if __name__ == "__main__":
     sys.exit(main())

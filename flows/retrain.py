@@ -17,15 +17,21 @@ from kubetune.components.spec import parse_spec
 from kubetune.flows.tune import tune_steps
 
 versioned_spec = task(name="data-version", cache_policy=NO_CACHE)(pipeline.versioned_spec)
-challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(pipeline.challenge_champion)
+challenge_champion = task(name="challenge-champion", cache_policy=NO_CACHE)(
+    pipeline.challenge_champion
+)
 
 
 @flow(name="retrain", log_prints=False, validate_parameters=False)
-def retrain(spec: dict[str, Any], margin: float = 0.005, alias: str = "champion", progress: bool = False) -> Any:
+def retrain(
+    spec: dict[str, Any], margin: float = 0.005, alias: str = "champion", progress: bool = False
+) -> Any:
     """Retrain the pipeline described by ``spec``; move ``alias`` only if the challenger wins by ``margin``."""
-    check_promotion_settings(margin, alias)  # before any work: a deployment's parameters skip the CLI
+    check_promotion_settings(
+        margin, alias
+    )  # before any work: a deployment's parameters skip the CLI
     tuning_spec = versioned_spec(parse_spec(spec))
     outcome = tune_steps(tuning_spec, progress)
-    if outcome.failed is not None:
+    if outcome.failed is not None or outcome.result is None:
         return outcome.failed
     return challenge_champion(tuning_spec, outcome.prepared, outcome.result, margin, alias)

@@ -16,4 +16,6 @@ build_space = task(name="search-space", cache_policy=NO_CACHE)(pipeline.resolved
 start_study_run = task(name="start-study-run", cache_policy=NO_CACHE)(pipeline.start_study_run)
 plan_warm_start = task(name="warm-start", cache_policy=NO_CACHE)(pipeline.warm_start_plan)
 run_trials = task(name="run-trials", cache_policy=NO_CACHE)(pipeline.run_search)
-refit_and_register = task(name="refit-evaluate-register", cache_policy=NO_CACHE)(pipeline.refit_and_register)
+refit_and_register = task(name="refit-evaluate-register", cache_policy=NO_CACHE)(
+    pipeline.refit_and_register
+)

@@ -59,7 +59,10 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
     log = open(home / "server.log", "w")
     process = subprocess.Popen(
         [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
@@ -78,13 +81,24 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
 def cli_env(prefect_api: str, tmp_path: Path) -> dict[str, str]:
     """A fresh environment per CLI run: MLflow's set_tracking_uri() exports MLFLOW_TRACKING_URI, which must not leak."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KUBETUNE_"))}
-    return {**env, "PREFECT_API_URL": prefect_api, "PREFECT_HOME": str(tmp_path / "prefect-client"), "PYTHONPATH": str(REPO)}
+    return {
+        **env,
+        "PREFECT_API_URL": prefect_api,
+        "PREFECT_HOME": str(tmp_path / "prefect-client"),
+        "PYTHONPATH": str(REPO),
+    }
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(VENV_BIN / "kubetune"), *args], cwd=cwd, env=env or dict(os.environ),
-        capture_output=True, text=True, timeout=timeout,
+        [str(VENV_BIN / "kubetune"), *args],
+        cwd=cwd,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

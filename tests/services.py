@@ -24,10 +24,12 @@ AWS_SECRET = "aws-Secret-4b8e2d61c0"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
-def _admin(port: int = PG_PORT, host: str = PG_HOST):  # noqa: ANN202
+def _admin(port: int = PG_PORT, host: str = PG_HOST):
     import psycopg
 
-    return psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5, autocommit=True)
+    return psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", connect_timeout=5, autocommit=True
+    )
 
 
 def _execute(sql: str, port: int, host: str) -> None:
@@ -78,10 +80,16 @@ class S3Endpoint:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def client(self):  # noqa: ANN201
+    def client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=AWS_KEY_ID,
+            aws_secret_access_key=AWS_SECRET,
+            region_name="us-east-1",
+        )
 
     def stop(self) -> None:
         self.server.stop()
@@ -115,15 +123,34 @@ class MlflowServer:
     backend_db: str
 
 
-def start_mlflow_server(backend_url: str, s3: S3Endpoint, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
+def start_mlflow_server(
+    backend_url: str, s3: S3Endpoint, workdir: Path
+) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     log = workdir / "mlflow-server.log"
     env = {**os.environ, **s3.env()}
     env.pop("MLFLOW_TRACKING_URI", None)
     process = subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", backend_url, "--artifacts-destination",
-         "s3://mlflow-artifacts/", "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=workdir, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            backend_url,
+            "--artifacts-destination",
+            "s3://mlflow-artifacts/",
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/health", timeout=180, process=process)
@@ -163,10 +190,32 @@ class PrivatePostgres:
 
     def _ctl(self, *args: str) -> None:
         binary = next(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        subprocess.run(["runuser", "-u", "postgres", "--", str(binary), "-D", str(self.datadir), "-w", "-t", "60", *args], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(binary),
+                "-D",
+                str(self.datadir),
+                "-w",
+                "-t",
+                "60",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def start(self) -> None:
-        self._ctl("-o", f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1", "-l", str(self.datadir / "log"), "start")
+        self._ctl(
+            "-o",
+            f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1",
+            "-l",
+            str(self.datadir / "log"),
+            "start",
+        )
 
     def stop(self) -> None:
         self._ctl("-m", "fast", "stop")
@@ -185,7 +234,23 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> PrivatePostgre
     datadir = Path(tempfile_dir()) / f"pg-{uuid.uuid4().hex[:8]}"
     datadir.mkdir(parents=True)
     shutil.chown(datadir, "postgres", "postgres")
-    subprocess.run(["runuser", "-u", "postgres", "--", str(initdb), "-D", str(datadir), "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(initdb),
+            "-D",
+            str(datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ],
+        check=True,
+        capture_output=True,
+    )
     instance = PrivatePostgres(datadir, free_port())
     instance.start()
     yield instance

@@ -19,10 +19,6 @@ class SettingError(KubetuneError):
     exit_code = 2
 
 
-class AllTrialsFailedError(KubetuneError):
-    """Every trial of the study failed, so there is no configuration to refit."""
-
-
 class StudyConflictError(KubetuneError):
     """An existing study with this name was built from an incompatible spec."""
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 # -- MLflow tags on a study's parent run ------------------------------------------------------------------
 STUDY_TAG = "kubetune.study"
 ROLE_TAG = "kubetune.role"  # study, trial or refit
-PIPELINE_TAG = "kubetune.pipeline"  # the retraining pipeline a study belongs to (warm_start: same_pipeline)
+PIPELINE_TAG = (
+    "kubetune.pipeline"  # the retraining pipeline a study belongs to (warm_start: same_pipeline)
+)
 DATA_TAG = "kubetune.data_fingerprint"  # the data the study was tuned on
 REFIT_TAG = "kubetune.refit_run_id"  # the study's refit run
 REGISTERED_TAG = "kubetune.registered_model"  # the registry name of the study's model
-FAILURE_REASON = "kubetune.failure_reason"  # also an Optuna trial attribute: why a trial or study failed
+FAILURE_REASON = (
+    "kubetune.failure_reason"  # also an Optuna trial attribute: why a trial or study failed
+)
 VERSION_PREFIX = "kubetune.version."  # + package name: the versions that ran the study
-META_STORE_RECORD_TAG = "kubetune.meta_store_record"  # the run has its meta-store record (a readable file)
+META_STORE_RECORD_TAG = (
+    "kubetune.meta_store_record"  # the run has its meta-store record (a readable file)
+)
 SAMPLER_STARTUP_TAG = "kubetune.sampler.startup_trials"
 SAMPLER_RANDOM_FROM_TAG = "kubetune.sampler.random_from_trial"
 SAMPLER_RANDOM_EVERY_TAG = "kubetune.sampler.random_every"
@@ -60,7 +66,9 @@ WARM_START_PREFIX = "kubetune.warm_start."  # a warm-start trial's provenance; a
 WARM_SOURCE_RUN = f"{WARM_START_PREFIX}source_run_id"
 WARM_SOURCE_STUDY = f"{WARM_START_PREFIX}source_study"
 WARM_KIND = f"{WARM_START_PREFIX}kind"
-PBT_PREFIX = "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
+PBT_PREFIX = (
+    "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
+)
 PBT_MEMBER = f"{PBT_PREFIX}member"
 PBT_GENERATION = f"{PBT_PREFIX}generation"
 PBT_PARENT_MEMBER = f"{PBT_PREFIX}copied_from_member"

@@ -23,7 +23,9 @@ class EvaluationTarget:
     drop: tuple[str, ...]
     metrics: tuple[str, ...]
     n_classes: int | None  # None: regression
-    positive_class: str | bool | int | None = None  # two classes: the one f1, precision, recall score
+    positive_class: str | bool | int | None = (
+        None  # two classes: the one f1, precision, recall score
+    )
 
 
 class PBTRound(BaseModel):
@@ -45,7 +47,9 @@ class TrialRequest(BaseModel):
     family: str
     task: str
     n_classes: int | None
-    positive_class: str | bool | int | None = None  # two classes: the one f1, precision, recall score
+    positive_class: str | bool | int | None = (
+        None  # two classes: the one f1, precision, recall score
+    )
     data_uri: str  # the training part only: held-out rows never reach a trial
     target: str
     drop: list[str] = Field(default_factory=list)
@@ -57,11 +61,17 @@ class TrialRequest(BaseModel):
     storage_url: str | None = None  # for the heartbeat, intermediate reports and the pruner
     trial_id: int | None = None
     heartbeat_interval: float = 10.0
-    pruner: dict[str, Any] | None = None  # resolved settings (kubetune.components.search.pruners.resolve_pruner)
-    pbt: PBTRound | None = None  # a population member's round (kubetune.components.execution.pbt_member)
+    pruner: dict[str, Any] | None = (
+        None  # resolved settings (kubetune.components.search.pruners.resolve_pruner)
+    )
+    pbt: PBTRound | None = (
+        None  # a population member's round (kubetune.components.execution.pbt_member)
+    )
 
     def evaluation_target(self) -> EvaluationTarget:
-        return EvaluationTarget(self.target, tuple(self.drop), tuple(self.metrics), self.n_classes, self.positive_class)
+        return EvaluationTarget(
+            self.target, tuple(self.drop), tuple(self.metrics), self.n_classes, self.positive_class
+        )
 
 
 class TrialResult(BaseModel):
@@ -73,7 +83,9 @@ class TrialResult(BaseModel):
     duration_s: float = 0.0
     peak_memory_mb: float | None = None
     error: str | None = None
-    retryable: bool = False  # lost to infrastructure (worker died, pod evicted): re-run the same params
+    retryable: bool = (
+        False  # lost to infrastructure (worker died, pod evicted): re-run the same params
+    )
     device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods
     curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
     step_unit: str | None = None  # epoch, iteration, tree or fold

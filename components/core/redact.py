@@ -7,10 +7,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"  # what a recorded password reads as
-_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|access_key|api_key|credential)", re.IGNORECASE)
+_SECRET_KEYS = re.compile(
+    r"(password|passwd|secret|token|access_key|api_key|credential)", re.IGNORECASE
+)
 # Bounded repetitions keep the scan linear: with `*`/`+` a long value without "://" (a 1,000,000-character
 # string) made the regex backtrack from every position -- 80,000 characters took 22 s.
-_URL_WITH_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,31}://)([^/@\s:]{1,256}):([^/@\s]{1,1024})@")
+_URL_WITH_USERINFO = re.compile(
+    r"([a-zA-Z][a-zA-Z0-9+.-]{0,31}://)([^/@\s:]{1,256}):([^/@\s]{1,1024})@"
+)
 
 
 def redact_url(url: str) -> str:
@@ -35,8 +39,10 @@ def masked_password_problem(url: str, setting: str, env_var: str) -> str | None:
         masked = f":{MASK}@" in url
     if not masked:
         return None
-    return (f"{setting}: the password in {redact_url(url)} is the mask kubetune records in place of a password "
-            f"(a downloaded spec.yaml): give the real one, or set {env_var}")
+    return (
+        f"{setting}: the password in {redact_url(url)} is the mask kubetune records in place of a password "
+        f"(a downloaded spec.yaml): give the real one, or set {env_var}"
+    )
 
 
 def redact_text(text: str) -> str:
@@ -61,7 +67,8 @@ def redact_mapping(value: Any, mask_keys: bool = True) -> Any:
     whose values are references to Secrets."""
     if isinstance(value, dict):
         return {
-            k: MASK if mask_keys and k not in _SECRET_REFERENCES and _SECRET_KEYS.search(str(k))
+            k: MASK
+            if mask_keys and k not in _SECRET_REFERENCES and _SECRET_KEYS.search(str(k))
             else redact_mapping(v, mask_keys and k not in _SECRET_REFERENCES)
             for k, v in value.items()
         }

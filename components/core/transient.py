@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("kubetune.storage")
-_TRANSIENT_WORDS = ("connection", "server closed", "terminating", "could not connect", "timeout", "shutting down", "recovery")
+_TRANSIENT_WORDS = (
+    "connection",
+    "server closed",
+    "terminating",
+    "could not connect",
+    "timeout",
+    "shutting down",
+    "recovery",
+)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -29,18 +38,23 @@ def is_transient(error: BaseException) -> bool:
             return True
         if isinstance(current, (ConnectionError, OSError)):
             return True
-        if any(word in str(current).lower() for word in _TRANSIENT_WORDS) and "sqlalchemy" in type(current).__module__:
+        if (
+            any(word in str(current).lower() for word in _TRANSIENT_WORDS)
+            and "sqlalchemy" in type(current).__module__
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False
 
 
-def retry_transient(call: Callable[[], T], *, budget_s: float = 120.0, what: str = "storage call") -> T:
+def retry_transient(
+    call: Callable[[], T], *, budget_s: float = 120.0, what: str = "storage call"
+) -> T:
     deadline, delay = time.monotonic() + budget_s, 0.25
     while True:
         try:
             return call()
-        except Exception as error:  # noqa: BLE001 - filtered by is_transient
+        except Exception as error:
             if not is_transient(error) or time.monotonic() + delay > deadline:
                 raise
             log.warning("%s failed (%s); retrying in %.1f s", what, type(error).__name__, delay)

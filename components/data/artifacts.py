@@ -30,17 +30,21 @@ def s3_endpoint() -> str | None:
     )
 
 
-def s3_client():  # noqa: ANN201 - boto3 clients are dynamically typed
+def s3_client():
     """A client for the current endpoint and identity (boto3's default session would cache old credentials)."""
-    return _client(s3_endpoint(), os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_PROFILE"))
+    return _client(
+        s3_endpoint(), os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_PROFILE")
+    )
 
 
 @lru_cache(maxsize=8)
-def _client(endpoint: str | None, key_id: str | None, profile: str | None):  # noqa: ANN202
+def _client(endpoint: str | None, key_id: str | None, profile: str | None):
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
+    config = Config(
+        connect_timeout=3, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}
+    )
     return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
 
 

@@ -24,7 +24,11 @@ SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 
 
 def read_source(
-    source: str, missing_values: list[str] | None = None, separator: str = ",", decimal: str = ".", encoding: str = "utf-8"
+    source: str,
+    missing_values: list[str] | None = None,
+    separator: str = ",",
+    decimal: str = ".",
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Read ``sklearn:<name>``, ``s3://bucket/key.(csv|parquet)`` or a local CSV/Parquet path.
     ``missing_values``: the CSV cells read as missing instead of pandas' list, so a category named
@@ -43,7 +47,11 @@ def read_source(
     else:
         path = Path(source)
         if not path.is_file():
-            where = "" if path.is_absolute() else f" (a relative path is read from the working directory, {Path.cwd()})"
+            where = (
+                ""
+                if path.is_absolute()
+                else f" (a relative path is read from the working directory, {Path.cwd()})"
+            )
             raise SpecError(f"data.source: no such file '{source}'{where}")
         frame = _parse(path, source, csv)
     frame.index = pd.RangeIndex(len(frame), name=ROW_ID)
@@ -69,14 +77,18 @@ class DataSettings(Protocol):
 def read_data(data: DataSettings) -> pd.DataFrame:
     """The spec's ``data.source`` read as its ``data`` section says: the one place every step reads it,
     so a reading setting reaches preflight, preparation, the dry run and retraining alike."""
-    return read_source(data.source, data.missing_values, data.separator, data.decimal, data.encoding)
+    return read_source(
+        data.source, data.missing_values, data.separator, data.decimal, data.encoding
+    )
 
 
 def _read_sklearn(name: str) -> pd.DataFrame:
     import sklearn.datasets
 
     if name not in SKLEARN_DATASETS:
-        raise SpecError(f"data.source: unknown bundled dataset '{name}' (known: {', '.join(SKLEARN_DATASETS)})")
+        raise SpecError(
+            f"data.source: unknown bundled dataset '{name}' (known: {', '.join(SKLEARN_DATASETS)})"
+        )
     bunch = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
     return bunch.frame.copy()
 
@@ -97,15 +109,25 @@ def _parse(handle: io.BytesIO | Path, source: str, csv: _CsvDialect) -> pd.DataF
     try:
         if source_format(source) == "parquet":
             return pd.read_parquet(handle)
-        missing = {} if csv.missing_values is None else {"keep_default_na": False, "na_values": csv.missing_values}
-        frame = pd.read_csv(handle, sep=csv.separator, decimal=csv.decimal, encoding=csv.encoding, **missing)
+        missing = (
+            {}
+            if csv.missing_values is None
+            else {"keep_default_na": False, "na_values": csv.missing_values}
+        )
+        frame = pd.read_csv(
+            handle, sep=csv.separator, decimal=csv.decimal, encoding=csv.encoding, **missing
+        )
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except UnicodeDecodeError as error:
-        raise SpecError(f"data.source: '{source}' is not {csv.encoding} text (it holds the byte {error.object[error.start]:#x}); "
-                        f"set data.encoding, for example cp1252 for a file Excel saved on Windows") from None
+        raise SpecError(
+            f"data.source: '{source}' is not {csv.encoding} text (it holds the byte {error.object[error.start]:#x}); "
+            f"set data.encoding, for example cp1252 for a file Excel saved on Windows"
+        ) from None
     except Exception as error:  # noqa: BLE001 - any parser error means the same thing to the user
-        raise SpecError(f"data.source: cannot parse '{source}': {type(error).__name__}: {error}") from None
+        raise SpecError(
+            f"data.source: cannot parse '{source}': {type(error).__name__}: {error}"
+        ) from None
     _check_separator(frame, source, csv.separator)
     _check_unique_header(handle, source, csv)
     if csv.decimal == "." and csv.separator != ",":
@@ -118,11 +140,19 @@ def _check_unique_header(handle: io.BytesIO | Path, source: str, csv: _CsvDialec
     then went in as a feature, and CV and test scores read 1.0000."""
     if isinstance(handle, io.BytesIO):
         handle.seek(0)
-    header = pd.read_csv(handle, sep=csv.separator, encoding=csv.encoding, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    header = (
+        pd.read_csv(
+            handle, sep=csv.separator, encoding=csv.encoding, header=None, nrows=1, dtype=str
+        )
+        .iloc[0]
+        .tolist()
+    )
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            raise SpecError(f"data.source: the column name '{name}' appears twice in the header of '{source}'; rename or remove one")
+            raise SpecError(
+                f"data.source: the column name '{name}' appears twice in the header of '{source}'; rename or remove one"
+            )
         seen.add(name)
 
 
@@ -137,9 +167,15 @@ def _check_decimal_commas(frame: pd.DataFrame, source: str) -> None:
         if not (column.dtype == object or pd.api.types.is_string_dtype(column.dtype)):
             continue
         values = column.dropna().astype(str).head(1000)
-        if len(values) and values.str.match(_DECIMAL_COMMA).all() and values.str.contains(",").any():
-            raise SpecError(f"data.source: column '{name}' of '{source}' holds numbers written with a decimal comma "
-                            f"('{values.iloc[0]}'); set data.decimal: \",\"")
+        if (
+            len(values)
+            and values.str.match(_DECIMAL_COMMA).all()
+            and values.str.contains(",").any()
+        ):
+            raise SpecError(
+                f"data.source: column '{name}' of '{source}' holds numbers written with a decimal comma "
+                f"('{values.iloc[0]}'); set data.decimal: \",\""
+            )
 
 
 def _check_separator(frame: pd.DataFrame, source: str, separator: str) -> None:
@@ -148,10 +184,16 @@ def _check_separator(frame: pd.DataFrame, source: str, separator: str) -> None:
     if frame.shape[1] != 1:
         return
     header = str(frame.columns[0])
-    found = next((other for other in _SEPARATOR_NAMES if other != separator and other in header), None)
+    found = next(
+        (other for other in _SEPARATOR_NAMES if other != separator and other in header), None
+    )
     if found:
-        shown = header.replace("\t", " ") if len(header) <= 40 else header[:40].replace("\t", " ") + "..."
-        decimal = " (and data.decimal: \",\" if its numbers read 3,14)" if found == ";" else ""
+        shown = (
+            header.replace("\t", " ")
+            if len(header) <= 40
+            else header[:40].replace("\t", " ") + "..."
+        )
+        decimal = ' (and data.decimal: "," if its numbers read 3,14)' if found == ";" else ""
         raise SpecError(
             f"data.source: '{source}' reads as one column '{shown}': its fields are separated by "
             f"{_SEPARATOR_NAMES[found]}, not {_SEPARATOR_NAMES[separator]}; set data.separator: {_SEPARATOR_YAML[found]}{decimal}"
@@ -184,7 +226,12 @@ class HeldOutSplit:
 
 
 def split_holdout(
-    frame: pd.DataFrame, target: str, task: str, test_size: float, seed: int | None, time_ordered: bool
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    test_size: float,
+    seed: int | None,
+    time_ordered: bool,
 ) -> HeldOutSplit:
     """Split off the held-out test rows: the last rows for time series, else a (stratified) shuffle.
 
@@ -205,7 +252,9 @@ def split_holdout(
     return HeldOutSplit(train, test.sort_index())
 
 
-def features_and_target(frame: pd.DataFrame, target: str, drop: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+def features_and_target(
+    frame: pd.DataFrame, target: str, drop: list[str]
+) -> tuple[pd.DataFrame, pd.Series]:
     return frame.drop(columns=[target, *drop]), frame[target]
 
 
@@ -225,10 +274,18 @@ def build_preprocessor() -> object:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
-    as_numbers = FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": "float64"}, feature_names_out="one-to-one")
-    boolean = make_pipeline(as_numbers, SimpleImputer(strategy="most_frequent", keep_empty_features=True))
-    as_text = FunctionTransformer(pd.DataFrame.astype, kw_args={"dtype": "str"}, feature_names_out="one-to-one")
+    numeric = make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+    )
+    as_numbers = FunctionTransformer(
+        pd.DataFrame.astype, kw_args={"dtype": "float64"}, feature_names_out="one-to-one"
+    )
+    boolean = make_pipeline(
+        as_numbers, SimpleImputer(strategy="most_frequent", keep_empty_features=True)
+    )
+    as_text = FunctionTransformer(
+        pd.DataFrame.astype, kw_args={"dtype": "str"}, feature_names_out="one-to-one"
+    )
     categorical = make_pipeline(
         as_text,
         SimpleImputer(strategy="most_frequent", keep_empty_features=True),
@@ -250,12 +307,16 @@ def unencodable_dtype(dtype: object) -> bool:
     from pandas.api import types
 
     return bool(
-        types.is_datetime64_any_dtype(dtype) or types.is_timedelta64_dtype(dtype) or types.is_complex_dtype(dtype)
+        types.is_datetime64_any_dtype(dtype)
+        or types.is_timedelta64_dtype(dtype)
+        or types.is_complex_dtype(dtype)
         or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))
     )
 
 
-ID_MIN_ROWS = 20  # below this, a column of distinct values is as likely a real feature of a tiny table
+ID_MIN_ROWS = (
+    20  # below this, a column of distinct values is as likely a real feature of a tiny table
+)
 
 
 def identifier_columns(features: pd.DataFrame) -> list[str]:
@@ -272,10 +333,14 @@ def identifier_columns(features: pd.DataFrame) -> list[str]:
         column = features[name]
         if column.isna().any() or column.nunique() != n_rows:
             continue
-        if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+            column.dtype
+        ):
             if int(column.max()) - int(column.min()) == n_rows - 1 and int(column.min()) in (0, 1):
                 found.append(str(name))
-        elif not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        elif not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+            column.dtype
+        ):
             found.append(str(name))
     return found
 

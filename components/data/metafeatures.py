@@ -23,12 +23,20 @@ LANDMARK_FOLDS = 3
 LOG_SCALED = frozenset({"n_rows", "n_features", "n_numeric", "n_categorical", "n_classes"})
 
 
-def compute_meta_features(X: pd.DataFrame, y: pd.Series, task: str, seed: int | None = 0) -> dict[str, float]:
+def compute_meta_features(
+    X: pd.DataFrame, y: pd.Series, task: str, seed: int | None = 0
+) -> dict[str, float]:
     """All meta-features of ``(X, y)``; every value is a finite float (NaN-free, so MLflow can store it)."""
     features = {**_simple(X), **_statistical(X)}
-    features.update(_classification_target(y) if task == "classification" else _regression_target(y))
+    features.update(
+        _classification_target(y) if task == "classification" else _regression_target(y)
+    )
     features.update(_landmarkers(X, y, task, seed))
-    return {name: float(value) for name, value in features.items() if value is not None and math.isfinite(value)}
+    return {
+        name: float(value)
+        for name, value in features.items()
+        if value is not None and math.isfinite(value)
+    }
 
 
 def _simple(X: pd.DataFrame) -> dict[str, float]:
@@ -107,7 +115,9 @@ def _landmarkers(X: pd.DataFrame, y: pd.Series, task: str, seed: int | None) -> 
         smallest = int(y.value_counts().min())
         if smallest < 2:
             return {}
-        splitter = StratifiedKFold(n_splits=min(LANDMARK_FOLDS, smallest), shuffle=True, random_state=seed)
+        splitter = StratifiedKFold(
+            n_splits=min(LANDMARK_FOLDS, smallest), shuffle=True, random_state=seed
+        )
         models = {
             "landmark_stump": DecisionTreeClassifier(max_depth=1, random_state=seed),
             "landmark_1nn": KNeighborsClassifier(n_neighbors=1),
@@ -130,7 +140,9 @@ def _landmarkers(X: pd.DataFrame, y: pd.Series, task: str, seed: int | None) -> 
         for name, model in models.items():
             pipeline = make_pipeline(build_preprocessor(), model)
             try:
-                scores[name] = float(np.mean(cross_val_score(pipeline, X, y, cv=splitter, scoring=scoring)))
+                scores[name] = float(
+                    np.mean(cross_val_score(pipeline, X, y, cv=splitter, scoring=scoring))
+                )
             except ValueError:
                 # data no model here can fit (scikit-learn raises ValueError, "all fits failed"): the job goes
                 # on without this landmarker -- the warm start compares the features two studies share --

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,10 @@ from kubetune.components.data import build_preprocessor, features_and_target
 from kubetune.components.evaluation.fidelity import StepCallback, fit_in_steps
 from kubetune.components.evaluation.metrics import METRICS, build_scorer, to_natural
 from kubetune.components.models import Fidelity
+
+if TYPE_CHECKING:  # scikit-learn is imported where it is used: reading a spec does not need it
+    from sklearn.model_selection import BaseCrossValidator, BaseShuffleSplit
+    from sklearn.pipeline import Pipeline
 
 FoldCallback = Callable[[int, float], None]  # (fold index, running mean of the first metric)
 
@@ -38,15 +43,31 @@ class CVResult:
         return float(np.std(self.fold_scores[metric]))
 
 
-def splits(strategy: str, X: pd.DataFrame, y: pd.Series, n_classes: int | None, folds: int, val_size: float, seed: int | None) -> Any:
+def splits(
+    strategy: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    n_classes: int | None,
+    folds: int,
+    val_size: float,
+    seed: int | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(train rows, validation rows) per fold; a holdout on a classification target is stratified."""
     if strategy == "holdout" and n_classes is not None:
         strategy = "holdout_stratified"
     return make_splitter(strategy, folds, val_size, seed).split(X, y)
 
 
-def make_splitter(strategy: str, folds: int, val_size: float, seed: int | None) -> Any:
-    from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit, TimeSeriesSplit
+def make_splitter(
+    strategy: str, folds: int, val_size: float, seed: int | None
+) -> BaseCrossValidator | BaseShuffleSplit:
+    from sklearn.model_selection import (
+        KFold,
+        ShuffleSplit,
+        StratifiedKFold,
+        StratifiedShuffleSplit,
+        TimeSeriesSplit,
+    )
 
     if strategy == "stratified_kfold":
         return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -59,7 +80,7 @@ def make_splitter(strategy: str, folds: int, val_size: float, seed: int | None) 
     return ShuffleSplit(n_splits=1, test_size=val_size, random_state=seed)
 
 
-def make_pipeline(estimator: Any) -> Any:
+def make_pipeline(estimator: Any) -> Pipeline:
     """Preprocessing + model: fitting the pipeline fits the preprocessing on the same rows only."""
     from sklearn.pipeline import Pipeline
 
@@ -86,12 +107,21 @@ def cross_validate(
     metrics, n_classes, positive_class = target.metrics, target.n_classes, target.positive_class
     X, y = features_and_target(frame, target.column, list(target.drop))
     result = CVResult({m: [] for m in metrics})
-    for index, (train_rows, val_rows) in enumerate(splits(strategy, X, y, n_classes, folds, val_size, seed)):
+    for index, (train_rows, val_rows) in enumerate(
+        splits(strategy, X, y, n_classes, folds, val_size, seed)
+    ):
         model = make_pipeline(clone(estimator))
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
         started = time.perf_counter()
         if index == 0 and fidelity is not None and on_step is not None:
-            fit_in_steps(model, X.iloc[train_rows], y.iloc[train_rows], fidelity, lambda m: score(metrics[0], m, X_val, y_val, n_classes, positive_class), on_step)
+            fit_in_steps(
+                model,
+                X.iloc[train_rows],
+                y.iloc[train_rows],
+                fidelity,
+                lambda m: score(metrics[0], m, X_val, y_val, n_classes, positive_class),
+                on_step,
+            )
         else:
             model.fit(X.iloc[train_rows], y.iloc[train_rows])
         result.fit_seconds.append(time.perf_counter() - started)
@@ -105,7 +135,14 @@ def cross_validate(
     return result
 
 
-def score(metric: str, model: Any, X: pd.DataFrame, y: pd.Series, n_classes: int | None, positive_class: Any = None) -> float:
+def score(
+    metric: str,
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    n_classes: int | None,
+    positive_class: Any = None,
+) -> float:
     """One metric of a fitted model on some rows, in natural units; costs are measured, not scored.
     ``positive_class``: the class f1, precision, recall and average precision score on two classes."""
     if METRICS[metric].cost:
@@ -128,7 +165,7 @@ def measure_cost(metric: str, model: Any, X: pd.DataFrame) -> float:
     raise ValueError(f"'{metric}' is not a cost metric")
 
 
-def fit_full(estimator: Any, frame: pd.DataFrame, target: EvaluationTarget) -> Any:
+def fit_full(estimator: Any, frame: pd.DataFrame, target: EvaluationTarget) -> Pipeline:
     """The refit: the pipeline fitted on the whole training part."""
     X, y = features_and_target(frame, target.column, list(target.drop))
     return make_pipeline(estimator).fit(X, y)
@@ -136,4 +173,6 @@ def fit_full(estimator: Any, frame: pd.DataFrame, target: EvaluationTarget) -> A
 
 def score_holdout(model: Any, frame: pd.DataFrame, target: EvaluationTarget) -> dict[str, float]:
     X, y = features_and_target(frame, target.column, list(target.drop))
-    return {m: score(m, model, X, y, target.n_classes, target.positive_class) for m in target.metrics}
+    return {
+        m: score(m, model, X, y, target.n_classes, target.positive_class) for m in target.metrics
+    }

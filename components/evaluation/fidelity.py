@@ -9,14 +9,24 @@ the fit. Families without a fidelity fit in one go.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kubetune.components.models import Fidelity
 
-StepCallback = Callable[[int, float], None]  # (steps done, in the family's unit; score of the first metric)
+StepCallback = Callable[
+    [int, float], None
+]  # (steps done, in the family's unit; score of the first metric)
 
 
-def fit_in_steps(pipeline: Any, X: Any, y: Any, fidelity: Fidelity, score: Callable[[Any], float], on_step: StepCallback) -> None:
+def fit_in_steps(
+    pipeline: Any,
+    X: Any,
+    y: Any,
+    fidelity: Fidelity,
+    score: Callable[[Any], float],
+    on_step: StepCallback,
+) -> None:
     """Fit ``pipeline`` (preprocess + model) on X, y, calling ``on_step`` after every step."""
     model = pipeline.named_steps["model"]
     if hasattr(model, "epoch_callback"):

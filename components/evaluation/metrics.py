@@ -46,8 +46,12 @@ METRICS: dict[str, Metric] = {
         Metric("mape", "neg_mean_absolute_percentage_error", -1, "minimize", _REG),
         Metric("explained_variance", "explained_variance", 1, "maximize", _REG),
         # costs, for trade-offs against a score with several objectives (kubetune.components.evaluation.cross_validation.measure_cost)
-        Metric("inference_ms", "", 1, "minimize", _BOTH, cost=True),  # milliseconds to predict 1,000 rows
-        Metric("model_size_kb", "", 1, "minimize", _BOTH, cost=True),  # the fitted pipeline, pickled
+        Metric(
+            "inference_ms", "", 1, "minimize", _BOTH, cost=True
+        ),  # milliseconds to predict 1,000 rows
+        Metric(
+            "model_size_kb", "", 1, "minimize", _BOTH, cost=True
+        ),  # the fitted pipeline, pickled
     ]
 }
 
@@ -81,7 +85,9 @@ def scores_a_positive_class(metric: str) -> bool:
     return metric in _POSITIVE_CLASS_SCORING
 
 
-def default_positive_class(labels: list[Any]) -> Any:
+def default_positive_class(
+    labels: list[Any],
+) -> Any:  # a label: str, int or bool, as the data has it
     """The later of two labels in sort order: 1 of 0/1, True of booleans -- the class scikit-learn's
     roc_auc already treats as positive, so every metric of a study agrees on it."""
     try:
@@ -96,7 +102,9 @@ def build_scorer(metric: str, n_classes: int | None, positive_class: Any = None)
 
     if n_classes == 2 and positive_class is not None and metric in _POSITIVE_CLASS_SCORING:
         function, response = _POSITIVE_CLASS_SCORING[metric]
-        return sklearn_metrics.make_scorer(getattr(sklearn_metrics, function), response_method=response, pos_label=positive_class)
+        return sklearn_metrics.make_scorer(
+            getattr(sklearn_metrics, function), response_method=response, pos_label=positive_class
+        )
     return sklearn_metrics.get_scorer(scorer_name(metric, n_classes))
 
 

@@ -43,15 +43,20 @@ def refit_and_evaluate(
     return RefitOutcome(model, scores, example)
 
 
-def replay(family: str, schedule: list[dict[str, Any]], task: str, train: Any, target: EvaluationTarget) -> Any:
+def replay(
+    family: str, schedule: list[dict[str, Any]], task: str, train: Any, target: EvaluationTarget
+) -> Any:
     """Train through the schedule's rounds; the returned pipeline holds the last round's model."""
     state = None
-    model = None
+    model: Any = None
     for step in schedule:
-        estimator = get_family(family).build({**step["params"], "epochs": step["epochs"]}, task, step["seed"])
+        estimator = get_family(family).build(
+            {**step["params"], "epochs": step["epochs"]}, task, step["seed"]
+        )
         estimator.resume_from = state
         model = fit_full(estimator, train, target)
         state = model.named_steps["model"].training_state_
-    model.named_steps["model"].resume_from = None  # the logged model carries its own state, not its parent's
+    model.named_steps[
+        "model"
+    ].resume_from = None  # the logged model carries its own state, not its parent's
     return model
-

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import optuna
 
-
-def rdb_engine(study: optuna.Study):  # noqa: ANN201 - a SQLAlchemy Engine, or None for other storages
-    """The SQLAlchemy engine of a study on an RDB storage, through Optuna's cache wrapper; else None."""
-    backend = getattr(study._storage, "_backend", study._storage)
-    return backend.engine if isinstance(backend, optuna.storages.RDBStorage) else None
+from kubetune.components.core import rdb_engine
 
 
 @contextlib.contextmanager

@@ -18,25 +18,46 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypeVar
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from kubetune.components.core import (
+    ATTEMPT,
+    FAILURE_REASON,
+    INTERRUPTED_ATTR,
+    MAX_RETRIES_ATTR,
+    MLFLOW_RUN_ID_ATTR,
+    RETRY_OF,
+    TRIAL_STATE_TAG,
+    DeferredInterrupt,
+    TrialRequest,
+    TrialResult,
+    retry_transient,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
 from kubetune.components.execution.budget_lock import budget_lock
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.heartbeat import supports_heartbeat
-from kubetune.components.core import ATTEMPT, DeferredInterrupt, FAILURE_REASON, INTERRUPTED_ATTR, MAX_RETRIES_ATTR, MLFLOW_RUN_ID_ATTR, RETRY_OF, TRIAL_STATE_TAG
-from kubetune.components.execution.requeue import PROVENANCE_PREFIXES, STALE_REASON, requeue, study_budget_used, tell_once
+from kubetune.components.execution.requeue import (
+    PROVENANCE_PREFIXES,
+    STALE_REASON,
+    requeue,
+    study_budget_used,
+    tell_once,
+)
 from kubetune.components.search import Space, suggest
 from kubetune.components.tracking import Tracker
-from kubetune.components.core import retry_transient
-from kubetune.components.core import TrialRequest, TrialResult
 
 log = logging.getLogger("kubetune.controller")
 
 
+T = TypeVar("T")
 RequestFactory = Callable[[int, int, dict[str, Any]], TrialRequest]  # (number, trial_id, params)
 
 
@@ -96,14 +117,16 @@ class StudyController:
         self.timeout = timeout
         self.progress = progress
         self.max_retries = max_retries
-        self._heartbeat = supports_heartbeat(study._storage)
+        self._heartbeat = supports_heartbeat(storage_of(study))
         self._stale_checked_at = 0.0
         self._beat_at = 0.0
 
     # -- public -------------------------------------------------------------------------------------
 
     def run(self) -> TrialsSummary:
-        self._db(lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit")
+        self._db(
+            lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit"
+        )
         self.reconcile_abandoned()
         self.close_dangling_runs()
         summary = TrialsSummary()
@@ -114,10 +137,16 @@ class StudyController:
             try:
                 while True:
                     interrupt.check()
-                    out_of_time = self.timeout is not None and time.monotonic() - started >= self.timeout
+                    out_of_time = (
+                        self.timeout is not None and time.monotonic() - started >= self.timeout
+                    )
                     self._beat_for_starting(in_flight)
                     self._check_stale(in_flight)
-                    while not out_of_time and len(in_flight) < self.executor.capacity and self._submit_within_budget(in_flight):
+                    while (
+                        not out_of_time
+                        and len(in_flight) < self.executor.capacity
+                        and self._submit_within_budget(in_flight)
+                    ):
                         pass
                     if not in_flight:
                         if not out_of_time and self._budget_used() < self.n_trials:
@@ -155,18 +184,31 @@ class StudyController:
         """
         if self._heartbeat:
             return self._check_stale({}, force=True)
-        stale = self._db(lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "list trials")
+        stale = self._db(
+            lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)),
+            "list trials",
+        )
         for frozen in stale:
-            self._fail_and_requeue(frozen, frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR), "interrupted: its controller stopped before the trial finished", interrupted=True)
+            self._fail_and_requeue(
+                frozen,
+                frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR),
+                "interrupted: its controller stopped before the trial finished",
+                interrupted=True,
+            )
         if stale:
-            log.warning("reconciled %d trial(s) left running by an earlier controller; they run again", len(stale))
+            log.warning(
+                "reconciled %d trial(s) left running by an earlier controller; they run again",
+                len(stale),
+            )
         return len(stale)
 
     def close_dangling_runs(self) -> int:
         """A controller killed between telling the study and closing the trial's MLflow run leaves a
         finished trial whose run says RUNNING: close it from the study's record."""
         finished = {
-            t.user_attrs[MLFLOW_RUN_ID_ATTR]: t for t in self._trials() if t.state.is_finished() and MLFLOW_RUN_ID_ATTR in t.user_attrs
+            t.user_attrs[MLFLOW_RUN_ID_ATTR]: t
+            for t in self._trials()
+            if t.state.is_finished() and MLFLOW_RUN_ID_ATTR in t.user_attrs
         }
         closed = 0
         if not finished:
@@ -180,13 +222,24 @@ class StudyController:
                 # the study kept the objective values, not the per-fold scores: log those values as they are
                 if values:
                     self.tracker.log_metrics(run.info.run_id, dict(zip(self.metric_names, values)))
-                result = TrialResult(trial_number=frozen.number, state=frozen.state.name, values=values or None, error=frozen.user_attrs.get(FAILURE_REASON))
+                result = TrialResult(
+                    trial_number=frozen.number,
+                    state=frozen.state.name,
+                    values=values or None,
+                    error=frozen.user_attrs.get(FAILURE_REASON),
+                )
                 self.tracker.finish_trial_run(run.info.run_id, result, self.metric_names)
                 closed += 1
         except Exception as error:  # noqa: BLE001 - bookkeeping of a past run must not stop this one
-            log.warning("could not close MLflow runs left open by an earlier controller: %s", type(error).__name__)
+            log.warning(
+                "could not close MLflow runs left open by an earlier controller: %s",
+                type(error).__name__,
+            )
         if closed:
-            log.warning("closed %d MLflow run(s) an earlier controller left open after its trial finished", closed)
+            log.warning(
+                "closed %d MLflow run(s) an earlier controller left open after its trial finished",
+                closed,
+            )
         return closed
 
     # -- internals ----------------------------------------------------------------------------------
@@ -196,16 +249,25 @@ class StudyController:
         track them instead of starting them again; Jobs of trials already finished are deleted."""
         adopted: dict[int, _InFlight] = {}
         for number in self.executor.adopt():
-            frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
+            frozen = self._db(
+                lambda: storage_of(self.study).get_trial(self._trial_id(number)), "get trial"
+            )
             if frozen.state == TrialState.RUNNING and MLFLOW_RUN_ID_ATTR in frozen.user_attrs:
-                adopted[number] = _InFlight(optuna.Trial(self.study, frozen._trial_id), frozen.user_attrs[MLFLOW_RUN_ID_ATTR])
+                adopted[number] = _InFlight(
+                    optuna.Trial(self.study, trial_id_of(frozen)),
+                    frozen.user_attrs[MLFLOW_RUN_ID_ATTR],
+                )
             else:
                 self.executor.cancel(number)
         if adopted:
-            log.info("adopted %d running trial(s) from an earlier controller: %s", len(adopted), sorted(adopted))
+            log.info(
+                "adopted %d running trial(s) from an earlier controller: %s",
+                len(adopted),
+                sorted(adopted),
+            )
         return adopted
 
-    def _db(self, call: Callable[[], Any], what: str) -> Any:
+    def _db(self, call: Callable[[], T], what: str) -> T:
         return retry_transient(call, what=what)
 
     def _trials(self) -> list[FrozenTrial]:
@@ -219,6 +281,7 @@ class StudyController:
 
     def _submit_within_budget(self, in_flight: dict[int, _InFlight]) -> bool:
         """Ask for one more trial if the study-wide budget allows; False once it is used up."""
+
         def ask_if_budget_left() -> optuna.Trial | None:
             with budget_lock(self.study):
                 return self.study.ask() if self._budget_used() < self.n_trials else None
@@ -230,17 +293,26 @@ class StudyController:
         return True
 
     def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
-        params = self._db(lambda: suggest(trial, self.space), "suggest")  # a param already set is returned as is
+        params = self._db(
+            lambda: suggest(trial, self.space), "suggest"
+        )  # a param already set is returned as is
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
-            self._db(lambda: self.study._storage.record_heartbeat(trial._trial_id), "heartbeat")
-        run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial))
+            self._db(
+                lambda: storage_of(self.study).record_heartbeat(trial_id_of(trial)), "heartbeat"
+            )
+        run_id = self.tracker.start_trial_run(
+            self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial)
+        )
         self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
         in_flight[trial.number] = _InFlight(trial, run_id)
-        self.executor.submit(self.make_request(trial.number, trial._trial_id, params))
+        self.executor.submit(self.make_request(trial.number, trial_id_of(trial), params))
 
     def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
         """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
-        attrs = self._db(lambda: self.study._storage.get_trial_user_attrs(trial._trial_id), "get trial attrs")
+        attrs = self._db(
+            lambda: storage_of(self.study).get_trial_user_attrs(trial_id_of(trial)),
+            "get trial attrs",
+        )
         tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
         if RETRY_OF in attrs:
             tags |= {RETRY_OF: str(attrs[RETRY_OF]), ATTEMPT: str(attrs.get(ATTEMPT, 1))}
@@ -248,38 +320,66 @@ class StudyController:
 
     def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
         trial, run_id = entry.trial, entry.run_id
-        if result.state == "COMPLETE" and not (result.values is not None and all(map(math.isfinite, result.values))):
-            result = result.model_copy(update={"state": "FAIL", "error": f"non-finite objective {result.values}"})
-        if result.state == "COMPLETE":
+        if result.state == "COMPLETE" and not (
+            result.values is not None and all(map(math.isfinite, result.values))
+        ):
+            result = result.model_copy(
+                update={"state": "FAIL", "error": f"non-finite objective {result.values}"}
+            )
+        if result.state == "COMPLETE" and result.values is not None:
             values = result.values if len(result.values) > 1 else result.values[0]
-            won = self._db(lambda: tell_once(self.study, trial, TrialState.COMPLETE, values), "tell")
+            won = self._db(
+                lambda: tell_once(self.study, trial, TrialState.COMPLETE, values), "tell"
+            )
             summary.n_complete += won
         elif result.state == "PRUNED":
             won = self._db(lambda: tell_once(self.study, trial, TrialState.PRUNED), "tell")
             summary.n_pruned += won
         else:
-            self._db(lambda: trial.set_user_attr(FAILURE_REASON, result.error or "unknown error"), "set reason")
+            self._db(
+                lambda: trial.set_user_attr(FAILURE_REASON, result.error or "unknown error"),
+                "set reason",
+            )
             won = self._db(lambda: tell_once(self.study, trial, TrialState.FAIL), "tell")
             summary.n_failed += won
             summary.first_error = summary.first_error or result.error
-            if won and result.retryable and self._requeue(trial.number, result.error or "worker lost"):
+            if (
+                won
+                and result.retryable
+                and self._requeue(trial.number, result.error or "worker lost")
+            ):
                 summary.n_retried += 1
-                log.warning("trial %d lost (%s); re-queued with the same parameters", trial.number, result.error)
+                log.warning(
+                    "trial %d lost (%s); re-queued with the same parameters",
+                    trial.number,
+                    result.error,
+                )
             elif won:
                 log.warning("trial %d failed: %s", trial.number, result.error)
-        if not won:  # another controller declared it lost and re-queued it; its re-run is what counts
-            result = result.model_copy(update={"state": "FAIL", "error": f"{STALE_REASON}; it finished later, but its re-run counts instead"})
+        if (
+            not won
+        ):  # another controller declared it lost and re-queued it; its re-run is what counts
+            result = result.model_copy(
+                update={
+                    "state": "FAIL",
+                    "error": f"{STALE_REASON}; it finished later, but its re-run counts instead",
+                }
+            )
         self.tracker.finish_trial_run(run_id, result, self.metric_names)
 
     def _requeue(self, number: int, reason: str, count_attempt: bool = True) -> bool:
-        frozen = self._db(lambda: self.study._storage.get_trial(self._trial_id(number)), "get trial")
+        frozen = self._db(
+            lambda: storage_of(self.study).get_trial(self._trial_id(number)), "get trial"
+        )
         return self._db(lambda: requeue(self.study, frozen, reason, count_attempt), "requeue")
 
     def _trial_id(self, number: int) -> int:
-        return self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+        return storage_of(self.study).get_trial_id_from_study_id_trial_number(
+            study_id_of(self.study), number
+        )
 
     def _heartbeat_interval(self) -> float:
-        return self.study._storage.get_heartbeat_interval() or 10
+        return storage_of(self.study).get_heartbeat_interval() or 10
 
     def _beat_for_starting(self, in_flight: dict[int, _InFlight]) -> None:
         """Beat for trials whose worker has not begun them (a replacement worker still importing, a pod
@@ -295,7 +395,10 @@ class StudyController:
         for number in self.executor.starting():
             entry = in_flight.get(number)
             if entry is not None:
-                self._db(lambda: self.study._storage.record_heartbeat(entry.trial._trial_id), "heartbeat")
+                self._db(
+                    lambda: storage_of(self.study).record_heartbeat(trial_id_of(entry.trial)),
+                    "heartbeat",
+                )
 
     def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
         """Fail trials whose heartbeat is stale (the storage callback re-queues them), and let go of
@@ -314,55 +417,90 @@ class StudyController:
         failed = [
             by_number[n]
             for n in set(running) | set(in_flight)
-            if by_number[n].state == TrialState.FAIL and (n in in_flight or FAILURE_REASON not in by_number[n].user_attrs)
+            if by_number[n].state == TrialState.FAIL
+            and (n in in_flight or FAILURE_REASON not in by_number[n].user_attrs)
         ]
         for frozen in failed:
             run_id = frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR)
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
-            self._close_lost_run(frozen, run_id, frozen.user_attrs.get(FAILURE_REASON, STALE_REASON), "FAILED")
+            self._close_lost_run(
+                frozen, run_id, frozen.user_attrs.get(FAILURE_REASON, STALE_REASON), "FAILED"
+            )
         if failed:
-            log.warning("%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed))
+            log.warning(
+                "%d trial(s) stopped heartbeating; re-queued with the same parameters", len(failed)
+            )
         return len(failed)
 
-    def _fail_orphans(self, running: dict[int, FrozenTrial], in_flight: dict[int, _InFlight]) -> None:
+    def _fail_orphans(
+        self, running: dict[int, FrozenTrial], in_flight: dict[int, _InFlight]
+    ) -> None:
         """RUNNING trials that never got their run id: an ask whose answer was lost (the database went
         away mid-call, or the controller died right after asking). They have no heartbeat either, so
         Optuna's stale check cannot see them; past the grace period they are failed and re-queued."""
-        grace = self.study._storage.get_heartbeat_interval() * 3
-        grace = getattr(self.study._storage, "grace_period", None) or grace
+        grace = storage_of(self.study).get_heartbeat_interval() * 3
+        grace = getattr(storage_of(self.study), "grace_period", None) or grace
         now = time.time()
         for number, frozen in list(running.items()):
             started = frozen.datetime_start.timestamp() if frozen.datetime_start else now
-            if number in in_flight or MLFLOW_RUN_ID_ATTR in frozen.user_attrs or now - started < grace:
+            if (
+                number in in_flight
+                or MLFLOW_RUN_ID_ATTR in frozen.user_attrs
+                or now - started < grace
+            ):
                 continue
-            self._fail_and_requeue(frozen, None, "orphaned: its start was never completed (database or controller lost)", interrupted=True)
+            self._fail_and_requeue(
+                frozen,
+                None,
+                "orphaned: its start was never completed (database or controller lost)",
+                interrupted=True,
+            )
             running.pop(number)
-            log.warning("trial %d was orphaned while starting; re-queued with the same parameters", number)
+            log.warning(
+                "trial %d was orphaned while starting; re-queued with the same parameters", number
+            )
 
     def _interrupt(self, in_flight: dict[int, _InFlight], reason: str) -> None:
         for number, entry in list(in_flight.items()):
             self.executor.cancel(number)
-            frozen = self._db(lambda: self.study._storage.get_trial(entry.trial._trial_id), "get trial")
+            frozen = self._db(
+                lambda: storage_of(self.study).get_trial(trial_id_of(entry.trial)), "get trial"
+            )
             self._fail_and_requeue(frozen, entry.run_id, reason, interrupted=True)
         in_flight.clear()
 
-    def _fail_and_requeue(self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool) -> None:
+    def _fail_and_requeue(
+        self, frozen: FrozenTrial, run_id: str | None, reason: str, interrupted: bool
+    ) -> None:
         """Record a trial lost to infrastructure and run it again, unless someone else already did."""
-        storage = self.study._storage
-        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, INTERRUPTED_ATTR, interrupted), "mark interrupted")
-        self._db(lambda: storage.set_trial_user_attr(frozen._trial_id, FAILURE_REASON, reason), "set reason")
+        storage = storage_of(self.study)
+        self._db(
+            lambda: storage.set_trial_user_attr(trial_id_of(frozen), INTERRUPTED_ATTR, interrupted),
+            "mark interrupted",
+        )
+        self._db(
+            lambda: storage.set_trial_user_attr(trial_id_of(frozen), FAILURE_REASON, reason),
+            "set reason",
+        )
         if self._db(lambda: tell_once(self.study, frozen.number, TrialState.FAIL), "tell"):
-            self._db(lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted), "requeue")
+            self._db(
+                lambda: requeue(self.study, frozen, reason, count_attempt=not interrupted),
+                "requeue",
+            )
         self._close_lost_run(frozen, run_id, reason, "KILLED")
 
-    def _close_lost_run(self, frozen: FrozenTrial, run_id: str | None, reason: str, status: str) -> None:
+    def _close_lost_run(
+        self, frozen: FrozenTrial, run_id: str | None, reason: str, status: str
+    ) -> None:
         """End a lost trial's MLflow run as failed; a trial lost before its run was created (the controller
         died between ask and run) gets one now, so every trial in the study has exactly one run."""
         run_id = run_id or self.tracker.find_trial_run(self.study.study_name, frozen.number)
         if run_id is None:
-            run_id = self.tracker.start_trial_run(self.parent_run_id, self.study.study_name, frozen.number, dict(frozen.params), {})
+            run_id = self.tracker.start_trial_run(
+                self.parent_run_id, self.study.study_name, frozen.number, dict(frozen.params), {}
+            )
         self.tracker.set_tags(run_id, {TRIAL_STATE_TAG: "FAIL", FAILURE_REASON: reason})
         self.tracker.end_run(run_id, status=status)
 
@@ -371,7 +509,14 @@ class StudyController:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.n_trials, initial=done, desc=self.study.study_name, unit="trial", file=sys.stderr, dynamic_ncols=True)
+        return tqdm(
+            total=self.n_trials,
+            initial=done,
+            desc=self.study.study_name,
+            unit="trial",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def _update_bar(self, bar: Any) -> None:
         if bar is None:

@@ -53,5 +53,5 @@ class Executor(ABC):
     def cancel(self, trial_number: int) -> None:
         """Stop a trial in flight; it yields no result."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a default: a backend with nothing to release keeps it
         """Stop everything and release resources; safe to call twice."""

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
+
+from kubetune.components.core import heartbeat_enabled
 
 
 @lru_cache(maxsize=4)
-def shared_storage(url: str):  # noqa: ANN202 - one engine per worker process, for beats and reports
+def shared_storage(url: str):
     from kubetune.components.execution.storage import open_storage
 
     return open_storage(url)
 
 
 def supports_heartbeat(storage: object) -> bool:
-    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
-
-    return isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)
+    return heartbeat_enabled(storage)
 
 
 class Heartbeat:
@@ -40,7 +40,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "Heartbeat":
+    def start(self) -> Heartbeat:
         if not self.storage_url or self.trial_id is None:
             return self
         storage = shared_storage(self.storage_url)

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
-from kubetune.components.core import KubetuneError, LABEL_TRIAL
+from kubetune.components.core import LABEL_TRIAL, KubetuneError, TrialRequest, TrialResult
+from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
 from kubetune.components.spec import KubernetesSpec
-from kubetune.components.core import TrialRequest, TrialResult
-from kubetune.components.execution.executor import Executor
 
 log = logging.getLogger("kubetune.kubernetes")
 ResultReader = Callable[[int], TrialResult | None]  # trial number -> the result its pod published
@@ -113,7 +113,11 @@ class KubernetesExecutor(Executor):
 
     def adopt(self) -> list[int]:
         """The study's Jobs still in the cluster (a previous controller's): track them, don't recreate."""
-        jobs = self.batch.list_namespaced_job(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+        jobs = self.batch.list_namespaced_job(
+            self.namespace,
+            label_selector=selector(self.study_name),
+            _request_timeout=self.request_timeout,
+        )
         adopted = []
         for job in jobs.items:
             number = int(job.metadata.labels[LABEL_TRIAL])
@@ -127,12 +131,20 @@ class KubernetesExecutor(Executor):
         from kubernetes.client import ApiException
 
         # the storage URL may hold a password: the pod gets it from a Secret, never from the manifest
-        body = render_job(self.settings, request.model_copy(update={"storage_url": None}), self.trial_timeout)
+        body = render_job(
+            self.settings, request.model_copy(update={"storage_url": None}), self.trial_timeout
+        )
         try:
-            self.batch.create_namespaced_job(self.namespace, body, _request_timeout=self.request_timeout)
+            self.batch.create_namespaced_job(
+                self.namespace, body, _request_timeout=self.request_timeout
+            )
         except ApiException as error:
-            if error.status != 409:  # 409: a Job for this trial exists already (adopted); do not duplicate
-                raise ClusterProblem(f"cannot create Job {body['metadata']['name']} in namespace {self.namespace}: {error.status} {error.reason}") from None
+            if (
+                error.status != 409
+            ):  # 409: a Job for this trial exists already (adopted); do not duplicate
+                raise ClusterProblem(
+                    f"cannot create Job {body['metadata']['name']} in namespace {self.namespace}: {error.status} {error.reason}"
+                ) from None
         self._tracked[request.trial_number] = _Tracked(body["metadata"]["name"], time.monotonic())
 
     def running(self) -> list[int]:
@@ -140,9 +152,14 @@ class KubernetesExecutor(Executor):
 
     def starting(self) -> list[int]:
         """Jobs whose pod is not running yet: not created, waiting for a node (GPU scale-up), pulling its image."""
+
         def pending(number: int, tracked: _Tracked) -> bool:
             pod = self._pods.get(number)
-            return not tracked.pod_seen if pod is None else pod.get("status", {}).get("phase", "Pending") == "Pending"
+            return (
+                not tracked.pod_seen
+                if pod is None
+                else pod.get("status", {}).get("phase", "Pending") == "Pending"
+            )
 
         return sorted(n for n, tracked in self._tracked.items() if pending(n, tracked))
 
@@ -165,7 +182,11 @@ class KubernetesExecutor(Executor):
         from kubernetes.client import ApiException
 
         try:
-            jobs = self.batch.list_namespaced_job(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+            jobs = self.batch.list_namespaced_job(
+                self.namespace,
+                label_selector=selector(self.study_name),
+                _request_timeout=self.request_timeout,
+            )
         except ApiException as error:
             log.warning("could not list the study's Jobs to delete them: %s", error.reason)
             return
@@ -173,7 +194,7 @@ class KubernetesExecutor(Executor):
             self._delete_job(job.metadata.name)
         self._tracked.clear()
 
-    def __enter__(self) -> "KubernetesExecutor":
+    def __enter__(self) -> KubernetesExecutor:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -182,7 +203,11 @@ class KubernetesExecutor(Executor):
     # -- watching -------------------------------------------------------------------------------------
 
     def _relist(self) -> None:
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector(self.study_name), _request_timeout=self.request_timeout)
+        pods = self.core.list_namespaced_pod(
+            self.namespace,
+            label_selector=selector(self.study_name),
+            _request_timeout=self.request_timeout,
+        )
         self._pods = {}
         for pod in pods.items:
             self._remember(self.client.sanitize_for_serialization(pod))
@@ -215,7 +240,9 @@ class KubernetesExecutor(Executor):
                 log.info("pod watch expired (410); re-listing")
                 self._relist()
             else:
-                raise ClusterProblem(f"the Kubernetes API answered {error.status} {error.reason} while watching pods") from None
+                raise ClusterProblem(
+                    f"the Kubernetes API answered {error.status} {error.reason} while watching pods"
+                ) from None
         except Exception as error:  # noqa: BLE001 - read timeouts and dropped connections: re-list next time
             log.warning("pod watch interrupted (%s); re-listing", type(error).__name__)
             self._relist()
@@ -227,7 +254,10 @@ class KubernetesExecutor(Executor):
             self._tracked[number].pod_seen = True
 
     def _any_finished(self) -> bool:
-        return any(self._pods.get(n, {}).get("status", {}).get("phase") in ("Succeeded", "Failed") for n in self._tracked)
+        return any(
+            self._pods.get(n, {}).get("status", {}).get("phase") in ("Succeeded", "Failed")
+            for n in self._tracked
+        )
 
     # -- outcomes -------------------------------------------------------------------------------------
 
@@ -253,43 +283,86 @@ class KubernetesExecutor(Executor):
         if phase == "Succeeded":
             result = self.result_reader(number)
             if result is None:
-                return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"pod {pod['metadata']['name']} succeeded but published no result")
+                return TrialResult(
+                    trial_number=number,
+                    state="FAIL",
+                    duration_s=elapsed,
+                    error=f"pod {pod['metadata']['name']} succeeded but published no result",
+                )
             return result
         if phase != "Failed":
             return None
         conditions = {c.get("type"): c for c in status.get("conditions", [])}
         terminated = _terminated(pod)
         disruption = conditions.get("DisruptionTarget", {})
-        if disruption.get("status") == "True" or status.get("reason") in ("Evicted", "Preempted", "NodeLost", "Shutdown"):
+        if disruption.get("status") == "True" or status.get("reason") in (
+            "Evicted",
+            "Preempted",
+            "NodeLost",
+            "Shutdown",
+        ):
             why = disruption.get("reason") or status.get("reason")
-            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, retryable=True,
-                               error=f"pod {pod['metadata']['name']} was disrupted ({why}); the trial runs again")
+            return TrialResult(
+                trial_number=number,
+                state="FAIL",
+                duration_s=elapsed,
+                retryable=True,
+                error=f"pod {pod['metadata']['name']} was disrupted ({why}); the trial runs again",
+            )
         if terminated.get("reason") == "OOMKilled":
             limit = self.settings.resources.get("limits", {}).get("memory", "its limit")
-            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed,
-                               error=f"OOMKilled: the trial ran out of memory (limit {limit}) in pod {pod['metadata']['name']}")
+            return TrialResult(
+                trial_number=number,
+                state="FAIL",
+                duration_s=elapsed,
+                error=f"OOMKilled: the trial ran out of memory (limit {limit}) in pod {pod['metadata']['name']}",
+            )
         if status.get("reason") == "DeadlineExceeded":
-            return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"trial exceeded its timeout of {self.trial_timeout:g} s (activeDeadlineSeconds)")
+            return TrialResult(
+                trial_number=number,
+                state="FAIL",
+                duration_s=elapsed,
+                error=f"trial exceeded its timeout of {self.trial_timeout:g} s (activeDeadlineSeconds)",
+            )
         published = self.result_reader(number)
         code = terminated.get("exitCode")
-        lines = self._last_log_lines(pod["metadata"]["name"])  # the reason a user reads: the pod's last words
+        lines = self._last_log_lines(
+            pod["metadata"]["name"]
+        )  # the reason a user reads: the pod's last words
         if published is not None and code == TRIAL_ERROR_EXIT:
             return published.model_copy(update={"error": lines})
-        return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=f"exit code {code}: {lines}")
+        return TrialResult(
+            trial_number=number,
+            state="FAIL",
+            duration_s=elapsed,
+            error=f"exit code {code}: {lines}",
+        )
 
     def _check_stuck(self, tracked: _Tracked, pod: dict[str, Any]) -> None:
         status = pod.get("status", {})
         for container in status.get("containerStatuses", []) or []:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in IMAGE_ERRORS:
-                raise ClusterProblem(f"the trial image {self.settings.image} cannot be pulled ({waiting['reason']}: {waiting.get('message', '')})")
-            if waiting.get("reason") in CONTAINER_ERRORS:  # a Pending pod is beaten for: it must not wait forever
-                raise ClusterProblem(f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
-                                     f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}")
-        scheduled = next((c for c in status.get("conditions", []) or [] if c.get("type") == "PodScheduled"), None)
+                raise ClusterProblem(
+                    f"the trial image {self.settings.image} cannot be pulled ({waiting['reason']}: {waiting.get('message', '')})"
+                )
+            if (
+                waiting.get("reason") in CONTAINER_ERRORS
+            ):  # a Pending pod is beaten for: it must not wait forever
+                raise ClusterProblem(
+                    f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
+                    f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}"
+                )
+        scheduled = next(
+            (c for c in status.get("conditions", []) or [] if c.get("type") == "PodScheduled"), None
+        )
         if scheduled and scheduled.get("status") == "True":
             self._check_start(tracked, pod)
-        if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        if (
+            scheduled
+            and scheduled.get("status") == "False"
+            and scheduled.get("reason") == "Unschedulable"
+        ):
             tracked.unschedulable_since = tracked.unschedulable_since or time.monotonic()
             if time.monotonic() - tracked.unschedulable_since > self.settings.unschedulableTimeout:
                 raise ClusterProblem(
@@ -305,15 +378,24 @@ class KubernetesExecutor(Executor):
             return
         name = pod["metadata"]["name"]
         waiting = _container_state(pod, "waiting")
-        why = ": ".join(part for part in (waiting.get("reason", "Pending"), waiting.get("message", "")) if part)
-        raise ClusterProblem(f"trial pod {name} was scheduled but its container did not start within {self.settings.startTimeout:g} s ({why}); "
-                             f"see kubectl describe pod {name} -n {self.namespace} (volumes that do not mount, an image too slow to pull)")
+        why = ": ".join(
+            part for part in (waiting.get("reason", "Pending"), waiting.get("message", "")) if part
+        )
+        raise ClusterProblem(
+            f"trial pod {name} was scheduled but its container did not start within {self.settings.startTimeout:g} s ({why}); "
+            f"see kubectl describe pod {name} -n {self.namespace} (volumes that do not mount, an image too slow to pull)"
+        )
 
     def _last_log_lines(self, pod_name: str) -> str:
         from kubernetes.client import ApiException
 
         try:
-            text = self.core.read_namespaced_pod_log(pod_name, self.namespace, tail_lines=LOG_LINES, _request_timeout=self.request_timeout)
+            text = self.core.read_namespaced_pod_log(
+                pod_name,
+                self.namespace,
+                tail_lines=LOG_LINES,
+                _request_timeout=self.request_timeout,
+            )
         except ApiException as error:
             return f"(no logs: {error.status} {error.reason})"
         lines = [line for line in (text or "").splitlines() if line.strip()]
@@ -323,7 +405,12 @@ class KubernetesExecutor(Executor):
         from kubernetes.client import ApiException, V1DeleteOptions
 
         try:
-            self.batch.delete_namespaced_job(name, self.namespace, body=V1DeleteOptions(propagation_policy="Background"), _request_timeout=self.request_timeout)
+            self.batch.delete_namespaced_job(
+                name,
+                self.namespace,
+                body=V1DeleteOptions(propagation_policy="Background"),
+                _request_timeout=self.request_timeout,
+            )
         except ApiException as error:
             if error.status != 404:
                 log.warning("could not delete Job %s: %s %s", name, error.status, error.reason)
@@ -340,4 +427,3 @@ def _container_state(pod: dict[str, Any], kind: str) -> dict[str, Any]:
         if state.get(kind):
             return state[kind]
     return {}
-

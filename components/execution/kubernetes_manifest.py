@@ -11,8 +11,8 @@ import hashlib
 import re
 from typing import Any
 
-from kubetune.components.spec import KubernetesSpec
 from kubetune.components.core import ANNOTATION_STUDY, LABEL_STUDY, LABEL_TRIAL, TrialRequest
+from kubetune.components.spec import KubernetesSpec
 
 CONTAINER = "trial"
 LABEL_APP = "app.kubernetes.io/name"
@@ -37,7 +37,9 @@ def selector(study_name: str) -> str:
     return f"{LABEL_APP}=kubetune,{LABEL_STUDY}={study_label(study_name)}"
 
 
-def render_job(settings: KubernetesSpec, request: TrialRequest, trial_timeout: float | None = None) -> dict[str, Any]:
+def render_job(
+    settings: KubernetesSpec, request: TrialRequest, trial_timeout: float | None = None
+) -> dict[str, Any]:
     """batch/v1 Job with one pod for ``request``. The request travels as JSON in an env variable; it
     must carry no credential (the storage URL comes from a Secret), and callers strip it."""
     labels = {
@@ -48,7 +50,10 @@ def render_job(settings: KubernetesSpec, request: TrialRequest, trial_timeout: f
     }
     # HOME: the root filesystem is read-only and the image's user may have no home; /tmp is the pod's emptyDir
     # (torch, MLflow and matplotlib write caches under it)
-    env: list[dict[str, Any]] = [{"name": REQUEST_ENV, "value": request.model_dump_json()}, {"name": "HOME", "value": "/tmp"}]
+    env: list[dict[str, Any]] = [
+        {"name": REQUEST_ENV, "value": request.model_dump_json()},
+        {"name": "HOME", "value": "/tmp"},
+    ]
     env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
@@ -60,7 +65,10 @@ def render_job(settings: KubernetesSpec, request: TrialRequest, trial_timeout: f
         "imagePullPolicy": settings.imagePullPolicy,
         "command": ["kubetune-trial"],
         "env": env,
-        "resources": {kind: {k: str(v) for k, v in values.items()} for kind, values in settings.resources.items()},
+        "resources": {
+            kind: {k: str(v) for k, v in values.items()}
+            for kind, values in settings.resources.items()
+        },
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -100,8 +108,14 @@ def render_job(settings: KubernetesSpec, request: TrialRequest, trial_timeout: f
         "podFailurePolicy": {
             "rules": [
                 # preemption, eviction, node drain: not the trial's fault; kubetune re-queues it
-                {"action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-                {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "NotIn", "values": [0]}},
+                {
+                    "action": "FailJob",
+                    "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+                },
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {"containerName": CONTAINER, "operator": "NotIn", "values": [0]},
+                },
             ]
         },
         "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec},

@@ -14,11 +14,11 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait as wait_any
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
 
 from kubetune.components.core import TrialRequest, TrialResult
 from kubetune.components.execution.executor import Executor
-
 
 READY = "ready"
 # A worker that has not finished its imports by then is stuck (a hung network mount, a GPU driver that
@@ -29,7 +29,9 @@ STARTUP_TIMEOUT_S = 600.0
 def _worker_main(conn: Connection, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(threads)  # read by torch and BLAS when (and only if) a trial imports them
+        os.environ[variable] = str(
+            threads
+        )  # read by torch and BLAS when (and only if) a trial imports them
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
@@ -52,7 +54,9 @@ def _worker_main(conn: Connection, threads: int) -> None:
             if message is None:
                 return
             request = TrialRequest.model_validate_json(message)
-            beating = Heartbeat(request.storage_url, request.trial_id, request.heartbeat_interval).start()
+            beating = Heartbeat(
+                request.storage_url, request.trial_id, request.heartbeat_interval
+            ).start()
             conn.send(run_trial(request).model_dump_json())
     finally:
         if beating is not None:
@@ -61,7 +65,7 @@ def _worker_main(conn: Connection, threads: int) -> None:
 
 @dataclass
 class _Worker:
-    process: multiprocessing.Process
+    process: multiprocessing.process.BaseProcess
     conn: Connection
     trial_number: int | None = None
     started_at: float = 0.0
@@ -72,7 +76,12 @@ class _Worker:
 class LocalExecutor(Executor):
     """Runs trials in ``parallelism`` local worker processes."""
 
-    def __init__(self, parallelism: int, trial_timeout: float | None = None, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        parallelism: int,
+        trial_timeout: float | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+    ) -> None:
         self.capacity = parallelism
         self.trial_timeout = trial_timeout
         self.startup_timeout = startup_timeout
@@ -99,7 +108,9 @@ class LocalExecutor(Executor):
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, self._threads), daemon=True)
+        process = self._context.Process(
+            target=_worker_main, args=(child, self._threads), daemon=True
+        )
         process.start()
         child.close()
         return _Worker(process, parent, spawned_at=time.monotonic())
@@ -108,7 +119,9 @@ class LocalExecutor(Executor):
         self.start()
         worker = next((w for w in self._workers if w.trial_number is None), None)
         if worker is None:
-            raise RuntimeError(f"all {self.capacity} workers are busy; wait for a result before submitting")
+            raise RuntimeError(
+                f"all {self.capacity} workers are busy; wait for a result before submitting"
+            )
         worker.trial_number = request.trial_number
         worker.started_at = time.monotonic()
         worker.conn.send(request.model_dump_json())
@@ -146,9 +159,19 @@ class LocalExecutor(Executor):
             if worker.conn in ready or worker.process.sentinel in ready:
                 results.append(self._replace(worker, _death_reason(worker.process), retryable=True))
             elif not worker.ready and time.monotonic() - worker.spawned_at >= self.startup_timeout:
-                results.append(self._replace(worker, f"worker process did not finish starting (its imports) within {self.startup_timeout:g} s"))
-            elif self.trial_timeout is not None and time.monotonic() - worker.started_at >= self.trial_timeout:
-                results.append(self._replace(worker, f"trial exceeded its timeout of {self.trial_timeout:g} s"))
+                results.append(
+                    self._replace(
+                        worker,
+                        f"worker process did not finish starting (its imports) within {self.startup_timeout:g} s",
+                    )
+                )
+            elif (
+                self.trial_timeout is not None
+                and time.monotonic() - worker.started_at >= self.trial_timeout
+            ):
+                results.append(
+                    self._replace(worker, f"trial exceeded its timeout of {self.trial_timeout:g} s")
+                )
         return results
 
     def _give_up_at(self, worker: _Worker) -> float:
@@ -163,7 +186,9 @@ class LocalExecutor(Executor):
         number, elapsed = worker.trial_number, time.monotonic() - worker.started_at
         self._kill(worker)
         self._workers[self._workers.index(worker)] = self._spawn()
-        return TrialResult(trial_number=number, state="FAIL", duration_s=elapsed, error=reason, retryable=retryable)
+        return TrialResult(
+            trial_number=number, state="FAIL", duration_s=elapsed, error=reason, retryable=retryable
+        )
 
     def cancel(self, trial_number: int) -> None:
         for index, worker in enumerate(self._workers):
@@ -192,14 +217,14 @@ class LocalExecutor(Executor):
             self._kill(worker)
         self._workers = []
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _death_reason(process: multiprocessing.Process) -> str:
+def _death_reason(process: multiprocessing.process.BaseProcess) -> str:
     process.join(timeout=1)
     code = process.exitcode
     if code is not None and code < 0:

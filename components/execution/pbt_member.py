@@ -12,13 +12,17 @@ import time
 from typing import Any
 
 from kubetune.components.core import TrialRequest, TrialResult
-from kubetune.components.execution.reporting import StepReporter, failed_result, load_training_data, peak_memory_mb
+from kubetune.components.execution.reporting import (
+    StepReporter,
+    failed_result,
+    load_training_data,
+    peak_memory_mb,
+)
 
 
 def run_member_round(request: TrialRequest) -> TrialResult:
     """Never raises: an error is this round's FAIL (the member then copies a working one)."""
-    from kubetune.components.data import read_bytes, write_bytes
-    from kubetune.components.data import features_and_target
+    from kubetune.components.data import features_and_target, read_bytes, write_bytes
     from kubetune.components.evaluation import make_pipeline, score, splits
     from kubetune.components.models import get_family
     from kubetune.components.models.torch_base import load_checkpoint, save_checkpoint
@@ -33,18 +37,45 @@ def run_member_round(request: TrialRequest) -> TrialResult:
     try:
         frame = load_training_data(request.data_uri)
         X, y = features_and_target(frame, request.target, request.drop)
-        train_rows, val_rows = next(splits(request.validation, X, y, request.n_classes, request.folds, request.val_size, request.seed))
+        train_rows, val_rows = next(
+            splits(
+                request.validation,
+                X,
+                y,
+                request.n_classes,
+                request.folds,
+                request.val_size,
+                request.seed,
+            )
+        )
         X_val, y_val = X.iloc[val_rows], y.iloc[val_rows]
-        params: dict[str, Any] = {**request.fixed_params, **request.params, "epochs": round_.interval}
+        params: dict[str, Any] = {
+            **request.fixed_params,
+            **request.params,
+            "epochs": round_.interval,
+        }
         seed = round_seed(request.seed, round_.generation, round_.member)
         pipeline = make_pipeline(get_family(request.family).build(params, request.task, seed))
         model = pipeline.named_steps["model"]
         if round_.checkpoint_in:
             model.resume_from = load_checkpoint(read_bytes(round_.checkpoint_in))
-        model.epoch_callback = lambda done, _m: reporter(done, score(request.metrics[0], pipeline, X_val, y_val, request.n_classes, request.positive_class))
+        model.epoch_callback = lambda done, _m: reporter(
+            done,
+            score(
+                request.metrics[0],
+                pipeline,
+                X_val,
+                y_val,
+                request.n_classes,
+                request.positive_class,
+            ),
+        )
         pipeline.fit(X.iloc[train_rows], y.iloc[train_rows])
         model.epoch_callback = None
-        values = [score(m, pipeline, X_val, y_val, request.n_classes, request.positive_class) for m in request.metrics]
+        values = [
+            score(m, pipeline, X_val, y_val, request.n_classes, request.positive_class)
+            for m in request.metrics
+        ]
         write_bytes(round_.checkpoint_out, save_checkpoint(model.training_state_))
         return TrialResult(
             trial_number=request.trial_number,

@@ -14,19 +14,23 @@ import argparse
 import os
 import sys
 
-from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
-from kubetune.components.execution.heartbeat import heartbeat
-from kubetune.components.execution.trial import run_trial
 from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult
-
+from kubetune.components.execution.heartbeat import heartbeat
+from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
+from kubetune.components.execution.trial import run_trial
 
 
 def publish(storage_url: str, trial_id: int, result: TrialResult) -> None:
-    from kubetune.components.execution.heartbeat import shared_storage
     from kubetune.components.core import retry_transient
+    from kubetune.components.execution.heartbeat import shared_storage
 
     storage = shared_storage(storage_url)
-    retry_transient(lambda: storage.set_trial_system_attr(trial_id, RESULT_ATTR, result.model_dump(mode="json")), what="publish result")
+    retry_transient(
+        lambda: storage.set_trial_system_attr(
+            trial_id, RESULT_ATTR, result.model_dump(mode="json")
+        ),
+        what="publish result",
+    )
 
 
 def read_published(storage: object, trial_id: int) -> TrialResult | None:
@@ -42,20 +46,35 @@ def main(argv: list[str] | None = None) -> int:
         "storage named by $KUBETUNE_STORAGE_URL. Kubernetes Jobs that kubetune creates run this.",
     ).parse_args(sys.argv[1:] if argv is None else argv)
     if REQUEST_ENV not in os.environ:
-        print(f"{REQUEST_ENV} is not set: kubetune-trial runs in a trial Job that kubetune created", file=sys.stderr)
+        print(
+            f"{REQUEST_ENV} is not set: kubetune-trial runs in a trial Job that kubetune created",
+            file=sys.stderr,
+        )
         return 2
     request = TrialRequest.model_validate_json(os.environ[REQUEST_ENV])
     storage_url = os.environ.get("KUBETUNE_STORAGE_URL")
     if not storage_url:
-        print("KUBETUNE_STORAGE_URL is not set: the Job needs the study storage Secret", file=sys.stderr)
+        print(
+            "KUBETUNE_STORAGE_URL is not set: the Job needs the study storage Secret",
+            file=sys.stderr,
+        )
+        return 2
+    trial_id = request.trial_id
+    if trial_id is None:
+        print(
+            f"{REQUEST_ENV} names no trial_id: the Job was not created by kubetune's controller",
+            file=sys.stderr,
+        )
         return 2
     request = request.model_copy(update={"storage_url": storage_url})  # for intermediate reports
-    with heartbeat(storage_url, request.trial_id, request.heartbeat_interval):
+    with heartbeat(storage_url, trial_id, request.heartbeat_interval):
         result = run_trial(request)
         result = result.model_copy(update={"device": _device()})
-        publish(storage_url, request.trial_id, result)
+        publish(storage_url, trial_id, result)
     values = ", ".join(f"{m}={v:.5g}" for m, v in zip(request.metrics, result.values or []))
-    print(f"trial {request.trial_number}: {result.state} {values} in {result.duration_s:.2f} s on {result.device}")
+    print(
+        f"trial {request.trial_number}: {result.state} {values} in {result.duration_s:.2f} s on {result.device}"
+    )
     if result.state == "FAIL":
         print(result.error, file=sys.stderr)
         return TRIAL_ERROR_EXIT

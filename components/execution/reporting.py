@@ -15,11 +15,15 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from kubetune.components.core import TrialRequest, TrialResult
-from kubetune.components.core import redact_text
+from kubetune.components.core import TrialRequest, TrialResult, redact_text
 
 
-def failed_result(request: TrialRequest, started: float, error: BaseException, curve: list[tuple[int, float]] | None = None) -> TrialResult:
+def failed_result(
+    request: TrialRequest,
+    started: float,
+    error: BaseException,
+    curve: list[tuple[int, float]] | None = None,
+) -> TrialResult:
     """A trial (or population round) that raised: FAIL with a one-line reason, and whatever curve it reported."""
     return TrialResult(
         trial_number=request.trial_number,
@@ -55,7 +59,10 @@ class StepReporter:
                 from kubetune.components.search import build_pruner
 
                 study = optuna.load_study(
-                    study_name=request.study_name, storage=self._storage, pruner=build_pruner(request.pruner), sampler=optuna.samplers.RandomSampler()
+                    study_name=request.study_name,
+                    storage=self._storage,
+                    pruner=build_pruner(request.pruner),
+                    sampler=optuna.samplers.RandomSampler(),
                 )
                 self._trial = optuna.Trial(study, request.trial_id)
         except Exception:  # noqa: BLE001

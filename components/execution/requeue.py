@@ -14,24 +14,40 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from kubetune.components.execution.budget_lock import rdb_engine
-from kubetune.components.core import ATTEMPT, MAX_RETRIES_ATTR, PBT_PREFIX, RETRY_OF, RETRY_REASON, WARM_START_PREFIX
+from kubetune.components.core import (
+    ATTEMPT,
+    MAX_RETRIES_ATTR,
+    PBT_PREFIX,
+    RETRY_OF,
+    RETRY_REASON,
+    WARM_START_PREFIX,
+    rdb_engine,
+    rdb_models,
+    storage_of,
+    study_id_of,
+)
 
-PROVENANCE_PREFIXES = (WARM_START_PREFIX, PBT_PREFIX)  # user attrs a re-run keeps and MLflow shows as tags
+PROVENANCE_PREFIXES = (
+    WARM_START_PREFIX,
+    PBT_PREFIX,
+)  # user attrs a re-run keeps and MLflow shows as tags
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
 
 
-def tell_once(study: optuna.Study, trial: optuna.Trial | int, state: TrialState, values: Any = None) -> bool:
+def tell_once(
+    study: optuna.Study, trial: optuna.Trial | int, state: TrialState, values: Any = None
+) -> bool:
     """Finish a RUNNING trial; False when someone else (another controller's stale check) finished it first.
 
     Optuna locks the trial's row while it changes state, so exactly one caller wins. Only the winner may
     re-queue a lost trial: two successors of one failed trial would overshoot the study's budget.
     """
     number = trial if isinstance(trial, int) else trial.number
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    storage = storage_of(study)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), number)
 
     def finished() -> bool:
-        return study._storage.get_trial(trial_id).state.is_finished()
+        return storage.get_trial(trial_id).state.is_finished()
 
     if finished():
         return False
@@ -39,21 +55,31 @@ def tell_once(study: optuna.Study, trial: optuna.Trial | int, state: TrialState,
         study.tell(trial, values, state=state)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
-    except ValueError:  # "Cannot tell a FAIL trial": finished between the check above and tell's own
+    except (
+        ValueError
+    ):  # "Cannot tell a FAIL trial": finished between the check above and tell's own
         if finished():
             return False
         raise
     return True
 
 
-def requeue(study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt: bool = True) -> bool:
+def requeue(
+    study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt: bool = True
+) -> bool:
     """Enqueue ``trial``'s parameters again unless its attempts are used up; returns whether it was."""
     attempt = int(trial.user_attrs.get(ATTEMPT, 1))
     max_retries = int(study.user_attrs.get(MAX_RETRIES_ATTR, 2))
     if count_attempt and attempt > max_retries:
         return False
-    attrs: dict[str, Any] = {k: v for k, v in trial.user_attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
-    attrs |= {RETRY_OF: trial.number, ATTEMPT: attempt + 1 if count_attempt else attempt, RETRY_REASON: reason}
+    attrs: dict[str, Any] = {
+        k: v for k, v in trial.user_attrs.items() if k.startswith(PROVENANCE_PREFIXES)
+    }
+    attrs |= {
+        RETRY_OF: trial.number,
+        ATTEMPT: attempt + 1 if count_attempt else attempt,
+        RETRY_REASON: reason,
+    }
     study.enqueue_trial(dict(trial.params), user_attrs=attrs, skip_if_exists=False)
     return True
 
@@ -71,7 +97,11 @@ def budget_used(trials: list[FrozenTrial]) -> int:
     """Trials that count against n_trials: finished ones not re-run, plus those running anywhere."""
     rerun = requeued_numbers(trials)
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    return sum(1 for t in trials if t.state in counted or (t.state == TrialState.FAIL and t.number not in rerun))
+    return sum(
+        1
+        for t in trials
+        if t.state in counted or (t.state == TrialState.FAIL and t.number not in rerun)
+    )
 
 
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
@@ -89,19 +119,30 @@ def study_budget_used(study: optuna.Study) -> int:
     engine = rdb_engine(study)
     if engine is None:
         return budget_used(study.get_trials(deepcopy=False))
-    from optuna.storages._rdb import models  # Optuna's ORM: stable schema, versioned by its migrations
+    models = rdb_models()
     from sqlalchemy import func, select
 
     counted = (
         select(func.count())
         .select_from(models.TrialModel)
-        .where(models.TrialModel.study_id == study._study_id, models.TrialModel.state.in_(_COUNTED))
+        .where(
+            models.TrialModel.study_id == study_id_of(study), models.TrialModel.state.in_(_COUNTED)
+        )
     )
     successors = (
         select(func.count())
         .select_from(models.TrialUserAttributeModel)
-        .join(models.TrialModel, models.TrialModel.trial_id == models.TrialUserAttributeModel.trial_id)
-        .where(models.TrialModel.study_id == study._study_id, models.TrialUserAttributeModel.key == RETRY_OF)
+        .join(
+            models.TrialModel, models.TrialModel.trial_id == models.TrialUserAttributeModel.trial_id
+        )
+        .where(
+            models.TrialModel.study_id == study_id_of(study),
+            models.TrialUserAttributeModel.key == RETRY_OF,
+        )
     )
     with engine.connect() as connection:
-        return int(connection.execute(select(counted.scalar_subquery() - successors.scalar_subquery())).scalar_one())
+        return int(
+            connection.execute(
+                select(counted.scalar_subquery() - successors.scalar_subquery())
+            ).scalar_one()
+        )

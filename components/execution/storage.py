@@ -16,15 +16,18 @@ from pathlib import Path
 
 import optuna
 
-from kubetune.components.core import SpecError
-from kubetune.components.core import masked_password_problem, redact_url
+from kubetune.components.core import SpecError, masked_password_problem, redact_url
 
 DEFAULT_JOURNAL = Path(".kubetune") / "studies.journal"
 HEARTBEAT_SECONDS = 10
 
 
 def storage_url(spec_url: str | None) -> str:
-    return os.environ.get("KUBETUNE_STORAGE_URL") or spec_url or f"journal://{DEFAULT_JOURNAL.resolve()}"
+    return (
+        os.environ.get("KUBETUNE_STORAGE_URL")
+        or spec_url
+        or f"journal://{DEFAULT_JOURNAL.resolve()}"
+    )
 
 
 def journal_path(url: str) -> Path | None:
@@ -39,12 +42,18 @@ def check_storage_url(url: str) -> None:
     if problem := masked_password_problem(url, "storage.url", "KUBETUNE_STORAGE_URL"):
         raise SpecError(problem)
     if url.startswith("sqlite"):
-        raise SpecError("storage.url: SQLite is not safe for parallel trials; use a journal file or PostgreSQL")
+        raise SpecError(
+            "storage.url: SQLite is not safe for parallel trials; use a journal file or PostgreSQL"
+        )
     if journal_path(url) is None and not url.startswith(("postgresql", "mysql")):
-        raise SpecError(f"storage.url: unsupported study storage '{redact_url(url)}' (journal:// or postgresql://)")
+        raise SpecError(
+            f"storage.url: unsupported study storage '{redact_url(url)}' (journal:// or postgresql://)"
+        )
 
 
-def open_storage(url: str, heartbeat_interval: int = HEARTBEAT_SECONDS, grace_period: int | None = None) -> optuna.storages.BaseStorage:
+def open_storage(
+    url: str, heartbeat_interval: int = HEARTBEAT_SECONDS, grace_period: int | None = None
+) -> optuna.storages.BaseStorage:
     """Journal file or RDB; an RDB storage gets heartbeats, and stale trials are re-queued (kubetune.components.execution.requeue)."""
     from kubetune.components.execution.requeue import requeue_stale_trial
 
@@ -54,21 +63,32 @@ def open_storage(url: str, heartbeat_interval: int = HEARTBEAT_SECONDS, grace_pe
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        return JournalStorage(
+            JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        )
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    warnings.filterwarnings(
+        "ignore", message="Heartbeat of storage is supposed to be used with Study.optimize"
+    )
     try:
         return optuna.storages.RDBStorage(
             url,
             # small pools: a controller needs two connections at once (budget lock + ask), a worker one;
             # with many workers and pods the server's max_connections is the limit that matters
-            engine_kwargs={"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2, "connect_args": {"connect_timeout": 5}},
+            engine_kwargs={
+                "pool_pre_ping": True,
+                "pool_size": 2,
+                "max_overflow": 2,
+                "connect_args": {"connect_timeout": 5},
+            },
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period or 3 * heartbeat_interval,
             heartbeat_stale_trial_callback=requeue_stale_trial,
         )
     except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types for one cause
-        raise SpecError(f"storage.url: cannot open {redact_url(url)}: {_first_line(error)}") from None
+        raise SpecError(
+            f"storage.url: cannot open {redact_url(url)}: {_first_line(error)}"
+        ) from None
 
 
 def _first_line(error: BaseException) -> str:

@@ -10,11 +10,17 @@ import time
 
 import optuna
 
-from kubetune.components.evaluation import cross_validate
-from kubetune.components.models import get_family
-from kubetune.components.execution.pbt_member import run_member_round
 from kubetune.components.core import TrialRequest, TrialResult
-from kubetune.components.execution.reporting import StepReporter, failed_result, load_training_data, peak_memory_mb, reset_peak_memory
+from kubetune.components.evaluation import cross_validate
+from kubetune.components.execution.pbt_member import run_member_round
+from kubetune.components.execution.reporting import (
+    StepReporter,
+    failed_result,
+    load_training_data,
+    peak_memory_mb,
+    reset_peak_memory,
+)
+from kubetune.components.models import get_family
 
 
 def run_trial(request: TrialRequest) -> TrialResult:

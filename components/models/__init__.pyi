@@ -3,5 +3,27 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
-from .base import BOTH as BOTH, CLASSIFICATION as CLASSIFICATION, Fidelity as Fidelity, ModelFamily as ModelFamily
-from .registry import family_names as family_names, get_family as get_family, is_custom_family as is_custom_family, supports_checkpoints as supports_checkpoints
+from .base import (
+    BOTH as BOTH,
+)
+from .base import (
+    CLASSIFICATION as CLASSIFICATION,
+)
+from .base import (
+    Fidelity as Fidelity,
+)
+from .base import (
+    ModelFamily as ModelFamily,
+)
+from .registry import (
+    family_names as family_names,
+)
+from .registry import (
+    get_family as get_family,
+)
+from .registry import (
+    is_custom_family as is_custom_family,
+)
+from .registry import (
+    supports_checkpoints as supports_checkpoints,
+)

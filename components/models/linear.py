@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, CLASSIFICATION, ModelFamily, categorical, log_float
+from kubetune.components.models.base import (
+    BOTH,
+    CLASSIFICATION,
+    ModelFamily,
+    categorical,
+    log_float,
+)
 
 
 class LogisticRegressionFamily(ModelFamily):

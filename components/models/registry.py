@@ -6,7 +6,7 @@ Built-ins are listed by import path so that validating a spec imports neither to
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from kubetune.components.core import SpecError
@@ -32,7 +32,12 @@ def family_names() -> list[str]:
 def is_custom_family(name: str) -> bool:
     """``pkg.module:Class`` names a user's family; it is imported (and checked) on first use."""
     module, _, attr = name.partition(":")
-    return bool(module) and bool(attr) and all(p.isidentifier() for p in module.split(".")) and attr.isidentifier()
+    return (
+        bool(module)
+        and bool(attr)
+        and all(p.isidentifier() for p in module.split("."))
+        and attr.isidentifier()
+    )
 
 
 def supports_checkpoints(name: str) -> bool:
@@ -44,7 +49,7 @@ def supports_checkpoints(name: str) -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_family(name: str) -> ModelFamily:
     path = _BUILTIN.get(name, name)
     module_name, _, attr = path.partition(":")
@@ -71,18 +76,24 @@ class _UserFamily(ModelFamily):
         self.row_bounded = tuple(getattr(family, "row_bounded", ()))
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
-        return self._family.default_space(task)  # type: ignore[no-any-return]
+        return self._family.default_space(task)
 
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
         return self._family.build(params, task, seed)
 
     def check_features(self, n_features: int, params: dict[str, Any]) -> str | None:
         check = getattr(self._family, "check_features", None)
-        return None if check is None else check(n_features, params)  # type: ignore[no-any-return]
+        return None if check is None else check(n_features, params)
 
 
 def _adapt(name: str, family: Any) -> ModelFamily:
-    missing = [method for method in ("default_space", "build") if not callable(getattr(family, method, None))]
+    missing = [
+        method
+        for method in ("default_space", "build")
+        if not callable(getattr(family, method, None))
+    ]
     if missing:
-        raise SpecError(f"model.family: '{name}' has no {' or '.join(missing)} method (a family needs default_space(task) and build(params, task, seed))")
+        raise SpecError(
+            f"model.family: '{name}' has no {' or '.join(missing)} method (a family needs default_space(task) and build(params, task, seed))"
+        )
     return _UserFamily(family)

@@ -10,7 +10,8 @@ resume from a checkpoint (population-based training copies a better member's wei
 from __future__ import annotations
 
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -55,8 +56,10 @@ class TorchEstimatorBase(BaseEstimator):
 
     checkpoints = True
     # Not hyperparameters (scikit-learn's clone leaves them out); set by the trial runner before fit:
-    epoch_callback: Callable[[int, "TorchEstimatorBase"], None] | None = None  # (epochs done, self)
-    resume_from: dict[str, Any] | None = None  # a checkpoint: network and optimizer state, epochs done
+    epoch_callback: Callable[[int, TorchEstimatorBase], None] | None = None  # (epochs done, self)
+    resume_from: dict[str, Any] | None = (
+        None  # a checkpoint: network and optimizer state, epochs done
+    )
 
     def _network(self, n_inputs: int, n_outputs: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -74,13 +77,18 @@ class TorchEstimatorBase(BaseEstimator):
         # fused: one kernel per step instead of one per tensor group; small MLPs on a GPU are launch-bound
         # (measured on an H100: 2.7 -> 1.8 ms per step, docs/benchmarks.md)
         optimizer = torch.optim.AdamW(
-            network.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay), fused=device.startswith("cuda")
+            network.parameters(),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            fused=device.startswith("cuda"),
         )
         done = self._resume(network, optimizer)
         n_rows = features.shape[0]
         batch = max(1, min(int(self.batch_size), n_rows))
         # batch norm cannot train on a one-row batch (a trailing one is skipped)
-        skip_single = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in network.modules())
+        skip_single = any(
+            isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in network.modules()
+        )
         for epoch in range(int(self.epochs)):
             network.train()
             order = torch.randperm(n_rows, generator=generator).to(device)
@@ -124,30 +132,46 @@ class TorchEstimatorBase(BaseEstimator):
         return out.cpu().numpy()
 
 
+class _TrainsTensors(Protocol):
+    """What the task mixins need of the estimator they are mixed into (TorchEstimatorBase)."""
+
+    classes_: np.ndarray
+    y_mean_: float
+    y_std_: float
+
+    def _fit_tensors(self, X: Any, y: np.ndarray, n_outputs: int, loss: Any) -> None: ...
+
+    def _forward(self, X: Any) -> np.ndarray: ...
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+
 class TorchClassifierMixin:
     """fit / predict / predict_proba for classification: class labels encoded, cross-entropy loss."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Any:
+    def fit(self: _TrainsTensors, X: np.ndarray, y: np.ndarray) -> Any:
         import torch
 
         self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
-        self._fit_tensors(X, encoded.astype(np.int64), len(self.classes_), torch.nn.CrossEntropyLoss())
+        self._fit_tensors(
+            X, encoded.astype(np.int64), len(self.classes_), torch.nn.CrossEntropyLoss()
+        )
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self: _TrainsTensors, X: np.ndarray) -> np.ndarray:
         logits = self._forward(X)
         logits = logits - logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self: _TrainsTensors, X: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
 class TorchRegressorMixin:
     """fit / predict for regression: the target standardized for training, mean-squared-error loss."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Any:
+    def fit(self: _TrainsTensors, X: np.ndarray, y: np.ndarray) -> Any:
         import torch
 
         y = np.asarray(y, dtype=np.float32)
@@ -156,5 +180,5 @@ class TorchRegressorMixin:
         self._fit_tensors(X, scaled, 1, torch.nn.MSELoss())
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self: _TrainsTensors, X: np.ndarray) -> np.ndarray:
         return self._forward(X)[:, 0] * self.y_std_ + self.y_mean_

@@ -28,10 +28,21 @@ def norm_layer(kind: str, width: int) -> nn.Module:
 class MLPBlock(nn.Module):
     """Linear -> norm -> activation -> dropout, plus the input when residual (projected if widths differ)."""
 
-    def __init__(self, width_in: int, width_out: int, *, act: str, norm: str, dropout: float, skip: bool) -> None:
+    def __init__(
+        self, width_in: int, width_out: int, *, act: str, norm: str, dropout: float, skip: bool
+    ) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(width_in, width_out), norm_layer(norm, width_out), activation(act), nn.Dropout(dropout))
-        self.skip = (nn.Identity() if width_in == width_out else nn.Linear(width_in, width_out, bias=False)) if skip else None
+        self.body = nn.Sequential(
+            nn.Linear(width_in, width_out),
+            norm_layer(norm, width_out),
+            activation(act),
+            nn.Dropout(dropout),
+        )
+        self.skip = (
+            (nn.Identity() if width_in == width_out else nn.Linear(width_in, width_out, bias=False))
+            if skip
+            else None
+        )
 
     def forward(self, x: Any) -> Any:
         out = self.body(x)

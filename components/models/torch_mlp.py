@@ -6,8 +6,20 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
-from kubetune.components.models.torch_base import TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, resolve_device
+from kubetune.components.models.base import (
+    BOTH,
+    Fidelity,
+    ModelFamily,
+    categorical,
+    int_range,
+    log_float,
+)
+from kubetune.components.models.torch_base import (
+    TorchClassifierMixin,
+    TorchEstimatorBase,
+    TorchRegressorMixin,
+    resolve_device,
+)
 
 __all__ = ["TorchMLPFamily", "TorchMLPClassifier", "TorchMLPRegressor", "resolve_device"]
 
@@ -17,7 +29,10 @@ class TorchMLPFamily(ModelFamily):
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)
     checkpoints = True
-    structure = ("depth", "width")  # change the weights' shapes: population-based training never perturbs them
+    structure = (
+        "depth",
+        "width",
+    )  # change the weights' shapes: population-based training never perturbs them
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {
@@ -64,7 +79,11 @@ class _TorchMLP(TorchEstimatorBase):
         layers: list[Any] = []
         width_in = n_inputs
         for _ in range(int(self.depth)):
-            layers += [nn.Linear(width_in, int(self.width)), nn.ReLU(), nn.Dropout(float(self.dropout))]
+            layers += [
+                nn.Linear(width_in, int(self.width)),
+                nn.ReLU(),
+                nn.Dropout(float(self.dropout)),
+            ]
             width_in = int(self.width)
         layers.append(nn.Linear(width_in, n_outputs))
         return nn.Sequential(*layers)

@@ -14,8 +14,21 @@ from typing import Any
 
 from sklearn.base import ClassifierMixin, RegressorMixin
 
-from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
-from kubetune.components.models.torch_base import ACTIVATIONS, TorchClassifierMixin, TorchEstimatorBase, TorchRegressorMixin, activation
+from kubetune.components.models.base import (
+    BOTH,
+    Fidelity,
+    ModelFamily,
+    categorical,
+    int_range,
+    log_float,
+)
+from kubetune.components.models.torch_base import (
+    ACTIVATIONS,
+    TorchClassifierMixin,
+    TorchEstimatorBase,
+    TorchRegressorMixin,
+    activation,
+)
 
 MAX_LAYERS = 4
 MAX_BLOCKS = 3
@@ -30,7 +43,9 @@ def _training_space() -> dict[str, dict[str, Any]]:
     }
 
 
-def _per_layer(prefix: str, count_param: str, maximum: int, low: int, high: int) -> dict[str, dict[str, Any]]:
+def _per_layer(
+    prefix: str, count_param: str, maximum: int, low: int, high: int
+) -> dict[str, dict[str, Any]]:
     """``prefix_i`` for i < maximum, each active only when ``count_param`` is more than i."""
     space: dict[str, dict[str, Any]] = {}
     for index in range(maximum):
@@ -46,7 +61,13 @@ class TorchNASFamily(ModelFamily):
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)
     checkpoints = True
-    structure = ("n_layers", *(f"width_{i}" for i in range(MAX_LAYERS)), "activation", "norm", "residual")
+    structure = (
+        "n_layers",
+        *(f"width_{i}" for i in range(MAX_LAYERS)),
+        "activation",
+        "norm",
+        "residual",
+    )
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {
@@ -69,7 +90,15 @@ class TorchCNNFamily(ModelFamily):
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)
     checkpoints = True
-    structure = ("n_blocks", *(f"channels_{i}" for i in range(MAX_BLOCKS)), "kernel_size", "activation", "norm", "head_width", "image_shape")
+    structure = (
+        "n_blocks",
+        *(f"channels_{i}" for i in range(MAX_BLOCKS)),
+        "kernel_size",
+        "activation",
+        "norm",
+        "head_width",
+        "image_shape",
+    )
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {
@@ -97,7 +126,15 @@ class TorchCNNFamily(ModelFamily):
         return cls(seed=seed, **params)
 
 
-def _mlp_network(widths: list[int], n_inputs: int, n_outputs: int, act: str, norm: str, dropout: float, residual: bool) -> Any:
+def _mlp_network(
+    widths: list[int],
+    n_inputs: int,
+    n_outputs: int,
+    act: str,
+    norm: str,
+    dropout: float,
+    residual: bool,
+) -> Any:
     from torch import nn
 
     from kubetune.components.models.torch_blocks import MLPBlock
@@ -105,7 +142,11 @@ def _mlp_network(widths: list[int], n_inputs: int, n_outputs: int, act: str, nor
     blocks: list[Any] = []
     width_in = n_inputs
     for index, width in enumerate(widths):
-        blocks.append(MLPBlock(width_in, width, act=act, norm=norm, dropout=dropout, skip=residual and index > 0))
+        blocks.append(
+            MLPBlock(
+                width_in, width, act=act, norm=norm, dropout=dropout, skip=residual and index > 0
+            )
+        )
         width_in = width
     return nn.Sequential(*blocks, nn.Linear(width_in, n_outputs))
 
@@ -149,7 +190,15 @@ class _TorchNAS(TorchEstimatorBase):
         return [int(getattr(self, f"width_{i}")) for i in range(count)]
 
     def _network(self, n_inputs: int, n_outputs: int) -> Any:
-        return _mlp_network(self.widths(), n_inputs, n_outputs, self.activation, self.norm, float(self.dropout), bool(self.residual))
+        return _mlp_network(
+            self.widths(),
+            n_inputs,
+            n_outputs,
+            self.activation,
+            self.norm,
+            float(self.dropout),
+            bool(self.residual),
+        )
 
 
 def image_shape(n_features: int, shape: str) -> tuple[int, int, int]:
@@ -157,30 +206,52 @@ def image_shape(n_features: int, shape: str) -> tuple[int, int, int]:
     if shape == "auto":
         side = math.isqrt(n_features)
         if side * side != n_features:
-            raise ValueError(f"{n_features} features are not a square image; set image_shape: CxHxW")
+            raise ValueError(
+                f"{n_features} features are not a square image; set image_shape: CxHxW"
+            )
         return 1, side, side
     try:
         channels, height, width = (int(part) for part in shape.lower().split("x"))
     except ValueError:
         raise ValueError(f"image_shape '{shape}' is not CxHxW (for example 3x32x32)") from None
     if channels * height * width != n_features:
-        raise ValueError(f"image_shape {shape} has {channels * height * width} values, the data has {n_features} features")
+        raise ValueError(
+            f"image_shape {shape} has {channels * height * width} values, the data has {n_features} features"
+        )
     return channels, height, width
 
 
-def _cnn_network(shape: tuple[int, int, int], channels: list[int], kernel: int, act: str, norm: str, dropout: float, head: int, n_outputs: int) -> Any:
+def _cnn_network(
+    shape: tuple[int, int, int],
+    channels: list[int],
+    kernel: int,
+    act: str,
+    norm: str,
+    dropout: float,
+    head: int,
+    n_outputs: int,
+) -> Any:
     from torch import nn
 
     layers: list[Any] = [nn.Unflatten(1, shape)]
     channels_in, height, width = shape
     for channels_out in channels:
         layers += [nn.Conv2d(channels_in, channels_out, kernel, padding=kernel // 2)]
-        layers += [nn.BatchNorm2d(channels_out) if norm == "batch" else nn.Identity(), activation(act)]
+        layers += [
+            nn.BatchNorm2d(channels_out) if norm == "batch" else nn.Identity(),
+            activation(act),
+        ]
         if min(height, width) >= 2:
             layers.append(nn.MaxPool2d(2))
             height, width = height // 2, width // 2
         channels_in = channels_out
-    layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels_in * height * width, head), activation(act), nn.Linear(head, n_outputs)]
+    layers += [
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(channels_in * height * width, head),
+        activation(act),
+        nn.Linear(head, n_outputs),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -225,7 +296,16 @@ class _TorchCNN(TorchEstimatorBase):
             raise ValueError(f"n_blocks must be 1..{MAX_BLOCKS}, got {count}")
         channels = [int(getattr(self, f"channels_{i}")) for i in range(count)]
         shape = image_shape(n_inputs, str(self.image_shape))
-        return _cnn_network(shape, channels, int(self.kernel_size), self.activation, self.norm, float(self.dropout), int(self.head_width), n_outputs)
+        return _cnn_network(
+            shape,
+            channels,
+            int(self.kernel_size),
+            self.activation,
+            self.norm,
+            float(self.dropout),
+            int(self.head_width),
+            n_outputs,
+        )
 
 
 class TorchNASClassifier(TorchClassifierMixin, ClassifierMixin, _TorchNAS):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.components.models.base import BOTH, Fidelity, ModelFamily, categorical, int_range, log_float
+from kubetune.components.models.base import (
+    BOTH,
+    Fidelity,
+    ModelFamily,
+    categorical,
+    int_range,
+    log_float,
+)
 
 
 class RandomForestFamily(ModelFamily):
@@ -47,5 +54,9 @@ class HistGradientBoostingFamily(ModelFamily):
     def build(self, params: dict[str, Any], task: str, seed: int | None) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+        cls = (
+            HistGradientBoostingClassifier
+            if task == "classification"
+            else HistGradientBoostingRegressor
+        )
         return cls(random_state=seed, early_stopping=False, **params)

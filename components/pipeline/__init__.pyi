@@ -3,12 +3,35 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
-from .dry_run import first_trial_job as first_trial_job
-from .preflight import check_cluster_stores as check_cluster_stores, identifier_notice as identifier_notice, preflight as preflight
 from .data_preparation import PreparedData as PreparedData
-from .refit_step import RefitSummary as RefitSummary, refit_and_register as refit_and_register
-from .retraining import challenge_champion as challenge_champion, versioned_spec as versioned_spec
+from .dry_run import first_trial_job as first_trial_job
+from .preflight_checks import (
+    check_cluster_stores as check_cluster_stores,
+)
+from .preflight_checks import (
+    identifier_notice as identifier_notice,
+)
+from .preflight_checks import (
+    preflight as preflight,
+)
+from .refit_step import RefitSummary as RefitSummary
+from .refit_step import refit_and_register as refit_and_register
+from .retraining import challenge_champion as challenge_champion
+from .retraining import versioned_spec as versioned_spec
 from .search_run import run_search as run_search
-from .search_strategy import SearchOutcome as SearchOutcome, make_request_factory as make_request_factory
-from .study_run import prepare as prepare, resolved_space as resolved_space, start_study_run as start_study_run
+from .search_strategy import (
+    SearchOutcome as SearchOutcome,
+)
+from .search_strategy import (
+    make_request_factory as make_request_factory,
+)
+from .study_run import (
+    prepare as prepare,
+)
+from .study_run import (
+    resolved_space as resolved_space,
+)
+from .study_run import (
+    start_study_run as start_study_run,
+)
 from .warm_start import warm_start_plan as warm_start_plan

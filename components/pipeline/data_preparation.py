@@ -5,27 +5,39 @@ Trials get ``train_uri`` only. The test part is written separately and is read o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubetune.components.data import join, put_file
-from kubetune.components.data import ROW_ID, features_and_target, fingerprint, read_data, split_holdout, write_frame
-from kubetune.components.data import compute_meta_features
-from kubetune.components.pipeline.preflight import DataFacts, check_data
+from kubetune.components.data import (
+    ROW_ID,
+    compute_meta_features,
+    features_and_target,
+    fingerprint,
+    join,
+    put_file,
+    read_data,
+    split_holdout,
+    write_frame,
+)
+from kubetune.components.pipeline.preflight_checks import DataFacts, check_data
 from kubetune.components.spec import TuneSpec
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    train_uri: str  # what trials read: a local path, or s3://... when an artifact store is configured
+    train_uri: (
+        str  # what trials read: a local path, or s3://... when an artifact store is configured
+    )
     test_uri: str
     fingerprint: str
     facts: DataFacts
     n_train: int
     n_test: int
     workdir: str  # local copies of both parts
-    meta_features: dict[str, float] = field(default_factory=dict)  # of the training part; see metafeatures
+    meta_features: dict[str, float] = field(
+        default_factory=dict
+    )  # of the training part; see metafeatures
 
     def as_params(self) -> dict[str, object]:
         return {
@@ -36,7 +48,11 @@ class PreparedData:
             "n_train": self.n_train,
             "n_test": self.n_test,
             "validation_strategy": self.facts.validation,
-            **({"positive_class": self.facts.positive_class} if self.facts.positive_class is not None else {}),
+            **(
+                {"positive_class": self.facts.positive_class}
+                if self.facts.positive_class is not None
+                else {}
+            ),
         }
 
 
@@ -70,7 +86,9 @@ def prepare_data(spec: TuneSpec, workdir: Path, artifact_root: str | None = None
         prefix = join(artifact_root, spec.study_name, digest[:16])
         train_uri = put_file(train_path, join(prefix, "train.parquet"))
         test_uri = put_file(test_path, join(prefix, "test.parquet"))
-    return PreparedData(train_uri, test_uri, digest, facts, len(split.train), len(split.test), str(workdir), meta)
+    return PreparedData(
+        train_uri, test_uri, digest, facts, len(split.train), len(split.test), str(workdir), meta
+    )
 
 
 def split_row_ids(prepared: PreparedData) -> dict[str, list[int]]:
@@ -78,11 +96,9 @@ def split_row_ids(prepared: PreparedData) -> dict[str, list[int]]:
     import pandas as pd
 
     return {
-        "train": pd.read_parquet(Path(prepared.workdir) / "train.parquet", columns=[]).index.tolist(),
+        "train": pd.read_parquet(
+            Path(prepared.workdir) / "train.parquet", columns=[]
+        ).index.tolist(),
         "test": pd.read_parquet(Path(prepared.workdir) / "test.parquet", columns=[]).index.tolist(),
-        "index_name": [ROW_ID],  # type: ignore[list-item]
+        "index_name": [ROW_ID],
     }
-
-
-def facts_dict(prepared: PreparedData) -> dict[str, object]:
-    return asdict(prepared.facts)

@@ -11,15 +11,13 @@ from typing import Any
 
 import optuna
 
-from kubetune.components.data import artifact_root, join
-from kubetune.components.data import fingerprint, read_data
+from kubetune.components.data import artifact_root, fingerprint, join, read_data
 from kubetune.components.execution import render_job
-from kubetune.components.pipeline.preflight import check_data, checked_space
 from kubetune.components.pipeline.data_preparation import PreparedData, workdir_for
-from kubetune.components.search import sampler_for
-from kubetune.components.search import suggest
-from kubetune.components.spec import TuneSpec
+from kubetune.components.pipeline.preflight_checks import check_data, checked_space
 from kubetune.components.pipeline.search_strategy import make_request_factory
+from kubetune.components.search import sampler_for, suggest
+from kubetune.components.spec import TuneSpec
 
 
 def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
@@ -27,12 +25,19 @@ def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
     facts = check_data(spec, frame)
     space = checked_space(spec, facts)
     _, sampler = sampler_for(spec, space)
-    study = optuna.create_study(sampler=sampler, directions=spec.objective.directions)
+    study = optuna.create_study(
+        sampler=sampler,
+        directions=[optuna.study.StudyDirection[d.upper()] for d in spec.objective.directions],
+    )
     trial = study.ask()
     params = suggest(trial, space)
     digest = fingerprint(frame)
     root = artifact_root(spec.artifacts.uri)
     prefix = join(root, spec.study_name, digest[:16]) if root else str(workdir_for(spec.study_name))
-    prepared = PreparedData(join(prefix, "train.parquet"), join(prefix, "test.parquet"), digest, facts, 0, 0, prefix)
-    request = make_request_factory(spec, prepared, space)(trial.number, -1, params).model_copy(update={"storage_url": None, "trial_id": None})
+    prepared = PreparedData(
+        join(prefix, "train.parquet"), join(prefix, "test.parquet"), digest, facts, 0, 0, prefix
+    )
+    request = make_request_factory(spec, prepared, space)(trial.number, -1, params).model_copy(
+        update={"storage_url": None, "trial_id": None}
+    )
     return render_job(spec.executor.kubernetes, request, spec.search.trial_timeout)

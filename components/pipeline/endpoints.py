@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import os
 
+from kubetune.components.core import SpecError, masked_password_problem, redact_url
 from kubetune.components.data import ArtifactError, check_access
-from kubetune.components.core import SpecError
-from kubetune.components.core import masked_password_problem, redact_url
 
 
 def check_mlflow(uri: str) -> None:
@@ -24,19 +23,31 @@ def check_mlflow(uri: str) -> None:
     if os.environ.get("MLFLOW_TRACKING_TOKEN"):
         headers["Authorization"] = f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
     elif os.environ.get("MLFLOW_TRACKING_USERNAME"):
-        auth = (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+        auth = (
+            os.environ["MLFLOW_TRACKING_USERNAME"],
+            os.environ.get("MLFLOW_TRACKING_PASSWORD", ""),
+        )
     where = redact_url(uri)
     try:
         response = requests.get(
             f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search",
-            params={"max_results": 1}, headers=headers, auth=auth, timeout=5,
+            params={"max_results": 1},
+            headers=headers,
+            auth=auth,
+            timeout=5,
         )
     except requests.RequestException as error:
-        raise SpecError(f"tracking.mlflow_uri: cannot reach the MLflow server at {where}: {type(error).__name__}") from None
+        raise SpecError(
+            f"tracking.mlflow_uri: cannot reach the MLflow server at {where}: {type(error).__name__}"
+        ) from None
     if response.status_code in (401, 403):
-        raise SpecError(f"tracking.mlflow_uri: the MLflow server at {where} refused the credentials (HTTP {response.status_code})")
+        raise SpecError(
+            f"tracking.mlflow_uri: the MLflow server at {where} refused the credentials (HTTP {response.status_code})"
+        )
     if response.status_code != 200:
-        raise SpecError(f"tracking.mlflow_uri: the MLflow server at {where} answered HTTP {response.status_code}")
+        raise SpecError(
+            f"tracking.mlflow_uri: the MLflow server at {where} answered HTTP {response.status_code}"
+        )
 
 
 def check_artifacts(root: str | None) -> None:

@@ -45,27 +45,52 @@ class RefitSummary:
 
 def evaluation_target(spec: TuneSpec, prepared: PreparedData) -> EvaluationTarget:
     return EvaluationTarget(
-        column=spec.data.target, drop=tuple(spec.data.drop), metrics=tuple(spec.objective.metrics),
-        n_classes=prepared.facts.n_classes, positive_class=prepared.facts.positive_class,
+        column=spec.data.target,
+        drop=tuple(spec.data.drop),
+        metrics=tuple(spec.objective.metrics),
+        n_classes=prepared.facts.n_classes,
+        positive_class=prepared.facts.positive_class,
     )
 
 
-def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str) -> RefitSummary:
+def refit_and_register(
+    spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str
+) -> RefitSummary:
     tracker = make_tracker(spec)
     params = {**spec.model.params, **search.best_params}
     replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
-    refit_params = {**params, "best_trial_number": search.best_number, **replayed}  # what the refit run records
+    refit_params = {
+        **params,
+        "best_trial_number": search.best_number,
+        **replayed,
+    }  # what the refit run records
     registered = spec.tracking.registered_model or spec.study_name
-    study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)  # the summary's link, either way
-    cv_metrics = {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
+    study_page = run_url(
+        tracker.tracking_uri, tracker.experiment_id, parent_run_id
+    )  # the summary's link, either way
+    cv_metrics = {
+        f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)
+    }
 
-    def summary(refit_run_id: str, version: Any, test_metrics: dict[str, float], reused: bool) -> RefitSummary:
+    def summary(
+        refit_run_id: str, version: Any, test_metrics: dict[str, float], reused: bool
+    ) -> RefitSummary:
         return RefitSummary(
-            study=spec.study_name, run_url=study_page, parent_run_id=parent_run_id, best_trial=search.best_number,
-            best_params=search.best_params, cv=cv_metrics, test=test_metrics, refit_run_id=refit_run_id, refit_reused=reused,
-            registered_model=registered, model_version=None if version is None else str(version),
-            trials_this_run=search.summary.ran_this_time, failed_this_run=search.summary.n_failed,
-            pruned_this_run=search.summary.n_pruned, search_seconds=search.summary.wall_seconds,
+            study=spec.study_name,
+            run_url=study_page,
+            parent_run_id=parent_run_id,
+            best_trial=search.best_number,
+            best_params=search.best_params,
+            cv=cv_metrics,
+            test=test_metrics,
+            refit_run_id=refit_run_id,
+            refit_reused=reused,
+            registered_model=registered,
+            model_version=None if version is None else str(version),
+            trials_this_run=search.summary.ran_this_time,
+            failed_this_run=search.summary.n_failed,
+            pruned_this_run=search.summary.n_pruned,
+            search_seconds=search.summary.wall_seconds,
             worker_startup_seconds=search.summary.startup_seconds,
         )
 
@@ -80,7 +105,13 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         )
         reused = find_reusable_refit(tracker.client, parent_run_id, wanted)
         if reused is not None:
-            log.debug("study %s: no new trials since refit run %s; keeping %s version %s", spec.study_name, reused.run_id, registered, reused.version)
+            log.debug(
+                "study %s: no new trials since refit run %s; keeping %s version %s",
+                spec.study_name,
+                reused.run_id,
+                registered,
+                reused.version,
+            )
             tracker.end_run(parent_run_id)
             return summary(reused.run_id, reused.version, reused.test_metrics, reused=True)
     outcome = refit_and_evaluate(
@@ -91,18 +122,29 @@ def refit_and_register(spec: TuneSpec, prepared: PreparedData, search: SearchOut
         train_uri=prepared.train_uri,
         test_uri=prepared.test_uri,
         target=evaluation_target(spec, prepared),
-        schedule=[step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule] if search.schedule else None,
+        schedule=[
+            step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule
+        ]
+        if search.schedule
+        else None,
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
     tracker.log_params(run_id, refit_params)
-    if search.schedule:  # what the refit trained, round by round: the reproduction recipe for this model
+    if (
+        search.schedule
+    ):  # what the refit trained, round by round: the reproduction recipe for this model
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
     tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})
     info = tracker.log_model(run_id, outcome.model, outcome.input_example, registered)
     tracker.end_run(run_id)
-    tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, "best_trial_number": search.best_number})
+    best = {} if search.best_number is None else {"best_trial_number": float(search.best_number)}
+    tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, **best})
     tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
-    write_record(tracker.client, parent_run_id)  # before the run ends: a finished study always has its record
+    write_record(
+        tracker.client, parent_run_id
+    )  # before the run ends: a finished study always has its record
     tracker.end_run(parent_run_id)
-    return summary(run_id, getattr(info, "registered_model_version", None), test_metrics, reused=False)
+    return summary(
+        run_id, getattr(info, "registered_model_version", None), test_metrics, reused=False
+    )

@@ -8,9 +8,24 @@ import logging
 import optuna
 
 from kubetune.components.execution import Executor, TrialsSummary
-from kubetune.components.pipeline.search_strategy import SearchContext, SearchStrategy, make_request_factory
-from kubetune.components.pipeline.warm_start import enqueue_warm_start, narrowed_space_of, warm_trials_of
-from kubetune.components.search import effective_trials, open_study, sampler_for, space_fingerprint, unstated_settings
+from kubetune.components.pipeline.search_strategy import (
+    SearchContext,
+    SearchStrategy,
+    make_request_factory,
+)
+from kubetune.components.pipeline.warm_start import (
+    enqueue_warm_start,
+    narrowed_space_of,
+    warm_trials_of,
+)
+from kubetune.components.search import (
+    SamplerChoice,
+    effective_trials,
+    open_study,
+    sampler_for,
+    space_fingerprint,
+    unstated_settings,
+)
 from kubetune.components.warmstart import cmaes_source_trials, describe_ranges, narrowed_ranges
 
 log = logging.getLogger("kubetune")
@@ -21,25 +36,52 @@ class SampledSearch(SearchStrategy):
         super().__init__(context)
         warm = context.warm
         self.space = warm.narrowed if warm and warm.narrowed else context.space
-        self.choice = None
+        self.choice: SamplerChoice | None = None
 
     def open_study(self, storage: optuna.storages.BaseStorage) -> optuna.Study:
-        spec, prepared, warm, full_space = self.spec, self.context.prepared, self.context.warm, self.context.space
-        source_trials = cmaes_source_trials(warm, self.space, spec.objective.directions[0]) if warm else []
-        n_warm = len(warm.configs) if warm else 0  # the warm trials stand in for TPE's random start-up
+        spec, prepared, warm, full_space = (
+            self.spec,
+            self.context.prepared,
+            self.context.warm,
+            self.context.space,
+        )
+        source_trials = (
+            cmaes_source_trials(warm, self.space, spec.objective.directions[0]) if warm else []
+        )
+        n_warm = (
+            len(warm.configs) if warm else 0
+        )  # the warm trials stand in for TPE's random start-up
         choice, sampler = sampler_for(spec, self.space, source_trials, n_warm)
         # the fingerprint is the spec's space: a resume is judged on what the user wrote, not on the box
-        study, resumed = open_study(spec.study_name, storage, sampler, spec.objective.directions, space_fingerprint(full_space), prepared.fingerprint)
+        study, resumed = open_study(
+            spec.study_name,
+            storage,
+            sampler,
+            spec.objective.directions,
+            space_fingerprint(full_space),
+            prepared.fingerprint,
+        )
         if resumed:
-            log.info("resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials))
-            n_warm = warm_trials_of(study)  # the sampler the study began with: same start-up and random turns
-            self.space = narrowed_space_of(study) or full_space  # the box it began with, not one from today's history
+            log.info(
+                "resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials)
+            )
+            n_warm = warm_trials_of(
+                study
+            )  # the sampler the study began with: same start-up and random turns
+            self.space = (
+                narrowed_space_of(study) or full_space
+            )  # the box it began with, not one from today's history
             if self.space is not full_space:
-                log.info("searching the narrowed space the study began with: %s", describe_ranges(narrowed_ranges(full_space, self.space)))
+                log.info(
+                    "searching the narrowed space the study began with: %s",
+                    describe_ranges(narrowed_ranges(full_space, self.space)),
+                )
             choice, study.sampler = sampler_for(spec, self.space, source_trials, n_warm)
         elif warm is not None:
             enqueue_warm_start(study, warm)
-        if not resumed and (tags := unstated_settings(choice.name, n_warm)):  # what the spec does not show
+        if not resumed and (
+            tags := unstated_settings(choice.name, n_warm)
+        ):  # what the spec does not show
             self.context.tracker.set_tags(self.context.parent_run_id, tags)
         self.choice = choice
         return study

@@ -10,12 +10,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kubetune.components.core import FAILURE_REASON
-from kubetune.components.execution import ClusterProblem, Executor, KubernetesExecutor, LocalExecutor, TrialsSummary, open_storage, read_published, storage_url
-from kubetune.components.pipeline.population_search import PopulationSearch
+from kubetune.components.core import FAILURE_REASON, TrialResult
+from kubetune.components.execution import (
+    ClusterProblem,
+    Executor,
+    KubernetesExecutor,
+    LocalExecutor,
+    TrialsSummary,
+    open_storage,
+    read_published,
+    storage_url,
+)
 from kubetune.components.pipeline.data_preparation import PreparedData
+from kubetune.components.pipeline.population_search import PopulationSearch
 from kubetune.components.pipeline.sampled_search import SampledSearch
-from kubetune.components.pipeline.search_strategy import SearchContext, SearchOutcome, SearchStrategy
+from kubetune.components.pipeline.search_strategy import (
+    SearchContext,
+    SearchOutcome,
+    SearchStrategy,
+)
 from kubetune.components.pipeline.study_run import make_tracker
 from kubetune.components.search import Space
 from kubetune.components.spec import TuneSpec
@@ -26,11 +39,22 @@ log = logging.getLogger("kubetune")
 
 
 def run_search(
-    spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, progress: bool, warm: WarmStartPlan | None = None
+    spec: TuneSpec,
+    prepared: PreparedData,
+    space: Space,
+    parent_run_id: str,
+    progress: bool,
+    warm: WarmStartPlan | None = None,
 ) -> SearchOutcome:
-    context = SearchContext(spec, prepared, space, warm, make_tracker(spec), parent_run_id, progress)
-    strategy: SearchStrategy = PopulationSearch(context) if spec.search.strategy == "pbt" else SampledSearch(context)
-    storage = open_storage(storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period)
+    context = SearchContext(
+        spec, prepared, space, warm, make_tracker(spec), parent_run_id, progress
+    )
+    strategy: SearchStrategy = (
+        PopulationSearch(context) if spec.search.strategy == "pbt" else SampledSearch(context)
+    )
+    storage = open_storage(
+        storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period
+    )
     executor = make_executor(spec, storage).start()  # local workers import while the study opens
     try:
         study = strategy.open_study(storage)
@@ -38,7 +62,13 @@ def run_search(
         try:
             summary = strategy.run(study, executor)
         except ClusterProblem as problem:
-            return failed_search(context.tracker, parent_run_id, f"the study stopped early: {problem}", TrialsSummary(), len(study.trials))
+            return failed_search(
+                context.tracker,
+                parent_run_id,
+                f"the study stopped early: {problem}",
+                TrialsSummary(),
+                len(study.trials),
+            )
         summary.startup_seconds = startup_seconds
     finally:
         executor.close()
@@ -53,14 +83,26 @@ def make_executor(spec: TuneSpec, storage: Any) -> Executor:
     if spec.executor.kind == "local":
         return LocalExecutor(spec.search.parallelism, spec.search.trial_timeout)
 
-    def read_result(number: int) -> Any:  # the study exists by the time any pod has finished
+    def read_result(
+        number: int,
+    ) -> TrialResult | None:  # the study exists by the time any pod has finished
         study_id = storage.get_study_id_from_name(spec.study_name)
-        return read_published(storage, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+        return read_published(
+            storage, storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        )
 
-    return KubernetesExecutor(spec.executor.kubernetes, spec.study_name, spec.search.parallelism, read_result, spec.search.trial_timeout)
+    return KubernetesExecutor(
+        spec.executor.kubernetes,
+        spec.study_name,
+        spec.search.parallelism,
+        read_result,
+        spec.search.trial_timeout,
+    )
 
 
-def failed_search(tracker: Tracker, parent_run_id: str, failure: str, summary: TrialsSummary, n_trials: int) -> SearchOutcome:
+def failed_search(
+    tracker: Tracker, parent_run_id: str, failure: str, summary: TrialsSummary, n_trials: int
+) -> SearchOutcome:
     """No configuration to refit: the parent run ends FAILED with the reason, and the flow fails with it."""
     tracker.set_tags(parent_run_id, {FAILURE_REASON: failure})
     tracker.end_run(parent_run_id, status="FAILED")

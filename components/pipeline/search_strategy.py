@@ -15,8 +15,20 @@ from typing import Any
 
 import optuna
 
-from kubetune.components.core import FAILURE_REASON, PARETO_SIZE_TAG, SELECTED_TRIAL_TAG, SELECTION_TAG, TrialRequest
-from kubetune.components.execution import Executor, RequestFactory, StudyController, TrialsSummary, storage_url
+from kubetune.components.core import (
+    FAILURE_REASON,
+    PARETO_SIZE_TAG,
+    SELECTED_TRIAL_TAG,
+    SELECTION_TAG,
+    TrialRequest,
+)
+from kubetune.components.execution import (
+    Executor,
+    RequestFactory,
+    StudyController,
+    TrialsSummary,
+    storage_url,
+)
 from kubetune.components.models import get_family
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.search import Space, best_trial, front_rows, resolve_pruner, select
@@ -35,7 +47,9 @@ class SearchOutcome:
     summary: TrialsSummary
     n_trials_total: int
     failure: str | None = None
-    schedule: list[dict[str, Any]] | None = None  # population-based training: the rounds the refit replays
+    schedule: list[dict[str, Any]] | None = (
+        None  # population-based training: the rounds the refit replays
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,9 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space) -
     """Requests differ only by trial; everything else (data, metrics, storage for heartbeats, the
     pruner's resolved settings) is shared."""
     family = get_family(spec.model.family)
-    pruner = resolve_pruner(spec.search.pruner, family.fidelity, space, spec.model.params, spec.validation.folds)
+    pruner = resolve_pruner(
+        spec.search.pruner, family.fidelity, space, spec.model.params, spec.validation.folds
+    )
     template = TrialRequest(
         study_name=spec.study_name,
         trial_number=-1,
@@ -80,7 +96,9 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space) -
     )
 
     def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
-        return template.model_copy(update={"trial_number": number, "trial_id": trial_id, "params": params})
+        return template.model_copy(
+            update={"trial_number": number, "trial_id": trial_id, "params": params}
+        )
 
     return make_request
 
@@ -106,38 +124,73 @@ class SearchStrategy(ABC):
         complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
         if not complete:
             first = summary.first_error or next(
-                (t.user_attrs.get(FAILURE_REASON) for t in study.trials if t.user_attrs.get(FAILURE_REASON)), "no trial finished"
+                (
+                    t.user_attrs.get(FAILURE_REASON)
+                    for t in study.trials
+                    if t.user_attrs.get(FAILURE_REASON)
+                ),
+                "no trial finished",
             )
             failure = f"all {len(study.trials)} trials failed; first error: {first}"
-            if not summary.ran_this_time:  # a re-run after fixing the cause resumes a study whose budget is spent
+            if (
+                not summary.ran_this_time
+            ):  # a re-run after fixing the cause resumes a study whose budget is spent
                 failure += " (all recorded by an earlier run: the study's budget is spent, so nothing ran now; --study-name NEW starts afresh)"
             return failure
         if len(self.spec.objective.metrics) > 1:
             return self._select_from_front(study, summary)
         trial = best_trial(study)
-        return SearchOutcome(trial.number, dict(trial.params), list(trial.values), summary, len(study.trials))
-
-    def controller(self, study: optuna.Study, executor: Executor, space: Space, make_request: RequestFactory, n_trials: int) -> StudyController:
-        spec = self.spec
-        return StudyController(
-            study, space, executor, self.context.tracker, self.context.parent_run_id, make_request, spec.objective.metrics,
-            n_trials=n_trials, timeout=spec.search.timeout, progress=self.context.progress, max_retries=spec.search.max_retries,
+        return SearchOutcome(
+            trial.number, dict(trial.params), list(trial.values), summary, len(study.trials)
         )
 
-    def _select_from_front(self, study: optuna.Study, summary: TrialsSummary) -> SearchOutcome | str:
+    def controller(
+        self,
+        study: optuna.Study,
+        executor: Executor,
+        space: Space,
+        make_request: RequestFactory,
+        n_trials: int,
+    ) -> StudyController:
+        spec = self.spec
+        return StudyController(
+            study,
+            space,
+            executor,
+            self.context.tracker,
+            self.context.parent_run_id,
+            make_request,
+            spec.objective.metrics,
+            n_trials=n_trials,
+            timeout=spec.search.timeout,
+            progress=self.context.progress,
+            max_retries=spec.search.max_retries,
+        )
+
+    def _select_from_front(
+        self, study: optuna.Study, summary: TrialsSummary
+    ) -> SearchOutcome | str:
         spec, tracker, parent = self.spec, self.context.tracker, self.context.parent_run_id
         metrics = spec.objective.metrics
         best_trials = {t.number: t for t in study.best_trials}
         front = front_rows(list(best_trials.values()), metrics)
-        everything = front_rows([t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"], metrics)
+        everything = front_rows(
+            [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"], metrics
+        )
         selection = select(front, metrics, spec.objective.directions, spec.objective.select)
         chosen = selection.row["trial"] if selection.row else None
         tracker.log_table(parent, front, "pareto_front.json")
-        tracker.log_image(parent, pareto_png(everything, front, metrics, chosen), "pareto_front.png")
-        tracker.set_tags(parent, {PARETO_SIZE_TAG: str(len(front)), SELECTION_TAG: selection.reason})
+        tracker.log_image(
+            parent, pareto_png(everything, front, metrics, chosen), "pareto_front.png"
+        )
+        tracker.set_tags(
+            parent, {PARETO_SIZE_TAG: str(len(front)), SELECTION_TAG: selection.reason}
+        )
         log.info("Pareto front: %d trial(s); %s", len(front), selection.reason)
         if chosen is None:
             return selection.reason
         trial = best_trials[chosen]
         tracker.set_tags(parent, {SELECTED_TRIAL_TAG: str(chosen)})
-        return SearchOutcome(chosen, dict(trial.params), list(trial.values), summary, len(study.trials))
+        return SearchOutcome(
+            chosen, dict(trial.params), list(trial.values), summary, len(study.trials)
+        )

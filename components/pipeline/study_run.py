@@ -10,11 +10,23 @@ from kubetune.components.core import DATA_TAG, PIPELINE_TAG, VERSION_PREFIX, red
 from kubetune.components.data import artifact_root
 from kubetune.components.evaluation import scores_a_positive_class
 from kubetune.components.execution import storage_url
-from kubetune.components.pipeline.preflight import checked_space, identifier_notice
-from kubetune.components.pipeline.data_preparation import PreparedData, prepare_data, split_row_ids, workdir_for
+from kubetune.components.pipeline.data_preparation import (
+    PreparedData,
+    prepare_data,
+    split_row_ids,
+    workdir_for,
+)
+from kubetune.components.pipeline.preflight_checks import checked_space, identifier_notice
 from kubetune.components.search import Space, choose_sampler, to_jsonable
 from kubetune.components.spec import TuneSpec
-from kubetune.components.tracking import Tracker, all_package_versions, git_commit, package_versions, resolve_tracking_uri, safe_uri
+from kubetune.components.tracking import (
+    Tracker,
+    all_package_versions,
+    git_commit,
+    package_versions,
+    resolve_tracking_uri,
+    safe_uri,
+)
 from kubetune.components.warmstart import META_PREFIX
 
 log = logging.getLogger("kubetune")
@@ -30,13 +42,17 @@ def resolved_space(spec: TuneSpec, prepared: PreparedData) -> Space:
 
 
 def make_tracker(spec: TuneSpec) -> Tracker:
-    return Tracker(resolve_tracking_uri(spec.tracking.mlflow_uri), spec.tracking.experiment or spec.study_name)
+    return Tracker(
+        resolve_tracking_uri(spec.tracking.mlflow_uri), spec.tracking.experiment or spec.study_name
+    )
 
 
 def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tuple[str, bool]:
     """The parent run: spec, data fingerprint, git commit, seed, sampler choice, package versions."""
     tracker = make_tracker(spec)
-    choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, len(spec.objective.metrics))
+    choice = choose_sampler(
+        spec.search.sampler, space, spec.search.n_trials, len(spec.objective.metrics)
+    )
     versions = package_versions()
     params = {
         "study": spec.study_name,
@@ -45,7 +61,9 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         "direction": ",".join(spec.objective.directions),
         "strategy": spec.search.strategy,
         "sampler": choice.name if spec.search.strategy == "sample" else "pbt",
-        "sampler_reason": choice.reason if spec.search.strategy == "sample" else "population-based training",
+        "sampler_reason": choice.reason
+        if spec.search.strategy == "sample"
+        else "population-based training",
         "pruner": spec.search.pruner.kind,
         "n_trials": spec.search.n_trials,
         "parallelism": spec.search.parallelism,
@@ -69,7 +87,10 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_dict(run_id, to_jsonable(space), "search_space.json")
         tracker.log_dict(run_id, all_package_versions(), "environment/packages.json")
         tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")
-        tracker.log_metrics(run_id, {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()})
+        tracker.log_metrics(
+            run_id,
+            {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()},
+        )
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])
     notice = identifier_notice(prepared.facts.identifier_columns)
@@ -77,7 +98,17 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         log.warning("%s", notice)
     scored = [m for m in spec.objective.metrics if scores_a_positive_class(m)]
     chosen = prepared.facts.positive_class
-    if scored and spec.objective.positive_class is None and chosen is not None and chosen is not True and chosen != 1:
-        log.info("%s score%s the class %r, the later label in sort order (objective.positive_class chooses another)",
-                 ", ".join(scored), "s" if len(scored) == 1 else "", chosen)
+    if (
+        scored
+        and spec.objective.positive_class is None
+        and chosen is not None
+        and chosen is not True
+        and chosen != 1
+    ):
+        log.info(
+            "%s score%s the class %r, the later label in sort order (objective.positive_class chooses another)",
+            ", ".join(scored),
+            "s" if len(scored) == 1 else "",
+            chosen,
+        )
     return run_id, resumed

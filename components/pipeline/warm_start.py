@@ -24,17 +24,31 @@ from kubetune.components.pipeline.study_run import make_tracker
 from kubetune.components.search import Space, to_jsonable
 from kubetune.components.spec import ParamSpec, TuneSpec
 from kubetune.components.tracking import Tracker
-from kubetune.components.warmstart import CurrentStudy, PastStudy, WarmConfig, WarmStartPlan, describe_ranges, plan_warm_start, read_history
+from kubetune.components.warmstart import (
+    CurrentStudy,
+    PastStudy,
+    WarmConfig,
+    WarmStartPlan,
+    describe_ranges,
+    plan_warm_start,
+    read_history,
+)
 
 log = logging.getLogger("kubetune")
 
 
-def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, resumed: bool) -> WarmStartPlan:
+def warm_start_plan(
+    spec: TuneSpec, prepared: PreparedData, space: Space, parent_run_id: str, resumed: bool
+) -> WarmStartPlan:
     """Past configurations to run first, read from the MLflow store; logged to the parent run as tags
     and ``warm_start.json``. A resumed study already has its first trials."""
     settings = spec.warm_start
     if resumed:
-        return WarmStartPlan(settings.mode, "resumed", message="study resumed; its warm start was planned when it began")
+        return WarmStartPlan(
+            settings.mode,
+            "resumed",
+            message="study resumed; its warm start was planned when it began",
+        )
     tracker = make_tracker(spec)
     current = CurrentStudy(
         study=spec.study_name,
@@ -58,9 +72,18 @@ def warm_start_plan(spec: TuneSpec, prepared: PreparedData, space: Space, parent
         narrow_space=settings.narrow_space,
     )
     log.info("%s", plan.message)
-    tracker.set_tags(parent_run_id, {WARM_MODE_TAG: plan.mode, WARM_USED_TAG: plan.used, WARM_N_CONFIGS_TAG: str(len(plan.configs))})
+    tracker.set_tags(
+        parent_run_id,
+        {
+            WARM_MODE_TAG: plan.mode,
+            WARM_USED_TAG: plan.used,
+            WARM_N_CONFIGS_TAG: str(len(plan.configs)),
+        },
+    )
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
-    if plan.narrowed is not None:  # beside search_space.json: the space the trials are actually drawn from
+    if (
+        plan.narrowed is not None
+    ):  # beside search_space.json: the space the trials are actually drawn from
         tracker.log_dict(parent_run_id, to_jsonable(plan.narrowed), "search_space_narrowed.json")
         tracker.set_tags(parent_run_id, {WARM_NARROWED_TAG: describe_ranges(plan.box)})
     return plan
@@ -93,7 +116,11 @@ def record_narrowed_space(study: Any, plan: WarmStartPlan) -> None:
 def narrowed_space_of(study: Any) -> Space | None:
     """The box a study began with (``warm_start.narrow_space``), so that a resume searches the same space."""
     raw = study.user_attrs.get(NARROWED_SPACE_ATTR)
-    return None if raw is None else {name: ParamSpec.model_validate(param) for name, param in raw.items()}
+    return (
+        None
+        if raw is None
+        else {name: ParamSpec.model_validate(param) for name, param in raw.items()}
+    )
 
 
 def warm_trials_of(study: Any) -> int:
@@ -103,7 +130,11 @@ def warm_trials_of(study: Any) -> int:
 
 def warm_provenance(config: WarmConfig) -> dict[str, str]:
     """The user attrs (MLflow tags on the trial's run) naming the past run a warm-start trial came from."""
-    return {WARM_SOURCE_RUN: config.source_run_id, WARM_SOURCE_STUDY: config.source_study, WARM_KIND: config.kind}
+    return {
+        WARM_SOURCE_RUN: config.source_run_id,
+        WARM_SOURCE_STUDY: config.source_study,
+        WARM_KIND: config.kind,
+    }
 
 
 def warm_start_limit(spec: TuneSpec) -> int:

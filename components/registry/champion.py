@@ -7,11 +7,20 @@ import logging
 import re
 from typing import Any
 
+from kubetune.components.core import (
+    PROMOTION_ALIAS_TAG,
+    PROMOTION_CHALLENGER_TAG,
+    PROMOTION_CHAMPION_TAG,
+    PROMOTION_DECISION_TAG,
+    PROMOTION_REASON_TAG,
+    EvaluationTarget,
+    SpecError,
+    error_reason,
+)
 from kubetune.components.data import read_frame
-from kubetune.components.core import PROMOTION_ALIAS_TAG, PROMOTION_CHALLENGER_TAG, PROMOTION_CHAMPION_TAG, PROMOTION_DECISION_TAG, PROMOTION_REASON_TAG, SpecError
 from kubetune.components.evaluation import score_holdout
+from kubetune.components.registry.legacy_modules import legacy_module_aliases
 from kubetune.components.registry.promotion import PromotionDecision, margin_problem
-from kubetune.components.core import EvaluationTarget, error_reason
 
 log = logging.getLogger("kubetune")
 
@@ -21,7 +30,9 @@ _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 
 def check_alias(alias: str) -> str:
     if not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise SpecError(f"--alias: '{alias}' is not a usable registry alias (letters, digits, '_' or '-'; not 'latest' or v<N>)")
+        raise SpecError(
+            f"--alias: '{alias}' is not a usable registry alias (letters, digits, '_' or '-'; not 'latest' or v<N>)"
+        )
     return alias
 
 
@@ -55,7 +66,10 @@ def score_version(
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
-        model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+        with (
+            legacy_module_aliases()
+        ):  # a champion registered by kubetune 0.1 pickled 'components.models.*'
+            model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
         return score_holdout(model, read_frame(test_uri), target), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
         return None, error_reason(error)
@@ -65,12 +79,22 @@ def move_alias(client: Any, model_name: str, alias: str, version: str) -> None:
     client.set_registered_model_alias(model_name, alias, version)
 
 
-def promotion_record(decision: PromotionDecision, model_name: str, alias: str, challenger: str, champion: str | None) -> dict[str, Any]:
+def promotion_record(
+    decision: PromotionDecision, model_name: str, alias: str, challenger: str, champion: str | None
+) -> dict[str, Any]:
     """What the challenge decided, as logged (promotion.json) and returned to the caller."""
-    return {**decision.as_json(), "model": model_name, "alias": alias, "challenger_version": challenger, "champion_version": champion}
+    return {
+        **decision.as_json(),
+        "model": model_name,
+        "alias": alias,
+        "challenger_version": challenger,
+        "champion_version": champion,
+    }
 
 
-def record_decision(tracker: Any, parent_run_id: str, decision: PromotionDecision, record: dict[str, Any]) -> None:
+def record_decision(
+    tracker: Any, parent_run_id: str, decision: PromotionDecision, record: dict[str, Any]
+) -> None:
     """Both scores and the decision on the study's parent run (metrics, tags, promotion.json) and on the
     challenger's model version, so the registry page alone tells why the alias did or did not move."""
     metrics = {f"promotion.challenger_test_{decision.metric}": decision.challenger_score}
@@ -89,5 +113,9 @@ def record_decision(tracker: Any, parent_run_id: str, decision: PromotionDecisio
     )
     tracker.log_dict(parent_run_id, record, "promotion.json")
     client = tracker.client
-    client.set_model_version_tag(record["model"], record["challenger_version"], PROMOTION_DECISION_TAG, decision.verdict)
-    client.set_model_version_tag(record["model"], record["challenger_version"], PROMOTION_REASON_TAG, decision.reason[:500])
+    client.set_model_version_tag(
+        record["model"], record["challenger_version"], PROMOTION_DECISION_TAG, decision.verdict
+    )
+    client.set_model_version_tag(
+        record["model"], record["challenger_version"], PROMOTION_REASON_TAG, decision.reason[:500]
+    )

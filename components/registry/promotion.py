@@ -26,7 +26,11 @@ class PromotionDecision:
     @property
     def improvement(self) -> float | None:
         """How much better the challenger scored (positive = better), in the metric's better direction."""
-        return None if self.champion_score is None else _better_by(self.direction, self.challenger_score, self.champion_score)
+        return (
+            None
+            if self.champion_score is None
+            else _better_by(self.direction, self.challenger_score, self.champion_score)
+        )
 
     @property
     def verdict(self) -> str:
@@ -42,7 +46,9 @@ def _better_by(direction: str, challenger: float, champion: float) -> float:
 
 def margin_problem(margin: float) -> str | None:
     """What is wrong with a margin, or None; the CLI and the flow both check it before any work."""
-    return None if margin >= 0 else f"must be >= 0 (the metric's units), got {margin}"  # `>=` is False for nan too
+    return (
+        None if margin >= 0 else f"must be >= 0 (the metric's units), got {margin}"
+    )  # `>=` is False for nan too
 
 
 def decide_promotion(
@@ -61,19 +67,37 @@ def decide_promotion(
     problem = margin_problem(margin)
     if problem:
         raise ValueError(f"margin {problem}")
-    common = dict(metric=metric, direction=direction, challenger_score=challenger_score, champion_score=champion_score, margin=margin)
+
+    def decision(
+        promote: bool, reason: str, champion: float | None = champion_score
+    ) -> PromotionDecision:
+        return PromotionDecision(
+            promote, reason, metric, direction, challenger_score, champion, margin
+        )
+
     if already_champion:
-        reason = "the challenger already holds the alias: nothing new was trained"
-        return PromotionDecision(promote=False, reason=reason, **{**common, "champion_score": challenger_score})
+        return decision(
+            False,
+            "the challenger already holds the alias: nothing new was trained",
+            champion=challenger_score,
+        )
     if champion_score is None:
-        reason = f"the champion could not be scored on the new test set ({champion_problem})" if champion_problem else "no champion yet"
-        return PromotionDecision(promote=True, reason=reason, **common)
+        reason = (
+            f"the champion could not be scored on the new test set ({champion_problem})"
+            if champion_problem
+            else "no champion yet"
+        )
+        return decision(True, reason)
     improvement = _better_by(direction, challenger_score, champion_score)
     if improvement > margin + _FLOAT_SLACK:  # 0.91 - 0.90 is 0.0100000000000001 in binary
-        reason = f"challenger {metric} {challenger_score:.4f} beats champion {champion_score:.4f} by {improvement:.4f} > margin {margin}"
-        return PromotionDecision(promote=True, reason=reason, **common)
-    reason = f"challenger {metric} {challenger_score:.4f} vs champion {champion_score:.4f}: improvement {improvement:.4f} <= margin {margin}"
-    return PromotionDecision(promote=False, reason=reason, **common)
+        return decision(
+            True,
+            f"challenger {metric} {challenger_score:.4f} beats champion {champion_score:.4f} by {improvement:.4f} > margin {margin}",
+        )
+    return decision(
+        False,
+        f"challenger {metric} {challenger_score:.4f} vs champion {champion_score:.4f}: improvement {improvement:.4f} <= margin {margin}",
+    )
 
 
 def retrain_study_name(base: str, data_fingerprint: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from kubetune.components.core import DATA_TAG, REFIT_TAG, REGISTERED_TAG
 
+from kubetune.components.core import DATA_TAG, REFIT_TAG, REGISTERED_TAG
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class WantedRefit:
 class ReusedRefit:
     run_id: str
     version: str
-    test_metrics: dict[str, float]  # the refit's held-out scores (its CV scores are the study's best trial's)
+    test_metrics: dict[
+        str, float
+    ]  # the refit's held-out scores (its CV scores are the study's best trial's)
 
 
 def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
@@ -45,7 +47,10 @@ def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
         and recorded.get("n_test") == wanted.n_test
         and refit.info.status == "FINISHED"
         and refit.data.params == wanted.params
-        and all(f"test_{metric}" in refit.data.metrics and f"cv_{metric}" in refit.data.metrics for metric in wanted.metrics)
+        and all(
+            f"test_{metric}" in refit.data.metrics and f"cv_{metric}" in refit.data.metrics
+            for metric in wanted.metrics
+        )
     )
 
 
@@ -58,7 +63,9 @@ def find_reusable_refit(client: Any, parent_run_id: str, wanted: WantedRefit) ->
     refit = client.get_run(refit_id)
     if not matches(wanted, parent, refit):
         return None
-    versions = client.search_model_versions(f"name = '{wanted.registered_model}' and run_id = '{refit_id}'")
+    versions = client.search_model_versions(
+        f"name = '{wanted.registered_model}' and run_id = '{refit_id}'"
+    )
     if not versions:  # the version was deleted from the registry: make a new one
         return None
     metrics = refit.data.metrics

@@ -41,13 +41,23 @@ class InterleavedSampler(BaseSampler):
     def _random(self, trial: FrozenTrial) -> bool:
         return is_random_turn(trial.number, self.start, self.every)
 
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
         return {} if self._random(trial) else self.model.infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
         return {} if self._random(trial) else self.model.sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
         sampler = self.explorer if self._random(trial) else self.model
         return sampler.sample_independent(study, trial, param_name, param_distribution)
 
@@ -55,7 +65,13 @@ class InterleavedSampler(BaseSampler):
         self.model.before_trial(study, trial)
         self.explorer.before_trial(study, trial)
 
-    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
         self.model.after_trial(study, trial, state, values)
         self.explorer.after_trial(study, trial, state, values)
 

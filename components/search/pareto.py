@@ -25,27 +25,43 @@ def front_rows(trials: list[Any], metrics: list[str]) -> list[dict[str, Any]]:
     """The Pareto-optimal trials as table rows, ordered by the first metric's trial number for stability."""
     rows = []
     for trial in sorted(trials, key=lambda t: t.number):
-        rows.append({"trial": trial.number, **dict(zip(metrics, trial.values)), **{f"param.{k}": v for k, v in trial.params.items()}})
+        rows.append(
+            {
+                "trial": trial.number,
+                **dict(zip(metrics, trial.values)),
+                **{f"param.{k}": v for k, v in trial.params.items()},
+            }
+        )
     return rows
 
 
 def within(row: dict[str, Any], rule: SelectSpec) -> bool:
     for metric, bound in rule.where.items():
         value = row[metric]
-        if (bound.min is not None and value < bound.min) or (bound.max is not None and value > bound.max):
+        if (bound.min is not None and value < bound.min) or (
+            bound.max is not None and value > bound.max
+        ):
             return False
     return True
 
 
-def select(rows: list[dict[str, Any]], metrics: list[str], directions: list[str], rule: SelectSpec) -> Selection:
+def select(
+    rows: list[dict[str, Any]], metrics: list[str], directions: list[str], rule: SelectSpec
+) -> Selection:
     """The front trial to refit by ``rule``, or None with the reason no trial qualifies."""
     best = rule.best or metrics[0]
     sign = 1.0 if directions[metrics.index(best)] == "maximize" else -1.0
     eligible = [row for row in rows if within(row, rule)]
     if not eligible:
-        return Selection(None, f"no Pareto-optimal trial meets {describe(rule)} ({_closest(rows, rule)})")
+        return Selection(
+            None, f"no Pareto-optimal trial meets {describe(rule)} ({_closest(rows, rule)})"
+        )
     chosen = max(eligible, key=lambda row: (sign * row[best], -row["trial"]))
-    return Selection(chosen, f"best {best} among {len(eligible)} of {len(rows)} Pareto-optimal trials" + (f" with {describe(rule)}" if rule.where else ""))
+    return Selection(
+        chosen,
+        f"best {best} among {len(eligible)} of {len(rows)} Pareto-optimal trials"
+        + (f" with {describe(rule)}" if rule.where else ""),
+    )
 
 
 def describe(rule: SelectSpec) -> str:

@@ -12,14 +12,14 @@ change the weights' shapes (the family's ``structure``) are copied, never pertur
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from kubetune.components.models import get_family
-from kubetune.components.search.space import Space, is_active
-from kubetune.components.search.space import project
+from kubetune.components.search.space import Space, is_active, project
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ def member_space(spec: Any, space: Space) -> Space:
     """The space members explore: the training length is PBT's own (``interval`` epochs per round), so the
     family's fidelity parameter is left out. The study stores this space's fingerprint."""
     fidelity = getattr(get_family(spec.model.family), "fidelity", None)
-    return {name: param for name, param in space.items() if fidelity is None or name != fidelity.param}
+    return {
+        name: param for name, param in space.items() if fidelity is None or name != fidelity.param
+    }
 
 
 def _draw(param: Any, rng: np.random.Generator) -> Any:
@@ -62,13 +64,20 @@ def _draw(param: Any, rng: np.random.Generator) -> Any:
     return project({"x": value}, {"x": param.model_copy(update={"when": None})})["x"]
 
 
-def first_generation(space: Space, population: int, rng: np.random.Generator, starts: Sequence[dict[str, Any]] = ()) -> list[MemberRound]:
+def first_generation(
+    space: Space, population: int, rng: np.random.Generator, starts: Sequence[dict[str, Any]] = ()
+) -> list[MemberRound]:
     """The population's first settings: member i < len(starts) begins from ``starts[i]`` (warm-start
     configurations, projected into the members' space, anything they lack drawn at random), the rest
     from random draws -- so past studies' best settings enter the population without taking it over."""
     if len(starts) > population:
-        raise ValueError(f"{len(starts)} warm-start configurations for a population of {population}")
-    return [MemberRound(member, 0, complete(starts[member] if member < len(starts) else {}, space, rng)) for member in range(population)]
+        raise ValueError(
+            f"{len(starts)} warm-start configurations for a population of {population}"
+        )
+    return [
+        MemberRound(member, 0, complete(starts[member] if member < len(starts) else {}, space, rng))
+        for member in range(population)
+    ]
 
 
 def complete(params: dict[str, Any], space: Space, rng: np.random.Generator) -> dict[str, Any]:
@@ -85,7 +94,10 @@ def complete(params: dict[str, Any], space: Space, rng: np.random.Generator) -> 
 def rank(results: list[RoundResult], direction: str) -> list[RoundResult]:
     """Best first; a failed round ranks last (its member will copy a working one)."""
     sign = -1.0 if direction == "maximize" else 1.0
-    return sorted(results, key=lambda r: (r.value is None, sign * (r.value if r.value is not None else 0.0), r.member))
+    return sorted(
+        results,
+        key=lambda r: (r.value is None, sign * (r.value if r.value is not None else 0.0), r.member),
+    )
 
 
 def next_generation(
@@ -109,11 +121,26 @@ def next_generation(
         if result.member in bottom and result.member not in {t.member for t in top}:
             parent = top[int(rng.integers(len(top)))]
             params = explore(parent.params, space, structure, rng, perturb, resample_probability)
-            rounds.append(MemberRound(result.member, generation, params, parent.member, parent.trial_number, exploited=True))
-        elif result.value is None:  # failed but not replaceable (nobody succeeded): start again from scratch
+            rounds.append(
+                MemberRound(
+                    result.member,
+                    generation,
+                    params,
+                    parent.member,
+                    parent.trial_number,
+                    exploited=True,
+                )
+            )
+        elif (
+            result.value is None
+        ):  # failed but not replaceable (nobody succeeded): start again from scratch
             rounds.append(MemberRound(result.member, generation, result.params))
         else:
-            rounds.append(MemberRound(result.member, generation, result.params, result.member, result.trial_number))
+            rounds.append(
+                MemberRound(
+                    result.member, generation, result.params, result.member, result.trial_number
+                )
+            )
     return rounds
 
 
@@ -133,7 +160,7 @@ def explore(
         if rng.random() < resample_probability:
             explored[name] = _draw(param, rng)
         elif param.type == "categorical":
-            explored[name] = _neighbour(param.choices, params[name], rng)
+            explored[name] = _neighbour(param.options, params[name], rng)
         else:
             explored[name] = float(params[name]) * float(perturb[int(rng.integers(len(perturb)))])
     return project(explored, space)
@@ -141,13 +168,21 @@ def explore(
 
 def _neighbour(choices: list[Any], value: Any, rng: np.random.Generator) -> Any:
     """Ordered numeric choices (batch sizes) step to an adjacent one; other categories stay."""
-    if value not in choices or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+    if value not in choices or not all(
+        isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices
+    ):
         return value
     index = choices.index(value) + int(rng.choice([-1, 1]))
     return choices[min(max(index, 0), len(choices) - 1)]
 
 
-def replay_schedule(lineage: Sequence[dict[str, Any]], member: int, generations: int, interval: int, seed: int | None) -> list[dict[str, Any]]:
+def replay_schedule(
+    lineage: Sequence[dict[str, Any]],
+    member: int,
+    generations: int,
+    interval: int,
+    seed: int | None,
+) -> list[dict[str, Any]]:
     """The rounds that trained ``member``'s final weights, first to last, as the refit replays them.
 
     PBT's answer is a schedule, not one configuration: the settings changed between rounds and a
@@ -165,8 +200,13 @@ def replay_schedule(lineage: Sequence[dict[str, Any]], member: int, generations:
             break  # this round started from fresh weights: the schedule starts here
         current = int(round_["parent_member"])
     return [
-        {"generation": int(r["generation"]), "member": int(r["member"]), "params": dict(r["params"]), "epochs": interval,
-         "seed": round_seed(seed, int(r["generation"]), int(r["member"]))}
+        {
+            "generation": int(r["generation"]),
+            "member": int(r["member"]),
+            "params": dict(r["params"]),
+            "epochs": interval,
+            "seed": round_seed(seed, int(r["generation"]), int(r["member"])),
+        }
         for r in reversed(chain)
     ]
 
@@ -174,4 +214,3 @@ def replay_schedule(lineage: Sequence[dict[str, Any]], member: int, generations:
 def round_seed(seed: int | None, generation: int, member: int) -> int:
     """A round's batch-order seed: new batches each round, the same ones when the refit replays it."""
     return (seed or 0) + 1000 * generation + member
-

@@ -80,16 +80,26 @@ def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
     rounds: dict[int, list[MemberRound]] = {}
     for (generation, member), trial in sorted(first.items()):
         attrs = trial.user_attrs
-        params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))  # a round never started: as enqueued
+        params = dict(trial.params) or dict(
+            trial.system_attrs.get("fixed_params", {})
+        )  # a round never started: as enqueued
         parent = attrs.get(PBT_PARENT_MEMBER)
-        rounds.setdefault(generation, []).append(MemberRound(
-            member, generation, params, None if parent is None else int(parent),
-            None if attrs.get(PBT_PARENT_TRIAL) is None else int(attrs[PBT_PARENT_TRIAL]), bool(attrs.get(PBT_EXPLOITED, False)),
-        ))
+        rounds.setdefault(generation, []).append(
+            MemberRound(
+                member,
+                generation,
+                params,
+                None if parent is None else int(parent),
+                None if attrs.get(PBT_PARENT_TRIAL) is None else int(attrs[PBT_PARENT_TRIAL]),
+                bool(attrs.get(PBT_EXPLOITED, False)),
+            )
+        )
     return rounds
 
 
-def check_resume(study_name: str, study: Any, population: int, interval: int) -> dict[int, list[MemberRound]]:
+def check_resume(
+    study_name: str, study: Any, population: int, interval: int
+) -> dict[int, list[MemberRound]]:
     """The recorded rounds of a resumed PBT study, after checking that the spec keeps its population
     and its interval (epochs per round: checkpoints and lineage count epochs in it)."""
     recorded = recorded_rounds(study)
@@ -103,7 +113,9 @@ def check_resume(study_name: str, study: Any, population: int, interval: int) ->
     return recorded
 
 
-def check_population(study_name: str, recorded: dict[int, list[MemberRound]], population: int) -> None:
+def check_population(
+    study_name: str, recorded: dict[int, list[MemberRound]], population: int
+) -> None:
     """A resumed study keeps its population: its generations were planned member by member."""
     planned = max((len(rounds) for rounds in recorded.values()), default=population)
     if planned != population:
@@ -123,6 +135,8 @@ def generation_results(study: Any, generation: int) -> list[RoundResult]:
         if member not in latest or trial.number > latest[member].number:
             latest[member] = trial
     return [
-        RoundResult(member, t.number, dict(t.params), t.value if t.state == TrialState.COMPLETE else None)
+        RoundResult(
+            member, t.number, dict(t.params), t.value if t.state == TrialState.COMPLETE else None
+        )
         for member, t in sorted(latest.items())
     ]

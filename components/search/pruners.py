@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 
 def resolve_pruner(
-    spec: "PrunerSpec", fidelity: "Fidelity | None", space: dict[str, "ParamSpec"], fixed_params: dict[str, Any], folds: int
+    spec: PrunerSpec,
+    fidelity: Fidelity | None,
+    space: dict[str, ParamSpec],
+    fixed_params: dict[str, Any],
+    folds: int,
 ) -> dict[str, Any] | None:
     """Concrete pruner settings (JSON, sent with every trial request), or None when not pruning.
 
@@ -38,7 +42,12 @@ def resolve_pruner(
     return settings
 
 
-def max_steps(fidelity: "Fidelity | None", space: dict[str, "ParamSpec"], fixed_params: dict[str, Any], folds: int) -> int:
+def max_steps(
+    fidelity: Fidelity | None,
+    space: dict[str, ParamSpec],
+    fixed_params: dict[str, Any],
+    folds: int,
+) -> int:
     """The most steps a trial can report: the fidelity parameter's upper bound (or fixed value)."""
     if fidelity is None:
         return max(1, folds - 1)  # fold indices 0..folds-1

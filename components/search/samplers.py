@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from kubetune.components.core import SAMPLER_RANDOM_EVERY_TAG, SAMPLER_RANDOM_FROM_TAG, SAMPLER_STARTUP_TAG, SpecError
+from kubetune.components.core import (
+    SAMPLER_RANDOM_EVERY_TAG,
+    SAMPLER_RANDOM_FROM_TAG,
+    SAMPLER_STARTUP_TAG,
+    SpecError,
+)
 from kubetune.components.search.interleaved_sampler import InterleavedSampler
 from kubetune.components.search.space import Space, grid, grid_size, has_categorical, is_conditional
 
@@ -42,16 +47,22 @@ def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: in
         return SamplerChoice(requested, "set in the spec")
     all_categorical = all(p.type == "categorical" for p in space.values())
     if all_categorical and not is_conditional(space) and grid_size(grid(space)) <= n_trials:
-        return SamplerChoice("grid", f"the whole grid ({grid_size(grid(space))} points) fits in {n_trials} trials")
+        return SamplerChoice(
+            "grid", f"the whole grid ({grid_size(grid(space))} points) fits in {n_trials} trials"
+        )
     if n_objectives > 1:
         if n_trials >= NSGA2_MIN_TRIALS:
             return SamplerChoice("nsga2", f"{n_objectives} objectives and {n_trials} trials")
-        return SamplerChoice("tpe", f"{n_objectives} objectives with a small budget ({n_trials} trials)")
+        return SamplerChoice(
+            "tpe", f"{n_objectives} objectives with a small budget ({n_trials} trials)"
+        )
     if is_conditional(space):
         return SamplerChoice("tpe", "the space has conditional parameters")
     if not has_categorical(space) and n_trials <= GP_MAX_TRIALS:
         return SamplerChoice("gp", f"all-numeric space and {n_trials} trials")
-    return SamplerChoice("tpe", f"{'categorical parameters' if has_categorical(space) else 'large budget'}")
+    return SamplerChoice(
+        "tpe", f"{'categorical parameters' if has_categorical(space) else 'large budget'}"
+    )
 
 
 def build_sampler(
@@ -86,13 +97,21 @@ def build_sampler(
             )
         return model_after_warm_start(tpe, seed, n_warm_trials)
     if name == "gp":
-        gp = optuna.samplers.GPSampler(seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials))
+        gp = optuna.samplers.GPSampler(
+            seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials)
+        )
         return model_after_warm_start(gp, seed, n_warm_trials)
     if name == "cmaes":
         if n_objectives > 1:
-            raise SpecError("search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several")
-        with _named_in_the_spec():  # source_trials is marked experimental; its use is deliberate here
-            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False, source_trials=source_trials or None)
+            raise SpecError(
+                "search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several"
+            )
+        with (
+            _named_in_the_spec()
+        ):  # source_trials is marked experimental; its use is deliberate here
+            return optuna.samplers.CmaEsSampler(
+                seed=seed, warn_independent_sampling=False, source_trials=source_trials or None
+            )
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "nsga3":
@@ -114,7 +133,9 @@ def _named_in_the_spec() -> Iterator[None]:
         yield
 
 
-def model_after_warm_start(model: optuna.samplers.BaseSampler, seed: int | None, n_warm_trials: int) -> optuna.samplers.BaseSampler:
+def model_after_warm_start(
+    model: optuna.samplers.BaseSampler, seed: int | None, n_warm_trials: int
+) -> optuna.samplers.BaseSampler:
     """A model-based sampler as a warm-started study runs it: after the warm trials and
     ``WARM_MODEL_ONLY_TRIALS`` proposals of the model alone, every ``WARM_RANDOM_EVERY``-th trial is a
     random draw, so a study whose past points to the wrong region can still find its own optimum. A
@@ -122,7 +143,9 @@ def model_after_warm_start(model: optuna.samplers.BaseSampler, seed: int | None,
     if not n_warm_trials:
         return model
     explorer = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
-    return InterleavedSampler(model, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY)
+    return InterleavedSampler(
+        model, explorer, start=first_random_trial(n_warm_trials), every=WARM_RANDOM_EVERY
+    )
 
 
 def unstated_settings(name: str, n_warm_trials: int) -> dict[str, str]:
@@ -149,12 +172,23 @@ def startup_trials(n_warm_trials: int) -> int:
 
 
 def sampler_for(
-    spec: "TuneSpec", space: Space, source_trials: list[optuna.trial.FrozenTrial] | None = None, n_warm_trials: int = 0
+    spec: TuneSpec,
+    space: Space,
+    source_trials: list[optuna.trial.FrozenTrial] | None = None,
+    n_warm_trials: int = 0,
 ) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
     """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler."""
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
-    sampler = build_sampler(choice.name, space, spec.search.seed, n_objectives, spec.search.parallelism, source_trials, n_warm_trials)
+    sampler = build_sampler(
+        choice.name,
+        space,
+        spec.search.seed,
+        n_objectives,
+        spec.search.parallelism,
+        source_trials,
+        n_warm_trials,
+    )
     return choice, sampler
 
 

@@ -26,7 +26,7 @@ MAX_GRID_SIZE = 100_000
 def resolve_space(spec: TuneSpec, task: str, fit_rows: int | None = None) -> Space:
     """The spec's space, or the family's default one for this task.
 
-    ``fit_rows`` (kubetune.components.pipeline.preflight.smallest_fit_rows) is the fewest rows a model is fitted on. A
+    ``fit_rows`` (kubetune.components.pipeline.preflight_checks.smallest_fit_rows) is the fewest rows a model is fitted on. A
     family's parameters that cannot exceed it (its ``row_bounded``, such as k-NN's ``n_neighbors``) are
     clipped to it in the default space, and are an error in a space or fixed value the user wrote: a
     default should fit small data, a user's explicit choice should not be silently changed.
@@ -43,12 +43,21 @@ def resolve_space(spec: TuneSpec, task: str, fit_rows: int | None = None) -> Spa
     _check_row_bounds(spec, family, {}, fit_rows)
     for name in family.row_bounded:
         param = space.get(name)
-        if fit_rows is not None and param is not None and param.high > fit_rows:
-            space[name] = param.model_copy(update={"high": fit_rows, "low": min(param.low, fit_rows)})
+        if (
+            fit_rows is not None
+            and param is not None
+            and param.type != "categorical"
+            and param.bounds[1] > fit_rows
+        ):
+            space[name] = param.model_copy(
+                update={"high": fit_rows, "low": min(param.bounds[0], fit_rows)}
+            )
     try:
         check_conditions(space)
     except ValueError as error:
-        raise SpecError(f"model.family: {spec.model.family}'s default space is inconsistent: {error}") from None
+        raise SpecError(
+            f"model.family: {spec.model.family}'s default space is inconsistent: {error}"
+        ) from None
     return space
 
 
@@ -71,7 +80,14 @@ def _check_row_bounds(spec: TuneSpec, family: Any, space: Space, fit_rows: int |
 def _largest(param: ParamSpec) -> Any:
     if param.type != "categorical":
         return param.high
-    return max((c for c in param.choices or [] if _is_number(c)), default=None)
+    return max(
+        (
+            float(c)
+            for c in param.options
+            if isinstance(c, (int, float)) and not isinstance(c, bool)
+        ),
+        default=None,
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -80,16 +96,20 @@ def _is_number(value: Any) -> bool:
 
 def is_active(param: ParamSpec, chosen: dict[str, Any]) -> bool:
     """A parameter is active when every parent it names is active and took one of the listed values."""
-    return all(parent in chosen and chosen[parent] in values for parent, values in param.condition_values().items())
+    return all(
+        parent in chosen and chosen[parent] in values
+        for parent, values in param.condition_values().items()
+    )
 
 
 def distribution(param: ParamSpec) -> optuna.distributions.BaseDistribution:
     if param.type == "categorical":
-        return optuna.distributions.CategoricalDistribution(param.choices)
+        return optuna.distributions.CategoricalDistribution(param.options)
+    low, high = param.bounds
     if param.type == "int":
         step = int(param.step or 1)
-        return optuna.distributions.IntDistribution(int(param.low), int(param.high), log=param.log, step=step)
-    return optuna.distributions.FloatDistribution(param.low, param.high, log=param.log, step=param.step)
+        return optuna.distributions.IntDistribution(int(low), int(high), log=param.log, step=step)
+    return optuna.distributions.FloatDistribution(low, high, log=param.log, step=param.step)
 
 
 def suggest(trial: optuna.Trial, space: Space) -> dict[str, Any]:
@@ -103,10 +123,13 @@ def suggest(trial: optuna.Trial, space: Space) -> dict[str, Any]:
 
 def _suggest_one(trial: optuna.Trial, name: str, param: ParamSpec) -> Any:
     if param.type == "categorical":
-        return trial.suggest_categorical(name, param.choices)
+        return trial.suggest_categorical(name, param.options)
+    low, high = param.bounds
     if param.type == "int":
-        return trial.suggest_int(name, int(param.low), int(param.high), step=int(param.step or 1), log=param.log)
-    return trial.suggest_float(name, param.low, param.high, step=param.step, log=param.log)
+        return trial.suggest_int(
+            name, int(low), int(high), step=int(param.step or 1), log=param.log
+        )
+    return trial.suggest_float(name, low, high, step=param.step, log=param.log)
 
 
 def is_conditional(space: Space) -> bool:
@@ -125,16 +148,21 @@ def grid(space: Space) -> dict[str, list[Any]]:
         if param.when:
             raise SpecError(f"{where}: the grid sampler cannot search conditional parameters")
         if param.type == "categorical":
-            values[name] = list(param.choices)
+            values[name] = list(param.options)
         elif param.type == "int":
-            values[name] = list(range(int(param.low), int(param.high) + 1, int(param.step or 1)))
+            values[name] = list(
+                range(int(param.bounds[0]), int(param.bounds[1]) + 1, int(param.step or 1))
+            )
         elif param.step is None:
             raise SpecError(f"{where}: the grid sampler needs a 'step' for float parameters")
         else:
-            count = int(math.floor((param.high - param.low) / param.step + 1e-9)) + 1
-            values[name] = [round(param.low + i * param.step, 12) for i in range(count)]
+            low, high = param.bounds
+            count = int(math.floor((high - low) / param.step + 1e-9)) + 1
+            values[name] = [round(low + i * param.step, 12) for i in range(count)]
     if grid_size(values) > MAX_GRID_SIZE:
-        raise SpecError(f"model.space: the grid has {grid_size(values):,} points, more than {MAX_GRID_SIZE:,}")
+        raise SpecError(
+            f"model.space: the grid has {grid_size(values):,} points, more than {MAX_GRID_SIZE:,}"
+        )
     return values
 
 
@@ -144,12 +172,17 @@ def grid_size(values: dict[str, list[Any]]) -> int:
 
 def space_fingerprint(space: Space) -> str:
     """A short hash of the space, stored on the study so a resumed run can tell if it changed."""
-    canonical = json.dumps({k: v.model_dump(exclude_none=True) for k, v in space.items()}, sort_keys=True)
+    canonical = json.dumps(
+        {k: v.model_dump(exclude_none=True) for k, v in space.items()}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def to_jsonable(space: Space) -> dict[str, dict[str, Any]]:
-    return {name: param.model_dump(exclude_none=True, exclude_defaults=True) | {"type": param.type} for name, param in space.items()}
+    return {
+        name: param.model_dump(exclude_none=True, exclude_defaults=True) | {"type": param.type}
+        for name, param in space.items()
+    }
 
 
 def project(params: dict[str, Any], space: Space) -> dict[str, Any]:
@@ -164,7 +197,7 @@ def project(params: dict[str, Any], space: Space) -> dict[str, Any]:
             continue
         value = params[name]
         if param.type == "categorical":
-            match = [c for c in param.choices if c == value or str(c) == str(value)]
+            match = [c for c in param.options if c == value or str(c) == str(value)]
             if match:
                 projected[name] = match[0]
             continue
@@ -174,9 +207,10 @@ def project(params: dict[str, Any], space: Space) -> dict[str, Any]:
             continue
         if not math.isfinite(number):
             continue
-        number = min(max(number, param.low), param.high)
+        low, high = param.bounds
+        number = min(max(number, low), high)
         if param.step:
-            number = param.low + round((number - param.low) / param.step) * param.step
-            number = min(number, param.high)
+            number = low + round((number - low) / param.step) * param.step
+            number = min(number, high)
         projected[name] = int(round(number)) if param.type == "int" else float(number)
     return projected

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import optuna
 
-from kubetune.components.core import DATA_FINGERPRINT_ATTR, SPACE_FINGERPRINT_ATTR, StudyConflictError
-
+from kubetune.components.core import (
+    DATA_FINGERPRINT_ATTR,
+    SPACE_FINGERPRINT_ATTR,
+    StudyConflictError,
+)
 
 
 def open_study(
     name: str,
     storage: optuna.storages.BaseStorage,
     sampler: optuna.samplers.BaseSampler,
-    directions: list[str],
+    directions: Sequence[str],
     space_fingerprint: str,
     data_fingerprint: str | None = None,
 ) -> tuple[optuna.Study, bool]:
     """Returns (study, resumed). A study of the same name resumes only with the same space, directions and data."""
     if check_resumable(name, storage, directions, space_fingerprint, data_fingerprint):
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler), True
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=sampler,
+        directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
+    )
     study.set_user_attr(SPACE_FINGERPRINT_ATTR, space_fingerprint)
     if data_fingerprint is not None:
         study.set_user_attr(DATA_FINGERPRINT_ATTR, data_fingerprint)
@@ -35,7 +45,11 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
 
 
 def check_resumable(
-    name: str, storage: optuna.storages.BaseStorage, directions: list[str], space_fingerprint: str, data_fingerprint: str | None = None
+    name: str,
+    storage: optuna.storages.BaseStorage,
+    directions: Sequence[str],
+    space_fingerprint: str,
+    data_fingerprint: str | None = None,
 ) -> bool:
     """Raise StudyConflictError if ``name`` exists but cannot be resumed by this spec; True if it exists.
 
@@ -54,7 +68,9 @@ def check_resumable(
         )
     stored = study.user_attrs.get(SPACE_FINGERPRINT_ATTR)
     if stored is not None and stored != space_fingerprint:
-        raise StudyConflictError(f"study '{name}' exists with a different search space; use another --study-name")
+        raise StudyConflictError(
+            f"study '{name}' exists with a different search space; use another --study-name"
+        )
     recorded = study.user_attrs.get(DATA_FINGERPRINT_ATTR)
     if data_fingerprint is not None and recorded is not None and recorded != data_fingerprint:
         raise StudyConflictError(

@@ -61,7 +61,10 @@ def node_selector_problem(selector: dict[str, str]) -> Problem:
         if problem:
             return key, problem
         if len(value) > 63 or not _LABEL_VALUE.match(value):
-            return key, f"{value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')"
+            return (
+                key,
+                f"{value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')",
+            )
     return None
 
 
@@ -86,7 +89,7 @@ def _is_extended(resource: str) -> bool:
     return "/" in resource and not resource.startswith("kubernetes.io/")
 
 
-def resources_problem(resources: dict[str, dict[str, str | int]]) -> Problem:
+def resources_problem(resources: dict[str, dict[str, str | int | float]]) -> Problem:
     """Quantities that parse, names the API server knows, requests not above limits, whole GPUs."""
     from kubernetes.utils import parse_quantity
 
@@ -94,15 +97,25 @@ def resources_problem(resources: dict[str, dict[str, str | int]]) -> Problem:
     for kind, amounts in resources.items():
         for resource, amount in amounts.items():
             path = f"{kind}.{resource}"
-            if resource not in _STANDARD_RESOURCES and not resource.startswith("hugepages-") and "/" not in resource:
-                return path, f"unknown resource {resource!r} (cpu, memory, ephemeral-storage, or a device such as nvidia.com/gpu)"
+            if (
+                resource not in _STANDARD_RESOURCES
+                and not resource.startswith("hugepages-")
+                and "/" not in resource
+            ):
+                return (
+                    path,
+                    f"unknown resource {resource!r} (cpu, memory, ephemeral-storage, or a device such as nvidia.com/gpu)",
+                )
             name_problem = qualified_name_problem(resource) if "/" in resource else None
             if name_problem:
                 return path, name_problem
             try:
                 quantity = parse_quantity(amount)
             except (ValueError, TypeError):
-                return path, f"{amount!r} is not a Kubernetes quantity (for example 2, 500m, 8Gi, 512Mi)"
+                return (
+                    path,
+                    f"{amount!r} is not a Kubernetes quantity (for example 2, 500m, 8Gi, 512Mi)",
+                )
             if quantity < 0:
                 return path, f"{amount!r} is negative"
             if _is_extended(resource) and quantity != quantity.to_integral_value():
@@ -111,9 +124,15 @@ def resources_problem(resources: dict[str, dict[str, str | int]]) -> Problem:
     requests, limits = parsed.get("requests", {}), parsed.get("limits", {})
     for resource, requested in requests.items():
         if resource in limits and requested > limits[resource]:
-            return f"requests.{resource}", f"{resources['requests'][resource]!r} is more than the limit {resources['limits'][resource]!r}"
+            return (
+                f"requests.{resource}",
+                f"{resources['requests'][resource]!r} is more than the limit {resources['limits'][resource]!r}",
+            )
         if _is_extended(resource) and limits.get(resource) != requested:
-            return f"limits.{resource}", f"a device resource needs a limit equal to its request ({resources['requests'][resource]!r}); set it under limits"
+            return (
+                f"limits.{resource}",
+                f"a device resource needs a limit equal to its request ({resources['requests'][resource]!r}); set it under limits",
+            )
     return None
 
 
@@ -126,7 +145,9 @@ def model_problem(value: Any, type_name: str, path: str = "") -> Problem:
         if not isinstance(value, list):
             return path, "should be a list"
         for index, item in enumerate(value):
-            problem = model_problem(item, type_name[5:-1], f"{path}.{index}" if path else str(index))
+            problem = model_problem(
+                item, type_name[5:-1], f"{path}.{index}" if path else str(index)
+            )
             if problem:
                 return problem
         return None
@@ -140,8 +161,13 @@ def model_problem(value: Any, type_name: str, path: str = "") -> Problem:
                 return problem
         return None
     if type_name in _PRIMITIVES:
-        if not isinstance(value, _PRIMITIVES[type_name]) or (type_name != "bool" and isinstance(value, bool)):
-            return path, f"should be {'a string' if type_name == 'str' else 'a number' if type_name in ('int', 'float') else 'true or false'}, got {value!r}"
+        if not isinstance(value, _PRIMITIVES[type_name]) or (
+            type_name != "bool" and isinstance(value, bool)
+        ):
+            return (
+                path,
+                f"should be {'a string' if type_name == 'str' else 'a number' if type_name in ('int', 'float') else 'true or false'}, got {value!r}",
+            )
         return None
     model = getattr(kubernetes.client, type_name, None)
     if model is None:  # "object" and other free-form types
@@ -153,7 +179,11 @@ def model_problem(value: Any, type_name: str, path: str = "") -> Problem:
         where = f"{path}.{key}" if path else str(key)
         if key not in attribute_of:
             close = difflib.get_close_matches(str(key), list(attribute_of), n=1)
-            return where, "unknown field" + (f" (did you mean '{close[0]}'?)" if close else f" ({type_name[2:]} takes: {', '.join(attribute_of)})")
+            return where, "unknown field" + (
+                f" (did you mean '{close[0]}'?)"
+                if close
+                else f" ({type_name[2:]} takes: {', '.join(attribute_of)})"
+            )
         problem = model_problem(item, model.openapi_types[attribute_of[key]], where)
         if problem:
             return problem
@@ -176,5 +206,8 @@ def tolerations_problem(tolerations: list[dict[str, Any]]) -> Problem:
         if not toleration.get("key") and operator != "Exists":
             return f"{index}.operator", "a toleration without a key must use operator Exists"
         if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
-            return f"{index}.tolerationSeconds", "only a NoExecute toleration takes tolerationSeconds"
+            return (
+                f"{index}.tolerationSeconds",
+                "only a NoExecute toleration takes tolerationSeconds",
+            )
     return None

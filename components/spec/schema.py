@@ -3,7 +3,7 @@
 Every check that needs no data lives here, so a bad spec fails in milliseconds with a one-line message
 that names the field (``model.space.max_depth: low (40) is greater than high (32)``) before any data is
 loaded, any run is recorded or any trial is started. Checks that need the data (a missing target column,
-NaN targets, a metric that does not fit the inferred task) live in ``kubetune.components.pipeline.preflight``.
+NaN targets, a metric that does not fit the inferred task) live in ``kubetune.components.pipeline.preflight_checks``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kubetune.components.spec import kubernetes_settings as k8s
 from kubetune.components.core import SpecError
+from kubetune.components.data import PARQUET_SUFFIXES, source_format
 from kubetune.components.evaluation import METRICS, natural_direction
 from kubetune.components.models import family_names, is_custom_family, supports_checkpoints
-from kubetune.components.data import PARQUET_SUFFIXES, source_format
+from kubetune.components.spec import kubernetes_settings as k8s
 
 Scalar = str | int | float | bool | None
 _AT = "@field:"  # a model-level check names the sub-field it is about: "@field:space.gamma|message"
@@ -30,6 +30,8 @@ _AT = "@field:"  # a model-level check names the sub-field it is about: "@field:
 def field_error(path: str, message: str) -> ValueError:
     """An error raised by a model-level validator that belongs to one of the model's fields."""
     return ValueError(f"{_AT}{path}|{message}")
+
+
 STUDY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -51,7 +53,7 @@ class ParamSpec(_Strict):
     when: dict[str, Scalar | list[Scalar]] | None = None
 
     @model_validator(mode="after")
-    def _check_bounds(self) -> "ParamSpec":
+    def _check_bounds(self) -> ParamSpec:
         if self.type == "categorical":
             if not self.choices:
                 raise ValueError("categorical needs a non-empty 'choices' list")
@@ -78,6 +80,20 @@ class ParamSpec(_Strict):
             raise ValueError(f"step must be > 0, got {_fmt(self.step)}")
         return self
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of an int or float parameter; the validator guarantees both are set."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} parameter has no bounds")
+        return self.low, self.high
+
+    @property
+    def options(self) -> list[Scalar]:
+        """The choices of a categorical parameter; the validator guarantees a non-empty list."""
+        if self.choices is None:
+            raise ValueError(f"a {self.type} parameter has no choices")
+        return self.choices
+
     def condition_values(self) -> dict[str, list[Scalar]]:
         """``when`` normalised to lists: ``{kernel: rbf}`` -> ``{kernel: [rbf]}``."""
         return {k: (v if isinstance(v, list) else [v]) for k, v in (self.when or {}).items()}
@@ -92,14 +108,22 @@ class DataSpec(_Strict):
     target: str = "target"
     task: Literal["classification", "regression"] | None = None
     test_size: float = Field(0.2, gt=0, lt=1)
-    drop: list[str] = Field(default_factory=list, description="columns never used as features (ids)")
+    drop: list[str] = Field(
+        default_factory=list, description="columns never used as features (ids)"
+    )
     missing_values: list[str] | None = Field(
         None,
         description="the CSV cells read as missing; leave out for pandas' list (empty, NA, N/A, None, null, NaN, ...)",
     )
-    separator: Literal[",", ";", "\t", "|"] = Field(",", description="the CSV's field separator (';' from a European Excel)")
-    decimal: Literal[".", ","] = Field(".", description="the CSV's decimal mark: ',' reads 3,14 as a number")
-    encoding: str = Field("utf-8", description="the CSV's text encoding (cp1252 from Excel on Windows)")
+    separator: Literal[",", ";", "\t", "|"] = Field(
+        ",", description="the CSV's field separator (';' from a European Excel)"
+    )
+    decimal: Literal[".", ","] = Field(
+        ".", description="the CSV's decimal mark: ',' reads 3,14 as a number"
+    )
+    encoding: str = Field(
+        "utf-8", description="the CSV's text encoding (cp1252 from Excel on Windows)"
+    )
 
     @field_validator("encoding")
     @classmethod
@@ -109,7 +133,9 @@ class DataSpec(_Strict):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise ValueError(f"unknown text encoding '{value}' (for example utf-8, cp1252, latin-1)") from None
+            raise ValueError(
+                f"unknown text encoding '{value}' (for example utf-8, cp1252, latin-1)"
+            ) from None
         return value
 
     @field_validator("source")
@@ -124,23 +150,35 @@ class DataSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _reading_settings_need_csv(self) -> "DataSpec":
+    def _reading_settings_need_csv(self) -> DataSpec:
         """Parquet and bundled datasets are typed: a missing value is already a null, a number a number."""
         if source_format(self.source) != "csv":
             # by value, not by whether the field was written: the flow re-reads the spec dumped with its defaults
             fields = type(self).model_fields
-            given = [name for name in ("missing_values", "separator", "decimal", "encoding") if getattr(self, name) != fields[name].default]
+            given = [
+                name
+                for name in ("missing_values", "separator", "decimal", "encoding")
+                if getattr(self, name) != fields[name].default
+            ]
             if given:
-                raise field_error(given[0], f"applies to CSV sources only, and '{self.source}' is not one")
+                raise field_error(
+                    given[0], f"applies to CSV sources only, and '{self.source}' is not one"
+                )
         if self.separator == self.decimal:
-            raise field_error("decimal", f"'{self.decimal}' is also the separator; a CSV whose numbers are written 3,14 separates fields with ';'")
+            raise field_error(
+                "decimal",
+                f"'{self.decimal}' is also the separator; a CSV whose numbers are written 3,14 separates fields with ';'",
+            )
         return self
 
     @model_validator(mode="after")
-    def _drop_lists_features(self) -> "DataSpec":
+    def _drop_lists_features(self) -> DataSpec:
         """The target is never a feature; dropping it read as a valid spec and left one feature fewer counted."""
         if self.target in self.drop:
-            raise field_error("drop", f"'{self.target}' is the target column; drop lists feature columns never used")
+            raise field_error(
+                "drop",
+                f"'{self.target}' is the target column; drop lists feature columns never used",
+            )
         return self
 
 
@@ -157,14 +195,17 @@ class ModelSpec(_Strict):
         raise ValueError(f"unknown model family '{value}' (known: {', '.join(family_names())})")
 
     @model_validator(mode="after")
-    def _check_space(self) -> "ModelSpec":
+    def _check_space(self) -> ModelSpec:
         if self.space is None:
             return self
         if not self.space:
             raise ValueError("space is empty; leave it out to use the family's default space")
         overlap = sorted(set(self.space) & set(self.params))
         if overlap:
-            raise field_error(f"params.{overlap[0]}", f"'{overlap[0]}' is both searched (space) and fixed (params)")
+            raise field_error(
+                f"params.{overlap[0]}",
+                f"'{overlap[0]}' is both searched (space) and fixed (params)",
+            )
         check_conditions(self.space)
         return self
 
@@ -175,14 +216,21 @@ def check_conditions(space: dict[str, ParamSpec]) -> None:
     for name, param in space.items():
         for parent, values in param.condition_values().items():
             if parent not in space:
-                raise field_error(f"space.{name}.when", f"'{parent}' is not a parameter of the space")
+                raise field_error(
+                    f"space.{name}.when", f"'{parent}' is not a parameter of the space"
+                )
             if parent not in seen:
-                raise field_error(f"space.{name}.when", f"'{parent}' must be listed before '{name}'")
+                raise field_error(
+                    f"space.{name}.when", f"'{parent}' must be listed before '{name}'"
+                )
             choices = space[parent].choices
             if choices is not None:
                 bad = [v for v in values if v not in choices]
                 if bad:
-                    raise field_error(f"space.{name}.when", f"{parent} never takes {bad[0]!r} (choices: {choices})")
+                    raise field_error(
+                        f"space.{name}.when",
+                        f"{parent} never takes {bad[0]!r} (choices: {choices})",
+                    )
         seen.append(name)
 
 
@@ -220,25 +268,34 @@ class ObjectiveSpec(_Strict):
         return [self.direction] if isinstance(self.direction, str) else list(self.direction)
 
     @model_validator(mode="after")
-    def _check(self) -> "ObjectiveSpec":
+    def _check(self) -> ObjectiveSpec:
         metrics = self.metrics
         if not metrics:
             raise field_error("metric", "metric list is empty")
         for metric in metrics:
             if metric not in METRICS:
-                raise field_error("metric", f"unknown metric '{metric}' (known: {', '.join(sorted(METRICS))})")
+                raise field_error(
+                    "metric", f"unknown metric '{metric}' (known: {', '.join(sorted(METRICS))})"
+                )
         if len(set(metrics)) != len(metrics):
             raise field_error("metric", "metric list repeats a metric")
         directions = self.directions
         if len(directions) != len(metrics):
-            raise field_error("direction", f"{len(metrics)} metrics but {len(directions)} directions")
+            raise field_error(
+                "direction", f"{len(metrics)} metrics but {len(directions)} directions"
+            )
         for metric, direction in zip(metrics, directions):
             if direction != natural_direction(metric):
                 better = "higher" if natural_direction(metric) == "maximize" else "lower"
-                raise field_error("direction", f"{direction} for '{metric}', which is better when {better}")
+                raise field_error(
+                    "direction", f"{direction} for '{metric}', which is better when {better}"
+                )
         for name in [self.select.best, *self.select.where]:
             if name is not None and name not in metrics:
-                raise field_error("select", f"'{name}' is not one of the objective's metrics ({', '.join(metrics)})")
+                raise field_error(
+                    "select",
+                    f"'{name}' is not one of the objective's metrics ({', '.join(metrics)})",
+                )
         for name, bound in self.select.where.items():
             if bound.min is None and bound.max is None:
                 raise field_error(f"select.where.{name}", "give min, max or both")
@@ -260,13 +317,25 @@ class PrunerSpec(_Strict):
     """
 
     kind: Literal["none", "median", "successive_halving", "hyperband"] = "none"
-    n_startup_trials: int = Field(5, ge=0, description="median: trials that finish before any is pruned")
-    n_warmup_steps: int = Field(0, ge=0, description="median: steps a trial runs before it can be pruned")
+    n_startup_trials: int = Field(
+        5, ge=0, description="median: trials that finish before any is pruned"
+    )
+    n_warmup_steps: int = Field(
+        0, ge=0, description="median: steps a trial runs before it can be pruned"
+    )
     interval_steps: int = Field(1, ge=1, description="median: check every this many steps")
-    min_resource: int | None = Field(None, ge=1, description="successive_halving/hyperband: the first rung, in steps")
-    max_resource: int | None = Field(None, ge=1, description="hyperband: the most steps a trial can run")
-    reduction_factor: int = Field(5, ge=2, le=20, description="successive_halving/hyperband: 1 in this many goes on")
-    bootstrap_count: int = Field(0, ge=0, description="successive_halving: trials a rung needs before promoting")
+    min_resource: int | None = Field(
+        None, ge=1, description="successive_halving/hyperband: the first rung, in steps"
+    )
+    max_resource: int | None = Field(
+        None, ge=1, description="hyperband: the most steps a trial can run"
+    )
+    reduction_factor: int = Field(
+        5, ge=2, le=20, description="successive_halving/hyperband: 1 in this many goes on"
+    )
+    bootstrap_count: int = Field(
+        0, ge=0, description="successive_halving: trials a rung needs before promoting"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -274,9 +343,11 @@ class PrunerSpec(_Strict):
         return {"kind": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _check_resources(self) -> "PrunerSpec":
+    def _check_resources(self) -> PrunerSpec:
         if self.min_resource and self.max_resource and self.min_resource >= self.max_resource:
-            raise field_error("max_resource", f"must be greater than min_resource ({self.min_resource})")
+            raise field_error(
+                "max_resource", f"must be greater than min_resource ({self.min_resource})"
+            )
         return self
 
 
@@ -285,35 +356,68 @@ class PBTSpec(_Strict):
     ``interval`` epochs, the worst ``quantile`` copy a better member's weights and perturb its settings."""
 
     population: int = Field(8, ge=2, le=256)
-    generations: int = Field(5, ge=1, le=1000, description="exploit/explore rounds; each trains `interval` epochs")
+    generations: int = Field(
+        5, ge=1, le=1000, description="exploit/explore rounds; each trains `interval` epochs"
+    )
     interval: int = Field(4, ge=1, le=10_000, description="epochs between exploit/explore rounds")
-    quantile: float = Field(0.25, gt=0, le=0.5, description="bottom fraction that copies the top fraction")
-    perturb: list[float] = Field(default_factory=lambda: [0.8, 1.2], min_length=1, description="factors for numbers")
-    resample_probability: float = Field(0.25, ge=0, le=1, description="chance a setting is drawn anew instead")
+    quantile: float = Field(
+        0.25, gt=0, le=0.5, description="bottom fraction that copies the top fraction"
+    )
+    perturb: list[float] = Field(
+        default_factory=lambda: [0.8, 1.2], min_length=1, description="factors for numbers"
+    )
+    resample_probability: float = Field(
+        0.25, ge=0, le=1, description="chance a setting is drawn anew instead"
+    )
     keep_checkpoints: Literal["all", "last"] = Field(
-        "all", description="all: every round's checkpoint stays (the lineage can be inspected); last: a generation's "
-        "checkpoints are deleted once the next one has trained from them (disk: population, not population x generations)")
+        "all",
+        description="all: every round's checkpoint stays (the lineage can be inspected); last: a generation's "
+        "checkpoints are deleted once the next one has trained from them (disk: population, not population x generations)",
+    )
 
 
 class SearchSpec(_Strict):
     strategy: Literal["sample", "pbt"] = "sample"
-    sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"] = "auto"
+    sampler: Literal["auto", "grid", "random", "tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"] = (
+        "auto"
+    )
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     pbt: PBTSpec = Field(default_factory=PBTSpec)
-    n_trials: int = Field(30, ge=1, le=100_000, strict=True)  # strict: YAML's `true` is not one trial
+    n_trials: int = Field(
+        30, ge=1, le=100_000, strict=True
+    )  # strict: YAML's `true` is not one trial
     parallelism: int = Field(1, ge=1, le=1024, strict=True)
     timeout: float | None = Field(None, gt=0, description="seconds; no new trial starts after it")
     trial_timeout: float | None = Field(None, gt=0, description="seconds one trial may run")
-    max_retries: int = Field(2, ge=0, le=20, strict=True, description="re-runs of a trial lost to its worker dying")
-    seed: int | None = Field(42, ge=0, le=2**32 - 1, strict=True, description="NumPy's and Optuna's samplers take 0 to 2**32 - 1")
+    max_retries: int = Field(
+        2, ge=0, le=20, strict=True, description="re-runs of a trial lost to its worker dying"
+    )
+    seed: int | None = Field(
+        42,
+        ge=0,
+        le=2**32 - 1,
+        strict=True,
+        description="NumPy's and Optuna's samplers take 0 to 2**32 - 1",
+    )
 
 
-MLFLOW_URI_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+MLFLOW_URI_SCHEMES = (
+    "http",
+    "https",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "databricks",
+)
 
 
 class TrackingSpec(_Strict):
     mlflow_uri: str | None = Field(None, max_length=2048)
-    experiment: str | None = Field(None, min_length=1, max_length=500)  # MLflow's column holds 500 characters
+    experiment: str | None = Field(
+        None, min_length=1, max_length=500
+    )  # MLflow's column holds 500 characters
     registered_model: str | None = Field(None, min_length=1, max_length=256)
 
     @field_validator("mlflow_uri")
@@ -324,14 +428,20 @@ class TrackingSpec(_Strict):
             return value  # a local path: MLflow's file store
         scheme = value.split("://", 1)[0].split("+", 1)[0].lower()
         if scheme not in MLFLOW_URI_SCHEMES:
-            raise ValueError(f"scheme '{scheme}' is not one MLflow tracks to (use one of {', '.join(MLFLOW_URI_SCHEMES)}, or a path)")
+            raise ValueError(
+                f"scheme '{scheme}' is not one MLflow tracks to (use one of {', '.join(MLFLOW_URI_SCHEMES)}, or a path)"
+            )
         return value
 
 
 class StorageSpec(_Strict):
     url: str | None = None
-    heartbeat_interval: int = Field(10, ge=1, le=3600, description="seconds between a trial's heartbeats")
-    grace_period: int | None = Field(None, ge=1, description="seconds without one before a trial is failed")
+    heartbeat_interval: int = Field(
+        10, ge=1, le=3600, description="seconds between a trial's heartbeats"
+    )
+    grace_period: int | None = Field(
+        None, ge=1, description="seconds without one before a trial is failed"
+    )
 
 
 class ArtifactsSpec(_Strict):
@@ -354,6 +464,10 @@ class SecretRef(_Strict):
     key: str
 
 
+def _default_resources() -> dict[str, dict[str, str | int | float]]:
+    return {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+
+
 class KubernetesSpec(_Strict):
     """How trials run as Jobs. Field names follow the Kubernetes API so they can be copied across."""
 
@@ -363,7 +477,7 @@ class KubernetesSpec(_Strict):
     image: str = "kubetune-trial:0.1.0"
     imagePullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     resources: dict[str, dict[str, str | int | float]] = Field(
-        default_factory=lambda: {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+        default_factory=lambda: _default_resources()
     )
     nodeSelector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
@@ -371,22 +485,40 @@ class KubernetesSpec(_Strict):
     priorityClassName: str | None = None
     serviceAccountName: str = "kubetune-trial"
     imagePullSecrets: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict, description="plain settings, never credentials")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="plain settings, never credentials"
+    )
     secretEnv: dict[str, SecretRef] = Field(
-        default_factory=lambda: {"KUBETUNE_STORAGE_URL": SecretRef(name="kubetune-study-db", key="url")}
+        default_factory=lambda: {
+            "KUBETUNE_STORAGE_URL": SecretRef(name="kubetune-study-db", key="url")
+        }
     )
     ttlSecondsAfterFinished: int = Field(600, ge=0)
-    unschedulableTimeout: float = Field(300, gt=0, description="seconds a pod may stay unschedulable")
-    startTimeout: float = Field(1800, gt=0, description="seconds a scheduled pod may take to start its container (image pull, volume mounts)")
+    unschedulableTimeout: float = Field(
+        300, gt=0, description="seconds a pod may stay unschedulable"
+    )
+    startTimeout: float = Field(
+        1800,
+        gt=0,
+        description="seconds a scheduled pod may take to start its container (image pull, volume mounts)",
+    )
 
     @field_validator("resources")
     @classmethod
-    def _check_resources(cls, value: dict[str, dict[str, str | int | float]]) -> dict[str, dict[str, str | int]]:
+    def _check_resources(
+        cls, value: dict[str, dict[str, str | int | float]]
+    ) -> dict[str, dict[str, str | int | float]]:
         unknown = set(value) - {"requests", "limits"}
         if unknown:
             raise ValueError(f"resources takes requests and limits, not {sorted(unknown)[0]}")
         # YAML reads `cpu: 1.5` as a float; a Quantity is a string or an integer, so it is kept as "1.5"
-        value = {kind: {name: str(amount) if isinstance(amount, float) else amount for name, amount in amounts.items()} for kind, amounts in value.items()}
+        value = {
+            kind: {
+                name: str(amount) if isinstance(amount, float) else amount
+                for name, amount in amounts.items()
+            }
+            for kind, amounts in value.items()
+        }
         _raise_on(k8s.resources_problem(value))
         return value
 
@@ -395,8 +527,13 @@ class KubernetesSpec(_Strict):
     def _no_credentials_in_env(cls, value: dict[str, str]) -> dict[str, str]:
         for name, setting in value.items():
             _raise_on(_named(name, k8s.env_name_problem(name)))
-            if any(word in name.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY")) or "@" in setting:
-                raise ValueError(f"'{name}' looks like a credential; pass it with secretEnv (a secretKeyRef)")
+            if (
+                any(word in name.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY"))
+                or "@" in setting
+            ):
+                raise ValueError(
+                    f"'{name}' looks like a credential; pass it with secretEnv (a secretKeyRef)"
+                )
         return value
 
     @field_validator("secretEnv")
@@ -472,12 +609,22 @@ class WarmStartSpec(_Strict):
 
     mode: Literal["none", "same_pipeline", "similar_datasets", "auto"] = "auto"
     pipeline: str | None = Field(
-        None, description="what counts as the same pipeline; default: model family + data source + target + metric"
+        None,
+        description="what counts as the same pipeline; default: model family + data source + target + metric",
     )
     k_nearest: int = Field(3, ge=1, le=50, description="similar past studies to draw from")
-    top_k: int = Field(3, ge=1, le=10, description="candidates from each similar study; the portfolio order picks among them")
-    pipeline_top_k: int = Field(5, ge=1, le=10, description="configurations taken from the pipeline's last study")
-    max_trials: int | None = Field(None, ge=1, description="warm-start trials at most; default: half the budget, up to 10")
+    top_k: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="candidates from each similar study; the portfolio order picks among them",
+    )
+    pipeline_top_k: int = Field(
+        5, ge=1, le=10, description="configurations taken from the pipeline's last study"
+    )
+    max_trials: int | None = Field(
+        None, ge=1, description="warm-start trials at most; default: half the budget, up to 10"
+    )
     narrow_space: bool = Field(
         False,
         description="also search only the box holding every past study's best configuration (numeric parameters; "
@@ -518,21 +665,32 @@ class TuneSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _check_cross_fields(self) -> "TuneSpec":
+    def _check_cross_fields(self) -> TuneSpec:
         if self.validation.strategy == "stratified_kfold" and self.data.task == "regression":
             raise field_error("validation.strategy", "stratified_kfold needs a classification task")
         several = len(self.objective.metrics) > 1
         if several and self.search.pruner.kind != "none":
-            raise field_error("search.pruner", "pruning needs a single objective (Optuna prunes on one intermediate value)")
+            raise field_error(
+                "search.pruner",
+                "pruning needs a single objective (Optuna prunes on one intermediate value)",
+            )
         if self.search.strategy == "pbt":
             if several:
                 raise field_error("search.strategy", "pbt optimizes a single objective")
             if not supports_checkpoints(self.model.family):
-                raise field_error("search.strategy", f"pbt needs a PyTorch family that checkpoints; '{self.model.family}' does not")
+                raise field_error(
+                    "search.strategy",
+                    f"pbt needs a PyTorch family that checkpoints; '{self.model.family}' does not",
+                )
             if self.search.pruner.kind != "none":
-                raise field_error("search.pruner", "pbt decides itself which members stop; leave the pruner out")
+                raise field_error(
+                    "search.pruner", "pbt decides itself which members stop; leave the pruner out"
+                )
             if self.warm_start.narrow_space:
-                raise field_error("warm_start.narrow_space", "pbt members explore the whole space; narrow_space is for sampled studies")
+                raise field_error(
+                    "warm_start.narrow_space",
+                    "pbt members explore the whole space; narrow_space is for sampled studies",
+                )
         return self
 
     @property
@@ -554,7 +712,9 @@ class TuneSpec(_Strict):
 
 def _default_study_name(spec: TuneSpec) -> str:
     source = spec.data.source.split(":", 1)[-1].rsplit("/", 1)[-1].split(".", 1)[0]
-    return re.sub(r"[^A-Za-z0-9._-]", "-", f"{source}-{spec.model.family}")[:63].strip("-") or "study"
+    return (
+        re.sub(r"[^A-Za-z0-9._-]", "-", f"{source}-{spec.model.family}")[:63].strip("-") or "study"
+    )
 
 
 def format_validation_error(error: ValidationError) -> str:
@@ -593,7 +753,9 @@ def _count_nodes(raw: Any) -> None:
         node = stack.pop()
         budget -= 1
         if budget < 0:
-            raise SpecError(f"spec: more than {MAX_SPEC_NODES:,} values (YAML aliases expanding?); a spec is a short file")
+            raise SpecError(
+                f"spec: more than {MAX_SPEC_NODES:,} values (YAML aliases expanding?); a spec is a short file"
+            )
         if isinstance(node, dict):
             stack.extend(node.keys())
             stack.extend(node.values())
@@ -621,7 +783,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise SpecError(f"spec: key {_SHORT.repr(key)} appears twice (line {key_node.start_mark.line + 1}); keep one")
+                raise SpecError(
+                    f"spec: key {_SHORT.repr(key)} appears twice (line {key_node.start_mark.line + 1}); keep one"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -634,14 +798,22 @@ def read_spec_text(path: Path) -> str:
     with path.open("rb") as handle:
         data = handle.read(MAX_SPEC_BYTES + 1)  # never more than the limit into memory
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec: '{path}' is larger than {MAX_SPEC_BYTES:,} bytes; a spec is a short YAML file")
+        raise SpecError(
+            f"spec: '{path}' is larger than {MAX_SPEC_BYTES:,} bytes; a spec is a short YAML file"
+        )
     if data[:2] == b"\x1f\x8b":
         raise SpecError(f"spec: '{path}' is gzip-compressed; decompress it first")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        hint = " (it looks like UTF-16: save it as UTF-8)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise SpecError(f"spec: '{path}' is not UTF-8 text: byte 0x{data[error.start]:02x} at position {error.start}{hint}") from None
+        hint = (
+            " (it looks like UTF-16: save it as UTF-8)"
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else ""
+        )
+        raise SpecError(
+            f"spec: '{path}' is not UTF-8 text: byte 0x{data[error.start]:02x} at position {error.start}{hint}"
+        ) from None
 
 
 def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> TuneSpec:
@@ -651,7 +823,7 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Tune
         raise SpecError(f"spec: no such file '{path}'")
     text = read_spec_text(path)
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

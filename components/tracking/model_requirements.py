@@ -19,7 +19,12 @@ import types
 from importlib import metadata
 from typing import Any
 
-ALWAYS = ("mlflow", "cloudpickle", "numpy", "pandas")  # what MLflow's pyfunc loader needs for any model
+ALWAYS = (
+    "mlflow",
+    "cloudpickle",
+    "numpy",
+    "pandas",
+)  # what MLflow's pyfunc loader needs for any model
 
 
 def referenced_modules(model: Any) -> set[str]:
@@ -41,7 +46,11 @@ def model_requirements(model: Any) -> list[str] | None:
     """``name==version`` for each distribution the model needs; None when one cannot be named."""
     try:
         modules = referenced_modules(model)
-    except (pickle.PicklingError, AttributeError, TypeError):  # e.g. a class defined inside a function:
+    except (
+        pickle.PicklingError,
+        AttributeError,
+        TypeError,
+    ):  # e.g. a class defined inside a function:
         return None  # cloudpickle, which MLflow stores the model with, takes it; MLflow infers the requirements
     owners = metadata.packages_distributions()
     needed = set(ALWAYS)
@@ -54,7 +63,9 @@ def model_requirements(model: Any) -> list[str] | None:
     if "kubetune" in needed:
         needed.add("torch")  # kubetune's own estimators are the PyTorch families
     if "scikit-learn" in needed:
-        needed.add("scipy")  # scikit-learn computes with it; pinned so a served model computes the same
+        needed.add(
+            "scipy"
+        )  # scikit-learn computes with it; pinned so a served model computes the same
     try:
         return sorted(f"{name}=={metadata.version(name)}" for name in needed)
     except metadata.PackageNotFoundError:

@@ -5,12 +5,23 @@ from __future__ import annotations
 import subprocess
 from importlib import metadata
 
-KEY_PACKAGES = ("kubetune", "optuna", "mlflow", "prefect", "scikit-learn", "torch", "numpy", "pandas")
+KEY_PACKAGES = (
+    "kubetune",
+    "optuna",
+    "mlflow",
+    "prefect",
+    "scikit-learn",
+    "torch",
+    "numpy",
+    "pandas",
+)
 
 
 def git_commit(cwd: str | None = None) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

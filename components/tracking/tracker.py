@@ -11,10 +11,23 @@ import json
 import logging
 import time
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubetune.components.core import DATA_TAG, FAILURE_REASON, PRUNED_STEP_TAG, REFIT_TAG, REGISTERED_TAG, ROLE_TAG, STEP_UNIT_TAG, STUDY_TAG, TRIAL_NUMBER_TAG, TRIAL_STATE_TAG, redact_url
-from kubetune.components.core import TrialResult
+from kubetune.components.core import (
+    FAILURE_REASON,
+    PRUNED_STEP_TAG,
+    ROLE_TAG,
+    STEP_UNIT_TAG,
+    STUDY_TAG,
+    TRIAL_NUMBER_TAG,
+    TRIAL_STATE_TAG,
+    TrialResult,
+    redact_url,
+)
+
+if TYPE_CHECKING:  # MLflow is imported on first use: a spec check never pays for it
+    from mlflow import MlflowClient
+    from mlflow.models.model import ModelInfo
 
 log = logging.getLogger("kubetune.tracking")
 
@@ -37,7 +50,7 @@ class Tracker:
         self.experiment = experiment
 
     @cached_property
-    def client(self) -> Any:
+    def client(self) -> MlflowClient:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
@@ -62,14 +75,18 @@ class Tracker:
         )
         return runs[0] if runs else None
 
-    def start_study_run(self, study_name: str, params: dict[str, Any], tags: dict[str, str]) -> tuple[str, bool]:
+    def start_study_run(
+        self, study_name: str, params: dict[str, Any], tags: dict[str, str]
+    ) -> tuple[str, bool]:
         """The study's parent run: reused when the same study is resumed. Returns (run id, resumed)."""
         existing = self.find_study_run(study_name)
         if existing is not None:
             self.client.update_run(existing.info.run_id, status="RUNNING")
             return existing.info.run_id, True
         run = self.client.create_run(
-            self.experiment_id, run_name=study_name, tags={STUDY_TAG: study_name, ROLE_TAG: "study", **tags}
+            self.experiment_id,
+            run_name=study_name,
+            tags={STUDY_TAG: study_name, ROLE_TAG: "study", **tags},
         )
         self.log_params(run.info.run_id, params)
         return run.info.run_id, False
@@ -114,7 +131,11 @@ class Tracker:
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / Path(path).name
             local.write_bytes(png)
-            self.client.log_artifact(run_id, str(local), str(Path(path).parent) if Path(path).parent != Path(".") else None)
+            self.client.log_artifact(
+                run_id,
+                str(local),
+                str(Path(path).parent) if Path(path).parent != Path(".") else None,
+            )
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
@@ -122,7 +143,12 @@ class Tracker:
     # -- trial (child) runs -------------------------------------------------------------------------
 
     def start_trial_run(
-        self, parent_run_id: str, study_name: str, trial_number: int, params: dict[str, Any], tags: dict[str, str]
+        self,
+        parent_run_id: str,
+        study_name: str,
+        trial_number: int,
+        params: dict[str, Any],
+        tags: dict[str, str],
     ) -> str:
         from mlflow.entities import Param
 
@@ -139,7 +165,9 @@ class Tracker:
             },
         )
         if params:
-            self.client.log_batch(run.info.run_id, params=[Param(k, param_value(v)) for k, v in params.items()])
+            self.client.log_batch(
+                run.info.run_id, params=[Param(k, param_value(v)) for k, v in params.items()]
+            )
         return run.info.run_id
 
     def finish_trial_run(self, run_id: str, result: TrialResult, metric_names: list[str]) -> None:
@@ -163,15 +191,21 @@ class Tracker:
         tags = [RunTag(TRIAL_STATE_TAG, result.state)]
         if result.error:
             tags.append(RunTag(FAILURE_REASON, result.error[:5000]))
-        if result.curve and metric_names:  # the learning curve as metric history: a chart in the MLflow UI
-            metrics += [Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve]
+        if (
+            result.curve and metric_names
+        ):  # the learning curve as metric history: a chart in the MLflow UI
+            metrics += [
+                Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve
+            ]
         if result.step_unit:
             tags.append(RunTag(STEP_UNIT_TAG, result.step_unit))
         if result.pruned_at_step is not None:
             metrics.append(Metric("pruned_at_step", result.pruned_at_step, now, 0))
             tags.append(RunTag(PRUNED_STEP_TAG, str(result.pruned_at_step)))
         for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics per batch
-            self.client.log_batch(run_id, metrics=metrics[start : start + 900], tags=tags if start == 0 else [])
+            self.client.log_batch(
+                run_id, metrics=metrics[start : start + 900], tags=tags if start == 0 else []
+            )
         self.client.set_terminated(run_id, status=_RUN_STATUS[result.state])
 
     def find_trial_run(self, study_name: str, trial_number: int) -> str | None:
@@ -186,7 +220,9 @@ class Tracker:
 
     def trial_runs(self, parent_run_id: str) -> list[Any]:
         return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=50_000
+            [self.experiment_id],
+            filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
+            max_results=50_000,
         )
 
     # -- refit run and model ------------------------------------------------------------------------
@@ -199,7 +235,9 @@ class Tracker:
         )
         return run.info.run_id
 
-    def log_model(self, run_id: str, model: Any, input_example: Any, registered_name: str | None) -> Any:
+    def log_model(
+        self, run_id: str, model: Any, input_example: Any, registered_name: str | None
+    ) -> ModelInfo:
         """Log the fitted pipeline with its signature, an input example and pinned pip requirements
         (kubetune.components.tracking.model_requirements: read from the pickle, not inferred in a subprocess); register
         it if named."""
@@ -215,7 +253,9 @@ class Tracker:
         # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # MLflow's multi-line hint on integer columns: said in one line below
+            warnings.simplefilter(
+                "ignore"
+            )  # MLflow's multi-line hint on integer columns: said in one line below
             signature = infer_signature(input_example, model.predict(input_example))
             info = mlflow.sklearn.log_model(
                 model,
@@ -228,7 +268,10 @@ class Tracker:
             )
         integers = integer_columns(input_example)
         if integers:
-            log.info("model signature: integer column(s) %s typed long; MLflow refuses a scoring request with a missing value in them", integers)
+            log.info(
+                "model signature: integer column(s) %s typed long; MLflow refuses a scoring request with a missing value in them",
+                integers,
+            )
         return info
 
 
@@ -238,8 +281,12 @@ def integer_columns(frame: Any, shown: int = 6) -> str:
 
     if not isinstance(frame, pd.DataFrame):
         return ""
-    names = [str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_integer_dtype(dtype)]
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    names = [
+        str(name) for name, dtype in frame.dtypes.items() if pd.api.types.is_integer_dtype(dtype)
+    ]
+    return ", ".join(names[:shown]) + (
+        f" and {len(names) - shown} more" if len(names) > shown else ""
+    )
 
 
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:

@@ -21,7 +21,8 @@ the space's upper edge, where the tight box never came within 1% of the cold bes
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from kubetune.components.search import Space
 from kubetune.components.spec import ParamSpec
@@ -30,7 +31,9 @@ MIN_STUDIES = 3  # past optima needed before a parameter's range is narrowed
 MARGIN = 0.1  # of the box's width, added on each side: room for an optimum just past the past ones
 
 
-def past_optima_box(space: Space, optima: list[dict[str, Any]], warm: Iterable[dict[str, Any]] = ()) -> Space:
+def past_optima_box(
+    space: Space, optima: list[dict[str, Any]], warm: Iterable[dict[str, Any]] = ()
+) -> Space:
     """``space`` with each numeric parameter's range cut to the span of ``optima`` (and ``warm``).
 
     ``optima`` and ``warm`` are configurations already projected into ``space``
@@ -53,25 +56,39 @@ def _cut(param: ParamSpec, low: float, high: float) -> ParamSpec:
     step grid (``low`` and ``high`` are already on it; the margin is rounded outwards)."""
     to_scale, from_scale = (math.log, math.exp) if param.log else (float, float)
     pad = MARGIN * (to_scale(high) - to_scale(low))
-    wide_low = max(param.low, from_scale(to_scale(low) - pad))
-    wide_high = min(param.high, from_scale(to_scale(high) + pad))
+    full_low, full_high = param.bounds
+    wide_low = max(full_low, from_scale(to_scale(low) - pad))
+    wide_high = min(full_high, from_scale(to_scale(high) + pad))
     step = param.step or (1 if param.type == "int" else None)
     if step is not None:
-        wide_low = max(param.low, param.low + math.floor(round((wide_low - param.low) / step, 9)) * step)
-        wide_high = min(param.high, param.low + math.ceil(round((wide_high - param.low) / step, 9)) * step)
+        wide_low = max(
+            full_low, full_low + math.floor(round((wide_low - full_low) / step, 9)) * step
+        )
+        wide_high = min(
+            full_high, full_low + math.ceil(round((wide_high - full_low) / step, 9)) * step
+        )
     if param.type == "int":
         wide_low, wide_high = int(wide_low), int(wide_high)
     elif step is not None:
-        wide_low, wide_high = round(wide_low, 12), round(wide_high, 12)  # 0.22, not 0.22000000000000003
+        wide_low, wide_high = (
+            round(wide_low, 12),
+            round(wide_high, 12),
+        )  # 0.22, not 0.22000000000000003
     return param.model_copy(update={"low": wide_low, "high": wide_high})
 
 
 def narrowed_ranges(full: Space, narrowed: Space) -> dict[str, dict[str, Any]]:
     """What the box changed, for the parent run: ``{name: {"low", "high", "full_low", "full_high"}}``."""
     return {
-        name: {"low": param.low, "high": param.high, "full_low": full[name].low, "full_high": full[name].high}
+        name: {
+            "low": param.low,
+            "high": param.high,
+            "full_low": full[name].low,
+            "full_high": full[name].high,
+        }
         for name, param in narrowed.items()
-        if param.type != "categorical" and (param.low, param.high) != (full[name].low, full[name].high)
+        if param.type != "categorical"
+        and (param.low, param.high) != (full[name].low, full[name].high)
     }
 
 

@@ -26,7 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kubetune.components.core import META_STORE_RECORD_TAG, PIPELINE_TAG, ROLE_TAG, TRIAL_STATE_TAG, error_reason, redact_url
+from kubetune.components.core import (
+    META_STORE_RECORD_TAG,
+    PIPELINE_TAG,
+    ROLE_TAG,
+    TRIAL_STATE_TAG,
+    error_reason,
+    redact_url,
+)
 from kubetune.components.tracking import PARENT_TAG
 from kubetune.components.warmstart.planner import PastConfig, PastStudy
 
@@ -35,7 +42,9 @@ log = logging.getLogger("kubetune.metastore")
 META_PREFIX = "meta."
 CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
 CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
-RECORD_ARTIFACT = "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
+RECORD_ARTIFACT = (
+    "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
+)
 RECORD_VERSION = 1
 READERS = 8  # studies read at once (records or queries): enough to hide round trips, few enough to spare the server
 
@@ -48,27 +57,47 @@ def cache_path(tracking_uri: str, root: Path | None = None) -> Path:
 
 
 def read_history(
-    client: Any, tracking_uri: str, cache_root: Path | None = None, threads: int = READERS, use_records: bool = True
+    client: Any,
+    tracking_uri: str,
+    cache_root: Path | None = None,
+    threads: int = READERS,
+    use_records: bool = True,
 ) -> list[PastStudy]:
     """Every finished study in the tracking store, newest first. ``use_records=False`` ignores the
     studies' record artifacts and queries their trial runs (what bench/metastore.py compares with)."""
     path = cache_path(tracking_uri, cache_root)
     cached = _load_cache(path)
     listed = _finished_study_runs(client)
-    cache = {run.info.run_id: cached[run.info.run_id] for run in listed if _is_current(cached.get(run.info.run_id), run)}
+    cache = {
+        run.info.run_id: cached[run.info.run_id]
+        for run in listed
+        if _is_current(cached.get(run.info.run_id), run)
+    }
     # a listed run without a model family or metric (a study from another tool, a hand-made run) is
     # skipped from its listed params: no read, and no cache rewrite by every warm start for it
-    missing = [run for run in listed if run.info.run_id not in cache and _objective(run.data.params) is not None]
+    missing = [
+        run
+        for run in listed
+        if run.info.run_id not in cache and _objective(run.data.params) is not None
+    ]
     if missing:
         # MLflow draws a progress bar per download: a line per past study in a controller pod's log
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(missing)))) as pool:
-            records = list(pool.map(lambda run: _record(client, tracking_uri, run, use_records), missing))
-        cache.update({run.info.run_id: record for run, record in zip(missing, records) if record is not None})
+            records = list(
+                pool.map(lambda run: _record(client, tracking_uri, run, use_records), missing)
+            )
+        cache.update(
+            {run.info.run_id: record for run, record in zip(missing, records) if record is not None}
+        )
     if missing or cache.keys() != cached.keys():  # read anew, or deleted runs to forget
         _save_cache(path, cache)
     studies = [cache[run.info.run_id] for run in listed if run.info.run_id in cache]
-    log.debug("meta-store: %d past studies (%d read from MLflow, the rest cached)", len(studies), len(missing))
+    log.debug(
+        "meta-store: %d past studies (%d read from MLflow, the rest cached)",
+        len(studies),
+        len(missing),
+    )
     return sorted(studies, key=lambda s: -s.end_time)
 
 
@@ -84,7 +113,10 @@ def _is_current(entry: PastStudy | None, run: Any) -> bool:
 def _finished_study_runs(client: Any) -> list[Any]:
     from mlflow.entities import ViewType
 
-    experiment_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=50_000)]
+    experiment_ids = [
+        e.experiment_id
+        for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=50_000)
+    ]
     if not experiment_ids:
         return []
     runs: list[Any] = []
@@ -111,10 +143,16 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
     if objective is None:
         return None
     metric, direction = objective
-    configs = _configs_from_record(tracking_uri, run) if use_records and META_STORE_RECORD_TAG in tags else None
+    configs = (
+        _configs_from_record(tracking_uri, run)
+        if use_records and META_STORE_RECORD_TAG in tags
+        else None
+    )
     if configs is None:
         configs = best_configs(client, run, metric, direction)
-        if use_records and META_STORE_RECORD_TAG not in tags:  # a study from before records: the next reader gets one
+        if (
+            use_records and META_STORE_RECORD_TAG not in tags
+        ):  # a study from before records: the next reader gets one
             _backfill(client, run.info.run_id, metric, configs)
     return PastStudy(
         run_id=run.info.run_id,
@@ -125,7 +163,11 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
         metric=metric,
         direction=direction,
         end_time=_end_time(run),
-        meta={k.removeprefix(META_PREFIX): float(v) for k, v in metrics.items() if k.startswith(META_PREFIX)},
+        meta={
+            k.removeprefix(META_PREFIX): float(v)
+            for k, v in metrics.items()
+            if k.startswith(META_PREFIX)
+        },
         configs=configs,
     )
 
@@ -147,7 +189,11 @@ def best_configs(client: Any, run: Any, metric: str, direction: str) -> list[Pas
         order_by=[f"metrics.`{metric}` {order}"],
         max_results=CACHED_CONFIGS,
     )
-    return [PastConfig(dict(t.data.params), float(t.data.metrics[metric]), t.info.run_id) for t in trials if metric in t.data.metrics]
+    return [
+        PastConfig(dict(t.data.params), float(t.data.metrics[metric]), t.info.run_id)
+        for t in trials
+        if metric in t.data.metrics
+    ]
 
 
 def write_record(client: Any, parent_run_id: str) -> bool:
@@ -164,13 +210,25 @@ def write_record(client: Any, parent_run_id: str) -> bool:
         _store_record(client, parent_run_id, metric, best_configs(client, run, metric, direction))
         return True
     except Exception as error:  # noqa: BLE001 - the study is done; a missing record only slows later reads
-        log.warning("meta-store: no record written for run %s (%s); later warm starts query its trials", parent_run_id, error_reason(error))
+        log.warning(
+            "meta-store: no record written for run %s (%s); later warm starts query its trials",
+            parent_run_id,
+            error_reason(error),
+        )
         return False
 
 
 def _store_record(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
-    client.log_text(run_id, json.dumps({"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}), RECORD_ARTIFACT)
-    client.set_tag(run_id, META_STORE_RECORD_TAG, RECORD_ARTIFACT)  # after the file: the tag never promises a missing record
+    client.log_text(
+        run_id,
+        json.dumps(
+            {"version": RECORD_VERSION, "metric": metric, "configs": [c.__dict__ for c in configs]}
+        ),
+        RECORD_ARTIFACT,
+    )
+    client.set_tag(
+        run_id, META_STORE_RECORD_TAG, RECORD_ARTIFACT
+    )  # after the file: the tag never promises a missing record
 
 
 def _backfill(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
@@ -180,7 +238,9 @@ def _backfill(client: Any, run_id: str, metric: str, configs: list[PastConfig]) 
     try:
         _store_record(client, run_id, metric, configs)
     except Exception as error:  # noqa: BLE001 - reading the history must not depend on writing it
-        log.debug("meta-store: no record written for older run %s (%s)", run_id, error_reason(error))
+        log.debug(
+            "meta-store: no record written for older run %s (%s)", run_id, error_reason(error)
+        )
 
 
 def _configs_from_record(tracking_uri: str, run: Any) -> list[PastConfig] | None:
@@ -190,13 +250,21 @@ def _configs_from_record(tracking_uri: str, run: Any) -> list[PastConfig] | None
 
     try:
         with tempfile.TemporaryDirectory() as folder:
-            path = download_artifacts(artifact_uri=f"{run.info.artifact_uri}/{RECORD_ARTIFACT}", dst_path=folder, tracking_uri=tracking_uri)
+            path = download_artifacts(
+                artifact_uri=f"{run.info.artifact_uri}/{RECORD_ARTIFACT}",
+                dst_path=folder,
+                tracking_uri=tracking_uri,
+            )
             raw = json.loads(Path(path).read_text())
         if raw.get("version") != RECORD_VERSION:
             return None
         return [PastConfig(**c) for c in raw["configs"]]
     except Exception as error:  # noqa: BLE001 - an unreadable record costs a query, not the warm start
-        log.debug("meta-store: record of run %s unreadable (%s); querying its trials", run.info.run_id, error_reason(error))
+        log.debug(
+            "meta-store: record of run %s unreadable (%s); querying its trials",
+            run.info.run_id,
+            error_reason(error),
+        )
         return None
 
 
@@ -216,9 +284,19 @@ def _save_cache(path: Path, cache: dict[str, PastStudy]) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}))
-        tmp.replace(path)  # atomic: a concurrent reader sees the old or the new file, never half of one
+        tmp.write_text(
+            json.dumps(
+                {"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}
+            )
+        )
+        tmp.replace(
+            path
+        )  # atomic: a concurrent reader sees the old or the new file, never half of one
     except OSError as error:
-        log.warning("meta-store: cache %s not written (%s); the next warm start reads MLflow again", path, error.strerror or error)
+        log.warning(
+            "meta-store: cache %s not written (%s); the next warm start reads MLflow again",
+            path,
+            error.strerror or error,
+        )
         with contextlib.suppress(OSError):  # a half-written temporary file, if any
             tmp.unlink(missing_ok=True)

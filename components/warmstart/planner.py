@@ -23,12 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from kubetune.components.core import in_distribution
 from kubetune.components.data import LOG_SCALED
 from kubetune.components.search import Space, project
-from kubetune.components.warmstart.box import MIN_STUDIES, describe_ranges, narrowed_ranges, past_optima_box
+from kubetune.components.warmstart.box import (
+    MIN_STUDIES,
+    describe_ranges,
+    narrowed_ranges,
+    past_optima_box,
+)
 from kubetune.components.warmstart.portfolio import ScoredTrials, portfolio, quantiles, spread_out
-
-MODES = ("none", "same_pipeline", "similar_datasets", "auto")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class PastStudy(StudyProfile):
         return {**self.__dict__, "configs": [c.__dict__ for c in self.configs]}
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "PastStudy":
+    def from_json(cls, raw: dict[str, Any]) -> PastStudy:
         return cls(**{**raw, "configs": [PastConfig(**c) for c in raw["configs"]]})
 
 
@@ -83,11 +87,19 @@ class WarmStartPlan:
     mode: str  # what was asked
     used: str  # what happened: none, cold, same_pipeline, similar_datasets, or both joined by "+"
     configs: list[WarmConfig] = field(default_factory=list)
-    neighbours: list[dict[str, Any]] = field(default_factory=list)  # similar studies and their distances
+    neighbours: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # similar studies and their distances
     message: str = ""
-    prior: list[WarmConfig] = field(default_factory=list)  # every projected config of the chosen studies
-    narrowed: Space | None = None  # warm_start.narrow_space: the box of past optima (kubetune.components.warmstart.box)
-    box: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the box changed, per parameter
+    prior: list[WarmConfig] = field(
+        default_factory=list
+    )  # every projected config of the chosen studies
+    narrowed: Space | None = (
+        None  # warm_start.narrow_space: the box of past optima (kubetune.components.warmstart.box)
+    )
+    box: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # what the box changed, per parameter
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -112,8 +124,8 @@ def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> l
 
     Each past study is compared with the current one on the features both have. Some features cannot
     exist for some datasets (feature skewness without a numeric column, class entropy for a
-    regression): one such study in the history used to drop that feature from every comparison, now it
-    only drops it from its own. Constant features carry no information and drop out; the distance is
+    regression): such a study drops that feature from its own comparison only, not from every other
+    study's. Constant features carry no information and drop out; the distance is
     divided by the square root of the features a pair shares, so pairs compared on fewer features read
     on the same scale. A pair that shares no informative feature gets the distance expected between two
     studies drawn at random (sqrt(2): the difference of two z-scores has variance 2).
@@ -122,7 +134,9 @@ def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> l
         return []
     pool = [_scaled(current)] + [_scaled(m) for m in past]
     names = sorted(pool[0])  # a feature the current study lacks cannot tell its neighbours apart
-    matrix = np.array([[m.get(n, np.nan) for n in names] for m in pool], dtype=float).reshape(len(pool), len(names))
+    matrix = np.array([[m.get(n, np.nan) for n in names] for m in pool], dtype=float).reshape(
+        len(pool), len(names)
+    )
     std = np.nanstd(matrix, axis=0)
     keep = std > 1e-12
     if not keep.any():
@@ -131,7 +145,11 @@ def meta_distances(current: dict[str, float], past: list[dict[str, float]]) -> l
     distances = []
     for row in z[1:]:
         shared = ~np.isnan(row)
-        distances.append(float(np.linalg.norm(row[shared] - z[0][shared]) / math.sqrt(shared.sum())) if shared.any() else math.sqrt(2.0))
+        distances.append(
+            float(np.linalg.norm(row[shared] - z[0][shared]) / math.sqrt(shared.sum()))
+            if shared.any()
+            else math.sqrt(2.0)
+        )
     return distances
 
 
@@ -168,7 +186,14 @@ def plan_warm_start(
     """
     if mode == "none":
         return WarmStartPlan(mode, "none", message="warm start off (warm_start: none)")
-    usable = [p for p in history if p.study != current.study and p.family == current.family and p.task == current.task and p.configs]
+    usable = [
+        p
+        for p in history
+        if p.study != current.study
+        and p.family == current.family
+        and p.task == current.task
+        and p.configs
+    ]
     plan = WarmStartPlan(mode, "cold")
     chosen: dict[str, WarmConfig] = {}
     if mode in ("same_pipeline", "auto"):
@@ -176,24 +201,39 @@ def plan_warm_start(
         if same:
             latest = max(same, key=lambda p: p.end_time)
             ranked = _projected(latest, "same_pipeline", space, plan.prior)
-            for warm in spread_out(ranked, space, min(pipeline_top_k, max_configs), params_of=_params):
+            for warm in spread_out(
+                ranked, space, min(pipeline_top_k, max_configs), params_of=_params
+            ):
                 chosen[_key(warm.params)] = warm
     if mode in ("similar_datasets", "auto") and len(chosen) < max_configs:
         others = [p for p in usable if p.pipeline != current.pipeline or mode == "similar_datasets"]
         distances = meta_distances(current.meta, [p.meta for p in others])
-        ranked_studies = sorted(zip(distances, others), key=lambda pair: (pair[0], -pair[1].end_time))[:k_nearest]
-        plan.neighbours = [{"study": p.study, "run_id": p.run_id, "distance": round(d, 4)} for d, p in ranked_studies]
+        ranked_studies = sorted(
+            zip(distances, others), key=lambda pair: (pair[0], -pair[1].end_time)
+        )[:k_nearest]
+        plan.neighbours = [
+            {"study": p.study, "run_id": p.run_id, "distance": round(d, 4)}
+            for d, p in ranked_studies
+        ]
         candidates: dict[str, WarmConfig] = {}
         scored: list[ScoredTrials] = []
         for distance, past in ranked_studies:
             projected = _projected(past, "similar_datasets", space, plan.prior)
             if not projected:
                 continue
-            scored.append(ScoredTrials([w.params for w in projected], quantiles([w.past_score for w in projected], past.direction), _closeness(distance)))
+            scored.append(
+                ScoredTrials(
+                    [w.params for w in projected],
+                    quantiles([w.past_score for w in projected], past.direction),
+                    _closeness(distance),
+                )
+            )
             for warm in projected[:top_k]:
                 if _key(warm.params) not in chosen:
                     candidates.setdefault(_key(warm.params), warm)
-        for warm in portfolio(list(candidates.values()), scored, space, max_configs - len(chosen), params_of=_params):
+        for warm in portfolio(
+            list(candidates.values()), scored, space, max_configs - len(chosen), params_of=_params
+        ):
             chosen[_key(warm.params)] = warm
     plan.configs = list(chosen.values())
     kinds = sorted({c.kind for c in plan.configs}, key=["same_pipeline", "similar_datasets"].index)
@@ -215,8 +255,10 @@ def _cold_start_message(mode: str, current: CurrentStudy, usable: list[PastStudy
     if not usable:
         return f"no past study of a {current.task} {current.family} model in the meta-store; cold start"
     if mode == "same_pipeline" and not any(p.pipeline == current.pipeline for p in usable):
-        return (f"no past study of this pipeline ({current.pipeline}) in the meta-store ({len(usable)} of other pipelines: "
-                "warm_start: similar_datasets or auto would use them); cold start")
+        return (
+            f"no past study of this pipeline ({current.pipeline}) in the meta-store ({len(usable)} of other pipelines: "
+            "warm_start: similar_datasets or auto would use them); cold start"
+        )
     return "past studies found, but none of their configurations fits this search space; cold start"
 
 
@@ -234,7 +276,9 @@ def _narrow(plan: WarmStartPlan, space: Space, usable: list[PastStudy]) -> None:
 
 def _best_projected(past: PastStudy, space: Space) -> dict[str, Any]:
     """``past``'s best configuration that fits the space at all, projected into it."""
-    return next((params for params in (project(c.params, space) for c in past.configs) if params), {})
+    return next(
+        (params for params in (project(c.params, space) for c in past.configs) if params), {}
+    )
 
 
 def _params(warm: WarmConfig) -> dict[str, Any]:
@@ -246,7 +290,9 @@ def _closeness(distance: float) -> float:
     return 1.0 / (0.1 + distance)
 
 
-def _projected(past: PastStudy, kind: str, space: Space, prior: list[WarmConfig]) -> list[WarmConfig]:
+def _projected(
+    past: PastStudy, kind: str, space: Space, prior: list[WarmConfig]
+) -> list[WarmConfig]:
     """``past``'s configurations (best first) that fit the current space, each once; all kept as prior."""
     seen: set[str] = set()
     projected = []
@@ -261,7 +307,9 @@ def _projected(past: PastStudy, kind: str, space: Space, prior: list[WarmConfig]
     return projected
 
 
-CMAES_MIN_SOURCE_TRIALS = 10  # the warm-start distribution is fitted on the best 10% of the source trials
+CMAES_MIN_SOURCE_TRIALS = (
+    10  # the warm-start distribution is fitted on the best 10% of the source trials
+)
 
 
 def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> list[Any]:
@@ -281,7 +329,11 @@ def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> li
     for config in plan.prior:
         if set(config.params) != set(space) or config.past_direction != direction:
             continue
-        if not all(distributions[n]._contains(distributions[n].to_internal_repr(v)) for n, v in config.params.items()):
+        if not all(in_distribution(distributions[n], v) for n, v in config.params.items()):
             continue  # outside a narrowed space (warm_start.narrow_space)
-        trials.append(optuna.trial.create_trial(params=config.params, distributions=distributions, value=config.past_score))
+        trials.append(
+            optuna.trial.create_trial(
+                params=config.params, distributions=distributions, value=config.past_score
+            )
+        )
     return trials if len(trials) >= CMAES_MIN_SOURCE_TRIALS else []

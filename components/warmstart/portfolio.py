@@ -15,15 +15,18 @@ within each study so that studies on easy and hard datasets weigh the same. Ever
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from scipy.stats import rankdata
 
 from kubetune.components.search import Space
 
 NEIGHBOURS_PER_ESTIMATE = 3
-MIN_GAIN = 0.02  # a candidate that lifts the weighted coverage by less than this is not worth a trial
+MIN_GAIN = (
+    0.02  # a candidate that lifts the weighted coverage by less than this is not worth a trial
+)
 NEAR_DUPLICATE = 0.05  # Gower distance under which two configurations are treated as the same point
 
 
@@ -72,7 +75,10 @@ def quantiles(scores: Sequence[float], direction: str) -> list[float]:
 
 def estimate(config: dict[str, Any], study: ScoredTrials, space: Space) -> float:
     """The quantile ``config`` would reach on ``study``'s dataset: inverse-distance mean of the nearest trials."""
-    nearest = sorted((config_distance(config, other, space), q) for other, q in zip(study.configs, study.quantiles))
+    nearest = sorted(
+        (config_distance(config, other, space), q)
+        for other, q in zip(study.configs, study.quantiles)
+    )
     nearest = nearest[:NEIGHBOURS_PER_ESTIMATE]
     if nearest[0][0] < 1e-9:
         return nearest[0][1]  # tried there: its own result
@@ -80,7 +86,13 @@ def estimate(config: dict[str, Any], study: ScoredTrials, space: Space) -> float
     return sum(w * q for w, (_, q) in zip(weights, nearest)) / sum(weights)
 
 
-def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, limit: int, params_of: Callable[[Any], dict[str, Any]] = lambda c: c) -> list[Any]:
+def portfolio(
+    candidates: list[Any],
+    studies: list[ScoredTrials],
+    space: Space,
+    limit: int,
+    params_of: Callable[[Any], dict[str, Any]] = lambda c: c,
+) -> list[Any]:
     """Greedy: each pick maximizes the weighted sum over studies of the best estimated quantile reached so
     far. The first pick is the most robust configuration; later ones cover the studies the earlier ones
     serve badly; it stops at ``limit`` or when no candidate adds ``MIN_GAIN``."""
@@ -95,7 +107,10 @@ def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, 
         for index, row in enumerate(table):
             if index in chosen:
                 continue
-            gain = sum(s.weight * max(0.0, q - c) for s, q, c in zip(studies, row, covered)) / total_weight
+            gain = (
+                sum(s.weight * max(0.0, q - c) for s, q, c in zip(studies, row, covered))
+                / total_weight
+            )
             if gain > best_gain + 1e-12:
                 best_index, best_gain = index, gain
         if best_index < 0 or (chosen and best_gain < MIN_GAIN):
@@ -105,13 +120,21 @@ def portfolio(candidates: list[Any], studies: list[ScoredTrials], space: Space, 
     return [candidates[i] for i in chosen]
 
 
-def spread_out(candidates: list[Any], space: Space, limit: int, params_of: Callable[[Any], dict[str, Any]] = lambda c: c) -> list[Any]:
+def spread_out(
+    candidates: list[Any],
+    space: Space,
+    limit: int,
+    params_of: Callable[[Any], dict[str, Any]] = lambda c: c,
+) -> list[Any]:
     """The best candidates (given best first) that are not near-duplicates of one already taken: a
     drifted dataset rarely rewards five copies of last month's optimum, but may one of its runners-up."""
     taken: list[Any] = []
     for candidate in candidates:
         if len(taken) >= limit:
             break
-        if all(config_distance(params_of(candidate), params_of(t), space) >= NEAR_DUPLICATE for t in taken):
+        if all(
+            config_distance(params_of(candidate), params_of(t), space) >= NEAR_DUPLICATE
+            for t in taken
+        ):
             taken.append(candidate)
     return taken

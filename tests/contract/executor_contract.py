@@ -11,15 +11,25 @@ import time
 
 import pytest
 
-from kubetune.components.data.frames import read_source, write_frame
 from kubetune.components.core import TrialRequest
+from kubetune.components.data.frames import read_source, write_frame
 
 
 def request(data_uri: str, number: int, family: str, params: dict) -> TrialRequest:
     return TrialRequest(
-        study_name="contract", trial_number=number, params=params, family=family, task="classification",
-        n_classes=2, data_uri=data_uri, target="target", metrics=["accuracy"], validation="holdout",
-        folds=2, val_size=0.3, seed=0,
+        study_name="contract",
+        trial_number=number,
+        params=params,
+        family=family,
+        task="classification",
+        n_classes=2,
+        data_uri=data_uri,
+        target="target",
+        metrics=["accuracy"],
+        validation="holdout",
+        folds=2,
+        val_size=0.3,
+        seed=0,
     )
 
 
@@ -55,7 +65,9 @@ class ExecutorContract:
 
     def test_runs_up_to_capacity_in_parallel_and_returns_every_result(self, executor, data_uri):
         for number in range(self.capacity):
-            executor.submit(self.new_request(data_uri, number, "tests.families:SleepFamily", {"sleep": 1.5}))
+            executor.submit(
+                self.new_request(data_uri, number, "tests.families:SleepFamily", {"sleep": 1.5})
+            )
         assert sorted(executor.running()) == list(range(self.capacity))
         results = drain(executor, self.capacity)
         assert all(r.state == "COMPLETE" and r.values for r in results.values())
@@ -78,7 +90,10 @@ class ExecutorContract:
         executor.submit(self.new_request(data_uri, 0, "tests.families:RaiseFamily", {"x": 0.9}))
         executor.submit(self.new_request(data_uri, 1, "tests.families:RaiseFamily", {"x": 0.1}))
         results = drain(executor, 2)
-        assert results[0].state == "FAIL" and "RuntimeError: configuration x=0.900 is broken" in results[0].error
+        assert (
+            results[0].state == "FAIL"
+            and "RuntimeError: configuration x=0.900 is broken" in results[0].error
+        )
         assert results[1].state == "COMPLETE"
 
     def test_a_dying_worker_fails_its_trial_and_the_executor_goes_on(self, executor, data_uri):
@@ -91,7 +106,9 @@ class ExecutorContract:
     def test_trial_timeout_kills_the_trial(self, data_uri):
         executor = self.make_executor(trial_timeout=2.0)
         try:
-            executor.submit(self.new_request(data_uri, 0, "tests.families:SleepFamily", {"sleep": 60}))
+            executor.submit(
+                self.new_request(data_uri, 0, "tests.families:SleepFamily", {"sleep": 60})
+            )
             result = drain(executor, 1, timeout=40)[0]
             assert result.state == "FAIL" and "timeout of 2 s" in result.error
         finally:

@@ -24,7 +24,12 @@ def hadolint() -> str:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_hadolint_finds_nothing(dockerfile):
-    result = subprocess.run([hadolint(), "--failure-threshold", "info", str(dockerfile)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint(), "--failure-threshold", "info", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -32,10 +37,14 @@ def test_hadolint_finds_nothing(dockerfile):
 def test_images_run_as_a_numbered_non_root_user_and_install_from_the_wheelhouse_only(dockerfile):
     text = dockerfile.read_text()
     users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
-    assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) >= 10000, users
+    assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) >= 10000, (
+        users
+    )
     installs = [line for line in text.splitlines() if "pip install" in line]
     assert installs and all("--no-index" in line for line in installs), installs
-    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in text  # public default; `make images` passes its local base
+    assert (
+        "ARG BASE_IMAGE=python:3.11-slim-bookworm" in text
+    )  # public default; `make images` passes its local base
 
 
 def test_the_controller_image_has_no_entrypoint_for_the_worker_to_prefix():

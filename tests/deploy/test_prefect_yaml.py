@@ -25,7 +25,9 @@ def test_entrypoint_is_the_retrain_flow_and_its_parameters_bind():
     retrain = deployment()
     flow = load_flow_from_entrypoint(str(ROOT / retrain["entrypoint"]))
     assert flow.name == "retrain"
-    inspect.signature(flow.fn).bind(**retrain["parameters"])  # raises on an unknown or missing parameter
+    inspect.signature(flow.fn).bind(
+        **retrain["parameters"]
+    )  # raises on an unknown or missing parameter
     spec = parse_spec(retrain["parameters"]["spec"])
     assert spec.warm_start.mode == "same_pipeline" and spec.executor.kind == "kubernetes"
     assert retrain["parameters"]["margin"] >= 0

@@ -16,14 +16,24 @@ tracking: {{mlflow_uri: sqlite:///mlflow.db}}
 """
 
 
-def spec_text(source="sklearn:breast_cancer", target="target", family="random_forest", metric="roc_auc", space=""):
+def spec_text(
+    source="sklearn:breast_cancer",
+    target="target",
+    family="random_forest",
+    metric="roc_auc",
+    space="",
+):
     return BASE.format(source=source, target=target, family=family, metric=metric, space=space)
 
 
 @pytest.fixture
 def data_files(tmp_path):
-    pd.DataFrame({"a": [1.0, 2.0, 3.0] * 10, "y": [0, 1, None] * 10}).to_csv(tmp_path / "nan_target.csv", index=False)
-    pd.DataFrame({"a": range(40), "day": pd.date_range("2024-01-01", periods=40), "y": [0, 1] * 20}).to_parquet(tmp_path / "dated.parquet")
+    pd.DataFrame({"a": [1.0, 2.0, 3.0] * 10, "y": [0, 1, None] * 10}).to_csv(
+        tmp_path / "nan_target.csv", index=False
+    )
+    pd.DataFrame(
+        {"a": range(40), "day": pd.date_range("2024-01-01", periods=40), "y": [0, 1] * 20}
+    ).to_parquet(tmp_path / "dated.parquet")
     pd.DataFrame({"a": [], "y": []}).to_csv(tmp_path / "empty.csv", index=False)
     pd.DataFrame({"a": range(40), "y": [0, 1] * 20}).to_csv(tmp_path / "small.csv", index=False)
     return tmp_path
@@ -34,22 +44,57 @@ def data_files(tmp_path):
     [
         ({"family": "gradient_magic"}, "model.family: unknown model family 'gradient_magic'"),
         ({"target": "label"}, "data.target: column 'label' not found in sklearn:breast_cancer"),
-        ({"space": ", space: {max_depth: {type: int, low: 40, high: 32}}"}, "model.space.max_depth: low (40) is greater than high (32)"),
-        ({"space": ", space: {max_features: {type: float, low: 0, high: 1, log: true}}"}, "model.space.max_features: log range needs low > 0"),
+        (
+            {"space": ", space: {max_depth: {type: int, low: 40, high: 32}}"},
+            "model.space.max_depth: low (40) is greater than high (32)",
+        ),
+        (
+            {"space": ", space: {max_features: {type: float, low: 0, high: 1, log: true}}"},
+            "model.space.max_features: log range needs low > 0",
+        ),
         ({"source": "empty.csv", "target": "y"}, "data.source: 'empty.csv' has no rows"),
-        ({"source": "nan_target.csv", "target": "y"}, "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA"),
+        (
+            {"source": "nan_target.csv", "target": "y"},
+            "data.target: 10 of 30 rows have no target value (NaN; a CSV cell that is empty or reads NA",
+        ),
         ({"metric": "auroc"}, "objective.metric: unknown metric 'auroc'"),
         # a NaN bound reached the sampler after the MLflow parent run was created (left RUNNING)
-        ({"space": ", space: {max_features: {type: float, low: 0.1, high: .nan}}"}, "model.space.max_features.high: Input should be a finite number"),
-        ({"metric": "f1, positive_class: benign"}, "objective.positive_class: 'benign' is not a class of 'target' (0, 1)"),
-        ({"source": "dated.parquet", "target": "y"}, "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop"),
-        ({"space": ", params: {n_estimator: 10}"}, "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)"),
+        (
+            {"space": ", space: {max_features: {type: float, low: 0.1, high: .nan}}"},
+            "model.space.max_features.high: Input should be a finite number",
+        ),
+        (
+            {"metric": "f1, positive_class: benign"},
+            "objective.positive_class: 'benign' is not a class of 'target' (0, 1)",
+        ),
+        (
+            {"source": "dated.parquet", "target": "y"},
+            "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop",
+        ),
+        (
+            {"space": ", params: {n_estimator: 10}"},
+            "model.params.n_estimator: random_forest has no parameter 'n_estimator' (did you mean 'n_estimators'?)",
+        ),
         ({"metric": "rmse"}, "objective.metric: 'rmse' does not fit a classification task"),
         ({"source": "missing.csv"}, "data.source: no such file 'missing.csv'"),
-        ({"source": "small.csv", "target": "y", "family": "knn", "space": ", space: {n_neighbors: {type: int, low: 1, high: 50}}"},
-         "model.space.n_neighbors: 50 is more than the 25 rows the smallest cross-validation split trains on"),
-        ({"source": "sklearn:digits", "family": "torch_cnn", "metric": "accuracy", "space": ", params: {image_shape: 3x3x3}"},
-         "model.params.image_shape: image_shape 3x3x3 has 27 values, the data has 64 features"),
+        (
+            {
+                "source": "small.csv",
+                "target": "y",
+                "family": "knn",
+                "space": ", space: {n_neighbors: {type: int, low: 1, high: 50}}",
+            },
+            "model.space.n_neighbors: 50 is more than the 25 rows the smallest cross-validation split trains on",
+        ),
+        (
+            {
+                "source": "sklearn:digits",
+                "family": "torch_cnn",
+                "metric": "accuracy",
+                "space": ", params: {image_shape: 3x3x3}",
+            },
+            "model.params.image_shape: image_shape 3x3x3 has 27 values, the data has 64 features",
+        ),
     ],
 )
 def test_bad_spec_stops_before_any_work(data_files, kwargs, expected):
@@ -57,7 +102,9 @@ def test_bad_spec_stops_before_any_work(data_files, kwargs, expected):
     result = run_cli(["tune", str(spec), "--no-progress"], cwd=data_files)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"kubetune: error: {expected}"] or (len(lines) == 1 and lines[0].startswith(f"kubetune: error: {expected}"))
+    assert lines == [f"kubetune: error: {expected}"] or (
+        len(lines) == 1 and lines[0].startswith(f"kubetune: error: {expected}")
+    )
     assert "Traceback" not in result.stderr + result.stdout
     assert not (data_files / "mlflow.db").exists() and not (data_files / ".kubetune").exists()
 
@@ -67,7 +114,9 @@ def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch
     stops on that, not on an authentication error from the database."""
     monkeypatch.delenv("KUBETUNE_STORAGE_URL", raising=False)
     text = spec_text() + "storage: {url: 'postgresql://kubetune:***@127.0.0.1:5432/kubetune'}\n"
-    result = run_cli(["tune", str(write_spec(tmp_path / "spec.yaml", text)), "--no-progress"], cwd=tmp_path)
+    result = run_cli(
+        ["tune", str(write_spec(tmp_path / "spec.yaml", text)), "--no-progress"], cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "kubetune: error: storage.url: the password in postgresql://kubetune:***@127.0.0.1:5432/kubetune is the mask "
@@ -77,14 +126,20 @@ def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch
 
 
 def test_cli_override_is_validated_too(tmp_path):
-    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path)
+    result = run_cli(
+        ["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path
+    )
     assert result.returncode == 2 and result.stderr.startswith("kubetune: error: search.n_trials:")
 
 
 def test_a_seed_numpy_cannot_take_is_one_line(tmp_path):
-    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--seed", "-5"], cwd=tmp_path)
+    result = run_cli(
+        ["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--seed", "-5"], cwd=tmp_path
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == ["kubetune: error: search.seed: Input should be greater than or equal to 0"]
+    assert result.stderr.strip().splitlines() == [
+        "kubetune: error: search.seed: Input should be greater than or equal to 0"
+    ]
 
 
 def test_validate_command_checks_without_recording(tmp_path):
@@ -97,18 +152,29 @@ def test_validate_command_checks_without_recording(tmp_path):
 def test_columns_that_name_rows_are_pointed_out_and_data_drop_silences_it(tmp_path):
     """mtcars as R ships it: the car names are the CSV's unnamed first column. They were one-hot encoded,
     one column per car, and the registered model required a car name of every caller."""
-    import pandas as pd
     from sklearn.datasets import load_wine
 
     frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
     frame.insert(0, "bottle", [f"bottle-{i}" for i in range(len(frame))])
     frame.to_csv(tmp_path / "wine.csv")  # pandas writes its index as an unnamed first column
     text = "data: {source: wine.csv, target: cultivar%s}\nmodel: {family: knn}\nobjective: {metric: accuracy}\n"
-    flagged = run_cli(["validate", str(write_spec(tmp_path / "plain.yaml", text % ""))], cwd=tmp_path)
+    flagged = run_cli(
+        ["validate", str(write_spec(tmp_path / "plain.yaml", text % ""))], cwd=tmp_path
+    )
     assert flagged.returncode == 0, flagged.stderr
-    warning = [line for line in flagged.stderr.splitlines() if line.startswith("kubetune: warning:")]
-    assert len(warning) == 1 and "'Unnamed: 0', 'bottle'" in warning[0] and "data.drop" in warning[0], flagged.stderr
-    dropped = run_cli(["validate", str(write_spec(tmp_path / "dropped.yaml", text % ", drop: ['Unnamed: 0', bottle]"))], cwd=tmp_path)
+    warning = [
+        line for line in flagged.stderr.splitlines() if line.startswith("kubetune: warning:")
+    ]
+    assert (
+        len(warning) == 1 and "'Unnamed: 0', 'bottle'" in warning[0] and "data.drop" in warning[0]
+    ), flagged.stderr
+    dropped = run_cli(
+        [
+            "validate",
+            str(write_spec(tmp_path / "dropped.yaml", text % ", drop: ['Unnamed: 0', bottle]")),
+        ],
+        cwd=tmp_path,
+    )
     assert dropped.returncode == 0 and "warning" not in dropped.stderr, dropped.stderr
     assert "13 features" in dropped.stdout
 
@@ -116,12 +182,22 @@ def test_columns_that_name_rows_are_pointed_out_and_data_drop_silences_it(tmp_pa
 def test_missing_values_turn_a_class_the_reader_drops_back_into_a_class(tmp_path):
     """R's Arthritis outcome has a class "None": by default its rows read as missing targets; with
     ``data.missing_values: [""]`` the study sees three classes."""
-    rows = "".join(f"{age},{outcome}\n" for age, outcome in zip(range(20, 80), ["None", "Some", "Marked"] * 20))
+    rows = "".join(
+        f"{age},{outcome}\n" for age, outcome in zip(range(20, 80), ["None", "Some", "Marked"] * 20)
+    )
     (tmp_path / "arthritis.csv").write_text("age,improved\n" + rows)
     text = "data: {source: arthritis.csv, target: improved%s}\nmodel: {family: knn}\nobjective: {metric: accuracy}\n"
-    default = run_cli(["validate", str(write_spec(tmp_path / "default.yaml", text % ""))], cwd=tmp_path)
-    assert default.returncode == 2 and "data.target: 20 of 60 rows have no target value" in default.stderr
-    chosen = run_cli(["validate", str(write_spec(tmp_path / "chosen.yaml", text % ", missing_values: ['']"))], cwd=tmp_path)
+    default = run_cli(
+        ["validate", str(write_spec(tmp_path / "default.yaml", text % ""))], cwd=tmp_path
+    )
+    assert (
+        default.returncode == 2
+        and "data.target: 20 of 60 rows have no target value" in default.stderr
+    )
+    chosen = run_cli(
+        ["validate", str(write_spec(tmp_path / "chosen.yaml", text % ", missing_values: ['']"))],
+        cwd=tmp_path,
+    )
     assert chosen.returncode == 0, chosen.stderr
     assert "ok (classification, 60 rows, 1 feature," in chosen.stdout
 
@@ -135,17 +211,32 @@ def test_every_command_has_help(tmp_path, command):
 def test_dry_run_prints_the_first_job_and_contacts_nothing(tmp_path):
     import yaml
 
-    env = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig"), "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x", "PATH": "/usr/bin:/bin"}
-    result = run_cli(["tune", str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), "--dry-run", "--seed", "3"], cwd=tmp_path, env=env)
+    env = {
+        "KUBECONFIG": str(tmp_path / "no-such-kubeconfig"),
+        "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = run_cli(
+        ["tune", str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), "--dry-run", "--seed", "3"],
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     job = yaml.safe_load(result.stdout)
     assert job["kind"] == "Job" and job["metadata"]["labels"]["kubetune.io/trial"] == "0"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    request = yaml.safe_load(next(e["value"] for e in container["env"] if e["name"] == "KUBETUNE_TRIAL_REQUEST"))
-    assert request["data_uri"].startswith("s3://ml-artifacts/kubetune/breast-cancer-mlp-gpu/") and request["params"]
+    request = yaml.safe_load(
+        next(e["value"] for e in container["env"] if e["name"] == "KUBETUNE_TRIAL_REQUEST")
+    )
+    assert (
+        request["data_uri"].startswith("s3://ml-artifacts/kubetune/breast-cancer-mlp-gpu/")
+        and request["params"]
+    )
     assert "pw@" not in result.stdout and "&id" not in result.stdout
-    assert "study created in memory" not in result.stderr  # Optuna's log line about the scratch study
+    assert (
+        "study created in memory" not in result.stderr
+    )  # Optuna's log line about the scratch study
     assert not any(tmp_path.iterdir())  # nothing written
 
 
@@ -159,31 +250,51 @@ def test_dry_run_refuses_a_parameter_the_model_does_not_take(tmp_path):
     env = {**os.environ, "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x"}
     result = run_cli(["tune", str(path), "--dry-run"], cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["kubetune: error: model.params.widht: torch_mlp has no parameter 'widht' (did you mean 'width'?)"]
+    assert result.stderr.strip().splitlines() == [
+        "kubetune: error: model.params.widht: torch_mlp has no parameter 'widht' (did you mean 'width'?)"
+    ]
     assert result.stdout == ""
 
 
 @pytest.mark.parametrize("command", [["validate"], ["tune", "--dry-run"]])
-def test_a_cluster_spec_without_a_study_storage_names_the_setting_in_validate_and_dry_run(tmp_path, command):
+def test_a_cluster_spec_without_a_study_storage_names_the_setting_in_validate_and_dry_run(
+    tmp_path, command
+):
     """validate asked for a storage URL without naming KUBETUNE_STORAGE_URL while the dry run of the same
     file printed a Job whose every pod would run with "storage_url": null."""
     env = {k: v for k, v in os.environ.items() if k != "KUBETUNE_STORAGE_URL"}
-    result = run_cli([command[0], str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), *command[1:]], cwd=tmp_path, env=env)
+    result = run_cli(
+        [command[0], str(REPO / "examples" / "breast_cancer_k8s_gpu.yaml"), *command[1:]],
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         "kubetune: error: storage.url: the kubernetes executor needs a study storage pods can reach: set storage.url or "
-        "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)"]
+        "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)"
+    ]
 
 
 @pytest.mark.parametrize(
     "executor, expected",
     [
         # the API server's default field validation would drop the misspelt field: pods unschedulable on GPU nodes
-        ("tolerations: [{key: nvidia.com/gpu, opertor: Exists, effect: NoSchedule}]",
-         "executor.kubernetes.tolerations.0.opertor: unknown field (did you mean 'operator'?)"),
-        ("resources: {limits: {memory: 16GB}}", "executor.kubernetes.resources.limits.memory: '16GB' is not a Kubernetes quantity"),
-        ("resources: {requests: {nvidia.com/gpu: 1}}", "executor.kubernetes.resources.limits.nvidia.com/gpu: a device resource needs a limit equal to its request"),
-        ("namespace: ML_Team", "executor.kubernetes.namespace: 'ML_Team' is not a valid Kubernetes name"),
+        (
+            "tolerations: [{key: nvidia.com/gpu, opertor: Exists, effect: NoSchedule}]",
+            "executor.kubernetes.tolerations.0.opertor: unknown field (did you mean 'operator'?)",
+        ),
+        (
+            "resources: {limits: {memory: 16GB}}",
+            "executor.kubernetes.resources.limits.memory: '16GB' is not a Kubernetes quantity",
+        ),
+        (
+            "resources: {requests: {nvidia.com/gpu: 1}}",
+            "executor.kubernetes.resources.limits.nvidia.com/gpu: a device resource needs a limit equal to its request",
+        ),
+        (
+            "namespace: ML_Team",
+            "executor.kubernetes.namespace: 'ML_Team' is not a valid Kubernetes name",
+        ),
     ],
 )
 def test_a_bad_kubernetes_setting_stops_the_job_and_its_dry_run(tmp_path, executor, expected):

@@ -28,29 +28,42 @@ def write_data(path, seed, flipped=False):
 
 
 def retrain(tmp_path, env, spec):
-    result = run_cli(["retrain", str(spec), "--margin", MARGIN, "--no-progress"], cwd=tmp_path, env=env)
+    result = run_cli(
+        ["retrain", str(spec), "--margin", MARGIN, "--no-progress"], cwd=tmp_path, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 def parent_run(client, experiment, study_prefix, exclude=()):
     exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], "tags.`kubetune.role` = 'study'", order_by=["attributes.start_time DESC"])
-    return next(r for r in runs if r.data.tags["kubetune.study"].startswith(study_prefix) and r.info.run_id not in exclude)
+    runs = client.search_runs(
+        [exp.experiment_id],
+        "tags.`kubetune.role` = 'study'",
+        order_by=["attributes.start_time DESC"],
+    )
+    return next(
+        r
+        for r in runs
+        if r.data.tags["kubetune.study"].startswith(study_prefix) and r.info.run_id not in exclude
+    )
 
 
 def test_alias_moves_only_when_the_challenger_wins_by_the_margin(tmp_path, cli_env, mlflow_server):
     name = f"churn-{uuid.uuid4().hex[:6]}"
     env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
     data = tmp_path / "data.csv"
-    spec = write_spec(tmp_path / "spec.yaml", f"""
+    spec = write_spec(
+        tmp_path / "spec.yaml",
+        f"""
 study: {name}
 data: {{source: "{data}", target: label, task: classification}}
 model: {{family: logistic_regression}}
 objective: {{metric: roc_auc}}
 validation: {{folds: 3}}
 search: {{n_trials: 4, parallelism: 2, seed: 1}}
-""")
+""",
+    )
     client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
 
     # 1. first run: no champion, the challenger takes the alias
@@ -62,21 +75,35 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     assert run1.data.tags["kubetune.promotion.decision"] == "promoted"
     assert "promotion.champion_test_roc_auc" not in run1.data.metrics
     # the summary links the study's run page once; MLflow's two links per ended run (every trial) are gone
-    assert f"  mlflow: {mlflow_server.url}/#/experiments/{run1.info.experiment_id}/runs/{run1.info.run_id}" in first.stdout.splitlines()
+    assert (
+        f"  mlflow: {mlflow_server.url}/#/experiments/{run1.info.experiment_id}/runs/{run1.info.run_id}"
+        in first.stdout.splitlines()
+    )
     assert "View run" not in first.stdout
 
     # 2. fresh data, same relationship: the new model is no better by the margin; the champion stays
     write_data(data, seed=2)
     retrain(tmp_path, env, spec)
     run2 = parent_run(client, name, name, exclude={run1.info.run_id})
-    assert run2.data.tags["kubetune.study"] != run1.data.tags["kubetune.study"]  # one study per data version
-    assert run2.data.tags["kubetune.warm_start.used"] == "same_pipeline"  # warm-started from run 1's study
+    assert (
+        run2.data.tags["kubetune.study"] != run1.data.tags["kubetune.study"]
+    )  # one study per data version
+    assert (
+        run2.data.tags["kubetune.warm_start.used"] == "same_pipeline"
+    )  # warm-started from run 1's study
     assert run2.data.tags["kubetune.promotion.decision"] == "kept_champion"
-    challenger, champion = run2.data.metrics["promotion.challenger_test_roc_auc"], run2.data.metrics["promotion.champion_test_roc_auc"]
+    challenger, champion = (
+        run2.data.metrics["promotion.challenger_test_roc_auc"],
+        run2.data.metrics["promotion.champion_test_roc_auc"],
+    )
     assert challenger - champion <= float(MARGIN)
-    assert challenger == pytest.approx(run2.data.metrics["test_roc_auc"])  # the refit's held-out score
+    assert challenger == pytest.approx(
+        run2.data.metrics["test_roc_auc"]
+    )  # the refit's held-out score
     assert client.get_model_version_by_alias(name, "champion").version == "1"
-    assert client.get_model_version(name, "2").tags["kubetune.promotion.decision"] == "kept_champion"
+    assert (
+        client.get_model_version(name, "2").tags["kubetune.promotion.decision"] == "kept_champion"
+    )
 
     # 3. the relationship flips: the champion collapses on the new test set, the challenger takes over.
     #    This version lands at a new path (a date-partitioned schedule): still the same pipeline
@@ -86,20 +113,37 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     run3 = parent_run(client, name, name, exclude={run1.info.run_id, run2.info.run_id})
     assert run3.data.tags["kubetune.warm_start.used"] == "same_pipeline"
     assert run3.data.tags["kubetune.promotion.decision"] == "promoted"
-    assert run3.data.metrics["promotion.champion_test_roc_auc"] < 0.5 < run3.data.metrics["promotion.challenger_test_roc_auc"]
+    assert (
+        run3.data.metrics["promotion.champion_test_roc_auc"]
+        < 0.5
+        < run3.data.metrics["promotion.challenger_test_roc_auc"]
+    )
     assert run3.data.tags["kubetune.promotion.champion_version"] == "1"
     assert client.get_model_version_by_alias(name, "champion").version == "3"
     assert "version 3 now holds 'champion'" in third.stdout
-    record = json.loads(open(client.download_artifacts(run3.info.run_id, "promotion.json", str(tmp_path))).read())
-    assert record["decision"] == "promoted" and record["challenger_version"] == "3" and record["champion_version"] == "1"
+    record = json.loads(
+        open(client.download_artifacts(run3.info.run_id, "promotion.json", str(tmp_path))).read()
+    )
+    assert (
+        record["decision"] == "promoted"
+        and record["challenger_version"] == "3"
+        and record["champion_version"] == "1"
+    )
     assert record["margin"] == float(MARGIN) and record["improvement"] > float(MARGIN)
 
     # 4. the schedule fires again before fresh data lands: the same data resumes the finished study, which
     #    trains nothing new and keeps its model; that model already holds the alias, so no version is added
     again = retrain(tmp_path, env, spec)
-    assert "'champion' stays on version 3: the challenger already holds the alias: nothing new was trained" in again.stdout
+    assert (
+        "'champion' stays on version 3: the challenger already holds the alias: nothing new was trained"
+        in again.stdout
+    )
     assert client.get_model_version_by_alias(name, "champion").version == "3"
-    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [1, 2, 3]
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'")) == [
+        1,
+        2,
+        3,
+    ]
     # the decision that gave version 3 the alias stays on record
     assert client.get_run(run3.info.run_id).data.tags["kubetune.promotion.decision"] == "promoted"
     assert client.get_model_version(name, "3").tags["kubetune.promotion.decision"] == "promoted"

@@ -8,15 +8,17 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from kubetune.components.execution.controller import StudyController
-from kubetune.components.data.frames import read_source, write_frame
-from kubetune.components.execution import LocalExecutor
-from kubetune.components.spec import ParamSpec
-from kubetune.components.execution import open_storage
-from kubetune.components.tracking import Tracker
 from kubetune.components.core import INTERRUPTED_ATTR, TrialRequest
+from kubetune.components.data.frames import read_source, write_frame
+from kubetune.components.execution import LocalExecutor, open_storage
+from kubetune.components.execution.controller import StudyController
+from kubetune.components.spec import ParamSpec
+from kubetune.components.tracking import Tracker
 
-SPACE = {"x": ParamSpec(type="float", low=0.0, high=1.0), "sleep": ParamSpec(type="float", low=0.0, high=0.05)}
+SPACE = {
+    "x": ParamSpec(type="float", low=0.0, high=1.0),
+    "sleep": ParamSpec(type="float", low=0.0, high=0.05),
+}
 
 
 @pytest.fixture
@@ -30,16 +32,35 @@ def setup(tmp_path):
 
 def make_controller(setup, family, n_trials, space=SPACE, parallelism=2, name="s"):
     uri, storage, tracker, parent = setup
-    study = optuna.create_study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(seed=0),
-                                direction="maximize", load_if_exists=True)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        direction="maximize",
+        load_if_exists=True,
+    )
 
     def make_request(number, trial_id, params):
-        return TrialRequest(study_name=name, trial_number=number, params=params, family=family, task="classification",
-                            n_classes=2, data_uri=uri, target="target", metrics=["accuracy"], validation="holdout",
-                            folds=2, val_size=0.3, seed=0)
+        return TrialRequest(
+            study_name=name,
+            trial_number=number,
+            params=params,
+            family=family,
+            task="classification",
+            n_classes=2,
+            data_uri=uri,
+            target="target",
+            metrics=["accuracy"],
+            validation="holdout",
+            folds=2,
+            val_size=0.3,
+            seed=0,
+        )
 
     executor = LocalExecutor(parallelism).start()
-    return StudyController(study, space, executor, tracker, parent, make_request, ["accuracy"], n_trials=n_trials), executor
+    return StudyController(
+        study, space, executor, tracker, parent, make_request, ["accuracy"], n_trials=n_trials
+    ), executor
 
 
 def child_runs(tracker, parent):
@@ -64,14 +85,24 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(setup):
             assert "is broken" in run.data.tags["kubetune.failure_reason"]
             assert "is broken" in trial.user_attrs["kubetune.failure_reason"]
         else:
-            assert run.info.status == "FINISHED" and run.data.tags["kubetune.trial_state"] == "COMPLETE"
+            assert (
+                run.info.status == "FINISHED"
+                and run.data.tags["kubetune.trial_state"] == "COMPLETE"
+            )
             assert run.data.metrics["accuracy"] == trial.value
-            assert {"accuracy_fold_0", "accuracy_std", "duration_s", "peak_memory_mb"} <= set(run.data.metrics)
+            assert {"accuracy_fold_0", "accuracy_std", "duration_s", "peak_memory_mb"} <= set(
+                run.data.metrics
+            )
 
 
 def test_ctrl_c_records_trials_in_flight_and_a_rerun_finishes_the_budget(setup):
-    space = {"x": ParamSpec(type="float", low=0.0, high=0.4), "sleep": ParamSpec(type="float", low=0.6, high=0.8)}
-    controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=8, space=space)
+    space = {
+        "x": ParamSpec(type="float", low=0.0, high=0.4),
+        "sleep": ParamSpec(type="float", low=0.6, high=0.8),
+    }
+    controller, executor = make_controller(
+        setup, "tests.families:SleepFamily", n_trials=8, space=space
+    )
     timer = threading.Timer(2.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     with executor, pytest.raises(KeyboardInterrupt):
@@ -90,10 +121,17 @@ def test_ctrl_c_records_trials_in_flight_and_a_rerun_finishes_the_budget(setup):
     trials = again.study.trials
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 8
-    assert {t.number for t in finished} <= {t.number for t in complete}  # nothing finished was repeated
-    retried = {t.user_attrs["kubetune.retry_of"]: t for t in trials if "kubetune.retry_of" in t.user_attrs}
+    assert {t.number for t in finished} <= {
+        t.number for t in complete
+    }  # nothing finished was repeated
+    retried = {
+        t.user_attrs["kubetune.retry_of"]: t for t in trials if "kubetune.retry_of" in t.user_attrs
+    }
     for lost in interrupted:
-        assert retried[lost.number].params == lost.params and retried[lost.number].state == TrialState.COMPLETE
+        assert (
+            retried[lost.number].params == lost.params
+            and retried[lost.number].state == TrialState.COMPLETE
+        )
 
 
 class CtrlCWhileRecording(Tracker):
@@ -112,30 +150,51 @@ class CtrlCWhileRecording(Tracker):
 def test_ctrl_c_during_a_write_lets_the_write_finish_then_stops(setup):
     uri, storage, tracker, parent = setup
     pressing = CtrlCWhileRecording(tracker.tracking_uri, "controller-tests")
-    space = {"x": ParamSpec(type="float", low=0.0, high=0.4), "sleep": ParamSpec(type="float", low=0.3, high=0.4)}
-    controller, executor = make_controller((uri, storage, pressing, parent), "tests.families:SleepFamily", n_trials=8, space=space)
+    space = {
+        "x": ParamSpec(type="float", low=0.0, high=0.4),
+        "sleep": ParamSpec(type="float", low=0.3, high=0.4),
+    }
+    controller, executor = make_controller(
+        (uri, storage, pressing, parent), "tests.families:SleepFamily", n_trials=8, space=space
+    )
     with executor, pytest.raises(KeyboardInterrupt):
         controller.run()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the controller put Python's handler back
+    assert (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )  # the controller put Python's handler back
     runs = {r.info.run_id: r for r in tracker.trial_runs(parent)}
     recorded = runs[pressing.pressed_for]
-    assert recorded.info.status == "FINISHED" and recorded.data.tags["kubetune.trial_state"] == "COMPLETE"
-    assert "accuracy" in recorded.data.metrics  # the run being written when Ctrl-C came was written in full
+    assert (
+        recorded.info.status == "FINISHED"
+        and recorded.data.tags["kubetune.trial_state"] == "COMPLETE"
+    )
+    assert (
+        "accuracy" in recorded.data.metrics
+    )  # the run being written when Ctrl-C came was written in full
     trials = controller.study.trials
     assert len(trials) < 8, "the study should have stopped, not run its whole budget"
     interrupted = [t for t in trials if t.user_attrs.get(INTERRUPTED_ATTR)]
-    assert all(runs[t.user_attrs["kubetune.mlflow_run_id"]].info.status == "KILLED" for t in interrupted)
+    assert all(
+        runs[t.user_attrs["kubetune.mlflow_run_id"]].info.status == "KILLED" for t in interrupted
+    )
     assert all(run.info.status != "RUNNING" for run in runs.values())  # nothing left half-recorded
 
 
 def test_trials_left_running_by_a_dead_controller_are_reconciled(setup):
     controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=3)
-    orphan = controller.study.ask({"x": optuna.distributions.FloatDistribution(0, 1), "sleep": optuna.distributions.FloatDistribution(0, 0.05)})
+    orphan = controller.study.ask(
+        {
+            "x": optuna.distributions.FloatDistribution(0, 1),
+            "sleep": optuna.distributions.FloatDistribution(0, 0.05),
+        }
+    )
     with executor:
         controller.run()
     frozen = controller.study.trials[orphan.number]
     assert frozen.state == TrialState.FAIL and frozen.user_attrs[INTERRUPTED_ATTR]
-    rerun = [t for t in controller.study.trials if t.user_attrs.get("kubetune.retry_of") == orphan.number]
+    rerun = [
+        t for t in controller.study.trials if t.user_attrs.get("kubetune.retry_of") == orphan.number
+    ]
     assert rerun and rerun[0].params == orphan.params and rerun[0].state == TrialState.COMPLETE
     assert len([t for t in controller.study.trials if t.state == TrialState.COMPLETE]) == 3
 
@@ -149,10 +208,30 @@ def test_trials_report_intermediate_values_to_the_shared_study(postgres_url, tmp
     study = optuna.create_study(study_name="intermediate", storage=storage, direction="maximize")
     trial = study.ask()
     uri = str(write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet"))
-    result = run_trial(TrialRequest(study_name="intermediate", trial_number=trial.number, params={"n_estimators": 10}, family="random_forest",
-                                    task="classification", n_classes=2, data_uri=uri, target="target", metrics=["accuracy"],
-                                    validation="kfold", folds=3, val_size=0.2, seed=0, storage_url=postgres_url, trial_id=trial._trial_id))
-    reported = optuna.load_study(study_name="intermediate", storage=open_storage(postgres_url)).trials[0].intermediate_values
+    result = run_trial(
+        TrialRequest(
+            study_name="intermediate",
+            trial_number=trial.number,
+            params={"n_estimators": 10},
+            family="random_forest",
+            task="classification",
+            n_classes=2,
+            data_uri=uri,
+            target="target",
+            metrics=["accuracy"],
+            validation="kfold",
+            folds=3,
+            val_size=0.2,
+            seed=0,
+            storage_url=postgres_url,
+            trial_id=trial._trial_id,
+        )
+    )
+    reported = (
+        optuna.load_study(study_name="intermediate", storage=open_storage(postgres_url))
+        .trials[0]
+        .intermediate_values
+    )
     folds = result.fold_scores["accuracy"]
     assert sorted(reported) == [0, 1, 2]
     assert reported[2] == pytest.approx(sum(folds) / 3) and reported[0] == pytest.approx(folds[0])

@@ -3,12 +3,20 @@
 import pandas as pd
 import pytest
 
-from kubetune.components.data.artifacts import ArtifactError, check_access, delete, object_version, put_file, read_s3_bytes, write_bytes
-from kubetune.components.data import read_frame
-from kubetune.components.pipeline.endpoints import check_mlflow
 from kubetune.components.core import SpecError
-from kubetune.components.execution.heartbeat import supports_heartbeat
+from kubetune.components.data import read_frame
+from kubetune.components.data.artifacts import (
+    ArtifactError,
+    check_access,
+    delete,
+    object_version,
+    put_file,
+    read_s3_bytes,
+    write_bytes,
+)
 from kubetune.components.execution import open_storage
+from kubetune.components.execution.heartbeat import supports_heartbeat
+from kubetune.components.pipeline.endpoints import check_mlflow
 from tests.services import PG_PASSWORD
 
 
@@ -35,7 +43,9 @@ def test_unreachable_postgres_is_named_without_its_password():
     with pytest.raises(SpecError) as caught:
         open_storage(f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:1/nowhere")
     message = str(caught.value)
-    assert message.startswith("storage.url: cannot open postgresql://postgres:***@127.0.0.1:1/nowhere")
+    assert message.startswith(
+        "storage.url: cannot open postgresql://postgres:***@127.0.0.1:1/nowhere"
+    )
     assert PG_PASSWORD not in message and "\n" not in message
 
 
@@ -64,10 +74,16 @@ def test_a_checkpoint_deleted_from_s3_is_gone_and_deleting_it_again_is_fine(s3_e
 
 
 def test_missing_bucket_and_unreachable_endpoint_are_named(s3_env, monkeypatch):
-    with pytest.raises(ArtifactError, match=r"S3 said (NoSuchBucket|404) for s3://no-such-bucket \(endpoint http://127.0.0.1"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"S3 said (NoSuchBucket|404) for s3://no-such-bucket \(endpoint http://127.0.0.1",
+    ):
         check_access("s3://no-such-bucket/prefix")
     monkeypatch.setenv("KUBETUNE_S3_ENDPOINT_URL", "http://127.0.0.1:1")
-    with pytest.raises(ArtifactError, match=r"cannot reach s3://kubetune-artifacts/x \(endpoint http://127.0.0.1:1\): EndpointConnectionError"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"cannot reach s3://kubetune-artifacts/x \(endpoint http://127.0.0.1:1\): EndpointConnectionError",
+    ):
         read_s3_bytes("s3://kubetune-artifacts/x")
 
 
@@ -84,7 +100,10 @@ def test_missing_credentials_are_named(s3, monkeypatch, tmp_path):
 
 def test_mlflow_server_check(mlflow_server):
     check_mlflow(mlflow_server.url)
-    with pytest.raises(SpecError, match=r"tracking.mlflow_uri: cannot reach the MLflow server at http://127.0.0.1:1: ConnectionError"):
+    with pytest.raises(
+        SpecError,
+        match=r"tracking.mlflow_uri: cannot reach the MLflow server at http://127.0.0.1:1: ConnectionError",
+    ):
         check_mlflow("http://127.0.0.1:1")
 
 
@@ -135,7 +154,9 @@ def test_budget_lock_makes_a_second_controller_wait_on_postgres(postgres_url):
     assert held.wait(30)
     waiter = threading.Thread(target=enter)
     waiter.start()
-    assert not second_in.wait(1.0), "the second controller entered while the first held the budget lock"
+    assert not second_in.wait(1.0), (
+        "the second controller entered while the first held the budget lock"
+    )
     release.set()
     assert second_in.wait(30), "the second controller never got the lock once the first let go"
     holder.join(30)

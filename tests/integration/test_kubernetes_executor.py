@@ -3,16 +3,12 @@ test kubelet that runs each pod's command as a local process."""
 
 from __future__ import annotations
 
-import os
-
 import optuna
 import pytest
 from kubernetes import client
 
-from kubetune.components.execution import KubernetesExecutor
-from kubetune.components.execution import read_published
+from kubetune.components.execution import KubernetesExecutor, open_storage, read_published
 from kubetune.components.spec import KubernetesSpec
-from kubetune.components.execution import open_storage
 from tests.conftest import REPO
 from tests.contract.executor_contract import ExecutorContract, drain, request
 from tests.k8s.fake_api import FakeKubeAPI
@@ -31,9 +27,13 @@ def api_client(api: FakeKubeAPI) -> client.ApiClient:
 def cluster(postgres_url):
     api = FakeKubeAPI().start()
     behaviours: dict[str, str] = {}
-    kubelet = TestKubelet(api, NAMESPACE, {"kubetune-study-db": {"url": postgres_url}},
-                          behaviour=lambda job: behaviours.get(job["metadata"]["labels"]["kubetune.io/trial"], "run"),
-                          extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"}).start()
+    kubelet = TestKubelet(
+        api,
+        NAMESPACE,
+        {"kubetune-study-db": {"url": postgres_url}},
+        behaviour=lambda job: behaviours.get(job["metadata"]["labels"]["kubetune.io/trial"], "run"),
+        extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"},
+    ).start()
     yield api, kubelet, behaviours, postgres_url
     kubelet.stop()
     api.stop()
@@ -49,14 +49,26 @@ class TestKubernetesExecutorContract(ExecutorContract):
     def new_request(self, data_uri, number, family, params):
         trial = self.study.ask()
         assert trial.number == number
-        return request(data_uri, number, family, params).model_copy(update={"trial_id": trial._trial_id, "heartbeat_interval": 1})
+        return request(data_uri, number, family, params).model_copy(
+            update={"trial_id": trial._trial_id, "heartbeat_interval": 1}
+        )
 
     def make_executor(self, trial_timeout=None):
         def read(number):
-            return read_published(self.storage, self.storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number))
+            return read_published(
+                self.storage,
+                self.storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number),
+            )
 
         settings = KubernetesSpec(namespace=NAMESPACE)
-        return KubernetesExecutor(settings, "contract", self.capacity, read, trial_timeout, api_client=api_client(self.api)).start()
+        return KubernetesExecutor(
+            settings,
+            "contract",
+            self.capacity,
+            read,
+            trial_timeout,
+            api_client=api_client(self.api),
+        ).start()
 
     def test_close_leaves_no_job_or_pod(self, executor, data_uri):
         executor.submit(self.new_request(data_uri, 0, "tests.families:SleepFamily", {"sleep": 60}))
@@ -78,7 +90,14 @@ def test_fake_api_garbage_collects_pods_of_deleted_jobs():
     try:
         code, job = api.state.create("jobs", NAMESPACE, {"metadata": {"name": "j"}, "spec": {}})
         api.state.delete("jobs", NAMESPACE, "j", "Background")
-        api.state.create("pods", NAMESPACE, {"metadata": {"name": "p", "ownerReferences": [{"uid": job["metadata"]["uid"]}]}, "spec": {}})
+        api.state.create(
+            "pods",
+            NAMESPACE,
+            {
+                "metadata": {"name": "p", "ownerReferences": [{"uid": job["metadata"]["uid"]}]},
+                "spec": {},
+            },
+        )
         assert api.state.list("pods", NAMESPACE, None)["items"] == []
         assert [e.type for e in api.state.events if e.plural == "pods"] == ["ADDED", "DELETED"]
     finally:

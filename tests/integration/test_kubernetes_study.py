@@ -26,17 +26,34 @@ NAMESPACE = "kubetune"
 def k8s(cli_env, postgres_url, tmp_path):
     api = FakeKubeAPI().start()
     behaviours: dict[str, str] = {}
-    kubelet = TestKubelet(api, NAMESPACE, {"kubetune-study-db": {"url": postgres_url}},
-                          behaviour=lambda job: behaviours.get(job["metadata"]["labels"]["kubetune.io/trial"], "run"),
-                          extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"}).start()
-    env = {**cli_env, "KUBECONFIG": api.kubeconfig(tmp_path / "kubeconfig"), "KUBETUNE_STORAGE_URL": postgres_url}
+    kubelet = TestKubelet(
+        api,
+        NAMESPACE,
+        {"kubetune-study-db": {"url": postgres_url}},
+        behaviour=lambda job: behaviours.get(job["metadata"]["labels"]["kubetune.io/trial"], "run"),
+        extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"},
+    ).start()
+    env = {
+        **cli_env,
+        "KUBECONFIG": api.kubeconfig(tmp_path / "kubeconfig"),
+        "KUBETUNE_STORAGE_URL": postgres_url,
+    }
     yield api, behaviours, env
     kubelet.stop()
     api.stop()
 
 
-def spec_for(tmp_path, name, family="tests.families:SleepFamily", space="{sleep: {type: float, low: 0.2, high: 0.4}}", n_trials=9, extra=""):
-    return write_spec(tmp_path / f"{name}.yaml", f"""
+def spec_for(
+    tmp_path,
+    name,
+    family="tests.families:SleepFamily",
+    space="{sleep: {type: float, low: 0.2, high: 0.4}}",
+    n_trials=9,
+    extra="",
+):
+    return write_spec(
+        tmp_path / f"{name}.yaml",
+        f"""
 study: {name}
 data: {{source: "sklearn:breast_cancer"}}
 model: {{family: "{family}", space: {space}}}
@@ -44,15 +61,23 @@ objective: {{metric: accuracy}}
 validation: {{strategy: holdout}}
 search: {{sampler: random, n_trials: {n_trials}, parallelism: 3, seed: 5, max_retries: 2}}
 storage: {{heartbeat_interval: 1, grace_period: 10}}
-artifacts: {{uri: {tmp_path / 'volume'}}}
+artifacts: {{uri: {tmp_path / "volume"}}}
 executor:
   kind: kubernetes
   kubernetes: {{namespace: {NAMESPACE}, unschedulableTimeout: 3{extra}}}
-""")
+""",
+    )
 
 
 def run(spec, tmp_path, env, timeout=600):
-    return subprocess.run([str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def nothing_left(api: FakeKubeAPI) -> None:
@@ -63,19 +88,39 @@ def nothing_left(api: FakeKubeAPI) -> None:
 def test_study_with_injected_failures_at_parallelism_3(k8s, tmp_path):
     api, behaviours, env = k8s
     behaviours.update({"1": "oom", "2": "evict"})
-    spec = spec_for(tmp_path, "k8s-mixed", family="tests.families:RaiseFamily", space="{x: {type: float, low: 0.0, high: 0.7}}")
+    spec = spec_for(
+        tmp_path,
+        "k8s-mixed",
+        family="tests.families:RaiseFamily",
+        space="{x: {type: float, low: 0.0, high: 0.7}}",
+    )
     result = run(spec, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
-    study = optuna.load_study(study_name="k8s-mixed", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    study = optuna.load_study(
+        study_name="k8s-mixed", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
     trials = {t.number: t for t in study.trials}
-    assert "OOMKilled: the trial ran out of memory" in trials[1].user_attrs["kubetune.failure_reason"]
-    assert "was disrupted (EvictionByEvictionAPI)" in trials[2].user_attrs["kubetune.failure_reason"]
+    assert (
+        "OOMKilled: the trial ran out of memory" in trials[1].user_attrs["kubetune.failure_reason"]
+    )
+    assert (
+        "was disrupted (EvictionByEvictionAPI)" in trials[2].user_attrs["kubetune.failure_reason"]
+    )
     rerun = next(t for t in study.trials if t.user_attrs.get("kubetune.retry_of") == 2)
-    assert rerun.params == trials[2].params and rerun.state in (TrialState.COMPLETE, TrialState.FAIL)
+    assert rerun.params == trials[2].params and rerun.state in (
+        TrialState.COMPLETE,
+        TrialState.FAIL,
+    )
     broken = [t for t in study.trials if t.state == TrialState.FAIL and t.number not in (1, 2)]
-    assert broken and all(t.params["x"] > 0.5 and "RuntimeError: configuration" in t.user_attrs["kubetune.failure_reason"] for t in broken)
+    assert broken and all(
+        t.params["x"] > 0.5
+        and "RuntimeError: configuration" in t.user_attrs["kubetune.failure_reason"]
+        for t in broken
+    )
     assert all(t.params["x"] <= 0.5 for t in study.trials if t.state == TrialState.COMPLETE)
-    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
     assert len(created) == len(study.trials) == len(set(created))  # one Job per trial, never two
     nothing_left(api)
 
@@ -102,20 +147,51 @@ def test_every_created_job_validates_and_carries_no_credential(k8s, tmp_path):
     nothing_left(api)
 
 
-@pytest.mark.parametrize("mode, message, extra", [
-    ("image_pull", re.escape("the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"), ""),
-    ("unschedulable", re.escape("the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."), ""),
-    ("config_error", re.escape('the study stopped early: trial pods cannot start their container (CreateContainerConfigError: secret "kubetune-study-db" not found); '
-                               "check the Secrets and ConfigMaps the trial pods use in namespace kubetune"), ""),
-    ("stuck_creating", r"the study stopped early: trial pod (kt-k8s-stuck-creating-[a-z0-9-]+) was scheduled but its container did not start within 4 s "
-                       r"\(ContainerCreating\); see kubectl describe pod \1 -n kubetune ", ", startTimeout: 4"),
-])
-def test_cluster_problems_stop_the_study_early_with_a_clear_message(k8s, tmp_path, mode, message, extra):
+@pytest.mark.parametrize(
+    "mode, message, extra",
+    [
+        (
+            "image_pull",
+            re.escape(
+                "the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"
+            ),
+            "",
+        ),
+        (
+            "unschedulable",
+            re.escape(
+                "the study stopped early: trial pods stayed unschedulable for 3 s: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+            ),
+            "",
+        ),
+        (
+            "config_error",
+            re.escape(
+                'the study stopped early: trial pods cannot start their container (CreateContainerConfigError: secret "kubetune-study-db" not found); '
+                "check the Secrets and ConfigMaps the trial pods use in namespace kubetune"
+            ),
+            "",
+        ),
+        (
+            "stuck_creating",
+            r"the study stopped early: trial pod (kt-k8s-stuck-creating-[a-z0-9-]+) was scheduled but its container did not start within 4 s "
+            r"\(ContainerCreating\); see kubectl describe pod \1 -n kubetune ",
+            ", startTimeout: 4",
+        ),
+    ],
+)
+def test_cluster_problems_stop_the_study_early_with_a_clear_message(
+    k8s, tmp_path, mode, message, extra
+):
     api, behaviours, env = k8s
     behaviours.update({str(n): mode for n in range(9)})
     started = time.monotonic()
-    result = run(spec_for(tmp_path, f"k8s-{mode.replace('_', '-')}", extra=extra), tmp_path, env, timeout=180)
-    assert result.returncode == 1 and re.search(f"kubetune: error: {message}", result.stderr), result.stderr[-2000:]
+    result = run(
+        spec_for(tmp_path, f"k8s-{mode.replace('_', '-')}", extra=extra), tmp_path, env, timeout=180
+    )
+    assert result.returncode == 1 and re.search(f"kubetune: error: {message}", result.stderr), (
+        result.stderr[-2000:]
+    )
     assert time.monotonic() - started < 150  # stopped, not hung
     nothing_left(api)
 
@@ -128,33 +204,57 @@ def test_a_pod_pending_longer_than_the_grace_period_is_not_taken_for_a_lost_tria
     result = run(spec_for(tmp_path, "k8s-slow-start", n_trials=3), tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "stopped heartbeating" not in result.stderr
-    study = optuna.load_study(study_name="k8s-slow-start", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3, [(t.number, t.state.name, t.user_attrs) for t in study.trials]
+    study = optuna.load_study(
+        study_name="k8s-slow-start", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3, [
+        (t.number, t.state.name, t.user_attrs) for t in study.trials
+    ]
     first = study.trials[0]
-    assert (first.datetime_complete - first.datetime_start).total_seconds() > 15  # it did wait, and was kept
-    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert (
+        first.datetime_complete - first.datetime_start
+    ).total_seconds() > 15  # it did wait, and was kept
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
     assert len(created) == 3, created  # no second Job for the slow trial
     nothing_left(api)
 
 
 def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
     api, _, env = k8s
-    spec = spec_for(tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6)
-    process = subprocess.Popen([str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spec = spec_for(
+        tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6
+    )
+    process = subprocess.Popen(
+        [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < 3:
         time.sleep(0.3)
     time.sleep(1.0)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    in_flight = {j["metadata"]["labels"]["kubetune.io/trial"] for j in api.state.list("jobs", NAMESPACE, None)["items"]}
+    in_flight = {
+        j["metadata"]["labels"]["kubetune.io/trial"]
+        for j in api.state.list("jobs", NAMESPACE, None)["items"]
+    }
     assert in_flight, "Jobs should still be running after the controller died"
     result = run(spec, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "adopted" in result.stderr
-    study = optuna.load_study(study_name="k8s-restart", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    study = optuna.load_study(
+        study_name="k8s-restart", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 6
-    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
     assert len(created) == len(set(created)) == len(study.trials), "a Job was created twice"
     nothing_left(api)
 
@@ -164,18 +264,35 @@ def test_warm_start_trials_run_as_jobs_and_keep_their_provenance(k8s, tmp_path):
 
     api, _, env = k8s
     assert run(spec_for(tmp_path, "k8s-before", n_trials=3), tmp_path, env).returncode == 0
-    result = run(spec_for(tmp_path, "k8s-after", n_trials=4), tmp_path, env)  # same pipeline, run again
+    result = run(
+        spec_for(tmp_path, "k8s-after", n_trials=4), tmp_path, env
+    )  # same pipeline, run again
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    trial_runs = {r.info.run_id: r for r in client.search_runs(experiment_ids, "tags.`kubetune.role` = 'trial'")}
-    warm = [r for r in trial_runs.values() if r.data.tags["kubetune.study"] == "k8s-after" and "kubetune.warm_start.source_run_id" in r.data.tags]
+    trial_runs = {
+        r.info.run_id: r
+        for r in client.search_runs(experiment_ids, "tags.`kubetune.role` = 'trial'")
+    }
+    warm = [
+        r
+        for r in trial_runs.values()
+        if r.data.tags["kubetune.study"] == "k8s-after"
+        and "kubetune.warm_start.source_run_id" in r.data.tags
+    ]
     assert len(warm) == 2
     for trial_run in warm:
         source = trial_runs[trial_run.data.tags["kubetune.warm_start.source_run_id"]]
-        assert source.data.tags["kubetune.study"] == "k8s-before" and trial_run.data.params == source.data.params
-        assert trial_run.data.tags["kubetune.trial_state"] == "COMPLETE"  # it ran as a Job and was told
-    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+        assert (
+            source.data.tags["kubetune.study"] == "k8s-before"
+            and trial_run.data.params == source.data.params
+        )
+        assert (
+            trial_run.data.tags["kubetune.trial_state"] == "COMPLETE"
+        )  # it ran as a Job and was told
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
     assert len(created) == 3 + 4
     nothing_left(api)
 
@@ -185,31 +302,60 @@ def test_pruned_trials_end_their_pods_early_and_are_recorded_pruned(k8s, tmp_pat
 
     api, _, env = k8s
     spec = spec_for(
-        tmp_path, "k8s-pruned", family="torch_mlp", n_trials=8,
+        tmp_path,
+        "k8s-pruned",
+        family="torch_mlp",
+        n_trials=8,
         space="{lr: {type: float, low: 0.00001, high: 0.05, log: true}, width: {type: int, low: 4, high: 64, log: true}}",
     )
-    text = spec.read_text().replace("model: {family: \"torch_mlp\",", "model: {family: \"torch_mlp\", params: {epochs: 12},")
-    text = text.replace("max_retries: 2}", "max_retries: 2, pruner: {kind: successive_halving, reduction_factor: 3}}")
+    text = spec.read_text().replace(
+        'model: {family: "torch_mlp",', 'model: {family: "torch_mlp", params: {epochs: 12},'
+    )
+    text = text.replace(
+        "max_retries: 2}",
+        "max_retries: 2, pruner: {kind: successive_halving, reduction_factor: 3}}",
+    )
     spec.write_text(text)
     result = run(spec, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
-    study = optuna.load_study(study_name="k8s-pruned", storage=open_storage(env["KUBETUNE_STORAGE_URL"]))
+    study = optuna.load_study(
+        study_name="k8s-pruned", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert pruned and complete and len(pruned) + len(complete) == 8
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = {int(r.data.tags["kubetune.trial_number"]): r for r in client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pruned' and tags.`kubetune.role` = 'trial'")}
+    runs = {
+        int(r.data.tags["kubetune.trial_number"]): r
+        for r in client.search_runs(
+            experiment_ids,
+            "tags.`kubetune.study` = 'k8s-pruned' and tags.`kubetune.role` = 'trial'",
+        )
+    }
     for trial in pruned:
         run_ = runs[trial.number]
-        assert run_.data.tags["kubetune.trial_state"] == "PRUNED" and run_.data.tags["kubetune.pruned_at_step"] == str(max(trial.intermediate_values))
+        assert run_.data.tags["kubetune.trial_state"] == "PRUNED" and run_.data.tags[
+            "kubetune.pruned_at_step"
+        ] == str(max(trial.intermediate_values))
         # training stopped at the pruned epoch (no later epoch was reported) and the pod exited 0 with its
         # published result: a failed pod would have been recorded FAIL with the kubelet's reason
-        assert max(trial.intermediate_values) < 12 and sorted(trial.intermediate_values) == list(range(1, max(trial.intermediate_values) + 1))
+        assert max(trial.intermediate_values) < 12 and sorted(trial.intermediate_values) == list(
+            range(1, max(trial.intermediate_values) + 1)
+        )
         assert run_.info.status == "FINISHED" and "kubetune.failure_reason" not in run_.data.tags
     for trial in complete:
         assert sorted(trial.intermediate_values) == list(range(1, 13))
-    assert len([name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]) == 8
+    assert (
+        len(
+            [
+                name
+                for verb, plural, _, name in api.state.audit
+                if verb == "create" and plural == "jobs"
+            ]
+        )
+        == 8
+    )
     nothing_left(api)
 
 
@@ -217,18 +363,37 @@ def test_population_based_training_runs_its_rounds_as_jobs(k8s, tmp_path):
     from mlflow import MlflowClient
 
     api, _, env = k8s
-    spec = spec_for(tmp_path, "k8s-pbt", family="torch_mlp", space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}, width: {type: int, low: 4, high: 32}}")
-    spec.write_text(spec.read_text().replace("search: {sampler: random, n_trials: 9,", "search: {strategy: pbt, pbt: {population: 3, generations: 2, interval: 2},"))
+    spec = spec_for(
+        tmp_path,
+        "k8s-pbt",
+        family="torch_mlp",
+        space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}, width: {type: int, low: 4, high: 32}}",
+    )
+    spec.write_text(
+        spec.read_text().replace(
+            "search: {sampler: random, n_trials: 9,",
+            "search: {strategy: pbt, pbt: {population: 3, generations: 2, interval: 2},",
+        )
+    )
     result = run(spec, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pbt' and tags.`kubetune.role` = 'trial'")
+    runs = client.search_runs(
+        experiment_ids, "tags.`kubetune.study` = 'k8s-pbt' and tags.`kubetune.role` = 'trial'"
+    )
     assert len(runs) == 6 and all(r.data.tags["kubetune.trial_state"] == "COMPLETE" for r in runs)
     [copied] = [r for r in runs if r.data.tags["kubetune.pbt.exploited"] == "True"]
-    assert (tmp_path / copied.data.tags["kubetune.pbt.checkpoint_in"]).is_file()  # written by another member's pod
-    assert copied.data.tags["kubetune.pbt.generation"] == "1" and copied.data.tags["kubetune.pbt.copied_at_epoch"] == "2"
-    created = [name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"]
+    assert (
+        tmp_path / copied.data.tags["kubetune.pbt.checkpoint_in"]
+    ).is_file()  # written by another member's pod
+    assert (
+        copied.data.tags["kubetune.pbt.generation"] == "1"
+        and copied.data.tags["kubetune.pbt.copied_at_epoch"] == "2"
+    )
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
     assert len(created) == 6
     nothing_left(api)
 
@@ -236,13 +401,58 @@ def test_population_based_training_runs_its_rounds_as_jobs(k8s, tmp_path):
     again = spec.read_text().replace("study: k8s-pbt", "study: k8s-pbt-again")
     assert run(write_spec(tmp_path / "again.yaml", again), tmp_path, env).returncode == 0
     first = {r.info.run_id: r for r in runs}
-    experiment_ids = [e.experiment_id for e in client.search_experiments()]  # the study's own experiment
-    rerun = client.search_runs(experiment_ids, "tags.`kubetune.study` = 'k8s-pbt-again' and tags.`kubetune.role` = 'trial'")
+    experiment_ids = [
+        e.experiment_id for e in client.search_experiments()
+    ]  # the study's own experiment
+    rerun = client.search_runs(
+        experiment_ids, "tags.`kubetune.study` = 'k8s-pbt-again' and tags.`kubetune.role` = 'trial'"
+    )
     seeded = [r for r in rerun if "kubetune.warm_start.source_run_id" in r.data.tags]
     assert len(rerun) == 6 and len(seeded) == 1
     (member,) = seeded
     source = first[member.data.tags["kubetune.warm_start.source_run_id"]]
-    assert member.data.tags["kubetune.pbt.member"] == "0" and member.data.tags["kubetune.pbt.generation"] == "0"
+    assert (
+        member.data.tags["kubetune.pbt.member"] == "0"
+        and member.data.tags["kubetune.pbt.generation"] == "0"
+    )
     assert member.data.tags["kubetune.trial_state"] == "COMPLETE"  # it ran as a Job and was told
-    assert {k: member.data.params[k] for k in ("lr", "width")} == {k: source.data.params[k] for k in ("lr", "width")}
+    assert {k: member.data.params[k] for k in ("lr", "width")} == {
+        k: source.data.params[k] for k in ("lr", "width")
+    }
+    nothing_left(api)
+
+
+def test_a_population_whose_image_cannot_be_pulled_fails_its_parent_run_with_the_reason(
+    k8s, tmp_path
+):
+    """Population-based training and sampled search share one orchestration: a cluster problem ends
+    either one the same way -- the parent run FAILED with the reason, the command exits 1, nothing left."""
+    from mlflow import MlflowClient
+
+    api, behaviours, env = k8s
+    behaviours.update({str(n): "image_pull" for n in range(6)})
+    spec = spec_for(
+        tmp_path,
+        "k8s-pbt-pull",
+        family="torch_mlp",
+        space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}}",
+    )
+    spec.write_text(
+        spec.read_text().replace(
+            "search: {sampler: random, n_trials: 9,",
+            "search: {strategy: pbt, pbt: {population: 3, generations: 2, interval: 2},",
+        )
+    )
+    result = run(spec, tmp_path, env, timeout=180)
+    reason = "the study stopped early: the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"
+    assert result.returncode == 1 and f"kubetune: error: {reason}" in result.stderr, result.stderr[
+        -2000:
+    ]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    [parent] = client.search_runs(
+        experiment_ids, "tags.`kubetune.study` = 'k8s-pbt-pull' and tags.`kubetune.role` = 'study'"
+    )
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["kubetune.failure_reason"].startswith(reason)
     nothing_left(api)

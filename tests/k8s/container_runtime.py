@@ -24,9 +24,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -59,7 +60,9 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state: the parent's PID
+        if (
+            int(stat.rsplit(")", 1)[1].split()[1]) == pid
+        ):  # the field after the state: the parent's PID
             children.append(int(entry.name))
     return children
 
@@ -86,10 +89,22 @@ class LocalProcessRuntime:
         self.extra_env = extra_env or {}
         self.cwd = cwd
 
-    def start(self, pod: dict[str, Any], container: dict[str, Any], env: dict[str, str], volumes: "VolumeSource") -> Started:
+    def start(
+        self,
+        pod: dict[str, Any],
+        container: dict[str, Any],
+        env: dict[str, str],
+        volumes: VolumeSource,
+    ) -> Started:
         command = [sys.executable if part == "python" else part for part in container["command"]]
-        process = subprocess.Popen(command, env={**os.environ, **self.extra_env, **env}, cwd=self.cwd,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **self.extra_env, **env},
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         return Started(process)
 
 
@@ -116,14 +131,23 @@ class ImageConfig:
 
 def expand(text: str, env: dict[str, str]) -> str:
     """The kubelet's ``$(VAR)`` expansion: defined variables are replaced, ``$$(VAR)`` escapes, others stay."""
-    return re.sub(r"\$(\$)?\((\w+)\)", lambda m: m.group(0)[1:] if m.group(1) else env.get(m.group(2), m.group(0)), text)
+    return re.sub(
+        r"\$(\$)?\((\w+)\)",
+        lambda m: m.group(0)[1:] if m.group(1) else env.get(m.group(2), m.group(0)),
+        text,
+    )
 
 
-def resolve_argv(image: ImageConfig, container: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
+def resolve_argv(
+    image: ImageConfig, container: dict[str, Any], env: dict[str, str] | None = None
+) -> list[str]:
     """Kubernetes' rule: ``command`` replaces ENTRYPOINT (and drops CMD); ``args`` replaces CMD; ``$(VAR)``
     in the manifest's command and args expands from the container's env."""
     command, args = container.get("command"), container.get("args")
-    manifest = [expand(part, env or {}) for part in (command or [])], [expand(part, env or {}) for part in (args or [])]
+    manifest = (
+        [expand(part, env or {}) for part in (command or [])],
+        [expand(part, env or {}) for part in (args or [])],
+    )
     if command:
         return manifest[0] + manifest[1]
     return image.entrypoint + (manifest[1] if args is not None else image.cmd)
@@ -144,7 +168,9 @@ def _passwd(rootfs: Path) -> tuple[dict[str, tuple[int, int, str]], dict[str, in
     return users, groups
 
 
-def resolve_user(image: ImageConfig, pod: dict[str, Any], container: dict[str, Any], rootfs: Path) -> tuple[int, int, list[int], str]:
+def resolve_user(
+    image: ImageConfig, pod: dict[str, Any], container: dict[str, Any], rootfs: Path
+) -> tuple[int, int, list[int], str]:
     """(uid, gid, supplementary groups, home) as the runtime runs the process."""
     pod_context = pod.get("securityContext") or {}
     context = {**pod_context, **(container.get("securityContext") or {})}
@@ -156,14 +182,22 @@ def resolve_user(image: ImageConfig, pod: dict[str, Any], container: dict[str, A
     elif name in users:
         image_uid, image_gid, _home = users[name]
     else:
-        raise ContainerConfigError(f'unable to find user {name}: no matching entries in passwd file')
+        raise ContainerConfigError(
+            f"unable to find user {name}: no matching entries in passwd file"
+        )
     if group:
         image_gid = int(group) if group.isdigit() else groups.get(group, image_gid)
     uid = context.get("runAsUser", image_uid)
-    gid = context.get("runAsGroup", by_uid.get(uid, (image_gid, "/"))[0] if "runAsUser" in context else image_gid)
+    gid = context.get(
+        "runAsGroup", by_uid.get(uid, (image_gid, "/"))[0] if "runAsUser" in context else image_gid
+    )
     if context.get("runAsNonRoot") and uid == 0:
         raise ContainerConfigError("container has runAsNonRoot and image will run as root")
-    supplementary = [g for g in [pod_context.get("fsGroup"), *pod_context.get("supplementalGroups", [])] if g is not None]
+    supplementary = [
+        g
+        for g in [pod_context.get("fsGroup"), *pod_context.get("supplementalGroups", [])]
+        if g is not None
+    ]
     home = by_uid.get(uid, (gid, "/"))[1] or "/"
     return uid, gid, supplementary, home
 
@@ -182,25 +216,51 @@ class BuildahRuntime:
         """The local image a reference names (short names are looked for under localhost/) and its config."""
         if reference not in self._configs:
             for candidate in (reference, f"localhost/{reference}"):
-                result = subprocess.run(["buildah", "inspect", "--type", "image", candidate], capture_output=True, text=True)
+                result = subprocess.run(
+                    ["buildah", "inspect", "--type", "image", candidate],
+                    capture_output=True,
+                    text=True,
+                )
                 if result.returncode == 0:
                     config = json.loads(result.stdout)["OCIv1"].get("config", {})
                     env = dict(item.split("=", 1) for item in config.get("Env") or [])
-                    self._configs[reference] = (candidate, ImageConfig(config.get("Entrypoint") or [], config.get("Cmd") or [], env,
-                                                                       config.get("WorkingDir") or "/", config.get("User") or ""))
+                    self._configs[reference] = (
+                        candidate,
+                        ImageConfig(
+                            config.get("Entrypoint") or [],
+                            config.get("Cmd") or [],
+                            env,
+                            config.get("WorkingDir") or "/",
+                            config.get("User") or "",
+                        ),
+                    )
                     break
             else:
-                raise ImageNotPresent(f'Container image "{reference}" is not present with pull policy of Never')
+                raise ImageNotPresent(
+                    f'Container image "{reference}" is not present with pull policy of Never'
+                )
         return self._configs[reference]
 
     # -- one container ---------------------------------------------------------------------------------
 
-    def start(self, pod: dict[str, Any], container: dict[str, Any], env: dict[str, str], volumes: VolumeSource) -> Started:
+    def start(
+        self,
+        pod: dict[str, Any],
+        container: dict[str, Any],
+        env: dict[str, str],
+        volumes: VolumeSource,
+    ) -> Started:
         spec = pod["spec"]
         image_name, image = self.image(container["image"])
         name = f"kubelet-{pod['metadata']['name']}-{container['name']}"
-        subprocess.run(["buildah", "rm", name], capture_output=True)  # a leftover of an interrupted run
-        subprocess.run(["buildah", "from", "--pull-never", "--name", name, image_name], check=True, capture_output=True)
+        subprocess.run(
+            ["buildah", "rm", name], capture_output=True
+        )  # a leftover of an interrupted run
+        subprocess.run(
+            ["buildah", "from", "--pull-never", "--name", name, image_name],
+            check=True,
+            capture_output=True,
+        )
         pod_dir = Path(tempfile.mkdtemp(prefix=f"pod-{pod['metadata']['name']}-"))
 
         def cleanup() -> None:
@@ -208,7 +268,11 @@ class BuildahRuntime:
             shutil.rmtree(pod_dir, ignore_errors=True)
 
         try:
-            rootfs = Path(subprocess.run(["buildah", "mount", name], check=True, capture_output=True, text=True).stdout.strip())
+            rootfs = Path(
+                subprocess.run(
+                    ["buildah", "mount", name], check=True, capture_output=True, text=True
+                ).stdout.strip()
+            )
             uid, gid, groups, home = resolve_user(image, spec, container, rootfs)
             context = container.get("securityContext") or {}
             config = {
@@ -216,7 +280,9 @@ class BuildahRuntime:
                 "argv": resolve_argv(image, container, env),
                 "env": self._environment(image, pod, env, volumes, home),
                 "workdir": container.get("workingDir") or image.workdir,
-                "uid": uid, "gid": gid, "groups": groups,
+                "uid": uid,
+                "gid": gid,
+                "groups": groups,
                 "readonly_root": bool(context.get("readOnlyRootFilesystem")),
                 "mounts": self._mounts(spec, container, pod_dir, volumes),
             }
@@ -229,19 +295,47 @@ class BuildahRuntime:
         config_path.write_text(json.dumps(config))
         config_path.chmod(0o600)
         init = Path(__file__).with_name("container_init.py")
-        process = ContainerProcess(["unshare", "--mount", "--pid", "--fork", "--kill-child", sys.executable, "-I", str(init), str(config_path)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        process = ContainerProcess(
+            [
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                sys.executable,
+                "-I",
+                str(init),
+                str(config_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         return Started(process, cleanup, (uid, gid))
 
-    def _environment(self, image: ImageConfig, pod: dict[str, Any], env: dict[str, str], volumes: VolumeSource, home: str) -> dict[str, str]:
+    def _environment(
+        self,
+        image: ImageConfig,
+        pod: dict[str, Any],
+        env: dict[str, str],
+        volumes: VolumeSource,
+        home: str,
+    ) -> dict[str, str]:
         # what every kubelet adds: the API server's Service and the pod's host name; HOME from the user's entry
-        cluster = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(volumes.api_port),
-                   "KUBERNETES_PORT": f"tcp://127.0.0.1:{volumes.api_port}", "HOSTNAME": pod["metadata"]["name"]}
+        cluster = {
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(volumes.api_port),
+            "KUBERNETES_PORT": f"tcp://127.0.0.1:{volumes.api_port}",
+            "HOSTNAME": pod["metadata"]["name"],
+        }
         merged = {**image.env, **cluster, **env}
         merged.setdefault("HOME", home)
         return merged
 
-    def _mounts(self, spec: dict[str, Any], container: dict[str, Any], pod_dir: Path, volumes: VolumeSource) -> list[dict[str, Any]]:
+    def _mounts(
+        self, spec: dict[str, Any], container: dict[str, Any], pod_dir: Path, volumes: VolumeSource
+    ) -> list[dict[str, Any]]:
         sources: dict[str, Path] = {}
         for volume in spec.get("volumes") or []:
             path = pod_dir / "volumes" / volume["name"]
@@ -250,7 +344,11 @@ class BuildahRuntime:
                 path.chmod(0o777)  # as the kubelet creates an emptyDir
             elif "secret" in volume or "configMap" in volume:
                 source = volume.get("secret") or volume["configMap"]
-                data = volumes.secret(source["secretName"]) if "secret" in volume else volumes.config_map(source["name"])
+                data = (
+                    volumes.secret(source["secretName"])
+                    if "secret" in volume
+                    else volumes.config_map(source["name"])
+                )
                 items = source.get("items") or [{"key": key, "path": key} for key in data]
                 for item in items:
                     (path / item["path"]).parent.mkdir(parents=True, exist_ok=True)
@@ -258,17 +356,26 @@ class BuildahRuntime:
                     (path / item["path"]).chmod(0o644)
                 path.chmod(0o755)
             else:
-                raise ContainerConfigError(f"volume {volume['name']!r}: only emptyDir, secret and configMap volumes are run here")
+                raise ContainerConfigError(
+                    f"volume {volume['name']!r}: only emptyDir, secret and configMap volumes are run here"
+                )
             sources[volume["name"]] = path
         hosts = pod_dir / "hosts"
-        hosts.write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n" + "".join(f"{ip}\t{name}\n" for name, ip in self.hosts.items()))
+        hosts.write_text(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+            + "".join(f"{ip}\t{name}\n" for name, ip in self.hosts.items())
+        )
         hosts.chmod(0o644)
-        mounts = [{"source": str(hosts), "target": "/etc/hosts", "readonly": True},
-                  {"source": "/etc/resolv.conf", "target": "/etc/resolv.conf", "readonly": True}]
+        mounts = [
+            {"source": str(hosts), "target": "/etc/hosts", "readonly": True},
+            {"source": "/etc/resolv.conf", "target": "/etc/resolv.conf", "readonly": True},
+        ]
         if spec.get("automountServiceAccountToken", True):
             account = pod_dir / "serviceaccount"
             account.mkdir()
-            (account / "token").write_text(volumes.token(spec.get("serviceAccountName") or "default"))
+            (account / "token").write_text(
+                volumes.token(spec.get("serviceAccountName") or "default")
+            )
             (account / "namespace").write_text(volumes.namespace)
             if volumes.ca_cert is not None:
                 shutil.copy(volumes.ca_cert, account / "ca.crt")
@@ -278,18 +385,34 @@ class BuildahRuntime:
             mounts.append({"source": str(account), "target": SERVICE_ACCOUNT_DIR, "readonly": True})
         for mount in container.get("volumeMounts") or []:
             if mount["name"] not in sources:
-                raise ContainerConfigError(f'volumeMount "{mount["name"]}" has no volume of that name')
+                raise ContainerConfigError(
+                    f'volumeMount "{mount["name"]}" has no volume of that name'
+                )
             source = sources[mount["name"]] / mount.get("subPath", "")
-            mounts.append({"source": str(source), "target": mount["mountPath"], "readonly": bool(mount.get("readOnly"))})
+            mounts.append(
+                {
+                    "source": str(source),
+                    "target": mount["mountPath"],
+                    "readonly": bool(mount.get("readOnly")),
+                }
+            )
         return mounts
 
 
-def container_env(container: dict[str, Any], secret: Callable[[str], dict[str, str]], config_map: Callable[[str], dict[str, str]]) -> dict[str, str]:
+def container_env(
+    container: dict[str, Any],
+    secret: Callable[[str], dict[str, str]],
+    config_map: Callable[[str], dict[str, str]],
+) -> dict[str, str]:
     """The container's environment as the kubelet builds it: envFrom first, then env (which wins),
     secretKeyRef and configMapKeyRef looked up, ``$(VAR)`` expanded from the variables listed before."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
-        values = secret(source["secretRef"]["name"]) if "secretRef" in source else config_map(source["configMapRef"]["name"])
+        values = (
+            secret(source["secretRef"]["name"])
+            if "secretRef" in source
+            else config_map(source["configMapRef"]["name"])
+        )
         env.update({source.get("prefix", "") + key: value for key, value in values.items()})
     for item in container.get("env") or []:
         if "value" in item or "valueFrom" not in item:
@@ -301,15 +424,31 @@ def container_env(container: dict[str, Any], secret: Callable[[str], dict[str, s
             ref = item["valueFrom"]["configMapKeyRef"]
             env[item["name"]] = config_map(ref["name"])[ref["key"]]
         else:
-            raise ContainerConfigError(f"env {item['name']}: only values, secretKeyRef and configMapKeyRef are resolved here")
+            raise ContainerConfigError(
+                f"env {item['name']}: only values, secretKeyRef and configMapKeyRef are resolved here"
+            )
     return env
 
 
 def decode_secret(secret: dict[str, Any]) -> dict[str, str]:
     """A Secret's ``data`` (base64) and ``stringData`` as plain strings."""
-    data = {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+    data = {
+        key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()
+    }
     return {**data, **(secret.get("stringData") or {})}
 
 
-__all__ = ["BuildahRuntime", "ContainerConfigError", "ContainerProcess", "container_env", "ImageNotPresent", "LocalProcessRuntime", "Started", "VolumeSource",
-           "decode_secret", "expand", "resolve_argv", "resolve_user"]
+__all__ = [
+    "BuildahRuntime",
+    "ContainerConfigError",
+    "ContainerProcess",
+    "container_env",
+    "ImageNotPresent",
+    "LocalProcessRuntime",
+    "Started",
+    "VolumeSource",
+    "decode_secret",
+    "expand",
+    "resolve_argv",
+    "resolve_user",
+]

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,14 +39,19 @@ _ROUTE = re.compile(
     r"^/(?:api/v1|apis/(?P<group>batch)/v1)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>jobs|pods|events|secrets|configmaps)"
     r"(?:/(?P<name>[^/]+)(?:/(?P<sub>status|log))?)?$"
 )
-_KINDS = {"jobs": ("Job", "batch/v1"), "pods": ("Pod", "v1"), "events": ("Event", "v1"), "secrets": ("Secret", "v1"),
-          "configmaps": ("ConfigMap", "v1")}
+_KINDS = {
+    "jobs": ("Job", "batch/v1"),
+    "pods": ("Pod", "v1"),
+    "events": ("Event", "v1"),
+    "secrets": ("Secret", "v1"),
+    "configmaps": ("ConfigMap", "v1"),
+}
 _GROUPS = {"jobs": "batch"}  # the API group of each resource; the rest are the core group ("")
 _SUBRESOURCES = {"pods": ("status", "log"), "jobs": ("status",)}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def matches(labels: dict[str, str], selector: str | None) -> bool:
@@ -88,16 +93,23 @@ class PolicyRule:
     verbs: tuple[str, ...]
 
     def allows(self, group: str, resource: str, verb: str) -> bool:
-        return (("*" in self.api_groups or group in self.api_groups) and ("*" in self.resources or resource in self.resources)
-                and ("*" in self.verbs or verb in self.verbs))
+        return (
+            ("*" in self.api_groups or group in self.api_groups)
+            and ("*" in self.resources or resource in self.resources)
+            and ("*" in self.verbs or verb in self.verbs)
+        )
 
 
 @dataclass
 class Authorizer:
     """ServiceAccount tokens and the namespaced Roles bound to them (RBAC as kube-apiserver applies it)."""
 
-    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (namespace, service account)
-    roles: dict[tuple[str, str], list[PolicyRule]] = field(default_factory=dict)  # (namespace, account) -> rules
+    tokens: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # token -> (namespace, service account)
+    roles: dict[tuple[str, str], list[PolicyRule]] = field(
+        default_factory=dict
+    )  # (namespace, account) -> rules
 
     def issue_token(self, namespace: str, service_account: str) -> str:
         token = uuid.uuid4().hex + uuid.uuid4().hex
@@ -107,12 +119,23 @@ class Authorizer:
     def grant_role(self, namespace: str, service_account: str, rules: list[dict[str, Any]]) -> None:
         """Bind a Role's ``rules`` (as written in its manifest) in ``namespace`` to the account."""
         self.roles.setdefault((namespace, service_account), []).extend(
-            PolicyRule(tuple(r.get("apiGroups", [])), tuple(r.get("resources", [])), tuple(r.get("verbs", []))) for r in rules)
+            PolicyRule(
+                tuple(r.get("apiGroups", [])),
+                tuple(r.get("resources", [])),
+                tuple(r.get("verbs", [])),
+            )
+            for r in rules
+        )
 
-    def allows(self, subject: tuple[str, str], namespace: str | None, group: str, resource: str, verb: str) -> bool:
+    def allows(
+        self, subject: tuple[str, str], namespace: str | None, group: str, resource: str, verb: str
+    ) -> bool:
         if namespace is None:
             return False  # only a ClusterRole grants cluster-scope access, and none is bound here
-        return any(rule.allows(group, resource, verb) for rule in self.roles.get((namespace, subject[1]), []))
+        return any(
+            rule.allows(group, resource, verb)
+            for rule in self.roles.get((namespace, subject[1]), [])
+        )
 
 
 @dataclass
@@ -133,7 +156,9 @@ class ClusterState:
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     audit: list[tuple[str, str, str, str]] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)  # the messages of every 403 answered
-    requests: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # (account, verb, resource, namespace); account '' is the admin (no token)
+    requests: list[tuple[str, str, str, str | None]] = field(
+        default_factory=list
+    )  # (account, verb, resource, namespace); account '' is the admin (no token)
     authorizer: Authorizer = field(default_factory=Authorizer)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -141,10 +166,14 @@ class ClusterState:
         self.events.append(Event(self.rv, plural, namespace, kind, copy.deepcopy(obj)))
         self.changed.notify_all()
 
-    def create(self, plural: str, namespace: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def create(
+        self, plural: str, namespace: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         with self.changed:
             meta = body.get("metadata", {})
-            name = meta.get("name") or (meta["generateName"] + uuid.uuid4().hex[:5] if meta.get("generateName") else None)
+            name = meta.get("name") or (
+                meta["generateName"] + uuid.uuid4().hex[:5] if meta.get("generateName") else None
+            )
             body = {**body, "metadata": {**meta, "name": name}}
             if not name:
                 return 422, _status(422, "Invalid", "metadata.name is required")
@@ -157,7 +186,13 @@ class ClusterState:
             obj.setdefault("kind", kind)
             obj.setdefault("apiVersion", api_version)
             meta = obj.setdefault("metadata", {})
-            meta.update(namespace=namespace, uid=str(uuid.uuid4()), resourceVersion=str(self.rv), creationTimestamp=_now(), generation=1)
+            meta.update(
+                namespace=namespace,
+                uid=str(uuid.uuid4()),
+                resourceVersion=str(self.rv),
+                creationTimestamp=_now(),
+                generation=1,
+            )
             obj.setdefault("status", {})
             self.objects[key] = obj
             self.audit.append(("create", plural, namespace, name))
@@ -172,7 +207,11 @@ class ClusterState:
 
     def _owner_gone(self, namespace: str, obj: dict[str, Any]) -> bool:
         owners = [o.get("uid") for o in obj["metadata"].get("ownerReferences", [])]
-        jobs = {o["metadata"]["uid"] for (p, ns, _), o in self.objects.items() if p == "jobs" and ns == namespace}
+        jobs = {
+            o["metadata"]["uid"]
+            for (p, ns, _), o in self.objects.items()
+            if p == "jobs" and ns == namespace
+        }
         return bool(owners) and not any(uid in jobs for uid in owners)
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -183,12 +222,24 @@ class ClusterState:
     def list(self, plural: str, namespace: str | None, selector: str | None) -> dict[str, Any]:
         """``namespace=None`` lists every namespace (the all-namespace path)."""
         with self.changed:
-            items = [copy.deepcopy(o) for (p, ns, _), o in sorted(self.objects.items())
-                     if p == plural and namespace in (None, ns) and matches(o["metadata"].get("labels", {}), selector)]
+            items = [
+                copy.deepcopy(o)
+                for (p, ns, _), o in sorted(self.objects.items())
+                if p == plural
+                and namespace in (None, ns)
+                and matches(o["metadata"].get("labels", {}), selector)
+            ]
             kind, api_version = _KINDS[plural]
-            return {"kind": f"{kind}List", "apiVersion": api_version, "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+            return {
+                "kind": f"{kind}List",
+                "apiVersion": api_version,
+                "metadata": {"resourceVersion": str(self.rv)},
+                "items": items,
+            }
 
-    def replace_status(self, plural: str, namespace: str, name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def replace_status(
+        self, plural: str, namespace: str, name: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         with self.changed:
             obj = self.objects.get((plural, namespace, name))
             if obj is None:
@@ -200,7 +251,9 @@ class ClusterState:
             self._record(plural, namespace, "MODIFIED", obj)
             return 200, copy.deepcopy(obj)
 
-    def merge_patch(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def merge_patch(
+        self, plural: str, namespace: str, name: str, patch: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         """RFC 7386 JSON merge patch (kopf and the worker patch labels, annotations and owner references)."""
         with self.changed:
             obj = self.objects.get((plural, namespace, name))
@@ -213,7 +266,9 @@ class ClusterState:
             self._record(plural, namespace, "MODIFIED", obj)
             return 200, copy.deepcopy(obj)
 
-    def delete(self, plural: str, namespace: str, name: str, propagation: str | None) -> tuple[int, dict[str, Any]]:
+    def delete(
+        self, plural: str, namespace: str, name: str, propagation: str | None
+    ) -> tuple[int, dict[str, Any]]:
         with self.changed:
             obj = self.objects.pop((plural, namespace, name), None)
             if obj is None:
@@ -225,7 +280,11 @@ class ClusterState:
                 uid = obj["metadata"]["uid"]
                 for key, pod in list(self.objects.items()):
                     owners = pod["metadata"].get("ownerReferences", [])
-                    if key[0] == "pods" and key[1] == namespace and any(o.get("uid") == uid for o in owners):
+                    if (
+                        key[0] == "pods"
+                        and key[1] == namespace
+                        and any(o.get("uid") == uid for o in owners)
+                    ):
                         self.objects.pop(key)
                         self.rv += 1
                         self.audit.append(("delete", "pods", namespace, key[2]))
@@ -244,16 +303,46 @@ class ClusterState:
 
 
 def _status(code: int, reason: str, message: str, status: str = "Failure") -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": status, "reason": reason, "message": message, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
 
 
 _DISCOVERY: dict[str, dict[str, Any]] = {
-    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
-    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": group, "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}], "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"}}
-        for group in ("batch", "apiextensions.k8s.io")]},
-    "/version": {"major": "1", "minor": "33", "gitVersion": "v1.33.0-kubetune-test", "gitCommit": "", "gitTreeState": "clean",
-                 "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"},
+    "/api": {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    },
+    "/apis": {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": group,
+                "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"},
+            }
+            for group in ("batch", "apiextensions.k8s.io")
+        ],
+    },
+    "/version": {
+        "major": "1",
+        "minor": "33",
+        "gitVersion": "v1.33.0-kubetune-test",
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    },
 }
 
 
@@ -262,18 +351,50 @@ def _resource_list(group_version: str) -> dict[str, Any]:
     for plural, (kind, api_version) in _KINDS.items():
         if api_version != group_version:
             continue
-        resources.append({"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
-                          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+        resources.append(
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": True,
+                "kind": kind,
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            }
+        )
         for sub in _SUBRESOURCES.get(plural, ()):
-            resources.append({"name": f"{plural}/{sub}", "singularName": "", "namespaced": True, "kind": kind if sub == "status" else "Pod",
-                              "verbs": ["get", "update"] if sub == "status" else ["get"]})
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+            resources.append(
+                {
+                    "name": f"{plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": kind if sub == "status" else "Pod",
+                    "verbs": ["get", "update"] if sub == "status" else ["get"],
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }
 
 
 # Listed, never served: clients (kopf) wait until discovery shows namespaces and CRDs before they watch.
-_CLUSTER_SCOPED = {"v1": {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace", "verbs": ["get", "list", "watch"]},
-                   "apiextensions.k8s.io/v1": {"name": "customresourcedefinitions", "singularName": "customresourcedefinition", "namespaced": False,
-                                               "kind": "CustomResourceDefinition", "verbs": ["get", "list", "watch"]}}
+_CLUSTER_SCOPED = {
+    "v1": {
+        "name": "namespaces",
+        "singularName": "namespace",
+        "namespaced": False,
+        "kind": "Namespace",
+        "verbs": ["get", "list", "watch"],
+    },
+    "apiextensions.k8s.io/v1": {
+        "name": "customresourcedefinitions",
+        "singularName": "customresourcedefinition",
+        "namespaced": False,
+        "kind": "CustomResourceDefinition",
+        "verbs": ["get", "list", "watch"],
+    },
+}
 for _group_version in ("v1", "batch/v1", "apiextensions.k8s.io/v1"):
     _listing = _resource_list(_group_version)
     if _group_version in _CLUSTER_SCOPED:
@@ -282,14 +403,20 @@ for _group_version in ("v1", "batch/v1", "apiextensions.k8s.io/v1"):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # watches stream as chunked transfer encoding, as kube-apiserver does
-    disable_nagle_algorithm = True  # keep-alive + separate header/body writes would stall 40 ms per request
+    protocol_version = (
+        "HTTP/1.1"  # watches stream as chunked transfer encoding, as kube-apiserver does
+    )
+    disable_nagle_algorithm = (
+        True  # keep-alive + separate header/body writes would stall 40 ms per request
+    )
     state: ClusterState
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, code: int, body: dict[str, Any] | str, content_type: str = "application/json") -> None:
+    def _send(
+        self, code: int, body: dict[str, Any] | str, content_type: str = "application/json"
+    ) -> None:
         payload = body if isinstance(body, str) else json.dumps(body)
         data = payload.encode()
         self.send_response(code)
@@ -313,7 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.requests.append(("", verb, route["plural"], route["ns"]))
             return True
         scheme, _, token = header.strip().partition(" ")
-        subject = self.state.authorizer.tokens.get(token.strip()) if scheme.lower() == "bearer" else None  # the client writes "bearer"
+        subject = (
+            self.state.authorizer.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        )  # the client writes "bearer"
         if subject is None:
             self._send(401, _status(401, "Unauthorized", "Unauthorized"))
             return False
@@ -323,13 +452,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.state.authorizer.allows(subject, route["ns"], group, resource, verb):
             return True
         scope = f'in the namespace "{route["ns"]}"' if route["ns"] else "at the cluster scope"
-        message = (f'{route["plural"]} is forbidden: User "system:serviceaccount:{subject[0]}:{subject[1]}" cannot {verb} '
-                   f'resource "{resource}" in API group "{group}" {scope}')
+        message = (
+            f'{route["plural"]} is forbidden: User "system:serviceaccount:{subject[0]}:{subject[1]}" cannot {verb} '
+            f'resource "{resource}" in API group "{group}" {scope}'
+        )
         self.state.denied.append(message)
         self._send(403, _status(403, "Forbidden", message))
         return False
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         path = urlparse(self.path).path.rstrip("/")
         if path in _DISCOVERY:
             return self._send(200, _DISCOVERY[path])
@@ -354,11 +485,11 @@ class _Handler(BaseHTTPRequestHandler):
             text = self.state.logs.get((ns, name), "")
             tail = query.get("tailLines", [None])[0]
             if tail:
-                text = "\n".join(text.splitlines()[-int(tail):]) + ("\n" if text else "")
+                text = "\n".join(text.splitlines()[-int(tail) :]) + ("\n" if text else "")
             return self._send(200, text, "text/plain")
         return self._send(200, obj)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         route, _ = self._route()
         if route is None or route["name"] is not None or route["ns"] is None:
             return self._send(404, _status(404, "NotFound", self.path))
@@ -367,27 +498,36 @@ class _Handler(BaseHTTPRequestHandler):
         code, obj = self.state.create(route["plural"], route["ns"], self._body())
         self._send(code, obj)
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         route, _ = self._route()
         if route is None or route["sub"] != "status":
-            return self._send(405, _status(405, "MethodNotAllowed", "only status subresources can be replaced here"))
+            return self._send(
+                405,
+                _status(405, "MethodNotAllowed", "only status subresources can be replaced here"),
+            )
         if not self._authorized(route, "update"):
             return None
-        code, obj = self.state.replace_status(route["plural"], route["ns"], route["name"], self._body())
+        code, obj = self.state.replace_status(
+            route["plural"], route["ns"], route["name"], self._body()
+        )
         self._send(code, obj)
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         route, _ = self._route()
         if route is None or route["name"] is None or route["sub"] is not None:
             return self._send(405, _status(405, "MethodNotAllowed", self.path))
         if "json-patch+json" in self.headers.get("Content-Type", ""):
-            return self._send(415, _status(415, "UnsupportedMediaType", "only merge patches are served here"))
+            return self._send(
+                415, _status(415, "UnsupportedMediaType", "only merge patches are served here")
+            )
         if not self._authorized(route, "patch"):
             return None
-        code, obj = self.state.merge_patch(route["plural"], route["ns"], route["name"], self._body())
+        code, obj = self.state.merge_patch(
+            route["plural"], route["ns"], route["name"], self._body()
+        )
         self._send(code, obj)
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         route, query = self._route()
         if route is None or route["name"] is None:
             return self._send(405, _status(405, "MethodNotAllowed", self.path))
@@ -402,11 +542,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")  # said, not only done: else the client reuses a closed socket
+        self.send_header(
+            "Connection", "close"
+        )  # said, not only done: else the client reuses a closed socket
         self.end_headers()
         self.close_connection = True
 
-    def _watch(self, plural: str, ns: str | None, selector: str | None, query: dict[str, list[str]]) -> None:
+    def _watch(
+        self, plural: str, ns: str | None, selector: str | None, query: dict[str, list[str]]
+    ) -> None:
         timeout = float(query.get("timeoutSeconds", ["30"])[0])
         since = query.get("resourceVersion", [""])[0]
         self._start_stream("application/json")
@@ -425,7 +569,10 @@ class _Handler(BaseHTTPRequestHandler):
                 with state.changed:
                     text = state.logs.get((ns, name), "")
                     pod = state.objects.get(("pods", ns, name))
-                    ended = pod is None or pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+                    ended = pod is None or pod.get("status", {}).get("phase") in (
+                        "Succeeded",
+                        "Failed",
+                    )
                     if len(text) == sent and not ended:
                         state.changed.wait(0.5)
                         continue
@@ -437,23 +584,41 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self._chunk(b"")
 
-    def _stream_events(self, plural: str, ns: str | None, selector: str | None, since: str, timeout: float) -> None:
+    def _stream_events(
+        self, plural: str, ns: str | None, selector: str | None, since: str, timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
         state = self.state
         with state.changed:
             if since and since != "0" and int(since) < state.oldest_rv:
-                self._line({"type": "ERROR", "object": _status(410, "Expired", f"too old resource version: {since} ({state.oldest_rv})")})
+                self._line(
+                    {
+                        "type": "ERROR",
+                        "object": _status(
+                            410, "Expired", f"too old resource version: {since} ({state.oldest_rv})"
+                        ),
+                    }
+                )
                 return
             if since and since != "0":
                 cursor = int(since)
             else:  # no resourceVersion ("0": any): the current objects first, as synthetic ADDED events
                 for (p, namespace, _), obj in sorted(state.objects.items()):
-                    if p == plural and ns in (None, namespace) and matches(obj["metadata"].get("labels", {}), selector):
+                    if (
+                        p == plural
+                        and ns in (None, namespace)
+                        and matches(obj["metadata"].get("labels", {}), selector)
+                    ):
                         self._line({"type": "ADDED", "object": obj})
                 cursor = state.rv
             while True:
                 for event in state.events:
-                    if event.rv > cursor and event.plural == plural and ns in (None, event.namespace) and matches(event.obj["metadata"].get("labels", {}), selector):
+                    if (
+                        event.rv > cursor
+                        and event.plural == plural
+                        and ns in (None, event.namespace)
+                        and matches(event.obj["metadata"].get("labels", {}), selector)
+                    ):
                         self._line({"type": event.type, "object": event.obj})
                 cursor = max([cursor] + [e.rv for e in state.events])
                 remaining = deadline - time.monotonic()
@@ -481,18 +646,37 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"),
-                                                    x509.DNSName("kubernetes.default.svc")]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    x509.DNSName("kubernetes.default.svc"),
+                ]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "ca.crt", directory / "tls.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -520,7 +704,7 @@ class FakeKubeAPI:
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "FakeKubeAPI":
+    def start(self) -> FakeKubeAPI:
         self._thread.start()
         return self
 
@@ -536,10 +720,17 @@ class FakeKubeAPI:
         if self.ca_cert is not None:
             cluster["certificate-authority"] = str(self.ca_cert)
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "fake",
             "clusters": [{"name": "fake", "cluster": cluster}],
             "users": [{"name": "fake", "user": {"token": token} if token else {}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": namespace}}],
+            "contexts": [
+                {
+                    "name": "fake",
+                    "context": {"cluster": "fake", "user": "fake", "namespace": namespace},
+                }
+            ],
         }
         path.write_text(yaml.safe_dump(config))
         return str(path)

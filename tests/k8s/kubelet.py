@@ -16,34 +16,50 @@ controller does.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client, watch
 
-from tests.k8s.container_runtime import ContainerConfigError, ImageNotPresent, LocalProcessRuntime, VolumeSource, container_env, decode_secret
+from tests.k8s.container_runtime import (
+    ContainerConfigError,
+    ImageNotPresent,
+    LocalProcessRuntime,
+    VolumeSource,
+    container_env,
+    decode_secret,
+)
 from tests.k8s.fake_api import FakeKubeAPI
 
 Behaviour = Callable[[dict[str, Any]], str]
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TestKubelet:
     __test__ = False  # not a pytest class
 
-    def __init__(self, api: FakeKubeAPI, namespace: str, secrets: dict[str, dict[str, str]], behaviour: Behaviour | None = None,
-                 extra_env: dict[str, str] | None = None, cwd: Path | None = None, slow_start_s: float = 15.0, runtime: Any = None) -> None:
+    def __init__(
+        self,
+        api: FakeKubeAPI,
+        namespace: str,
+        secrets: dict[str, dict[str, str]],
+        behaviour: Behaviour | None = None,
+        extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        slow_start_s: float = 15.0,
+        runtime: Any = None,
+    ) -> None:
         self.api = api
         self.namespace = namespace
         self.secrets = secrets
@@ -65,7 +81,7 @@ class TestKubelet:
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
-    def start(self) -> "TestKubelet":
+    def start(self) -> TestKubelet:
         for target in (self._watch_jobs, self._watch_pod_deletions):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
@@ -87,12 +103,25 @@ class TestKubelet:
         seen: set[str] = set()
         while not self._stop.is_set():
             try:
-                for event in watch.Watch().stream(self.batch.list_namespaced_job, self.namespace, timeout_seconds=1, _request_timeout=5):
-                    job = event["object"].to_dict() if hasattr(event["object"], "to_dict") else event["object"]
+                for event in watch.Watch().stream(
+                    self.batch.list_namespaced_job,
+                    self.namespace,
+                    timeout_seconds=1,
+                    _request_timeout=5,
+                ):
+                    job = (
+                        event["object"].to_dict()
+                        if hasattr(event["object"], "to_dict")
+                        else event["object"]
+                    )
                     uid = job["metadata"]["uid"]
                     if event["type"] == "ADDED" and uid not in seen:
                         seen.add(uid)
-                        thread = threading.Thread(target=self._run_job, args=(self.client.sanitize_for_serialization(event["object"]),), daemon=True)
+                        thread = threading.Thread(
+                            target=self._run_job,
+                            args=(self.client.sanitize_for_serialization(event["object"]),),
+                            daemon=True,
+                        )
                         thread.start()
                         self._pod_threads.append(thread)
             except Exception:  # noqa: BLE001 - the server may be stopping
@@ -101,7 +130,12 @@ class TestKubelet:
     def _watch_pod_deletions(self) -> None:
         while not self._stop.is_set():
             try:
-                for event in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace, timeout_seconds=1, _request_timeout=5):
+                for event in watch.Watch().stream(
+                    self.core.list_namespaced_pod,
+                    self.namespace,
+                    timeout_seconds=1,
+                    _request_timeout=5,
+                ):
                     if event["type"] == "DELETED":
                         process = self.processes.get(event["object"].metadata.name)
                         if process is not None and process.poll() is None:
@@ -123,11 +157,28 @@ class TestKubelet:
         name = job["metadata"]["name"]
         template = job["spec"]["template"]
         pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
-        labels = {**(template.get("metadata") or {}).get("labels", {}), "job-name": name, "controller-uid": job["metadata"]["uid"]}
+        labels = {
+            **(template.get("metadata") or {}).get("labels", {}),
+            "job-name": name,
+            "controller-uid": job["metadata"]["uid"],
+        }
         pod = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod_name, "labels": labels, "annotations": (template.get("metadata") or {}).get("annotations", {}),
-                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True}]},
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod_name,
+                "labels": labels,
+                "annotations": (template.get("metadata") or {}).get("annotations", {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": name,
+                        "uid": job["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
             "spec": template["spec"],
         }
         self.core.create_namespaced_pod(self.namespace, pod)
@@ -141,21 +192,39 @@ class TestKubelet:
         template = pod
         container = template["spec"]["containers"][0]
         if mode == "unschedulable":
-            return self._pod_status(pod_name, "Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                    "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}])
+            return self._pod_status(
+                pod_name,
+                "Pending",
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                    }
+                ],
+            )
         if mode == "image_pull":
-            return self._pending_on_node(pod_name, "ErrImagePull", f'failed to pull image "{container["image"]}": not found')
+            return self._pending_on_node(
+                pod_name, "ErrImagePull", f'failed to pull image "{container["image"]}": not found'
+            )
         if mode == "slow_start":
             self._pending_on_node(pod_name, "ContainerCreating")
             time.sleep(self.slow_start_s)
             if self.api.state.get("pods", self.namespace, pod_name) is None:
                 return  # cancelled while it waited
-        if mode == "stuck_creating":  # a volume that never attaches: scheduled, then no further event
+        if (
+            mode == "stuck_creating"
+        ):  # a volume that never attaches: scheduled, then no further event
             return self._pending_on_node(pod_name, "ContainerCreating")
         if mode == "config_error":
-            return self._pending_on_node(pod_name, "CreateContainerConfigError", 'secret "kubetune-study-db" not found')
+            return self._pending_on_node(
+                pod_name, "CreateContainerConfigError", 'secret "kubetune-study-db" not found'
+            )
         try:
-            started_container = self.runtime.start(pod, container, self._env(container), self._volume_source())
+            started_container = self.runtime.start(
+                pod, container, self._env(container), self._volume_source()
+            )
         except ImageNotPresent as exc:
             return self._pending_on_node(pod_name, "ErrImageNeverPull", str(exc))
         except ContainerConfigError as exc:
@@ -165,7 +234,12 @@ class TestKubelet:
         self.processes[pod_name] = process
         if started_container.user is not None:
             self.users[pod_name] = started_container.user
-        self._pod_status(pod_name, "Running", container_state={"running": {"startedAt": _now()}}, conditions=[{"type": "PodScheduled", "status": "True"}])
+        self._pod_status(
+            pod_name,
+            "Running",
+            container_state={"running": {"startedAt": _now()}},
+            conditions=[{"type": "PodScheduled", "status": "True"}],
+        )
         reader = threading.Thread(target=self._stream_log, args=(pod_name, process), daemon=True)
         reader.start()
         deadline = job["spec"].get("activeDeadlineSeconds") if job is not None else None
@@ -185,14 +259,42 @@ class TestKubelet:
             return  # deleted meanwhile (cancelled)
         code = process.returncode
         if mode == "oom":
-            terminated = {"exitCode": 137, "reason": "OOMKilled", "startedAt": _now(), "finishedAt": _now()}
+            terminated = {
+                "exitCode": 137,
+                "reason": "OOMKilled",
+                "startedAt": _now(),
+                "finishedAt": _now(),
+            }
         elif mode == "evict":
-            return self._finish(job, pod_name, "Failed", {"exitCode": 137, "reason": "Error", "finishedAt": _now()}, reason="Evicted",
-                                conditions=[{"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}])
+            return self._finish(
+                job,
+                pod_name,
+                "Failed",
+                {"exitCode": 137, "reason": "Error", "finishedAt": _now()},
+                reason="Evicted",
+                conditions=[
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "EvictionByEvictionAPI",
+                        "message": "Eviction API: evicting",
+                    }
+                ],
+            )
         else:
-            terminated = {"exitCode": code if code >= 0 else 128 - code, "reason": "Completed" if code == 0 else "Error", "finishedAt": _now()}
-        phase = "Succeeded" if code == 0 and mode in ("run", "slow_start") and reason is None else "Failed"
-        self._finish(job, pod_name, phase, terminated, reason=reason, elapsed=time.monotonic() - started)
+            terminated = {
+                "exitCode": code if code >= 0 else 128 - code,
+                "reason": "Completed" if code == 0 else "Error",
+                "finishedAt": _now(),
+            }
+        phase = (
+            "Succeeded"
+            if code == 0 and mode in ("run", "slow_start") and reason is None
+            else "Failed"
+        )
+        self._finish(
+            job, pod_name, phase, terminated, reason=reason, elapsed=time.monotonic() - started
+        )
 
     def _stream_log(self, pod_name: str, process: subprocess.Popen) -> None:
         """Append the container's output to its log as it comes (``kubectl logs -f`` reads it live)."""
@@ -224,9 +326,14 @@ class TestKubelet:
         return dict(obj.get("data") or {})
 
     def _volume_source(self) -> VolumeSource:
-        return VolumeSource(self.namespace, self._secret, self._config_map,
-                            lambda account: self.api.state.authorizer.issue_token(self.namespace, account),
-                            api_port=self.api.port, ca_cert=self.api.ca_cert)
+        return VolumeSource(
+            self.namespace,
+            self._secret,
+            self._config_map,
+            lambda account: self.api.state.authorizer.issue_token(self.namespace, account),
+            api_port=self.api.port,
+            ca_cert=self.api.ca_cert,
+        )
 
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
         return container_env(container, self._secret, self._config_map)
@@ -234,30 +341,90 @@ class TestKubelet:
     def _pending_on_node(self, pod_name: str, reason: str, message: str | None = None) -> None:
         """Scheduled, its container waiting for ``reason`` (what a kubelet reports before the container runs)."""
         waiting = {"reason": reason} | ({"message": message} if message else {})
-        self._pod_status(pod_name, "Pending", container_state={"waiting": waiting}, conditions=[{"type": "PodScheduled", "status": "True"}])
+        self._pod_status(
+            pod_name,
+            "Pending",
+            container_state={"waiting": waiting},
+            conditions=[{"type": "PodScheduled", "status": "True"}],
+        )
 
-    def _pod_status(self, pod_name: str, phase: str, container_state: dict[str, Any] | None = None, conditions: list[dict[str, Any]] | None = None,
-                    reason: str | None = None) -> None:
+    def _pod_status(
+        self,
+        pod_name: str,
+        phase: str,
+        container_state: dict[str, Any] | None = None,
+        conditions: list[dict[str, Any]] | None = None,
+        reason: str | None = None,
+    ) -> None:
         status: dict[str, Any] = {"phase": phase, "conditions": conditions or []}
         if container_state is not None:
-            status["containerStatuses"] = [{"name": "container", "image": "image", "imageID": "", "ready": phase == "Running", "restartCount": 0, "state": container_state}]
+            status["containerStatuses"] = [
+                {
+                    "name": "container",
+                    "image": "image",
+                    "imageID": "",
+                    "ready": phase == "Running",
+                    "restartCount": 0,
+                    "state": container_state,
+                }
+            ]
         if reason:
             status["reason"] = reason
         try:
-            self.core.replace_namespaced_pod_status(pod_name, self.namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name}, "status": status})
+            self.core.replace_namespaced_pod_status(
+                pod_name,
+                self.namespace,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": pod_name},
+                    "status": status,
+                },
+            )
         except client.ApiException:
             pass  # deleted meanwhile
 
-    def _finish(self, job: dict[str, Any] | None, pod_name: str, phase: str, terminated: dict[str, Any], reason: str | None = None,
-                conditions: list[dict[str, Any]] | None = None, elapsed: float = 0.0) -> None:
-        self._pod_status(pod_name, phase, container_state={"terminated": terminated}, conditions=conditions, reason=reason)
+    def _finish(
+        self,
+        job: dict[str, Any] | None,
+        pod_name: str,
+        phase: str,
+        terminated: dict[str, Any],
+        reason: str | None = None,
+        conditions: list[dict[str, Any]] | None = None,
+        elapsed: float = 0.0,
+    ) -> None:
+        self._pod_status(
+            pod_name,
+            phase,
+            container_state={"terminated": terminated},
+            conditions=conditions,
+            reason=reason,
+        )
         if job is None:
             return
         succeeded = phase == "Succeeded"
-        condition = {"type": "Complete" if succeeded else "Failed", "status": "True", "reason": reason or ("Completed" if succeeded else "PodFailurePolicy")}
-        status = {"succeeded": 1 if succeeded else 0, "failed": 0 if succeeded else 1, "conditions": [condition]}
+        condition = {
+            "type": "Complete" if succeeded else "Failed",
+            "status": "True",
+            "reason": reason or ("Completed" if succeeded else "PodFailurePolicy"),
+        }
+        status = {
+            "succeeded": 1 if succeeded else 0,
+            "failed": 0 if succeeded else 1,
+            "conditions": [condition],
+        }
         try:
-            self.batch.replace_namespaced_job_status(job["metadata"]["name"], self.namespace, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job["metadata"]["name"]}, "status": status})
+            self.batch.replace_namespaced_job_status(
+                job["metadata"]["name"],
+                self.namespace,
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {"name": job["metadata"]["name"]},
+                    "status": status,
+                },
+            )
         except client.ApiException:
             return
         ttl = job["spec"].get("ttlSecondsAfterFinished")
@@ -270,6 +437,8 @@ class TestKubelet:
         if self._stop.is_set():
             return
         try:
-            self.batch.delete_namespaced_job(job_name, self.namespace, propagation_policy="Background")
+            self.batch.delete_namespaced_job(
+                job_name, self.namespace, propagation_policy="Background"
+            )
         except Exception:  # noqa: BLE001 - deleted by its owner meanwhile, or the test's API server is gone
             pass

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.k8s.container_runtime import ContainerConfigError, ImageConfig, expand, resolve_argv, resolve_user
+from tests.k8s.container_runtime import (
+    ContainerConfigError,
+    ImageConfig,
+    expand,
+    resolve_argv,
+    resolve_user,
+)
 
-IMAGE = ImageConfig(entrypoint=["kubetune-trial"], cmd=["--help"], env={}, workdir="/tmp", user="10001:10001")
+IMAGE = ImageConfig(
+    entrypoint=["kubetune-trial"], cmd=["--help"], env={}, workdir="/tmp", user="10001:10001"
+)
 
 
 @pytest.mark.parametrize(
@@ -16,7 +24,10 @@ IMAGE = ImageConfig(entrypoint=["kubetune-trial"], cmd=["--help"], env={}, workd
         ({"args": ["--x"]}, ["kubetune-trial", "--x"]),
         ({"args": []}, ["kubetune-trial"]),
         ({"command": ["sh", "-c"]}, ["sh", "-c"]),  # command drops the image's CMD too
-        ({"command": ["sh"], "args": ["-c", "echo $(NAME) $$(NAME)"]}, ["sh", "-c", "echo kt $(NAME)"]),
+        (
+            {"command": ["sh"], "args": ["-c", "echo $(NAME) $$(NAME)"]},
+            ["sh", "-c", "echo kt $(NAME)"],
+        ),
     ],
 )
 def test_command_and_args_override_entrypoint_and_cmd(container, argv):
@@ -24,20 +35,36 @@ def test_command_and_args_override_entrypoint_and_cmd(container, argv):
 
 
 def test_a_worker_args_only_container_runs_them_on_an_image_without_entrypoint():
-    controller = ImageConfig(entrypoint=[], cmd=["kubetune", "--help"], env={}, workdir="/app", user="10001:10001")
-    assert resolve_argv(controller, {"args": ["prefect", "flow-run", "execute"]}) == ["prefect", "flow-run", "execute"]
-    with_entrypoint = ImageConfig(entrypoint=["kubetune"], cmd=["--help"], env={}, workdir="/app", user="")
-    assert resolve_argv(with_entrypoint, {"args": ["prefect", "flow-run", "execute"]})[:2] == ["kubetune", "prefect"]  # the old bug
+    controller = ImageConfig(
+        entrypoint=[], cmd=["kubetune", "--help"], env={}, workdir="/app", user="10001:10001"
+    )
+    assert resolve_argv(controller, {"args": ["prefect", "flow-run", "execute"]}) == [
+        "prefect",
+        "flow-run",
+        "execute",
+    ]
+    with_entrypoint = ImageConfig(
+        entrypoint=["kubetune"], cmd=["--help"], env={}, workdir="/app", user=""
+    )
+    assert resolve_argv(with_entrypoint, {"args": ["prefect", "flow-run", "execute"]})[:2] == [
+        "kubetune",
+        "prefect",
+    ]  # the old bug
 
 
 def test_expand_leaves_unknown_references():
-    assert expand("postgresql://u:$(DB_PASSWORD)@h/$(DB)", {"DB_PASSWORD": "pw"}) == "postgresql://u:pw@h/$(DB)"
+    assert (
+        expand("postgresql://u:$(DB_PASSWORD)@h/$(DB)", {"DB_PASSWORD": "pw"})
+        == "postgresql://u:pw@h/$(DB)"
+    )
 
 
 @pytest.fixture
 def rootfs(tmp_path):
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\nkubetune:x:10001:10001::/tmp:/usr/sbin/nologin\n")
+    (tmp_path / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nkubetune:x:10001:10001::/tmp:/usr/sbin/nologin\n"
+    )
     (tmp_path / "etc/group").write_text("root:x:0:\nkubetune:x:10001:\n")
     return tmp_path
 
@@ -47,7 +74,9 @@ def test_the_user_comes_from_the_security_context_else_the_image(rootfs):
     assert resolve_user(named, {}, {}, rootfs) == (10001, 10001, [], "/tmp")
     pod = {"securityContext": {"runAsUser": 2000, "runAsGroup": 3000, "fsGroup": 4000}}
     assert resolve_user(named, pod, {}, rootfs) == (2000, 3000, [4000], "/")
-    assert resolve_user(named, pod, {"securityContext": {"runAsUser": 10001}}, rootfs)[0] == 10001  # the container's wins
+    assert (
+        resolve_user(named, pod, {"securityContext": {"runAsUser": 10001}}, rootfs)[0] == 10001
+    )  # the container's wins
 
 
 def test_run_as_non_root_refuses_an_image_that_runs_as_root(rootfs):

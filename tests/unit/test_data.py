@@ -2,8 +2,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kubetune.components.data.frames import ROW_ID, build_preprocessor, fingerprint, identifier_columns, infer_task, read_source, split_holdout, unencodable_dtype
 from kubetune.components.core import SpecError
+from kubetune.components.data.frames import (
+    ROW_ID,
+    build_preprocessor,
+    fingerprint,
+    identifier_columns,
+    infer_task,
+    read_source,
+    split_holdout,
+    unencodable_dtype,
+)
 
 
 def test_bundled_dataset_has_target_and_row_ids():
@@ -20,7 +29,10 @@ def test_csv_and_parquet_read_the_same(tmp_path):
     frame = pd.DataFrame({"a": [1.0, 2.0, None], "city": ["x", "y", "x"], "y": [0, 1, 0]})
     frame.to_csv(tmp_path / "d.csv", index=False)
     frame.to_parquet(tmp_path / "d.parquet", index=False)
-    from_csv, from_parquet = read_source(str(tmp_path / "d.csv")), read_source(str(tmp_path / "d.parquet"))
+    from_csv, from_parquet = (
+        read_source(str(tmp_path / "d.csv")),
+        read_source(str(tmp_path / "d.parquet")),
+    )
     assert from_csv.shape == from_parquet.shape == (3, 3)
     assert from_csv["city"].tolist() == from_parquet["city"].tolist() == ["x", "y", "x"]
 
@@ -33,7 +45,10 @@ def test_missing_file_is_a_spec_error(tmp_path):
 def test_a_missing_relative_path_says_where_it_was_looked_for(tmp_path, monkeypatch):
     """A spec run from another folder reads its relative source from the working directory, not beside the spec."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SpecError, match=rf"^data.source: no such file 'data/train.csv' \(a relative path is read from the working directory, {tmp_path}\)$"):
+    with pytest.raises(
+        SpecError,
+        match=rf"^data.source: no such file 'data/train.csv' \(a relative path is read from the working directory, {tmp_path}\)$",
+    ):
         read_source("data/train.csv")
 
 
@@ -47,8 +62,13 @@ def test_fingerprint_is_stable_and_sensitive():
 
 @pytest.mark.parametrize(
     "values, task",
-    [([0, 1, 0, 1] * 10, "classification"), (["a", "b"] * 20, "classification"), (list(np.linspace(0, 1, 40)), "regression"),
-     ([True, False] * 20, "classification"), (list(range(200)), "regression")],
+    [
+        ([0, 1, 0, 1] * 10, "classification"),
+        (["a", "b"] * 20, "classification"),
+        (list(np.linspace(0, 1, 40)), "regression"),
+        ([True, False] * 20, "classification"),
+        (list(range(200)), "regression"),
+    ],
 )
 def test_infer_task(values, task):
     assert infer_task(pd.Series(values)) == task
@@ -80,32 +100,53 @@ def test_the_column_types_csv_and_parquet_readers_give_all_encode(tmp_path):
     assert csv["member"].dtype == bool
     out = build_preprocessor().fit_transform(csv)
     assert out.shape == (4, 2) and not np.isnan(out).any()
-    assert out[:, 1].tolist() == [1.0, 0.0, 1.0, 0.0]  # the bool column as 0/1, after the scaled number
+    assert out[:, 1].tolist() == [
+        1.0,
+        0.0,
+        1.0,
+        0.0,
+    ]  # the bool column as 0/1, after the scaled number
 
-    typed = pd.DataFrame({
-        "category": pd.Categorical(["a", "b", None, "a"]),
-        "count": pd.array([1, None, 3, 4], dtype="Int64"),
-        "nullable_flag": pd.array([True, None, False, True], dtype="boolean"),
-        "flag": [True, False, False, True],
-        "text": pd.array(["x", "y", "x", None], dtype="string"),
-    })
+    typed = pd.DataFrame(
+        {
+            "category": pd.Categorical(["a", "b", None, "a"]),
+            "count": pd.array([1, None, 3, 4], dtype="Int64"),
+            "nullable_flag": pd.array([True, None, False, True], dtype="boolean"),
+            "flag": [True, False, False, True],
+            "text": pd.array(["x", "y", "x", None], dtype="string"),
+        }
+    )
     typed.to_parquet(tmp_path / "typed.parquet")
     read_back = read_source(str(tmp_path / "typed.parquet"))
     out = build_preprocessor().fit_transform(read_back)
     assert not np.isnan(out).any()
-    assert out.shape == (4, 1 + 2 + 2 + 2)  # count; flag and nullable_flag as 0/1; two one-hot columns each for the other two
-    assert out[:, 1].tolist() == [1.0, 1.0, 0.0, 1.0]  # nullable_flag: its missing value imputed with the most frequent
+    assert out.shape == (
+        4,
+        1 + 2 + 2 + 2,
+    )  # count; flag and nullable_flag as 0/1; two one-hot columns each for the other two
+    assert out[:, 1].tolist() == [
+        1.0,
+        1.0,
+        0.0,
+        1.0,
+    ]  # nullable_flag: its missing value imputed with the most frequent
 
 
-@pytest.mark.parametrize("values, refused", [
-    (pd.date_range("2024-01-01", periods=3), True),
-    (pd.date_range("2024-01-01", periods=3, tz="UTC"), True),
-    (pd.to_timedelta([1, 2, 3], unit="D"), True),
-    (pd.period_range("2024-01", periods=3, freq="M"), True),
-    ([True, False, True], False),
-    (pd.Categorical(["a", "b", "a"]), False),
-    (["2024-01-01", "2024-01-02", "2024-01-03"], False),  # a CSV's dates are strings: one-hot categories
-])
+@pytest.mark.parametrize(
+    "values, refused",
+    [
+        (pd.date_range("2024-01-01", periods=3), True),
+        (pd.date_range("2024-01-01", periods=3, tz="UTC"), True),
+        (pd.to_timedelta([1, 2, 3], unit="D"), True),
+        (pd.period_range("2024-01", periods=3, freq="M"), True),
+        ([True, False, True], False),
+        (pd.Categorical(["a", "b", "a"]), False),
+        (
+            ["2024-01-01", "2024-01-02", "2024-01-03"],
+            False,
+        ),  # a CSV's dates are strings: one-hot categories
+    ],
+)
 def test_dates_durations_and_periods_are_the_types_no_branch_encodes(values, refused):
     assert unencodable_dtype(pd.Series(values).dtype) is refused
 
@@ -124,20 +165,24 @@ def test_missing_values_choose_which_csv_cells_are_missing(tmp_path):
 
 def test_identifier_columns_are_names_and_row_counters_not_measurements():
     n = 40
-    frame = pd.DataFrame({
-        "name": [f"car {i}" for i in range(n)],             # text, distinct in every row
-        "saved_index": np.arange(n)[::-1],                   # 0..n-1 in any order: a row counter
-        "from_one": np.arange(1, n + 1),                     # R's row numbers
-        "weight": np.linspace(1.0, 3.0, n),                  # distinct floats: a measurement
-        "customer_code": np.arange(1000, 1000 + n),          # distinct whole numbers not counting rows
-        "colour": ["red", "blue"] * (n // 2),                # a real category
-        "gappy": [f"k{i}" for i in range(n - 1)] + [None],  # a missing value: not a key
-    })
+    frame = pd.DataFrame(
+        {
+            "name": [f"car {i}" for i in range(n)],  # text, distinct in every row
+            "saved_index": np.arange(n)[::-1],  # 0..n-1 in any order: a row counter
+            "from_one": np.arange(1, n + 1),  # R's row numbers
+            "weight": np.linspace(1.0, 3.0, n),  # distinct floats: a measurement
+            "customer_code": np.arange(1000, 1000 + n),  # distinct whole numbers not counting rows
+            "colour": ["red", "blue"] * (n // 2),  # a real category
+            "gappy": [f"k{i}" for i in range(n - 1)] + [None],  # a missing value: not a key
+        }
+    )
     assert identifier_columns(frame) == ["name", "saved_index", "from_one"]
     assert identifier_columns(frame.head(19)) == []  # too few rows to tell an id from a feature
 
 
-def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(tmp_path, monkeypatch):
+def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(
+    tmp_path, monkeypatch
+):
     """A European Excel saves ';'-separated fields and numbers as 3,14: read with the defaults, the
     whole header was one column ("column 'price' not found (columns: size;price)"); with the separator
     alone, every number would have been text, one-hot encoded."""
@@ -146,21 +191,39 @@ def test_a_csv_saved_with_semicolons_and_decimal_commas_reads_with_its_settings(
     from kubetune.components.core import SpecError
 
     monkeypatch.chdir(tmp_path)
-    frame = pd.DataFrame({"size": [1.5, 2.25, 3.0, 4.75], "rooms": [1, 2, 3, 4], "city": ["A", "B", "A", "C"], "price": [10.5, 20.0, 30.25, 41.0]})
+    frame = pd.DataFrame(
+        {
+            "size": [1.5, 2.25, 3.0, 4.75],
+            "rooms": [1, 2, 3, 4],
+            "city": ["A", "B", "A", "C"],
+            "price": [10.5, 20.0, 30.25, 41.0],
+        }
+    )
     frame.to_csv("houses.csv", sep=";", decimal=",", index=False)
-    with pytest.raises(SpecError, match=r"^data.source: 'houses.csv' reads as one column 'size;rooms;city;price': its fields are "
-                                        r"separated by ';', not ','; set data.separator: \";\""):
+    with pytest.raises(
+        SpecError,
+        match=r"^data.source: 'houses.csv' reads as one column 'size;rooms;city;price': its fields are "
+        r"separated by ';', not ','; set data.separator: \";\"",
+    ):
         read_source("houses.csv")
-    with pytest.raises(SpecError, match=r"column 'size' of 'houses.csv' holds numbers written with a decimal comma \('1,5'\); set data.decimal"):
+    with pytest.raises(
+        SpecError,
+        match=r"column 'size' of 'houses.csv' holds numbers written with a decimal comma \('1,5'\); set data.decimal",
+    ):
         read_source("houses.csv", separator=";")
     read = read_source("houses.csv", separator=";", decimal=",")
-    assert read["size"].tolist() == [1.5, 2.25, 3.0, 4.75] and read["price"].dtype == float and read["city"].tolist() == ["A", "B", "A", "C"]
+    assert (
+        read["size"].tolist() == [1.5, 2.25, 3.0, 4.75]
+        and read["price"].dtype == float
+        and read["city"].tolist() == ["A", "B", "A", "C"]
+    )
     frame.to_csv("tabs.csv", sep="\t", index=False)
     with pytest.raises(SpecError) as error:
         read_source("tabs.csv")
-    assert str(error.value).endswith("separated by tabs, not ','; set data.separator: " + '"\\t"'), error.value  # YAML's tab
+    assert str(error.value).endswith(
+        "separated by tabs, not ','; set data.separator: " + '"\\t"'
+    ), error.value  # YAML's tab
     assert read_source("tabs.csv", separator="\t")["size"].tolist() == [1.5, 2.25, 3.0, 4.75]
-
 
 
 def test_a_csv_not_saved_as_utf8_names_its_encoding_setting(tmp_path, monkeypatch):
@@ -170,7 +233,10 @@ def test_a_csv_not_saved_as_utf8_names_its_encoding_setting(tmp_path, monkeypatc
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "villes.csv").write_bytes("ville;prix\nMontréal;1,5\nQuébec;2,5\n".encode("cp1252"))
-    with pytest.raises(SpecError, match=r"^data.source: 'villes.csv' is not utf-8 text \(it holds the byte 0xe9\); set data.encoding"):
+    with pytest.raises(
+        SpecError,
+        match=r"^data.source: 'villes.csv' is not utf-8 text \(it holds the byte 0xe9\); set data.encoding",
+    ):
         read_source("villes.csv", separator=";", decimal=",")
     read = read_source("villes.csv", separator=";", decimal=",", encoding="cp1252")
     assert read["ville"].tolist() == ["Montréal", "Québec"] and read["prix"].tolist() == [1.5, 2.5]

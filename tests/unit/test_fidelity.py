@@ -2,11 +2,11 @@ import numpy as np
 import optuna
 import pytest
 
+from kubetune.components.core import EvaluationTarget
 from kubetune.components.data.frames import read_source
 from kubetune.components.evaluation import cross_validate, make_pipeline
 from kubetune.components.evaluation.fidelity import fit_in_steps, step_schedule
 from kubetune.components.models import get_family
-from kubetune.components.core import EvaluationTarget
 
 
 def data(source="sklearn:digits"):
@@ -28,12 +28,21 @@ def test_step_schedule_ends_on_the_total():
         ("torch_mlp", {"epochs": 3, "width": 16}, [1, 2, 3]),
     ],
 )
-def test_each_fidelity_family_reports_a_learning_curve_in_its_own_unit(family, params, expected_steps):
+def test_each_fidelity_family_reports_a_learning_curve_in_its_own_unit(
+    family, params, expected_steps
+):
     X, y = data()
     fam = get_family(family)
     curve = []
     pipeline = make_pipeline(fam.build(params, "classification", 0))
-    fit_in_steps(pipeline, X[:1200], y[:1200], fam.fidelity, lambda m: float((m.predict(X[1200:]) == y[1200:]).mean()), lambda s, v: curve.append((s, v)))
+    fit_in_steps(
+        pipeline,
+        X[:1200],
+        y[:1200],
+        fam.fidelity,
+        lambda m: float((m.predict(X[1200:]) == y[1200:]).mean()),
+        lambda s, v: curve.append((s, v)),
+    )
     assert [s for s, _ in curve] == expected_steps
     assert curve[-1][1] > 0.5  # a real model, scored on rows it did not train on
     assert curve[-1][1] == pytest.approx(float((pipeline.predict(X[1200:]) == y[1200:]).mean()))
@@ -66,18 +75,50 @@ def test_cross_validation_reports_steps_on_the_first_split_and_folds_otherwise()
     frame = read_source("sklearn:iris")
     fam = get_family("torch_mlp")
     steps, folds = [], []
-    common = dict(target=EvaluationTarget("target", (), ("accuracy",), 3), strategy="stratified_kfold", folds=3, val_size=0.2, seed=0)
-    cross_validate(fam.build({"epochs": 4}, "classification", 0), frame, fidelity=fam.fidelity, on_step=lambda s, v: steps.append(s), on_fold=lambda i, v: folds.append(i), **common)
+    common = dict(
+        target=EvaluationTarget("target", (), ("accuracy",), 3),
+        strategy="stratified_kfold",
+        folds=3,
+        val_size=0.2,
+        seed=0,
+    )
+    cross_validate(
+        fam.build({"epochs": 4}, "classification", 0),
+        frame,
+        fidelity=fam.fidelity,
+        on_step=lambda s, v: steps.append(s),
+        on_fold=lambda i, v: folds.append(i),
+        **common,
+    )
     assert steps == [1, 2, 3, 4] and folds == []
-    cross_validate(fam.build({"epochs": 2}, "classification", 0), frame, on_fold=lambda i, v: folds.append(i), **common)
+    cross_validate(
+        fam.build({"epochs": 2}, "classification", 0),
+        frame,
+        on_fold=lambda i, v: folds.append(i),
+        **common,
+    )
     assert folds == [0, 1, 2]
 
 
 def test_cost_metrics_are_measured_on_the_fitted_model():
     frame = read_source("sklearn:iris")
-    small = cross_validate(get_family("random_forest").build({"n_estimators": 5}, "classification", 0), frame,
-                           target=EvaluationTarget("target", (), ("accuracy", "model_size_kb", "inference_ms"), 3), strategy="holdout", folds=2, val_size=0.3, seed=0)
-    large = cross_validate(get_family("random_forest").build({"n_estimators": 100}, "classification", 0), frame,
-                           target=EvaluationTarget("target", (), ("model_size_kb",), 3), strategy="holdout", folds=2, val_size=0.3, seed=0)
+    small = cross_validate(
+        get_family("random_forest").build({"n_estimators": 5}, "classification", 0),
+        frame,
+        target=EvaluationTarget("target", (), ("accuracy", "model_size_kb", "inference_ms"), 3),
+        strategy="holdout",
+        folds=2,
+        val_size=0.3,
+        seed=0,
+    )
+    large = cross_validate(
+        get_family("random_forest").build({"n_estimators": 100}, "classification", 0),
+        frame,
+        target=EvaluationTarget("target", (), ("model_size_kb",), 3),
+        strategy="holdout",
+        folds=2,
+        val_size=0.3,
+        seed=0,
+    )
     assert 0 < small.mean("model_size_kb") < large.mean("model_size_kb")
     assert small.mean("inference_ms") > 0

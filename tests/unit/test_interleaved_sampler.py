@@ -2,7 +2,11 @@ import optuna
 import pytest
 
 from kubetune.components.search.interleaved_sampler import InterleavedSampler, is_random_turn
-from kubetune.components.search.samplers import WARM_MODEL_ONLY_TRIALS, WARM_RANDOM_EVERY, build_sampler
+from kubetune.components.search.samplers import (
+    WARM_MODEL_ONLY_TRIALS,
+    WARM_RANDOM_EVERY,
+    build_sampler,
+)
 from kubetune.components.spec import ParamSpec
 
 X = {"x": ParamSpec(type="float", low=0, high=1)}
@@ -14,8 +18,12 @@ def test_random_turns_start_at_the_given_trial_and_come_every_nth_trial():
     assert not any(is_random_turn(n, start=0, every=0) for n in range(50))  # 0: never random
 
 
-@pytest.mark.parametrize("name, model", [("tpe", optuna.samplers.TPESampler), ("gp", optuna.samplers.GPSampler)])
-def test_a_warm_started_model_interleaves_random_draws_after_its_model_only_trials_and_a_cold_one_does_not(name, model):
+@pytest.mark.parametrize(
+    "name, model", [("tpe", optuna.samplers.TPESampler), ("gp", optuna.samplers.GPSampler)]
+)
+def test_a_warm_started_model_interleaves_random_draws_after_its_model_only_trials_and_a_cold_one_does_not(
+    name, model
+):
     warm = build_sampler(name, X, 0, 1, 1, n_warm_trials=3)
     assert isinstance(warm, InterleavedSampler) and isinstance(warm.model, model)
     assert (warm.start, warm.every) == (3 + WARM_MODEL_ONLY_TRIALS, WARM_RANDOM_EVERY)
@@ -38,7 +46,9 @@ def warm_study():
 def test_tpe_proposes_every_trial_up_to_the_first_random_turn(warm_study):
     sampler, study, first_random = warm_study
     for trial in study.trials[3:first_random]:
-        assert sampler.sample_relative(study, trial, SEARCH_SPACE)  # the model's proposal, not a random draw
+        assert sampler.sample_relative(
+            study, trial, SEARCH_SPACE
+        )  # the model's proposal, not a random draw
 
 
 def test_on_a_random_turn_the_model_is_not_asked_and_the_explorer_draws_the_value(warm_study):
@@ -46,8 +56,12 @@ def test_on_a_random_turn_the_model_is_not_asked_and_the_explorer_draws_the_valu
     trial = study.trials[first_random]
     assert sampler.infer_relative_search_space(study, trial) == {}
     assert sampler.sample_relative(study, trial, SEARCH_SPACE) == {}
-    fresh_explorer = optuna.samplers.RandomSampler(seed=7 + 1)  # the explorer's seed: the study's seed + 1
-    assert trial.params["x"] == fresh_explorer.sample_independent(study, trial, "x", SEARCH_SPACE["x"])
+    fresh_explorer = optuna.samplers.RandomSampler(
+        seed=7 + 1
+    )  # the explorer's seed: the study's seed + 1
+    assert trial.params["x"] == fresh_explorer.sample_independent(
+        study, trial, "x", SEARCH_SPACE["x"]
+    )
 
 
 def test_the_parent_run_records_the_interleaving_only_when_a_warm_start_set_it():
@@ -59,5 +73,7 @@ def test_the_parent_run_records_the_interleaving_only_when_a_warm_start_set_it()
         "kubetune.sampler.random_every": str(WARM_RANDOM_EVERY),
     }
     assert unstated_settings("tpe", 0) == {"kubetune.sampler.startup_trials": "10"}
-    assert unstated_settings("gp", 4) == unstated_settings("tpe", 4)  # the Gaussian process is run the same way
+    assert unstated_settings("gp", 4) == unstated_settings(
+        "tpe", 4
+    )  # the Gaussian process is run the same way
     assert unstated_settings("cmaes", 4) == {}

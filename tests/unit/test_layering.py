@@ -25,15 +25,37 @@ HEAVY_MODULES = {"kubetune.components.models.torch_base", "kubetune.components.m
 def test_import_linter_contracts_are_kept() -> None:
     """The contracts in pyproject.toml (``make lint`` runs the same command)."""
     linter = Path(sys.executable).with_name("lint-imports")
-    run = subprocess.run([str(linter), "--no-cache"], cwd=COMPONENTS.parent, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [str(linter), "--no-cache"],
+        cwd=COMPONENTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     assert "0 broken" in run.stdout
 
 
 def test_nothing_but_subpackages_at_the_top_of_components() -> None:
-    top = sorted(p.name for p in COMPONENTS.iterdir() if p.suffix == ".py" or (p.is_dir() and p.name != "__pycache__"))
+    top = sorted(
+        p.name
+        for p in COMPONENTS.iterdir()
+        if p.suffix == ".py" or (p.is_dir() and p.name != "__pycache__")
+    )
     assert [name for name in top if name.endswith(".py") and name != "__init__.py"] == []
-    assert set(SUBPACKAGES) >= {"core", "spec", "data", "evaluation", "tracking", "search", "warmstart", "execution", "registry", "pipeline", "models"}
+    assert set(SUBPACKAGES) >= {
+        "core",
+        "spec",
+        "data",
+        "evaluation",
+        "tracking",
+        "search",
+        "warmstart",
+        "execution",
+        "registry",
+        "pipeline",
+        "models",
+    }
 
 
 def _cycle(graph: grimp.ImportGraph, modules: set[str]) -> list[str] | None:
@@ -46,7 +68,7 @@ def _cycle(graph: grimp.ImportGraph, modules: set[str]) -> list[str] | None:
         stack.append(module)
         for imported in sorted(graph.find_modules_directly_imported_by(module) & modules):
             if state.get(imported) == 1:
-                return stack[stack.index(imported):] + [imported]
+                return stack[stack.index(imported) :] + [imported]
             if imported not in state and (found := visit(imported)):
                 return found
         stack.pop()
@@ -84,18 +106,37 @@ def _cross_package_imports() -> list[tuple[str, str, str, list[str]]]:
         relative = path.relative_to(COMPONENTS.parent).parts
         package = relative[1] if relative[0] == "components" and len(relative) > 2 else relative[0]
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kubetune.components."):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("kubetune.components.")
+            ):
                 imported_package = node.module.split(".")[2]
                 if imported_package != package:
-                    found.append((str(path.relative_to(COMPONENTS.parent)), package, node.module, [a.name for a in node.names]))
+                    found.append(
+                        (
+                            str(path.relative_to(COMPONENTS.parent)),
+                            package,
+                            node.module,
+                            [a.name for a in node.names],
+                        )
+                    )
     return found
 
 
 def test_other_packages_use_a_subpackages_public_surface() -> None:
-    deep = [(where, module) for where, _, module, _ in _cross_package_imports()
-            if module.count(".") > 2 and module not in HEAVY_MODULES]
+    deep = [
+        (where, module)
+        for where, _, module, _ in _cross_package_imports()
+        if module.count(".") > 2 and module not in HEAVY_MODULES
+    ]
     assert deep == [], "import these through the subpackage, and list the names in its __init__.pyi"
-    private = [(where, name) for where, _, _, names in _cross_package_imports() for name in names if name.startswith("_")]
+    private = [
+        (where, name)
+        for where, _, _, names in _cross_package_imports()
+        for name in names
+        if name.startswith("_")
+    ]
     assert private == []
 
 
@@ -103,7 +144,12 @@ def test_other_packages_use_a_subpackages_public_surface() -> None:
 def test_every_name_on_a_surface_resolves(package: str) -> None:
     stub = COMPONENTS / package / "__init__.pyi"
     module = importlib.import_module(f"kubetune.components.{package}")
-    names = [a.name for node in ast.walk(ast.parse(stub.read_text())) if isinstance(node, ast.ImportFrom) for a in node.names]
+    names = [
+        a.name
+        for node in ast.walk(ast.parse(stub.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        for a in node.names
+    ]
     assert names, f"{package} exports nothing"
     assert sorted(module.__all__) == sorted(names)
     # a name equal to one of the package's modules would be the module once that is imported
@@ -119,12 +165,22 @@ def test_installed_under_the_kubetune_name_only(tmp_path: Path) -> None:
         "import importlib.util as u, kubetune.flows.cli, kubetune.components.execution.pod_entrypoint\n"
         "print(u.find_spec('components'), u.find_spec('flows'))"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["None", "None"]
     scripts = {path.name for path in Path(sys.executable).parent.iterdir()}
     assert {"kubetune", "kubetune-trial"} <= scripts
-    trial = subprocess.run([str(Path(sys.executable).with_name("kubetune-trial"))], cwd=tmp_path, capture_output=True, text=True,
-                           timeout=120, env={"PATH": "/usr/bin:/bin"})
+    trial = subprocess.run(
+        [str(Path(sys.executable).with_name("kubetune-trial"))],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert trial.returncode == 2
-    assert trial.stderr.strip().splitlines() == ["KUBETUNE_TRIAL_REQUEST is not set: kubetune-trial runs in a trial Job that kubetune created"]
+    assert trial.stderr.strip().splitlines() == [
+        "KUBETUNE_TRIAL_REQUEST is not set: kubetune-trial runs in a trial Job that kubetune created"
+    ]

@@ -7,7 +7,9 @@ class TestLocalExecutorContract(ExecutorContract):
         return LocalExecutor(self.capacity, trial_timeout=trial_timeout).start()
 
 
-def test_a_worker_that_never_finishes_starting_fails_its_trial_even_without_a_trial_timeout(tmp_path):
+def test_a_worker_that_never_finishes_starting_fails_its_trial_even_without_a_trial_timeout(
+    tmp_path,
+):
     from kubetune.components.data.frames import read_source, write_frame
     from tests.contract.executor_contract import drain, request
 
@@ -17,8 +19,13 @@ def test_a_worker_that_never_finishes_starting_fails_its_trial_even_without_a_tr
     try:
         executor.submit(request(data_uri, 0, "tests.families:SleepFamily", {"sleep": 0.1}))
         [stuck] = drain(executor, 1, timeout=60).values()
-        assert stuck.state == "FAIL" and stuck.error == "worker process did not finish starting (its imports) within 0.05 s"
-        executor.startup_timeout = 600.0  # the replacement worker is given the usual time, and runs the next trial
+        assert (
+            stuck.state == "FAIL"
+            and stuck.error == "worker process did not finish starting (its imports) within 0.05 s"
+        )
+        executor.startup_timeout = (
+            600.0  # the replacement worker is given the usual time, and runs the next trial
+        )
         executor.submit(request(data_uri, 1, "tests.families:SleepFamily", {"sleep": 0.1}))
         assert drain(executor, 1, timeout=120)[1].state == "COMPLETE"
     finally:

@@ -17,7 +17,9 @@ def test_classification_meta_features_describe_iris():
     meta = compute_meta_features(X, y, "classification", seed=0)
     assert meta["n_rows"] == 150 and meta["n_features"] == 4 and meta["n_classes"] == 3
     assert meta["n_numeric"] == 4 and meta["n_categorical"] == 0 and meta["missing_ratio"] == 0.0
-    assert math.isclose(meta["class_entropy"], 1.0) and meta["imbalance_ratio"] == 1.0  # 50 rows per class
+    assert (
+        math.isclose(meta["class_entropy"], 1.0) and meta["imbalance_ratio"] == 1.0
+    )  # 50 rows per class
     assert math.isclose(meta["dimensionality"], 4 / 150)
     # iris is easy for 1-NN and naive Bayes; a stump separates one class of three (~2/3 balanced accuracy)
     assert meta["landmark_1nn"] > 0.9 and meta["landmark_naive_bayes"] > 0.9
@@ -34,7 +36,9 @@ def test_imbalance_missing_values_and_categorical_columns_are_measured():
     meta = compute_meta_features(X, y, "classification", seed=0)
     assert meta["missing_ratio"] == 50 / 400 and meta["rows_with_missing_ratio"] == 50 / 200
     assert meta["n_categorical"] == 1 and meta["categorical_ratio"] == 0.5
-    assert math.isclose(meta["imbalance_ratio"], 20 / 180) and math.isclose(meta["majority_class_ratio"], 0.9)
+    assert math.isclose(meta["imbalance_ratio"], 20 / 180) and math.isclose(
+        meta["majority_class_ratio"], 0.9
+    )
     assert meta["class_entropy"] < 0.5
 
 
@@ -52,4 +56,6 @@ def test_landmarkers_subsample_large_data_and_are_seeded():
     y = pd.Series((X["a"] > 0).astype(int))
     first = compute_meta_features(X, y, "classification", seed=3)
     assert first == compute_meta_features(X, y, "classification", seed=3)
-    assert first["n_rows"] == 5000 and first["landmark_stump"] > 0.95  # one split on "a" is the answer
+    assert (
+        first["n_rows"] == 5000 and first["landmark_stump"] > 0.95
+    )  # one split on "a" is the answer

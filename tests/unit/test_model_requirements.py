@@ -9,9 +9,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from kubetune.components.tracking.model_requirements import model_requirements
 from kubetune.components.models.torch_mlp import TorchMLPClassifier
 from kubetune.components.models.torch_nas import TorchNASClassifier
+from kubetune.components.tracking.model_requirements import model_requirements
 
 
 def names(requirements):
@@ -22,15 +22,36 @@ def test_a_scikit_learn_pipeline_needs_scikit_learn_and_not_kubetune_or_torch():
     X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
     model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3)).fit(X, y)
     requirements = model_requirements(model)
-    assert names(requirements) == {"mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy"}
+    assert names(requirements) == {
+        "mlflow",
+        "cloudpickle",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "scipy",
+    }
     assert all("==" in r and r.split("==")[1] for r in requirements)  # pinned to what is installed
 
 
-@pytest.mark.parametrize("estimator", [
-    lambda: TorchMLPClassifier(epochs=1, seed=0, device="cpu"),
-    # the architecture-search network: its blocks were a class local to a function, which no pickle takes
-    lambda: TorchNASClassifier(n_layers=3, width_0=8, width_1=8, width_2=4, residual=True, norm="batch", epochs=1, seed=0, device="cpu"),
-], ids=["torch_mlp", "torch_nas"])
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        lambda: TorchMLPClassifier(epochs=1, seed=0, device="cpu"),
+        # the architecture-search network: its blocks were a class local to a function, which no pickle takes
+        lambda: TorchNASClassifier(
+            n_layers=3,
+            width_0=8,
+            width_1=8,
+            width_2=4,
+            residual=True,
+            norm="batch",
+            epochs=1,
+            seed=0,
+            device="cpu",
+        ),
+    ],
+    ids=["torch_mlp", "torch_nas"],
+)
 def test_kubetunes_own_torch_estimators_need_kubetune_and_torch_and_pickle(estimator):
     X, y = np.random.default_rng(0).normal(size=(40, 3)).astype("float32"), np.arange(40) % 2
     model = make_pipeline(StandardScaler(), estimator()).fit(X, y)
@@ -41,17 +62,21 @@ def test_kubetunes_own_torch_estimators_need_kubetune_and_torch_and_pickle(estim
 
 def test_a_model_no_plain_pickle_takes_is_left_to_mlflow():
     """A custom family's class defined inside a function: MLflow's cloudpickle stores it, plain pickle cannot."""
+
     def local_model():
         class Local:
             def predict(self, X):
                 return X
+
         return Local()
 
     assert model_requirements(local_model()) is None
 
 
 def test_code_no_installed_distribution_owns_is_left_to_mlflow(tmp_path, monkeypatch):
-    (tmp_path / "my_team_models.py").write_text("class Custom:\n    def predict(self, X):\n        return X\n")
+    (tmp_path / "my_team_models.py").write_text(
+        "class Custom:\n    def predict(self, X):\n        return X\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import my_team_models
 

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from kubetune.components.registry.champion import check_alias
 from kubetune.components.core import SpecError
 from kubetune.components.registry import decide_promotion, retrain_study_name
+from kubetune.components.registry.champion import check_alias
 from kubetune.flows.cli import main
 
 
 def test_first_model_is_promoted_because_there_is_no_champion():
     decision = decide_promotion("roc_auc", "maximize", 0.91, None, 0.01)
-    assert decision.promote and decision.reason == "no champion yet" and decision.improvement is None
+    assert (
+        decision.promote and decision.reason == "no champion yet" and decision.improvement is None
+    )
 
 
 def test_a_challenger_that_already_holds_the_alias_is_neither_promoted_nor_called_new():
     """A re-run with nothing new to train reuses its model: the alias holder is not 'no champion yet'."""
     decision = decide_promotion("roc_auc", "maximize", 0.91, None, 0.01, already_champion=True)
     assert not decision.promote and decision.verdict == "kept_champion"
-    assert decision.reason == "the challenger already holds the alias: nothing new was trained" and decision.improvement == 0.0
+    assert (
+        decision.reason == "the challenger already holds the alias: nothing new was trained"
+        and decision.improvement == 0.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,7 +46,9 @@ def test_lower_is_better_for_a_minimized_metric():
 
 
 def test_a_champion_that_cannot_score_the_new_data_loses_and_the_reason_says_why():
-    decision = decide_promotion("accuracy", "maximize", 0.7, None, 0.01, champion_problem="columns missing: x9")
+    decision = decide_promotion(
+        "accuracy", "maximize", 0.7, None, 0.01, champion_problem="columns missing: x9"
+    )
     assert decision.promote and "could not be scored" in decision.reason and "x9" in decision.reason
     assert decision.as_json()["decision"] == "promoted"
 
@@ -66,10 +73,20 @@ def test_unusable_aliases_are_refused(alias):
     assert check_alias("champion") == "champion"
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--margin", "-0.1"], "--margin: must be >= 0"), (["--alias", "latest"], "--alias: 'latest'")])
-def test_bad_retrain_arguments_stop_before_anything_is_recorded(tmp_path, monkeypatch, capsys, args, message):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--margin", "-0.1"], "--margin: must be >= 0"),
+        (["--alias", "latest"], "--alias: 'latest'"),
+    ],
+)
+def test_bad_retrain_arguments_stop_before_anything_is_recorded(
+    tmp_path, monkeypatch, capsys, args, message
+):
     spec = tmp_path / "spec.yaml"
-    spec.write_text("data: {source: 'sklearn:iris'}\nmodel: {family: knn}\nobjective: {metric: accuracy}\ntracking: {mlflow_uri: 'sqlite:///mlflow.db'}\n")
+    spec.write_text(
+        "data: {source: 'sklearn:iris'}\nmodel: {family: knn}\nobjective: {metric: accuracy}\ntracking: {mlflow_uri: 'sqlite:///mlflow.db'}\n"
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["retrain", str(spec), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -82,8 +99,12 @@ def test_the_retrain_flow_checks_its_own_parameters_before_any_work(tmp_path, mo
     from kubetune.flows.retrain import retrain
 
     monkeypatch.chdir(tmp_path)
-    spec = {"data": {"source": "sklearn:iris"}, "model": {"family": "knn"}, "objective": {"metric": "accuracy"},
-            "tracking": {"mlflow_uri": "sqlite:///mlflow.db"}}
+    spec = {
+        "data": {"source": "sklearn:iris"},
+        "model": {"family": "knn"},
+        "objective": {"metric": "accuracy"},
+        "tracking": {"mlflow_uri": "sqlite:///mlflow.db"},
+    }
     with pytest.raises(SpecError, match=r"--margin: must be >= 0 \(the metric's units\), got nan"):
         retrain.fn(spec, margin=float("nan"))
     with pytest.raises(SpecError, match="--alias: 'v2'"):

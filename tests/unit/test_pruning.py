@@ -19,32 +19,74 @@ def test_no_pruner_resolves_to_none_and_a_nop_pruner():
 
 
 def test_resources_come_from_the_family_step_and_the_space_upper_bound():
-    settings = resolve_pruner(PrunerSpec(kind="hyperband"), TREES, space(n_estimators={"type": "int", "low": 20, "high": 300}), {}, 5)
-    assert (settings["min_resource"], settings["max_resource"], settings["reduction_factor"]) == (10, 300, 5)
+    settings = resolve_pruner(
+        PrunerSpec(kind="hyperband"),
+        TREES,
+        space(n_estimators={"type": "int", "low": 20, "high": 300}),
+        {},
+        5,
+    )
+    assert (settings["min_resource"], settings["max_resource"], settings["reduction_factor"]) == (
+        10,
+        300,
+        5,
+    )
     fixed = resolve_pruner(PrunerSpec(kind="hyperband"), EPOCHS, {}, {"epochs": 40}, 5)
     assert (fixed["min_resource"], fixed["max_resource"]) == (1, 40)
     folds = resolve_pruner(PrunerSpec(kind="median"), None, {}, {}, 5)
     assert (folds["min_resource"], folds["max_resource"]) == (1, 4)  # fold indices 0..4
-    explicit = resolve_pruner(PrunerSpec(kind="successive_halving", min_resource=3, reduction_factor=3), EPOCHS, {}, {}, 5)
+    explicit = resolve_pruner(
+        PrunerSpec(kind="successive_halving", min_resource=3, reduction_factor=3), EPOCHS, {}, {}, 5
+    )
     assert (explicit["min_resource"], explicit["reduction_factor"]) == (3, 3)
 
 
 def test_resolved_settings_travel_as_json_and_build_the_same_pruner_everywhere():
     import json
 
-    settings = json.loads(json.dumps(resolve_pruner(PrunerSpec(kind="hyperband"), EPOCHS, space(epochs={"type": "int", "low": 5, "high": 81}), {}, 5)))
+    settings = json.loads(
+        json.dumps(
+            resolve_pruner(
+                PrunerSpec(kind="hyperband"),
+                EPOCHS,
+                space(epochs={"type": "int", "low": 5, "high": 81}),
+                {},
+                5,
+            )
+        )
+    )
     pruner = build_pruner(settings)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert (pruner._min_resource, pruner._max_resource, pruner._reduction_factor) == (1, 81, 5)
     sh = build_pruner(resolve_pruner(PrunerSpec(kind="successive_halving"), EPOCHS, {}, {}, 5))
-    assert isinstance(sh, optuna.pruners.SuccessiveHalvingPruner) and sh._min_resource == 1 and sh._reduction_factor == 5
-    median = build_pruner(resolve_pruner(PrunerSpec(kind="median", n_startup_trials=2, n_warmup_steps=3), EPOCHS, {}, {}, 5))
-    assert isinstance(median, optuna.pruners.MedianPruner) and median._n_startup_trials == 2 and median._n_warmup_steps == 3
+    assert (
+        isinstance(sh, optuna.pruners.SuccessiveHalvingPruner)
+        and sh._min_resource == 1
+        and sh._reduction_factor == 5
+    )
+    median = build_pruner(
+        resolve_pruner(
+            PrunerSpec(kind="median", n_startup_trials=2, n_warmup_steps=3), EPOCHS, {}, {}, 5
+        )
+    )
+    assert (
+        isinstance(median, optuna.pruners.MedianPruner)
+        and median._n_startup_trials == 2
+        and median._n_warmup_steps == 3
+    )
 
 
 @pytest.mark.parametrize("kind", ["median", "successive_halving", "hyperband"])
 def test_each_pruner_stops_a_clearly_worse_curve_in_a_shared_study(kind):
-    pruner = build_pruner(resolve_pruner(PrunerSpec(kind=kind, n_startup_trials=2), EPOCHS, space(epochs={"type": "int", "low": 1, "high": 27}), {}, 5))
+    pruner = build_pruner(
+        resolve_pruner(
+            PrunerSpec(kind=kind, n_startup_trials=2),
+            EPOCHS,
+            space(epochs={"type": "int", "low": 1, "high": 27}),
+            {},
+            5,
+        )
+    )
     # Hyperband puts a trial in a bracket by hashing the study name and trial number: with 6 good trials, 4
     # of 60 random names left the bad trial's bracket without enough finished rivals; 12 left none of 60.
     # The name is fixed so a run is repeatable.

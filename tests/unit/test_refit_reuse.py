@@ -6,22 +6,39 @@ import pytest
 
 from kubetune.components.registry.refit_reuse import WantedRefit, matches
 
-WANTED = WantedRefit(params={"C": "0.5", "best_trial_number": "3"}, registered_model="churn", data_fingerprint="f" * 64,
-                     seed="1", n_test="60", metrics=["roc_auc"])
+WANTED = WantedRefit(
+    params={"C": "0.5", "best_trial_number": "3"},
+    registered_model="churn",
+    data_fingerprint="f" * 64,
+    seed="1",
+    n_test="60",
+    metrics=["roc_auc"],
+)
 
 
 def run(params=None, tags=None, metrics=None, status="FINISHED"):
     """An MLflow run as the client returns it: info.status and data.params/tags/metrics."""
-    return SimpleNamespace(info=SimpleNamespace(status=status), data=SimpleNamespace(params=params or {}, tags=tags or {}, metrics=metrics or {}))
+    return SimpleNamespace(
+        info=SimpleNamespace(status=status),
+        data=SimpleNamespace(params=params or {}, tags=tags or {}, metrics=metrics or {}),
+    )
 
 
 def parent(**changes):
-    tags = {"kubetune.data_fingerprint": "f" * 64, "kubetune.registered_model": "churn", **changes.pop("tags", {})}
+    tags = {
+        "kubetune.data_fingerprint": "f" * 64,
+        "kubetune.registered_model": "churn",
+        **changes.pop("tags", {}),
+    }
     return run(params={"seed": "1", "n_test": "60", **changes.pop("params", {})}, tags=tags)
 
 
 def refit(**changes):
-    return run(params=changes.pop("params", dict(WANTED.params)), metrics=changes.pop("metrics", {"test_roc_auc": 0.9, "cv_roc_auc": 0.91}), **changes)
+    return run(
+        params=changes.pop("params", dict(WANTED.params)),
+        metrics=changes.pop("metrics", {"test_roc_auc": 0.9, "cv_roc_auc": 0.91}),
+        **changes,
+    )
 
 
 def test_an_unchanged_study_keeps_its_refit():
@@ -32,12 +49,21 @@ def test_an_unchanged_study_keeps_its_refit():
     ("parent_run", "refit_run"),
     [
         (parent(tags={"kubetune.data_fingerprint": "e" * 64}), refit()),  # other data
-        (parent(tags={"kubetune.registered_model": "other"}), refit()),  # registered under another name
+        (
+            parent(tags={"kubetune.registered_model": "other"}),
+            refit(),
+        ),  # registered under another name
         (parent(params={"seed": "2"}), refit()),  # another split and refit seed
         (parent(params={"n_test": "50"}), refit()),  # another held-out test set size
         (parent(), refit(status="FAILED")),  # the refit crashed
-        (parent(), refit(params={"C": "0.7", "best_trial_number": "4"})),  # another best configuration
-        (parent(), refit(metrics={"test_accuracy": 0.8, "cv_accuracy": 0.8})),  # the objective's metric changed
+        (
+            parent(),
+            refit(params={"C": "0.7", "best_trial_number": "4"}),
+        ),  # another best configuration
+        (
+            parent(),
+            refit(metrics={"test_accuracy": 0.8, "cv_accuracy": 0.8}),
+        ),  # the objective's metric changed
     ],
 )
 def test_anything_the_refit_depends_on_changing_means_a_new_refit(parent_run, refit_run):

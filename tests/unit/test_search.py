@@ -12,10 +12,22 @@ def space_of(raw):
     return {k: ParamSpec.model_validate(v) for k, v in raw.items()}
 
 
-NUMERIC = space_of({"a": {"type": "float", "low": 0, "high": 1}, "b": {"type": "int", "low": 1, "high": 9}})
+NUMERIC = space_of(
+    {"a": {"type": "float", "low": 0, "high": 1}, "b": {"type": "int", "low": 1, "high": 9}}
+)
 MIXED = NUMERIC | space_of({"c": {"type": "categorical", "choices": ["x", "y"]}})
-CONDITIONAL = space_of({"k": {"type": "categorical", "choices": ["x", "y"]}, "g": {"type": "float", "low": 0, "high": 1, "when": {"k": "x"}}})
-SMALL_GRID = space_of({"c": {"type": "categorical", "choices": ["x", "y"]}, "d": {"type": "categorical", "choices": [1, 2, 3]}})
+CONDITIONAL = space_of(
+    {
+        "k": {"type": "categorical", "choices": ["x", "y"]},
+        "g": {"type": "float", "low": 0, "high": 1, "when": {"k": "x"}},
+    }
+)
+SMALL_GRID = space_of(
+    {
+        "c": {"type": "categorical", "choices": ["x", "y"]},
+        "d": {"type": "categorical", "choices": [1, 2, 3]},
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -42,9 +54,16 @@ def test_explicit_sampler_is_kept():
 
 @pytest.mark.parametrize(
     "name, cls",
-    [("random", optuna.samplers.RandomSampler), ("tpe", optuna.samplers.TPESampler), ("gp", optuna.samplers.GPSampler),
-     ("cmaes", optuna.samplers.CmaEsSampler), ("nsga2", optuna.samplers.NSGAIISampler), ("grid", optuna.samplers.GridSampler),
-     ("qmc", optuna.samplers.QMCSampler), ("nsga3", optuna.samplers.NSGAIIISampler)],
+    [
+        ("random", optuna.samplers.RandomSampler),
+        ("tpe", optuna.samplers.TPESampler),
+        ("gp", optuna.samplers.GPSampler),
+        ("cmaes", optuna.samplers.CmaEsSampler),
+        ("nsga2", optuna.samplers.NSGAIISampler),
+        ("grid", optuna.samplers.GridSampler),
+        ("qmc", optuna.samplers.QMCSampler),
+        ("nsga3", optuna.samplers.NSGAIIISampler),
+    ],
 )
 def test_build_sampler_returns_optunas_sampler_without_an_experimental_warning(name, cls):
     """The spec names the sampler: Optuna's "experimental" warning (QMC) would only be noise in the CLI's output."""
@@ -68,7 +87,10 @@ def test_grid_budget_is_capped_at_the_grid_size():
 def test_cmaes_is_built_with_past_trials_as_its_warm_start_source():
     space = {"x": ParamSpec(type="float", low=-1, high=1)}
     dist = {"x": optuna.distributions.FloatDistribution(-1, 1)}
-    sources = [optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=float(i)) for i in range(10)]
+    sources = [
+        optuna.trial.create_trial(params={"x": i / 20}, distributions=dist, value=float(i))
+        for i in range(10)
+    ]
     sampler = build_sampler("cmaes", space, 0, 1, 1, sources)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: -abs(t.suggest_float("x", -1, 1) - 0.45), n_trials=4)
@@ -85,12 +107,18 @@ def _study_after_warm_trials(sampler, n_warm):
 
 
 @pytest.mark.parametrize("name", ["tpe", "gp"])
-def test_the_model_proposes_right_after_the_warm_trials_instead_of_drawing_random_start_up_trials(name):
+def test_the_model_proposes_right_after_the_warm_trials_instead_of_drawing_random_start_up_trials(
+    name,
+):
     space = {"x": ParamSpec(type="float", low=-1, high=1)}
     search_space = {"x": optuna.distributions.FloatDistribution(-1, 1)}
     warm = build_sampler(name, space, 0, 1, 1, n_warm_trials=3)
     study = _study_after_warm_trials(warm, 3)
-    assert warm.sample_relative(study, study.ask(), search_space)  # the model proposes the 4th trial
+    assert warm.sample_relative(
+        study, study.ask(), search_space
+    )  # the model proposes the 4th trial
     cold = build_sampler(name, space, 0, 1, 1)
     study = _study_after_warm_trials(cold, 3)
-    assert cold.sample_relative(study, study.ask(), search_space) == {}  # still in its random start-up
+    assert (
+        cold.sample_relative(study, study.ask(), search_space) == {}
+    )  # still in its random start-up

@@ -46,8 +46,14 @@ def test_minimal_spec_gets_defaults_and_a_derived_study_name():
     assert spec.objective.directions == ["maximize"]
 
 
-@pytest.mark.parametrize("raw", [minimal(), minimal(data__source="d.csv", data__separator=";", data__decimal=","),
-                                 minimal(data__source="d.pq", model__family="knn")])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        minimal(),
+        minimal(data__source="d.csv", data__separator=";", data__decimal=","),
+        minimal(data__source="d.pq", model__family="knn"),
+    ],
+)
 def test_a_spec_dumped_with_its_defaults_parses_again(raw):
     """The flow re-reads the spec from ``model_dump``, defaults written out: a check keyed on which fields
     were written refused every bundled dataset there (data.separator "applies to CSV sources only")."""
@@ -56,7 +62,10 @@ def test_a_spec_dumped_with_its_defaults_parses_again(raw):
 
 
 def test_direction_defaults_to_the_metrics_natural_one():
-    assert parse_spec(minimal(objective={"metric": ["rmse", "r2"]})).objective.directions == ["minimize", "maximize"]
+    assert parse_spec(minimal(objective={"metric": ["rmse", "r2"]})).objective.directions == [
+        "minimize",
+        "maximize",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -64,42 +73,142 @@ def test_direction_defaults_to_the_metrics_natural_one():
     [
         ({"model__family": "xgboostt"}, "model.family: unknown model family 'xgboostt'"),
         ({"objective__metric": "auc"}, "objective.metric: unknown metric 'auc'"),
-        ({"model__space": {"max_depth": {"type": "int", "low": 40, "high": 32}}}, "model.space.max_depth: low (40) is greater than high (32)"),
-        ({"model__space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}}}, "model.space.C: log range needs low > 0, got low = 0"),
-        ({"model__space": {"k": {"type": "categorical", "choices": []}}}, "model.space.k: categorical needs a non-empty 'choices' list"),
-        ({"model__space": {"d": {"type": "int", "low": 1.5, "high": 3}}}, "model.space.d: int needs an integer 'low'"),
+        (
+            {"model__space": {"max_depth": {"type": "int", "low": 40, "high": 32}}},
+            "model.space.max_depth: low (40) is greater than high (32)",
+        ),
+        (
+            {"model__space": {"C": {"type": "float", "low": 0, "high": 1, "log": True}}},
+            "model.space.C: log range needs low > 0, got low = 0",
+        ),
+        (
+            {"model__space": {"k": {"type": "categorical", "choices": []}}},
+            "model.space.k: categorical needs a non-empty 'choices' list",
+        ),
+        (
+            {"model__space": {"d": {"type": "int", "low": 1.5, "high": 3}}},
+            "model.space.d: int needs an integer 'low'",
+        ),
         ({"search__n_trails": 5}, "search.n_trails: unknown field"),
         ({"search__sampler": "bayes"}, "search.sampler:"),
         ({"search__n_trials": 0}, "search.n_trials:"),
         ({"data__test_size": 1.5}, "data.test_size:"),
         ({"data__source": "data.txt"}, "data.source: 'data.txt' is not sklearn:<name>"),
-        ({"data__missing_values": ["?"]}, "data.missing_values: applies to CSV sources only, and 'sklearn:breast_cancer' is not one"),
-        ({"data__source": "s3://b/k.parquet", "data__missing_values": ["?"]}, "data.missing_values: applies to CSV sources only, and 's3://b/k.parquet'"),
-        ({"data__source": "d.csv", "data__missing_values": "?"}, "data.missing_values: Input should be a valid list"),
-        ({"data__separator": ";"}, "data.separator: applies to CSV sources only, and 'sklearn:breast_cancer' is not one"),
-        ({"data__source": "d.csv", "data__separator": ":"}, "data.separator: Input should be ',', ';', '\\t' or '|'"),
-        ({"data__source": "d.csv", "data__decimal": ","}, "data.decimal: ',' is also the separator"),
-        ({"data__source": "d.csv", "data__encoding": "latin-9x"}, "data.encoding: unknown text encoding 'latin-9x'"),
+        (
+            {"data__missing_values": ["?"]},
+            "data.missing_values: applies to CSV sources only, and 'sklearn:breast_cancer' is not one",
+        ),
+        (
+            {"data__source": "s3://b/k.parquet", "data__missing_values": ["?"]},
+            "data.missing_values: applies to CSV sources only, and 's3://b/k.parquet'",
+        ),
+        (
+            {"data__source": "d.csv", "data__missing_values": "?"},
+            "data.missing_values: Input should be a valid list",
+        ),
+        (
+            {"data__separator": ";"},
+            "data.separator: applies to CSV sources only, and 'sklearn:breast_cancer' is not one",
+        ),
+        (
+            {"data__source": "d.csv", "data__separator": ":"},
+            "data.separator: Input should be ',', ';', '\\t' or '|'",
+        ),
+        (
+            {"data__source": "d.csv", "data__decimal": ","},
+            "data.decimal: ',' is also the separator",
+        ),
+        (
+            {"data__source": "d.csv", "data__encoding": "latin-9x"},
+            "data.encoding: unknown text encoding 'latin-9x'",
+        ),
         ({"data__encoding": "cp1252"}, "data.encoding: applies to CSV sources only"),
-        ({"data__drop": ["id", "target"]}, "data.drop: 'target' is the target column; drop lists feature columns never used"),
-        ({"objective__direction": "minimize"}, "objective.direction: minimize for 'roc_auc', which is better when higher"),
+        (
+            {"data__drop": ["id", "target"]},
+            "data.drop: 'target' is the target column; drop lists feature columns never used",
+        ),
+        (
+            {"objective__direction": "minimize"},
+            "objective.direction: minimize for 'roc_auc', which is better when higher",
+        ),
         ({"study": "bad name!"}, "study: 'bad name!' must be"),
-        ({"model__space": {"gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "rbf"}}}}, "model.space.gamma.when: 'kernel' is not a parameter"),
-        ({"model__space": {"kernel": {"type": "categorical", "choices": ["rbf"]}, "gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "poly"}}}}, "model.space.gamma.when: kernel never takes 'poly'"),
-        ({"model__space": {"max_depth": {"type": "int", "low": 1, "high": 3}}, "model__params": {"max_depth": 3}}, "model.params.max_depth: 'max_depth' is both searched"),
-        ({"warm_start": "yes"}, "warm_start.mode: Input should be 'none', 'same_pipeline', 'similar_datasets' or 'auto', got 'yes'"),
+        (
+            {
+                "model__space": {
+                    "gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "rbf"}}
+                }
+            },
+            "model.space.gamma.when: 'kernel' is not a parameter",
+        ),
+        (
+            {
+                "model__space": {
+                    "kernel": {"type": "categorical", "choices": ["rbf"]},
+                    "gamma": {"type": "float", "low": 0.1, "high": 1, "when": {"kernel": "poly"}},
+                }
+            },
+            "model.space.gamma.when: kernel never takes 'poly'",
+        ),
+        (
+            {
+                "model__space": {"max_depth": {"type": "int", "low": 1, "high": 3}},
+                "model__params": {"max_depth": 3},
+            },
+            "model.params.max_depth: 'max_depth' is both searched",
+        ),
+        (
+            {"warm_start": "yes"},
+            "warm_start.mode: Input should be 'none', 'same_pipeline', 'similar_datasets' or 'auto', got 'yes'",
+        ),
         ({"warm_start": {"mode": "auto", "k_nearest": 0}}, "warm_start.k_nearest:"),
         ({"warm_start": {"mode": "auto", "neighbours": 3}}, "warm_start.neighbours: unknown field"),
-        ({"search__pruner": "asha"}, "search.pruner.kind: Input should be 'none', 'median', 'successive_halving' or 'hyperband', got 'asha'"),
-        ({"search__pruner": {"kind": "hyperband", "min_resource": 9, "max_resource": 3}}, "search.pruner.max_resource: must be greater than min_resource (9)"),
-        ({"search__pruner": {"kind": "successive_halving", "reduction_factor": 1}}, "search.pruner.reduction_factor:"),
-        ({"search__pruner": "median", "objective__metric": ["roc_auc", "inference_ms"]}, "search.pruner: pruning needs a single objective"),
-        ({"search__strategy": "pbt"}, "search.strategy: pbt needs a PyTorch family that checkpoints; 'random_forest' does not"),
-        ({"search__strategy": "pbt", "model__family": "torch_mlp", "search__pruner": "median"}, "search.pruner: pbt decides itself"),
-        ({"search__strategy": "pbt", "model__family": "torch_mlp", "warm_start": {"narrow_space": True}}, "warm_start.narrow_space: pbt members explore the whole space"),
+        (
+            {"search__pruner": "asha"},
+            "search.pruner.kind: Input should be 'none', 'median', 'successive_halving' or 'hyperband', got 'asha'",
+        ),
+        (
+            {"search__pruner": {"kind": "hyperband", "min_resource": 9, "max_resource": 3}},
+            "search.pruner.max_resource: must be greater than min_resource (9)",
+        ),
+        (
+            {"search__pruner": {"kind": "successive_halving", "reduction_factor": 1}},
+            "search.pruner.reduction_factor:",
+        ),
+        (
+            {"search__pruner": "median", "objective__metric": ["roc_auc", "inference_ms"]},
+            "search.pruner: pruning needs a single objective",
+        ),
+        (
+            {"search__strategy": "pbt"},
+            "search.strategy: pbt needs a PyTorch family that checkpoints; 'random_forest' does not",
+        ),
+        (
+            {"search__strategy": "pbt", "model__family": "torch_mlp", "search__pruner": "median"},
+            "search.pruner: pbt decides itself",
+        ),
+        (
+            {
+                "search__strategy": "pbt",
+                "model__family": "torch_mlp",
+                "warm_start": {"narrow_space": True},
+            },
+            "warm_start.narrow_space: pbt members explore the whole space",
+        ),
         ({"search__pbt": {"population": 1}}, "search.pbt.population:"),
-        ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"best": "accuracy"}}, "objective.select: 'accuracy' is not one of the objective's metrics"),
-        ({"objective__metric": ["roc_auc", "inference_ms"], "objective__select": {"where": {"inference_ms": {}}}}, "objective.select.where.inference_ms: give min, max or both"),
+        (
+            {
+                "objective__metric": ["roc_auc", "inference_ms"],
+                "objective__select": {"best": "accuracy"},
+            },
+            "objective.select: 'accuracy' is not one of the objective's metrics",
+        ),
+        (
+            {
+                "objective__metric": ["roc_auc", "inference_ms"],
+                "objective__select": {"where": {"inference_ms": {}}},
+            },
+            "objective.select.where.inference_ms: give min, max or both",
+        ),
     ],
 )
 def test_bad_spec_names_the_field(changes, expected):
@@ -127,14 +236,21 @@ def test_cli_overrides_win_over_the_file():
 
 
 def test_custom_family_path_is_accepted_without_import():
-    assert parse_spec(minimal(model__family="mypkg.families:Mine")).model.family == "mypkg.families:Mine"
+    assert (
+        parse_spec(minimal(model__family="mypkg.families:Mine")).model.family
+        == "mypkg.families:Mine"
+    )
 
 
 def test_warm_start_takes_a_mode_alone_or_settings_and_defaults_to_auto():
     assert parse_spec(minimal()).warm_start.mode == "auto"
     assert parse_spec(minimal(warm_start="none")).warm_start.mode == "none"
     spec = parse_spec(minimal(warm_start={"mode": "similar_datasets", "k_nearest": 5}))
-    assert (spec.warm_start.mode, spec.warm_start.k_nearest, spec.warm_start.top_k) == ("similar_datasets", 5, 3)
+    assert (spec.warm_start.mode, spec.warm_start.k_nearest, spec.warm_start.top_k) == (
+        "similar_datasets",
+        5,
+        3,
+    )
 
 
 def test_pipeline_identity_is_the_same_for_a_rerun_and_can_be_named():

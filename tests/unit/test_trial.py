@@ -1,14 +1,25 @@
+from kubetune.components.core import EvaluationTarget, TrialRequest
 from kubetune.components.data.frames import read_source, write_frame
 from kubetune.components.execution.trial import run_trial
-from kubetune.components.core import TrialRequest
-from kubetune.components.core import EvaluationTarget
 
 
 def make_request(tmp_path, family="random_forest", params=None, **overrides):
     uri = write_frame(read_source("sklearn:breast_cancer"), tmp_path / "train.parquet")
-    fields = dict(study_name="s", trial_number=3, params=params or {"n_estimators": 10, "max_depth": 3}, family=family,
-                  task="classification", n_classes=2, data_uri=str(uri), target="target", metrics=["roc_auc", "accuracy"],
-                  validation="stratified_kfold", folds=3, val_size=0.2, seed=0)
+    fields = dict(
+        study_name="s",
+        trial_number=3,
+        params=params or {"n_estimators": 10, "max_depth": 3},
+        family=family,
+        task="classification",
+        n_classes=2,
+        data_uri=str(uri),
+        target="target",
+        metrics=["roc_auc", "accuracy"],
+        validation="stratified_kfold",
+        folds=3,
+        val_size=0.2,
+        seed=0,
+    )
     return TrialRequest(**(fields | overrides))
 
 
@@ -42,13 +53,19 @@ def test_connection_errors_are_transient_through_optunas_wrapping():
             try:
                 raise inner
             except Exception as error:
-                raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from error
-        except Exception as outer:
+                raise optuna.exceptions.StorageInternalError(
+                    "An exception is raised during the commit."
+                ) from error
+        except Exception as outer:  # noqa: BLE001 - the test builds the chained error Optuna raises
             return outer
 
-    lost = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    lost = sqlalchemy.exc.OperationalError(
+        "SELECT 1", {}, Exception("server closed the connection unexpectedly")
+    )
     assert is_transient(wrapped(lost))
-    assert not is_transient(wrapped(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))))
+    assert not is_transient(
+        wrapped(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+    )
     assert not is_transient(ValueError("bad value"))
 
 
@@ -62,15 +79,23 @@ def test_a_trial_on_boolean_category_and_nullable_string_columns_completes(tmp_p
     rng = np.random.default_rng(0)
     n = 120
     member = rng.random(n) > 0.5
-    frame = pd.DataFrame({
-        "member": member,
-        "plan": pd.Categorical(rng.choice(["basic", "pro", None], n)),
-        "region": pd.array(rng.choice(["eu", "us", None], n), dtype="string"),
-        "spend": rng.normal(size=n),
-        "churned": (member ^ (rng.random(n) < 0.1)).astype(int),
-    })
+    frame = pd.DataFrame(
+        {
+            "member": member,
+            "plan": pd.Categorical(rng.choice(["basic", "pro", None], n)),
+            "region": pd.array(rng.choice(["eu", "us", None], n), dtype="string"),
+            "spend": rng.normal(size=n),
+            "churned": (member ^ (rng.random(n) < 0.1)).astype(int),
+        }
+    )
     uri = write_frame(frame, tmp_path / "churn" / "train.parquet")
-    request = make_request(tmp_path, family="logistic_regression", params={"C": 1.0}, data_uri=str(uri), target="churned")
+    request = make_request(
+        tmp_path,
+        family="logistic_regression",
+        params={"C": 1.0},
+        data_uri=str(uri),
+        target="churned",
+    )
     result = run_trial(request)
     assert result.state == "COMPLETE", result.error
     assert result.values[0] > 0.8  # the boolean column carries the signal, so it reached the model
@@ -82,12 +107,21 @@ def test_a_trial_on_two_string_classes_scores_the_requested_positive_class(tmp_p
 
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"x": rng.normal(size=200)})
-    frame["outcome"] = np.where(frame["x"] + rng.normal(scale=0.8, size=200) > 0.6, "churned", "stayed")
+    frame["outcome"] = np.where(
+        frame["x"] + rng.normal(scale=0.8, size=200) > 0.6, "churned", "stayed"
+    )
     uri = write_frame(frame, tmp_path / "churn" / "train.parquet")
     values = {}
     for positive in ("churned", "stayed"):
-        request = make_request(tmp_path, family="logistic_regression", params={"C": 1.0}, data_uri=str(uri), target="outcome",
-                               metrics=["f1", "average_precision"], positive_class=positive)
+        request = make_request(
+            tmp_path,
+            family="logistic_regression",
+            params={"C": 1.0},
+            data_uri=str(uri),
+            target="outcome",
+            metrics=["f1", "average_precision"],
+            positive_class=positive,
+        )
         result = run_trial(request)
         assert result.state == "COMPLETE", result.error
         values[positive] = result.values[0]
@@ -111,26 +145,59 @@ def test_a_file_sorted_by_its_target_scores_as_a_shuffled_one_in_trials_and_refi
 
     rng = np.random.default_rng(0)
     n = 1200
-    frame = pd.DataFrame({"cls": rng.choice(["1st", "2nd", "3rd", "crew"], n), "age": rng.choice(["adult", "child"], n),
-                          "sex": rng.choice(["man", "woman"], n)})
+    frame = pd.DataFrame(
+        {
+            "cls": rng.choice(["1st", "2nd", "3rd", "crew"], n),
+            "age": rng.choice(["adult", "child"], n),
+            "sex": rng.choice(["man", "woman"], n),
+        }
+    )
     odds = 0.2 + 0.5 * (frame["sex"] == "woman") + 0.2 * (frame["cls"] == "1st")
     frame["survived"] = np.where(rng.random(n) < odds, "yes", "no")
-    frame = frame.sort_values(["cls", "age", "sex", "survived"], ignore_index=True)  # as the file is
+    frame = frame.sort_values(
+        ["cls", "age", "sex", "survived"], ignore_index=True
+    )  # as the file is
     split = split_holdout(frame, "survived", "classification", 0.2, 0, time_ordered=False)
     train_uri = write_frame(split.train, tmp_path / "train.parquet")
     test_uri = write_frame(split.test, tmp_path / "test.parquet")
     params = {"n_neighbors": 32, "weights": "uniform", "p": 2}
-    result = run_trial(TrialRequest(study_name="s", trial_number=0, params=params, family="knn", task="classification",
-                                    n_classes=2, data_uri=str(train_uri), target="survived", metrics=["log_loss"],
-                                    validation="stratified_kfold", folds=5, val_size=0.2, seed=0))
+    result = run_trial(
+        TrialRequest(
+            study_name="s",
+            trial_number=0,
+            params=params,
+            family="knn",
+            task="classification",
+            n_classes=2,
+            data_uri=str(train_uri),
+            target="survived",
+            metrics=["log_loss"],
+            validation="stratified_kfold",
+            folds=5,
+            val_size=0.2,
+            seed=0,
+        )
+    )
     assert result.state == "COMPLETE", result.error
 
     shuffled = split.train.sample(frac=1.0, random_state=1)
-    reference = -cross_val_score(make_pipeline(OneHotEncoder(), KNeighborsClassifier(32)), shuffled.drop(columns="survived"),
-                                 shuffled["survived"], cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="neg_log_loss").mean()
+    reference = -cross_val_score(
+        make_pipeline(OneHotEncoder(), KNeighborsClassifier(32)),
+        shuffled.drop(columns="survived"),
+        shuffled["survived"],
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        scoring="neg_log_loss",
+    ).mean()
     assert reference < 0.7
     assert abs(result.values[0] - reference) < 0.05, (result.values[0], reference)
 
-    refit = refit_and_evaluate(family="knn", params=params, task="classification", seed=0, train_uri=str(train_uri),
-                               test_uri=str(test_uri), target=EvaluationTarget("survived", (), ("log_loss",), 2))
+    refit = refit_and_evaluate(
+        family="knn",
+        params=params,
+        task="classification",
+        seed=0,
+        train_uri=str(train_uri),
+        test_uri=str(test_uri),
+        target=EvaluationTarget("survived", (), ("log_loss",), 2),
+    )
     assert refit.test_scores["log_loss"] < 0.7, refit.test_scores

@@ -1,14 +1,28 @@
 import pytest
 
 from kubetune.components.spec import ParamSpec
-from kubetune.components.warmstart.portfolio import MIN_GAIN, ScoredTrials, config_distance, estimate, portfolio, quantiles, spread_out
+from kubetune.components.warmstart.portfolio import (
+    MIN_GAIN,
+    ScoredTrials,
+    config_distance,
+    estimate,
+    portfolio,
+    quantiles,
+    spread_out,
+)
 
 SPACE = {
     name: ParamSpec.model_validate(raw)
     for name, raw in {
         "C": {"type": "float", "low": 1e-3, "high": 1e3, "log": True},
         "kernel": {"type": "categorical", "choices": ["rbf", "linear"]},
-        "gamma": {"type": "float", "low": 1e-4, "high": 1.0, "log": True, "when": {"kernel": "rbf"}},
+        "gamma": {
+            "type": "float",
+            "low": 1e-4,
+            "high": 1.0,
+            "log": True,
+            "when": {"kernel": "rbf"},
+        },
         "depth": {"type": "int", "low": 0, "high": 10},
     }.items()
 }
@@ -54,6 +68,11 @@ def test_portfolio_starts_with_the_robust_config_and_stops_when_nothing_adds_eno
 
 
 def test_spread_out_keeps_order_and_skips_near_duplicates():
-    best_first = [{"C": 10.0, "kernel": "linear"}, {"C": 10.5, "kernel": "linear"}, {"C": 0.01, "kernel": "linear"}, {"C": 10.0, "kernel": "rbf", "gamma": 0.1}]
+    best_first = [
+        {"C": 10.0, "kernel": "linear"},
+        {"C": 10.5, "kernel": "linear"},
+        {"C": 0.01, "kernel": "linear"},
+        {"C": 10.0, "kernel": "rbf", "gamma": 0.1},
+    ]
     assert spread_out(best_first, SPACE, limit=5) == [best_first[0], best_first[2], best_first[3]]
     assert spread_out(best_first, SPACE, limit=2) == [best_first[0], best_first[2]]

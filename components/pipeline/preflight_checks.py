@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kubetune.components.data import identifier_columns, infer_task, unencodable_dtype
 from kubetune.components.core import SpecError
+from kubetune.components.data import identifier_columns, infer_task, unencodable_dtype
 from kubetune.components.evaluation import default_positive_class, metric_fits_task
 from kubetune.components.models import get_family
 from kubetune.components.spec import TuneSpec
@@ -30,8 +30,12 @@ class DataFacts:
     n_features: int
     n_classes: int | None
     validation: str
-    positive_class: Any = None  # two classes: the one f1, precision, recall and average precision score
-    identifier_columns: tuple[str, ...] = ()  # features that name rows (kubetune.components.data.frames.identifier_columns)
+    positive_class: Any = (
+        None  # two classes: the one f1, precision, recall and average precision score
+    )
+    identifier_columns: tuple[
+        str, ...
+    ] = ()  # features that name rows (kubetune.components.data.frames.identifier_columns)
 
 
 def identifier_notice(columns: tuple[str, ...] | list[str]) -> str | None:
@@ -39,8 +43,10 @@ def identifier_notice(columns: tuple[str, ...] | list[str]) -> str | None:
     if not columns:
         return None
     shown = ", ".join(f"'{c}'" for c in columns[:5]) + (", ..." if len(columns) > 5 else "")
-    return (f"data: column(s) {shown} hold a different value in every row, as ids or a saved index do: a model cannot "
-            "learn from them, and the registered model would require them; list them in data.drop unless they are meant")
+    return (
+        f"data: column(s) {shown} hold a different value in every row, as ids or a saved index do: a model cannot "
+        "learn from them, and the registered model would require them; list them in data.drop unless they are meant"
+    )
 
 
 def _how_cells_read_missing(spec: TuneSpec) -> str:
@@ -59,7 +65,9 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     if frame.empty or len(frame) == 0:
         raise SpecError(f"data.source: '{source}' has no rows")
     if target not in frame.columns:
-        shown = ", ".join(map(str, list(frame.columns)[:8])) + (", ..." if frame.shape[1] > 8 else "")
+        shown = ", ".join(map(str, list(frame.columns)[:8])) + (
+            ", ..." if frame.shape[1] > 8 else ""
+        )
         raise SpecError(f"data.target: column '{target}' not found in {source} (columns: {shown})")
     missing_drop = [c for c in spec.data.drop if c not in frame.columns]
     if missing_drop:
@@ -74,8 +82,11 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
             f"data.source: column '{column}' holds {frame[column].dtype} values, which kubetune does not encode; "
             "list it in data.drop, or add numbers derived from it (days since a date, the month) to the data"
         )
-    infinite = {column: int(np.isinf(frame[column].to_numpy(dtype=float, na_value=np.nan)).sum())
-                for column in features if pd.api.types.is_float_dtype(frame[column].dtype)}
+    infinite = {
+        column: int(np.isinf(frame[column].to_numpy(dtype=float, na_value=np.nan)).sum())
+        for column in features
+        if pd.api.types.is_float_dtype(frame[column].dtype)
+    }
     column, count = max(infinite.items(), key=lambda item: item[1], default=(None, 0))
     if count:
         raise SpecError(
@@ -84,10 +95,14 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         )
     n_missing = int(frame[target].isna().sum())
     if n_missing:
-        raise SpecError(f"data.target: {n_missing} of {len(frame)} rows have no target value ({_how_cells_read_missing(spec)})")
+        raise SpecError(
+            f"data.target: {n_missing} of {len(frame)} rows have no target value ({_how_cells_read_missing(spec)})"
+        )
     task = spec.data.task or infer_task(frame[target])
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
-        raise SpecError(f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}")
+        raise SpecError(
+            f"data.task: regression needs a numeric target, '{target}' is {frame[target].dtype}"
+        )
     family = get_family(spec.model.family)
     if task not in family.tasks:
         raise SpecError(f"model.family: {spec.model.family} does not do {task}")
@@ -96,19 +111,30 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
             raise SpecError(f"objective.metric: '{metric}' does not fit a {task} task")
     n_classes = int(frame[target].nunique()) if task == "classification" else None
     if n_classes is not None and n_classes < 2:
-        raise SpecError(f"data.target: '{target}' has a single class; classification needs two or more")
+        raise SpecError(
+            f"data.target: '{target}' has a single class; classification needs two or more"
+        )
     if task == "regression" and frame[target].nunique() < 2:
         # every model predicts it exactly: r2 read 1.0 and the model was registered
-        raise SpecError(f"data.target: '{target}' is {frame[target].iloc[0]} in every row; there is nothing to learn")
+        raise SpecError(
+            f"data.target: '{target}' is {frame[target].iloc[0]} in every row; there is nothing to learn"
+        )
     copy = _copy_of_target(frame, target, spec.data.drop)
     if copy is not None:
-        raise SpecError(f"data.source: column '{copy}' equals the target '{target}' in every row (a copy of the label: "
-                        f"every score would be perfect); list it in data.drop")
-    validation = spec.validation.strategy or ("stratified_kfold" if task == "classification" else "kfold")
+        raise SpecError(
+            f"data.source: column '{copy}' equals the target '{target}' in every row (a copy of the label: "
+            f"every score would be perfect); list it in data.drop"
+        )
+    validation = spec.validation.strategy or (
+        "stratified_kfold" if task == "classification" else "kfold"
+    )
     if validation == "stratified_kfold" and task != "classification":
         raise SpecError("validation.strategy: stratified_kfold needs a classification task")
     n_train = int(len(frame) * (1 - spec.data.test_size))
-    if validation in ("kfold", "stratified_kfold", "time_series") and n_train < 2 * spec.validation.folds:
+    if (
+        validation in ("kfold", "stratified_kfold", "time_series")
+        and n_train < 2 * spec.validation.folds
+    ):
         raise SpecError(
             f"validation.folds: {spec.validation.folds} folds need at least {2 * spec.validation.folds} "
             f"training rows, {source} leaves {n_train}"
@@ -124,10 +150,19 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     n_features = frame.shape[1] - 1 - len(spec.data.drop)
     feature_types = frame.dtypes.drop([target, *spec.data.drop])
     # only all-numeric data: one-hot encoding changes the count of categorical columns
-    if all(map(pd.api.types.is_numeric_dtype, feature_types)) and (problem := family.check_features(n_features, spec.model.params)):
+    if all(map(pd.api.types.is_numeric_dtype, feature_types)) and (
+        problem := family.check_features(n_features, spec.model.params)
+    ):
         raise SpecError(problem)
-    return DataFacts(task, len(frame), n_features, n_classes, validation, positive_class(spec, frame[target], n_classes),
-                     tuple(identifier_columns(frame[features])))
+    return DataFacts(
+        task,
+        len(frame),
+        n_features,
+        n_classes,
+        validation,
+        positive_class(spec, frame[target], n_classes),
+        tuple(identifier_columns(frame[features])),
+    )
 
 
 def _copy_of_target(frame: pd.DataFrame, target: str, drop: list[str]) -> str | None:
@@ -160,15 +195,19 @@ def positive_class(spec: TuneSpec, target: pd.Series, n_classes: int | None) -> 
     chosen = spec.objective.positive_class
     if n_classes != 2:
         if chosen is not None:
-            raise SpecError(f"objective.positive_class: only a two-class target has one; '{spec.data.target}' has "
-                            + (f"{n_classes} classes" if n_classes else "numbers (regression)"))
+            raise SpecError(
+                f"objective.positive_class: only a two-class target has one; '{spec.data.target}' has "
+                + (f"{n_classes} classes" if n_classes else "numbers (regression)")
+            )
         return None
     labels = target.drop_duplicates().tolist()  # Python values: they travel in JSON to the trials
     if chosen is None:
         return default_positive_class(labels)
     match = [label for label in labels if label == chosen]
     if not match:
-        raise SpecError(f"objective.positive_class: {chosen!r} is not a class of '{spec.data.target}' ({', '.join(map(repr, sorted(labels, key=str)))})")
+        raise SpecError(
+            f"objective.positive_class: {chosen!r} is not a class of '{spec.data.target}' ({', '.join(map(repr, sorted(labels, key=str)))})"
+        )
     return match[0]
 
 
@@ -182,24 +221,35 @@ def check_parameter_names(spec: TuneSpec, space: dict[str, Any], task: str) -> l
     kind (scikit-learn, PyTorch, a user's package.module:Class) are checked the same way. Returns the
     names checked."""
     family = get_family(spec.model.family)
-    representative = {name: (param.choices[0] if param.type == "categorical" else param.low) for name, param in space.items()}
+    representative = {
+        name: (param.choices[0] if param.type == "categorical" else param.low)
+        for name, param in space.items()
+    }
     params = {**spec.model.params, **representative}
     try:
         family.build(params, task, spec.search.seed)
     except TypeError as error:
         unknown = _UNEXPECTED_KEYWORD.search(str(error))
         if unknown is not None:
-            raise SpecError(_unknown_parameter(spec.model.family, family, unknown.group(1), space, task)) from None
-    except Exception:  # noqa: BLE001, S110 - a build refusing a value is the failure of the trials that draw it
+            raise SpecError(
+                _unknown_parameter(spec.model.family, family, unknown.group(1), space, task)
+            ) from None
+    except Exception:  # noqa: BLE001 - a build refusing a value is the failure of the trials that draw it
         pass
     return sorted(params)
 
 
-def _unknown_parameter(family_name: str, family: Any, name: str, space: dict[str, Any], task: str) -> str:
+def _unknown_parameter(
+    family_name: str, family: Any, name: str, space: dict[str, Any], task: str
+) -> str:
     where = "model.space" if name in space else "model.params"
     known = _parameter_names(family, task)
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else (f" (it takes: {', '.join(known[:12])})" if known else "")
+    hint = (
+        f" (did you mean '{close[0]}'?)"
+        if close
+        else (f" (it takes: {', '.join(known[:12])})" if known else "")
+    )
     return f"{where}.{name}: {family_name} has no parameter '{name}'{hint}"
 
 
@@ -207,7 +257,9 @@ def _parameter_names(family: Any, task: str) -> list[str]:
     """The names a scikit-learn-style estimator takes (``get_params``), for the hint; [] when it has none."""
     try:
         estimator = family.build({}, task, None)
-        estimator = getattr(estimator, "regressor", estimator)  # a TransformedTargetRegressor: the names are its regressor's
+        estimator = getattr(
+            estimator, "regressor", estimator
+        )  # a TransformedTargetRegressor: the names are its regressor's
         return sorted(estimator.get_params(deep=False))
     except Exception:  # noqa: BLE001 - only a hint: a family without get_params gets none
         return []
@@ -232,8 +284,12 @@ def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
     scikit-learn's splitters: k-fold and stratified k-fold validation folds hold at most ceil(n / folds)
     rows, the first time-series split trains on what the folds leave, a holdout keeps ceil(val_size * n).
     """
-    held_out = facts.n_rows * spec.data.test_size  # kubetune.components.data.frames.split_holdout: time series round, shuffles ceil
-    n_train = facts.n_rows - max(1, round(held_out) if facts.validation == "time_series" else math.ceil(held_out))
+    held_out = (
+        facts.n_rows * spec.data.test_size
+    )  # kubetune.components.data.frames.split_holdout: time series round, shuffles ceil
+    n_train = facts.n_rows - max(
+        1, round(held_out) if facts.validation == "time_series" else math.ceil(held_out)
+    )
     folds = spec.validation.folds
     if facts.validation == "holdout":
         return n_train - math.ceil(n_train * spec.validation.val_size)
@@ -251,10 +307,14 @@ def check_cluster_stores(spec: TuneSpec) -> None:
     if spec.executor.kind != "kubernetes":
         return
     if journal_path(storage_url(spec.storage.url)) is not None:
-        raise SpecError("storage.url: the kubernetes executor needs a study storage pods can reach: set storage.url or "
-                        "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)")
+        raise SpecError(
+            "storage.url: the kubernetes executor needs a study storage pods can reach: set storage.url or "
+            "KUBETUNE_STORAGE_URL to a postgresql:// URL (pods read it through executor.kubernetes.secretEnv)"
+        )
     if not artifact_root(spec.artifacts.uri):
-        raise SpecError("artifacts.uri: the kubernetes executor needs an artifact store pods can read (s3://... or a mounted path)")
+        raise SpecError(
+            "artifacts.uri: the kubernetes executor needs an artifact store pods can read (s3://... or a mounted path)"
+        )
 
 
 def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
@@ -263,36 +323,57 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
 
     Raises SpecError / StudyConflictError with a one-line message; returns the data facts on success.
     """
-    from kubetune.components.data import artifact_root
-    from kubetune.components.data import fingerprint, read_data
+    from kubetune.components.data import artifact_root, fingerprint, read_data
+    from kubetune.components.execution import (
+        check_storage_url,
+        journal_path,
+        open_storage,
+        storage_url,
+    )
     from kubetune.components.pipeline.endpoints import check_artifacts, check_mlflow
-    from kubetune.components.search import sampler_for
+    from kubetune.components.search import check_resumable, sampler_for, space_fingerprint
     from kubetune.components.tracking import resolve_tracking_uri
-    from kubetune.components.search import space_fingerprint
-    from kubetune.components.execution import check_storage_url, journal_path, open_storage, storage_url
-    from kubetune.components.search import check_resumable
 
     frame = read_data(spec.data) if frame is None else frame
-    data_fingerprint = fingerprint(frame)  # before any check can touch the frame: what prepare_data will record
+    data_fingerprint = fingerprint(
+        frame
+    )  # before any check can touch the frame: what prepare_data will record
     facts = check_data(spec, frame)
     space = checked_space(spec, facts)
-    sampler_for(spec, space)  # a grid the space cannot form, cmaes with several objectives: errors now
+    sampler_for(
+        spec, space
+    )  # a grid the space cannot form, cmaes with several objectives: errors now
     url = storage_url(spec.storage.url)
     check_cluster_stores(spec)
     check_mlflow(resolve_tracking_uri(spec.tracking.mlflow_uri))
     check_artifacts(artifact_root(spec.artifacts.uri))
     check_storage_url(url)
     journal = journal_path(url)
-    if journal is None or journal.exists():  # a journal that does not exist yet holds no study to check
+    if (
+        journal is None or journal.exists()
+    ):  # a journal that does not exist yet holds no study to check
         storage = open_storage(url, spec.storage.heartbeat_interval, spec.storage.grace_period)
         from kubetune.components.search import member_space
 
-        studied = member_space(spec, space) if spec.search.strategy == "pbt" else space  # the space the study records
-        if check_resumable(spec.study_name, storage, spec.objective.directions, space_fingerprint(studied), data_fingerprint) and spec.search.strategy == "pbt":
+        studied = (
+            member_space(spec, space) if spec.search.strategy == "pbt" else space
+        )  # the space the study records
+        if (
+            check_resumable(
+                spec.study_name,
+                storage,
+                spec.objective.directions,
+                space_fingerprint(studied),
+                data_fingerprint,
+            )
+            and spec.search.strategy == "pbt"
+        ):
             import optuna
 
             from kubetune.components.search import check_resume
 
             study = optuna.load_study(study_name=spec.study_name, storage=storage)
-            check_resume(spec.study_name, study, spec.search.pbt.population, spec.search.pbt.interval)
+            check_resume(
+                spec.study_name, study, spec.search.pbt.population, spec.search.pbt.interval
+            )
     return facts
