@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kubetune.components.core import SpecError
+from kubetune.components.data.artifacts import ArtifactError, read_s3_bytes
 from kubetune.components.data.sources import source_format
 
 ROW_ID = "kubetune_row_id"  # index name carried into every prepared file, so splits can be audited
@@ -38,8 +39,6 @@ def read_source(
     if source.startswith("sklearn:"):
         frame = _read_sklearn(source.removeprefix("sklearn:"))
     elif source.startswith("s3://"):
-        from kubetune.components.data.artifacts import ArtifactError, read_s3_bytes
-
         try:
             frame = _parse(io.BytesIO(read_s3_bytes(source)), source, csv)
         except ArtifactError as error:
@@ -354,7 +353,5 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
 
 def read_frame(uri: str) -> pd.DataFrame:
     if uri.startswith("s3://"):
-        from kubetune.components.data.artifacts import read_s3_bytes
-
         return pd.read_parquet(io.BytesIO(read_s3_bytes(uri)))
     return pd.read_parquet(uri)

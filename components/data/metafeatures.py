@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from kubetune.components.data.frames import build_preprocessor
+
 LANDMARK_ROWS = 1000  # landmarkers run on a subsample: they must stay cheap next to one trial
 LANDMARK_FOLDS = 3
 
@@ -105,8 +107,6 @@ def _landmarkers(X: pd.DataFrame, y: pd.Series, task: str, seed: int | None) -> 
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
-    from kubetune.components.data.frames import build_preprocessor
 
     if len(X) > LANDMARK_ROWS:
         rows = np.random.default_rng(seed).choice(len(X), LANDMARK_ROWS, replace=False)

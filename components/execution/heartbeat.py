@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from kubetune.components.core import heartbeat_enabled
+from kubetune.components.execution.storage import open_storage
 
 
 @lru_cache(maxsize=4)
 def shared_storage(url: str):
-    from kubetune.components.execution.storage import open_storage
-
     return open_storage(url)
 
 

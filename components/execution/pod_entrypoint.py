@@ -14,16 +14,13 @@ import argparse
 import os
 import sys
 
-from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult
-from kubetune.components.execution.heartbeat import heartbeat
+from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult, retry_transient
+from kubetune.components.execution.heartbeat import heartbeat, shared_storage
 from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
 from kubetune.components.execution.trial import run_trial
 
 
 def publish(storage_url: str, trial_id: int, result: TrialResult) -> None:
-    from kubetune.components.core import retry_transient
-    from kubetune.components.execution.heartbeat import shared_storage
-
     storage = shared_storage(storage_url)
     retry_transient(
         lambda: storage.set_trial_system_attr(

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import optuna
 
-from kubetune.components.core import SpecError, masked_password_problem, redact_url
+from kubetune.components.core import SpecError, masked_password_problem, redact_text, redact_url
+from kubetune.components.execution.requeue import requeue_stale_trial
 
 DEFAULT_JOURNAL = Path(".kubetune") / "studies.journal"
 HEARTBEAT_SECONDS = 10
@@ -55,8 +56,6 @@ def open_storage(
     url: str, heartbeat_interval: int = HEARTBEAT_SECONDS, grace_period: int | None = None
 ) -> optuna.storages.BaseStorage:
     """Journal file or RDB; an RDB storage gets heartbeats, and stale trials are re-queued (kubetune.components.execution.requeue)."""
-    from kubetune.components.execution.requeue import requeue_stale_trial
-
     check_storage_url(url)
     path = journal_path(url)
     if path is not None:
@@ -93,8 +92,6 @@ def open_storage(
 
 def _first_line(error: BaseException) -> str:
     """The driver's own words (``connection refused``, ``password authentication failed``), redacted."""
-    from kubetune.components.core import redact_text
-
     cause = error.__cause__ or error
     text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
     return redact_text(f"{type(cause).__name__}: {text[0] if text else ''}")[:300]

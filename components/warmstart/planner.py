@@ -25,7 +25,7 @@ import numpy as np
 
 from kubetune.components.core import in_distribution
 from kubetune.components.data import LOG_SCALED
-from kubetune.components.search import Space, project
+from kubetune.components.search import Space, distribution, project
 from kubetune.components.warmstart.box import (
     MIN_STUDIES,
     describe_ranges,
@@ -319,8 +319,6 @@ def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> li
     ten source trials; otherwise the enqueued trials alone carry the warm start.
     """
     import optuna
-
-    from kubetune.components.search import distribution
 
     if any(p.type == "categorical" or p.when for p in space.values()):
         return []
