@@ -205,10 +205,28 @@ def _run(args: argparse.Namespace) -> int:
     return _run_flow("tune", spec, progress, args.verbose)
 
 
+def _credentials_to_environment(spec: Any) -> Any:
+    """The spec without URLs that carry a password; each such URL goes to the environment variable that
+    wins over the spec field anyway (KUBETUNE_STORAGE_URL, MLFLOW_TRACKING_URI). The spec becomes the
+    flow run's parameters, which Prefect stores and shows in its UI: a password must not ride along.
+    The flow runs in this process, and its workers inherit the environment."""
+    from kubetune.components.core import redact_url
+
+    storage, tracking = spec.storage, spec.tracking
+    if storage.url and redact_url(storage.url) != storage.url:
+        os.environ.setdefault("KUBETUNE_STORAGE_URL", storage.url)
+        storage = storage.model_copy(update={"url": None})
+    if tracking.mlflow_uri and redact_url(tracking.mlflow_uri) != tracking.mlflow_uri:
+        os.environ.setdefault("MLFLOW_TRACKING_URI", tracking.mlflow_uri)
+        tracking = tracking.model_copy(update={"mlflow_uri": None})
+    return spec.model_copy(update={"storage": storage, "tracking": tracking})
+
+
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
     from kubetune.components.core import redact_url
     from kubetune.components.tracking import resolve_tracking_uri
 
+    spec = _credentials_to_environment(spec)
     tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
     if redact_url(tracking_uri) != tracking_uri:
         # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
