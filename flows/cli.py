@@ -156,7 +156,7 @@ def _patient_prefect_startup() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kubetune.components.pipeline import identifier_notice, preflight
+    from kubetune.components.pipeline import data_notices, preflight
     from kubetune.components.spec import load_spec
 
     spec = load_spec(args.spec, _overrides(args))
@@ -193,8 +193,7 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"{args.spec}: ok ({facts.task}, {facts.n_rows} rows, {features}, study '{spec.study_name}')"
         )
-        notice = identifier_notice(facts.identifier_columns)
-        if notice:
+        for notice in data_notices(facts):
             print(f"kubetune: warning: {notice}", file=sys.stderr)
         return EXIT_OK
     progress = not args.no_progress and sys.stderr.isatty()

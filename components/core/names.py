@@ -19,6 +19,9 @@ REGISTERED_TAG = "kubetune.registered_model"  # the registry name of the study's
 FAILURE_REASON = (
     "kubetune.failure_reason"  # also an Optuna trial attribute: why a trial or study failed
 )
+DATA_WARNINGS_TAG = (
+    "kubetune.data_warnings"  # what may be wrong with the data but may be meant, one per line
+)
 VERSION_PREFIX = "kubetune.version."  # + package name: the versions that ran the study
 META_STORE_RECORD_TAG = (
     "kubetune.meta_store_record"  # the run has its meta-store record (a readable file)

@@ -335,12 +335,55 @@ def identifier_columns(features: pd.DataFrame) -> list[str]:
         if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype
         ):
-            if int(column.max()) - int(column.min()) == n_rows - 1 and int(column.min()) in (0, 1):
+            counts_rows = int(column.max()) - int(column.min()) == n_rows - 1 and int(
+                column.min()
+            ) in (0, 1)
+            # pandas names an unnamed first column "Unnamed: 0": a saved index, with gaps where rows were dropped
+            saved_index = str(name).startswith("Unnamed:") and column.is_monotonic_increasing
+            if counts_rows or saved_index:
                 found.append(str(name))
         elif not pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype
         ):
             found.append(str(name))
+    return found
+
+
+NUMERIC_SHARE = (
+    0.8  # text columns whose cells are at least this share numbers are taken for numbers
+)
+
+
+@dataclass(frozen=True)
+class NumericText:
+    """A column read as text although most of its cells are numbers: the cells that are not."""
+
+    column: str
+    n_cells: int
+    n_not_numbers: int
+    examples: tuple[str, ...]
+
+
+def numeric_text_columns(features: pd.DataFrame) -> list[NumericText]:
+    """Text columns that hold numbers with a few cells that are not (``unknown``, ``-``, ``42 years``,
+    ``1,234.50``, ``?``). pandas reads the whole column as text, so it is one-hot encoded: every value
+    becomes its own category, and the registered model then requires strings for a number."""
+    found = []
+    for name in features.columns:
+        column = features[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        cells = column.dropna().astype(str).str.strip()
+        cells = cells[cells != ""]
+        if cells.empty:
+            continue
+        numbers = pd.to_numeric(cells, errors="coerce")
+        if numbers.notna().all():  # every cell a number (a column of codes kept as text on purpose)
+            continue
+        if numbers.notna().mean() >= NUMERIC_SHARE:
+            bad = cells[numbers.isna()]
+            examples = tuple(str(v) for v in bad.value_counts().index[:3])
+            found.append(NumericText(str(name), len(cells), len(bad), examples))
     return found
 
 

@@ -5,32 +5,16 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 
 from .cross_validation import (
     cross_validate as cross_validate,
-)
-from .cross_validation import (
     make_pipeline as make_pipeline,
-)
-from .cross_validation import (
     score as score,
-)
-from .cross_validation import (
     score_holdout as score_holdout,
-)
-from .cross_validation import (
     splits as splits,
 )
 from .metrics import (
     METRICS as METRICS,
-)
-from .metrics import (
     default_positive_class as default_positive_class,
-)
-from .metrics import (
     metric_fits_task as metric_fits_task,
-)
-from .metrics import (
     natural_direction as natural_direction,
-)
-from .metrics import (
     scores_a_positive_class as scores_a_positive_class,
 )
 from .refit import refit_and_evaluate as refit_and_evaluate

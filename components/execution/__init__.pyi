@@ -5,28 +5,17 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 
 from .controller import (
     RequestFactory as RequestFactory,
-)
-from .controller import (
     StudyController as StudyController,
-)
-from .controller import (
     TrialsSummary as TrialsSummary,
 )
 from .executor import Executor as Executor
-from .kubernetes import ClusterProblem as ClusterProblem
-from .kubernetes import KubernetesExecutor as KubernetesExecutor
+from .kubernetes import ClusterProblem as ClusterProblem, KubernetesExecutor as KubernetesExecutor
 from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
 from .pod_entrypoint import read_published as read_published
 from .storage import (
     check_storage_url as check_storage_url,
-)
-from .storage import (
     journal_path as journal_path,
-)
-from .storage import (
     open_storage as open_storage,
-)
-from .storage import (
     storage_url as storage_url,
 )

@@ -14,8 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.connection import wait as wait_any
+from multiprocessing.connection import Connection, wait as wait_any
 
 from kubetune.components.core import TrialRequest, TrialResult
 from kubetune.components.execution.executor import Executor

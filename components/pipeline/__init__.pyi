@@ -7,31 +7,20 @@ from .data_preparation import PreparedData as PreparedData
 from .dry_run import first_trial_job as first_trial_job
 from .preflight_checks import (
     check_cluster_stores as check_cluster_stores,
-)
-from .preflight_checks import (
+    data_notices as data_notices,
     identifier_notice as identifier_notice,
-)
-from .preflight_checks import (
     preflight as preflight,
 )
-from .refit_step import RefitSummary as RefitSummary
-from .refit_step import refit_and_register as refit_and_register
-from .retraining import challenge_champion as challenge_champion
-from .retraining import versioned_spec as versioned_spec
+from .refit_step import RefitSummary as RefitSummary, refit_and_register as refit_and_register
+from .retraining import challenge_champion as challenge_champion, versioned_spec as versioned_spec
 from .search_run import run_search as run_search
 from .search_strategy import (
     SearchOutcome as SearchOutcome,
-)
-from .search_strategy import (
     make_request_factory as make_request_factory,
 )
 from .study_run import (
     prepare as prepare,
-)
-from .study_run import (
     resolved_space as resolved_space,
-)
-from .study_run import (
     start_study_run as start_study_run,
 )
 from .warm_start import warm_start_plan as warm_start_plan

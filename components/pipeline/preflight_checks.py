@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from kubetune.components.core import SpecError
-from kubetune.components.data import identifier_columns, infer_task, unencodable_dtype
+from kubetune.components.data import (
+    NumericText,
+    identifier_columns,
+    infer_task,
+    numeric_text_columns,
+    unencodable_dtype,
+)
 from kubetune.components.evaluation import default_positive_class, metric_fits_task
 from kubetune.components.models import get_family
 from kubetune.components.spec import TuneSpec
@@ -33,9 +39,24 @@ class DataFacts:
     positive_class: Any = (
         None  # two classes: the one f1, precision, recall and average precision score
     )
-    identifier_columns: tuple[
-        str, ...
-    ] = ()  # features that name rows (kubetune.components.data.frames.identifier_columns)
+    # features that name rows (kubetune.components.data.frames.identifier_columns)
+    identifier_columns: tuple[str, ...] = ()
+    # text features whose cells are mostly numbers (kubetune.components.data.frames.numeric_text_columns)
+    numeric_text: tuple[NumericText, ...] = ()
+
+
+def data_notices(facts: DataFacts) -> list[str]:
+    """What may be wrong with the data but may also be meant: one line each, for ``validate`` to print and
+    ``tune`` to log and record on the parent run (``kubetune.data_warnings``)."""
+    notices = [identifier_notice(facts.identifier_columns)]
+    for column in facts.numeric_text:
+        shown = ", ".join(repr(v) for v in column.examples)
+        notices.append(
+            f"data: column '{column.column}' is read as text because {column.n_not_numbers} of its "
+            f"{column.n_cells} cells are not numbers ({shown}): list such cells in data.missing_values or "
+            "fix them, so it is read as a number; as text it is one-hot encoded and the model requires strings"
+        )
+    return [notice for notice in notices if notice]
 
 
 def identifier_notice(columns: tuple[str, ...] | list[str]) -> str | None:
@@ -162,6 +183,7 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
         validation,
         positive_class(spec, frame[target], n_classes),
         tuple(identifier_columns(frame[features])),
+        tuple(numeric_text_columns(frame[features])),
     )
 
 

@@ -6,7 +6,13 @@ import logging
 
 import yaml
 
-from kubetune.components.core import DATA_TAG, PIPELINE_TAG, VERSION_PREFIX, redact_mapping
+from kubetune.components.core import (
+    DATA_TAG,
+    DATA_WARNINGS_TAG,
+    PIPELINE_TAG,
+    VERSION_PREFIX,
+    redact_mapping,
+)
 from kubetune.components.data import artifact_root
 from kubetune.components.evaluation import scores_a_positive_class
 from kubetune.components.execution import storage_url
@@ -16,7 +22,7 @@ from kubetune.components.pipeline.data_preparation import (
     split_row_ids,
     workdir_for,
 )
-from kubetune.components.pipeline.preflight_checks import checked_space, identifier_notice
+from kubetune.components.pipeline.preflight_checks import checked_space, data_notices
 from kubetune.components.search import Space, choose_sampler, to_jsonable
 from kubetune.components.spec import TuneSpec
 from kubetune.components.tracking import (
@@ -30,6 +36,8 @@ from kubetune.components.tracking import (
 from kubetune.components.warmstart import META_PREFIX
 
 log = logging.getLogger("kubetune")
+
+MLFLOW_TAG_LIMIT = 5000  # characters MLflow keeps in a tag value
 
 
 def prepare(spec: TuneSpec) -> PreparedData:
@@ -93,9 +101,11 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         )
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])
-    notice = identifier_notice(prepared.facts.identifier_columns)
-    if notice:
+    notices = data_notices(prepared.facts)
+    for notice in notices:
         log.warning("%s", notice)
+    if notices:  # on the run, where whoever compares studies in the MLflow UI sees it
+        tracker.set_tags(run_id, {DATA_WARNINGS_TAG: "\n".join(notices)[:MLFLOW_TAG_LIMIT]})
     scored = [m for m in spec.objective.metrics if scores_a_positive_class(m)]
     chosen = prepared.facts.positive_class
     if (

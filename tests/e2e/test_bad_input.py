@@ -179,6 +179,44 @@ def test_columns_that_name_rows_are_pointed_out_and_data_drop_silences_it(tmp_pa
     assert "13 features" in dropped.stdout
 
 
+def test_a_number_column_with_text_cells_is_pointed_out_before_and_after_tuning(tmp_path, cli_env):
+    """A column of ages with "unknown" and "42 years" cells is read as text: one-hot encoded, and the
+    registered model then required strings. validate says so in one warning line, naming the column, the
+    cells and data.missing_values; tune records the same line on the parent run."""
+    import mlflow
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame[["mean radius", "mean texture", "target"]]
+    frame.insert(0, "age", [str(30 + i % 40) for i in range(len(frame))])
+    frame.loc[[3, 50, 51], "age"] = ["unknown", "42 years", "unknown"]
+    frame.to_csv(tmp_path / "patients.csv", index=False)
+    text = "study: ages\ndata: {source: patients.csv, target: target%s}\nmodel: {family: logistic_regression}\nobjective: {metric: accuracy}\nsearch: {n_trials: 2, parallelism: 1, seed: 1}\n"
+    checked = run_cli(
+        ["validate", str(write_spec(tmp_path / "plain.yaml", text % ""))], cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stderr
+    [warning] = [
+        line for line in checked.stderr.splitlines() if line.startswith("kubetune: warning:")
+    ]
+    assert (
+        "column 'age' is read as text because 3 of its 569 cells are not numbers ('unknown', '42 years')"
+        in warning
+    )
+    assert "data.missing_values" in warning
+    fixed = write_spec(tmp_path / "fixed.yaml", text % ', missing_values: ["", unknown, 42 years]')
+    clean = run_cli(["validate", str(fixed)], cwd=tmp_path)
+    assert clean.returncode == 0 and "warning" not in clean.stderr, clean.stderr
+    tuned = run_cli(
+        ["tune", str(tmp_path / "plain.yaml"), "--no-progress"], cwd=tmp_path, env=cli_env
+    )
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    [parent] = client.search_runs(
+        [client.get_experiment_by_name("ages").experiment_id], "tags.`kubetune.role` = 'study'"
+    )
+    assert parent.data.tags["kubetune.data_warnings"] == warning.removeprefix("kubetune: warning: ")
+
+
 def test_missing_values_turn_a_class_the_reader_drops_back_into_a_class(tmp_path):
     """R's Arthritis outcome has a class "None": by default its rows read as missing targets; with
     ``data.missing_values: [""]`` the study sees three classes."""

@@ -240,3 +240,40 @@ def test_a_csv_not_saved_as_utf8_names_its_encoding_setting(tmp_path, monkeypatc
         read_source("villes.csv", separator=";", decimal=",")
     read = read_source("villes.csv", separator=";", decimal=",", encoding="cp1252")
     assert read["ville"].tolist() == ["Montréal", "Québec"] and read["prix"].tolist() == [1.5, 2.5]
+
+
+def test_a_saved_index_with_gaps_is_still_a_saved_index():
+    """Rows dropped before ``to_csv``: the index pandas writes as "Unnamed: 0" has gaps, and was a model
+    input because only an exact 0..n-1 counted."""
+    n = 40
+    kept = [i for i in range(n + 2) if i not in (7, 19)]
+    frame = pd.DataFrame(
+        {"Unnamed: 0": kept, "weight": np.linspace(1.0, 3.0, n), "code": np.arange(500, 500 + n)}
+    )
+    assert identifier_columns(frame) == ["Unnamed: 0"]
+    shuffled = frame.sample(frac=1.0, random_state=0)  # not increasing in file order: not an index
+    assert identifier_columns(shuffled) == []
+
+
+def test_numbers_with_a_few_text_cells_are_pointed_out():
+    from kubetune.components.data import numeric_text_columns
+
+    n = 50
+    frame = pd.DataFrame(
+        {
+            "age": [str(20 + i % 40) for i in range(n - 4)]
+            + ["unknown", "-", "42 years", "unknown"],
+            "income": [f"{1000 + i}.50" for i in range(n - 1)] + ["1,234.50"],
+            "colour": ["red", "blue"] * (n // 2),  # a real category
+            "zip": [
+                f"{10000 + i}" for i in range(n)
+            ],  # numbers kept as text on purpose: every cell a number
+            "height": np.linspace(1.5, 2.0, n),
+            "mostly_words": ["a"] * (n - 10) + [str(i) for i in range(10)],
+        }
+    )
+    found = {c.column: c for c in numeric_text_columns(frame)}
+    assert sorted(found) == ["age", "income"]
+    assert found["age"].n_not_numbers == 4 and found["age"].n_cells == n
+    assert found["age"].examples == ("unknown", "-", "42 years")
+    assert found["income"].examples == ("1,234.50",)

@@ -4,8 +4,7 @@ one the API server would refuse (or, for an unknown field, silently drop) only w
 import pytest
 
 from kubetune.components.core import SpecError
-from kubetune.components.spec import KubernetesSpec, parse_spec
-from kubetune.components.spec import kubernetes_settings as k8s
+from kubetune.components.spec import KubernetesSpec, kubernetes_settings as k8s, parse_spec
 
 BASE = {
     "data": {"source": "sklearn:iris", "target": "target"},
