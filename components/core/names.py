@@ -54,6 +54,9 @@ STEP_UNIT_TAG = "kubetune.step_unit"
 SPACE_FINGERPRINT_ATTR = "kubetune.space_fingerprint"
 DATA_FINGERPRINT_ATTR = "kubetune.data_fingerprint"  # the data the study's trials were scored on
 WARM_TRIALS_ATTR = "kubetune.warm_trials"  # how many first trials the warm start enqueued
+SESSIONS_ATTR = (
+    "kubetune.controller_sessions"  # controllers that have opened the study (their seeds differ)
+)
 NARROWED_SPACE_ATTR = "kubetune.narrowed_space"  # the box a narrowed study searches
 PBT_INTERVAL_ATTR = "kubetune.pbt.interval"  # epochs per round, fixed when a PBT study began
 

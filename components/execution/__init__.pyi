@@ -13,6 +13,7 @@ from .kubernetes import ClusterProblem as ClusterProblem, KubernetesExecutor as 
 from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
 from .pod_entrypoint import read_published as read_published
+from .sessions import session_seed as session_seed, start_session as start_session
 from .storage import (
     check_storage_url as check_storage_url,
     journal_path as journal_path,

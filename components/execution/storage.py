@@ -11,6 +11,7 @@ SQLite is refused: Optuna's FAQ warns against it with parallel writers, and a st
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -69,25 +70,47 @@ def open_storage(
     warnings.filterwarnings(
         "ignore", message="Heartbeat of storage is supposed to be used with Study.optimize"
     )
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            # small pools: a controller needs two connections at once (budget lock + ask), a worker one;
-            # with many workers and pods the server's max_connections is the limit that matters
-            engine_kwargs={
-                "pool_pre_ping": True,
-                "pool_size": 2,
-                "max_overflow": 2,
-                "connect_args": {"connect_timeout": 5},
-            },
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period or 3 * heartbeat_interval,
-            heartbeat_stale_trial_callback=requeue_stale_trial,
-        )
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types for one cause
-        raise SpecError(
-            f"storage.url: cannot open {redact_url(url)}: {_first_line(error)}"
-        ) from None
+    for attempt in range(SCHEMA_RACE_ATTEMPTS):
+        try:
+            return _rdb_storage(url, heartbeat_interval, grace_period)
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types for one cause
+            if _lost_schema_race(error) and attempt + 1 < SCHEMA_RACE_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise SpecError(
+                f"storage.url: cannot open {redact_url(url)}: {_first_line(error)}"
+            ) from None
+    raise AssertionError("unreachable")
+
+
+SCHEMA_RACE_ATTEMPTS = 4
+
+
+def _lost_schema_race(error: BaseException) -> bool:
+    """Two controllers opening a new database at once both create Optuna's tables; the one that loses
+    gets a unique violation, and finds the tables made when it tries again."""
+    from sqlalchemy.exc import IntegrityError
+
+    return any(isinstance(e, IntegrityError) for e in (error, error.__cause__, error.__context__))
+
+
+def _rdb_storage(
+    url: str, heartbeat_interval: int, grace_period: int | None
+) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(
+        url,
+        # small pools: a controller needs two connections at once (budget lock + ask), a worker one;
+        # with many workers and pods the server's max_connections is the limit that matters
+        engine_kwargs={
+            "pool_pre_ping": True,
+            "pool_size": 2,
+            "max_overflow": 2,
+            "connect_args": {"connect_timeout": 5},
+        },
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period or 3 * heartbeat_interval,
+        heartbeat_stale_trial_callback=requeue_stale_trial,
+    )
 
 
 def _first_line(error: BaseException) -> str:

@@ -7,7 +7,13 @@ import logging
 
 import optuna
 
-from kubetune.components.execution import Executor, TrialsSummary
+from kubetune.components.execution import (
+    Executor,
+    TrialsSummary,
+    session_seed,
+    start_session,
+    storage_url,
+)
 from kubetune.components.pipeline.search_strategy import (
     SearchContext,
     SearchStrategy,
@@ -39,46 +45,35 @@ class SampledSearch(SearchStrategy):
         self.choice: SamplerChoice | None = None
 
     def open_study(self, storage: optuna.storages.BaseStorage) -> optuna.Study:
-        spec, prepared, warm, full_space = (
-            self.spec,
-            self.context.prepared,
-            self.context.warm,
-            self.context.space,
-        )
-        source_trials = (
-            cmaes_source_trials(warm, self.space, spec.objective.directions[0]) if warm else []
-        )
-        n_warm = (
-            len(warm.configs) if warm else 0
-        )  # the warm trials stand in for TPE's random start-up
+        spec, prepared, warm = self.spec, self.context.prepared, self.context.warm
+        full_space = self.context.space
+        directions = spec.objective.directions
+        source_trials = cmaes_source_trials(warm, self.space, directions[0]) if warm else []
+        # the warm trials stand in for TPE's random start-up
+        n_warm = len(warm.configs) if warm else 0
         choice, sampler = sampler_for(spec, self.space, source_trials, n_warm)
         # the fingerprint is the spec's space: a resume is judged on what the user wrote, not on the box
+        fingerprint = space_fingerprint(full_space)
         study, resumed = open_study(
-            spec.study_name,
-            storage,
-            sampler,
-            spec.objective.directions,
-            space_fingerprint(full_space),
-            prepared.fingerprint,
+            spec.study_name, storage, sampler, directions, fingerprint, prepared.fingerprint
         )
         if resumed:
             log.info(
                 "resuming study %s with %d trial(s) recorded", spec.study_name, len(study.trials)
             )
-            n_warm = warm_trials_of(
-                study
-            )  # the sampler the study began with: same start-up and random turns
-            self.space = (
-                narrowed_space_of(study) or full_space
-            )  # the box it began with, not one from today's history
+            # the sampler the study began with: the same start-up and random turns, in the box it
+            # began with rather than one from today's history
+            n_warm = warm_trials_of(study)
+            self.space = narrowed_space_of(study) or full_space
             if self.space is not full_space:
-                log.info(
-                    "searching the narrowed space the study began with: %s",
-                    describe_ranges(narrowed_ranges(full_space, self.space)),
-                )
-            choice, study.sampler = sampler_for(spec, self.space, source_trials, n_warm)
+                ranges = describe_ranges(narrowed_ranges(full_space, self.space))
+                log.info("searching the narrowed space the study began with: %s", ranges)
         elif warm is not None:
             enqueue_warm_start(study, warm)
+        session = start_session(study, storage_url(spec.storage.url))
+        if resumed or session > 0:  # a later session draws from its own stream: no repeated draws
+            seed = session_seed(spec.search.seed, session)
+            choice, study.sampler = sampler_for(spec, self.space, source_trials, n_warm, seed=seed)
         if not resumed and (
             tags := unstated_settings(choice.name, n_warm)
         ):  # what the spec does not show

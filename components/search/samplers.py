@@ -176,14 +176,16 @@ def sampler_for(
     space: Space,
     source_trials: list[optuna.trial.FrozenTrial] | None = None,
     n_warm_trials: int = 0,
+    seed: int | None = None,
 ) -> tuple[SamplerChoice, optuna.samplers.BaseSampler]:
-    """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler."""
+    """The spec's sampler for ``space``: the choice (with its reason) and the configured Optuna sampler.
+    ``seed``: this controller session's (kubetune.components.execution.sessions), else the spec's."""
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
     sampler = build_sampler(
         choice.name,
         space,
-        spec.search.seed,
+        spec.search.seed if seed is None else seed,
         n_objectives,
         spec.search.parallelism,
         source_trials,

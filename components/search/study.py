@@ -24,12 +24,16 @@ def open_study(
     """Returns (study, resumed). A study of the same name resumes only with the same space, directions and data."""
     if check_resumable(name, storage, directions, space_fingerprint, data_fingerprint):
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler), True
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        sampler=sampler,
-        directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
-    )
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
+        )
+    except optuna.exceptions.DuplicatedStudyError:  # another controller created it a moment ago
+        check_resumable(name, storage, directions, space_fingerprint, data_fingerprint)
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler), True
     study.set_user_attr(SPACE_FINGERPRINT_ATTR, space_fingerprint)
     if data_fingerprint is not None:
         study.set_user_attr(DATA_FINGERPRINT_ATTR, data_fingerprint)
