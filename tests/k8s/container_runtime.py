@@ -96,16 +96,30 @@ class LocalProcessRuntime:
         env: dict[str, str],
         volumes: VolumeSource,
     ) -> Started:
-        command = [sys.executable if part == "python" else part for part in container["command"]]
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **self.extra_env, **env},
-            cwd=self.cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        command = [_host_program(container["command"][0]), *container["command"][1:]]
+        try:
+            process = subprocess.Popen(
+                command,
+                env={**os.environ, **self.extra_env, **env},
+                cwd=self.cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        except FileNotFoundError:
+            raise ContainerConfigError(
+                f'exec: "{command[0]}": executable file not found in $PATH'
+            ) from None
         return Started(process)
+
+
+def _host_program(name: str) -> str:
+    """The image's programs as this Python environment has them: ``python`` is this interpreter, and a
+    console script (``kubetune-trial``) is the one installed beside it, whatever the test's PATH holds."""
+    if name == "python":
+        return sys.executable
+    installed = Path(sys.executable).with_name(name)
+    return str(installed) if "/" not in name and installed.exists() else name
 
 
 @dataclass

@@ -85,3 +85,19 @@ def test_run_as_non_root_refuses_an_image_that_runs_as_root(rootfs):
         resolve_user(root_image, {"securityContext": {"runAsNonRoot": True}}, {}, rootfs)
     with pytest.raises(ContainerConfigError, match="unable to find user nobody2"):
         resolve_user(ImageConfig([], [], {}, "/", "nobody2"), {}, {}, rootfs)
+
+
+def test_the_local_runtime_runs_console_scripts_of_this_environment_and_refuses_a_missing_program():
+    """A test's PATH need not hold the virtual environment: the image's programs resolve to this
+    environment's, and a program that is nowhere is the container error a kubelet reports, not a hang."""
+    from tests.k8s.container_runtime import ContainerConfigError, LocalProcessRuntime
+
+    runtime = LocalProcessRuntime(extra_env={"PATH": "/usr/bin:/bin"})
+    started = runtime.start({}, {"command": ["kubetune-trial"]}, {}, None)
+    output, _ = started.process.communicate(timeout=120)
+    assert started.process.returncode == 2
+    assert "KUBETUNE_TRIAL_REQUEST is not set" in output
+    with pytest.raises(
+        ContainerConfigError, match='exec: "no-such-program": executable file not found'
+    ):
+        runtime.start({}, {"command": ["no-such-program"]}, {}, None)
