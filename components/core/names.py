@@ -44,6 +44,11 @@ PROMOTION_ALIAS_TAG = "kubetune.promotion.alias"
 PROMOTION_CHALLENGER_TAG = "kubetune.promotion.challenger_version"
 PROMOTION_CHAMPION_TAG = "kubetune.promotion.champion_version"
 
+# -- MLflow artifacts kubetune reads back --------------------------------------------------------------------
+TRAINING_ROWS_ARTIFACT = (
+    "refit/training_rows.json"  # on a refit run: hashes of the rows it trained on
+)
+
 # -- MLflow tags on a trial's run ---------------------------------------------------------------------------
 TRIAL_NUMBER_TAG = "kubetune.trial_number"
 TRIAL_STATE_TAG = "kubetune.trial_state"

@@ -7,6 +7,7 @@ Pipeline, so imputation, scaling and one-hot encoding are fitted inside each CV 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from dataclasses import dataclass
@@ -349,9 +350,22 @@ def identifier_columns(features: pd.DataFrame) -> list[str]:
     return found
 
 
-NUMERIC_SHARE = (
-    0.8  # text columns whose cells are at least this share numbers are taken for numbers
-)
+def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One 64-bit hash per row of ``columns`` (values only, not the row's position): what tells whether
+    a row of a later data version is one a model was trained on."""
+    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(dtype=np.uint64)
+
+
+def encode_hashes(hashes: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(hashes, dtype="<u8").tobytes()).decode("ascii")
+
+
+def decode_hashes(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<u8")
+
+
+# text columns whose cells are at least this share numbers are taken for numbers
+NUMERIC_SHARE = 0.8
 
 
 @dataclass(frozen=True)

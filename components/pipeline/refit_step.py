@@ -7,7 +7,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kubetune.components.core import REFIT_TAG, REGISTERED_TAG, EvaluationTarget
+from kubetune.components.core import (
+    REFIT_TAG,
+    REGISTERED_TAG,
+    TRAINING_ROWS_ARTIFACT,
+    EvaluationTarget,
+)
+from kubetune.components.data import encode_hashes, read_frame, row_hashes
 from kubetune.components.evaluation import refit_and_evaluate
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.pipeline.search_strategy import SearchOutcome
@@ -41,6 +47,14 @@ class RefitSummary:
     search_seconds: float
     worker_startup_seconds: float
     promotion: dict[str, Any] | None = None  # retraining: the champion/challenger decision
+
+
+def training_rows(prepared: PreparedData) -> dict[str, Any]:
+    """The refit's training rows as hashes of their values: a later data version that contains some of
+    them must not score this model on them (kubetune.components.pipeline.retraining)."""
+    train = read_frame(prepared.train_uri)
+    columns = [str(c) for c in train.columns]
+    return {"columns": columns, "hashes": encode_hashes(row_hashes(train, columns))}
 
 
 def evaluation_target(spec: TuneSpec, prepared: PreparedData) -> EvaluationTarget:
@@ -130,9 +144,8 @@ def refit_and_register(
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
     tracker.log_params(run_id, refit_params)
-    if (
-        search.schedule
-    ):  # what the refit trained, round by round: the reproduction recipe for this model
+    tracker.log_dict(run_id, training_rows(prepared), TRAINING_ROWS_ARTIFACT)
+    if search.schedule:  # what the refit trained, round by round: the recipe that reproduces it
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
     tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})

@@ -10,6 +10,7 @@ from .champion import (
     promotion_record as promotion_record,
     record_decision as record_decision,
     score_version as score_version,
+    training_rows as training_rows,
 )
 from .legacy_modules import legacy_module_aliases as legacy_module_aliases
 from .promotion import (

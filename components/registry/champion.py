@@ -3,9 +3,14 @@ new held-out test set, move the alias, record the decision. Thin I/O around ``ku
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kubetune.components.core import (
     PROMOTION_ALIAS_TAG,
@@ -13,11 +18,12 @@ from kubetune.components.core import (
     PROMOTION_CHAMPION_TAG,
     PROMOTION_DECISION_TAG,
     PROMOTION_REASON_TAG,
+    TRAINING_ROWS_ARTIFACT,
     EvaluationTarget,
     SpecError,
     error_reason,
 )
-from kubetune.components.data import read_frame
+from kubetune.components.data import decode_hashes, read_frame
 from kubetune.components.evaluation import score_holdout
 from kubetune.components.registry.legacy_modules import legacy_module_aliases
 from kubetune.components.registry.promotion import PromotionDecision, margin_problem
@@ -66,13 +72,33 @@ def score_version(
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
-        with (
-            legacy_module_aliases()
-        ):  # a champion registered by kubetune 0.1 pickled 'components.models.*'
+        # a champion registered by kubetune 0.1 pickled 'components.models.*'
+        with legacy_module_aliases():
             model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
         return score_holdout(model, read_frame(test_uri), target), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data
         return None, error_reason(error)
+
+
+def training_rows(
+    client: Any, model_name: str, version: str
+) -> tuple[list[str], np.ndarray] | None:
+    """The columns and row hashes a registered version was trained on (its refit run's
+    ``refit/training_rows.json``), or None for a version whose run does not have them."""
+    run_id = client.get_model_version(model_name, version).run_id
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = client.download_artifacts(run_id, TRAINING_ROWS_ARTIFACT, folder)
+            recorded = json.loads(Path(path).read_text())
+    except Exception as error:  # noqa: BLE001 - MLflow raises many types for a missing artifact
+        log.info(
+            "version %s of %s records no training rows (%s)",
+            version,
+            model_name,
+            error_reason(error),
+        )
+        return None
+    return list(recorded["columns"]), decode_hashes(recorded["hashes"])
 
 
 def move_alias(client: Any, model_name: str, alias: str, version: str) -> None:

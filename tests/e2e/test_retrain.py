@@ -147,3 +147,67 @@ search: {{n_trials: 4, parallelism: 2, seed: 1}}
     # the decision that gave version 3 the alias stays on record
     assert client.get_run(run3.info.run_id).data.tags["kubetune.promotion.decision"] == "promoted"
     assert client.get_model_version(name, "3").tags["kubetune.promotion.decision"] == "promoted"
+
+
+def test_a_champion_is_never_scored_on_rows_it_was_trained_on(tmp_path, cli_env, mlflow_server):
+    """A table that grows: version 2 holds version 1's 600 rows and 300 new ones, so some of its held-out
+    rows are rows the champion was trained on, and its score there was flattered (83 of 280 in one probe,
+    and the champion was kept on that score). Both models are now scored on the held-out rows the champion
+    never saw; the record says how many were left out."""
+    import mlflow
+    from sklearn.metrics import roc_auc_score
+
+    name = f"growing-{uuid.uuid4().hex[:6]}"
+    env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
+    data = tmp_path / "data.csv"
+    spec = write_spec(
+        tmp_path / "spec.yaml",
+        f"""
+study: {name}
+data: {{source: "{data}", target: label, task: classification}}
+model: {{family: logistic_regression}}
+objective: {{metric: roc_auc}}
+validation: {{folds: 3}}
+search: {{n_trials: 3, parallelism: 1, seed: 1}}
+""",
+    )
+    client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
+    write_data(data, seed=1)
+    retrain(tmp_path, env, spec)
+    run1 = parent_run(client, name, name)
+    first = pd.read_csv(data)
+    write_data(tmp_path / "new.csv", seed=2)
+    grown = pd.concat([first, pd.read_csv(tmp_path / "new.csv").head(300)], ignore_index=True)
+    grown.to_csv(data, index=False)
+    retrain(tmp_path, env, spec)
+    run2 = parent_run(client, name, name, exclude={run1.info.run_id})
+
+    def split(run):
+        return json.loads(
+            open(
+                client.download_artifacts(run.info.run_id, "split/row_ids.json", str(tmp_path))
+            ).read()
+        )
+
+    trained_on = set(
+        split(run1)["train"]
+    )  # positions in version 1, which are version 2's first 600 rows
+    held_out = split(run2)["test"]
+    overlap = [i for i in held_out if i < len(first) and i in trained_on]
+    unseen = [i for i in held_out if i not in overlap]
+    assert overlap and unseen
+    record = json.loads(
+        open(client.download_artifacts(run2.info.run_id, "promotion.json", str(tmp_path))).read()
+    )
+    assert record["test_rows_excluded"] == len(overlap)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    rows = grown.iloc[unseen]
+    for version, metric in (
+        ("1", "promotion.champion_test_roc_auc"),
+        ("2", "promotion.challenger_test_roc_auc"),
+    ):
+        model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        expected = roc_auc_score(
+            rows["label"], model.predict_proba(rows.drop(columns=["label"]))[:, 1]
+        )
+        assert run2.data.metrics[metric] == pytest.approx(expected, abs=1e-9), version
