@@ -20,3 +20,4 @@ from .storage import (
     open_storage as open_storage,
     storage_url as storage_url,
 )
+from .study_locks import study_lock as study_lock

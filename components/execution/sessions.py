@@ -5,27 +5,22 @@ Seeded alike, a resumed study's sampler drew its first configurations again (``-
 ``--n-trials 6``: trials 3-5 repeated 0-2), and two controllers started together repeated each other.
 The first session keeps the spec's seed, so an uninterrupted study is exactly what it always was; each
 later one (a resume, a second controller) draws from a stream of its own. Numbers are handed out under a
-lock -- PostgreSQL's advisory lock, or a file lock beside a journal file -- so two controllers starting
-at once never get the same one.
+study lock (kubetune.components.execution.study_locks), so two controllers starting at once never get
+the same one.
 """
 
 from __future__ import annotations
-
-import contextlib
-import fcntl
-from collections.abc import Iterator
 
 import numpy as np
 import optuna
 
 from kubetune.components.core import SESSIONS_ATTR
-from kubetune.components.execution.budget_lock import budget_lock
-from kubetune.components.execution.storage import journal_path
+from kubetune.components.execution.study_locks import study_lock
 
 
 def start_session(study: optuna.Study, storage_url: str) -> int:
     """This controller's session number in ``study``: 0 for the first controller ever, then 1, 2, ..."""
-    with _sessions_lock(study, storage_url):
+    with study_lock(study, storage_url, "sessions"):
         session = int(study.user_attrs.get(SESSIONS_ATTR, 0))
         study.set_user_attr(SESSIONS_ATTR, session + 1)
     return session
@@ -36,18 +31,3 @@ def session_seed(seed: int | None, session: int) -> int | None:
     if seed is None or session == 0:
         return seed
     return int(np.random.SeedSequence([seed, session]).generate_state(1)[0])
-
-
-@contextlib.contextmanager
-def _sessions_lock(study: optuna.Study, storage_url: str) -> Iterator[None]:
-    path = journal_path(storage_url)
-    if path is None:  # PostgreSQL: the advisory lock that also serialises the budget count
-        with budget_lock(study):
-            yield
-        return
-    with open(f"{path}.sessions.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

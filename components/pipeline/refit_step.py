@@ -3,9 +3,13 @@ register the model; a re-run that trained nothing new keeps the model the study 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import optuna
 
 from kubetune.components.core import (
     REFIT_TAG,
@@ -15,10 +19,11 @@ from kubetune.components.core import (
 )
 from kubetune.components.data import encode_hashes, read_frame, row_hashes
 from kubetune.components.evaluation import refit_and_evaluate
+from kubetune.components.execution import open_storage, storage_url, study_lock
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.pipeline.search_strategy import SearchOutcome
 from kubetune.components.pipeline.study_run import make_tracker
-from kubetune.components.registry import WantedRefit, find_reusable_refit
+from kubetune.components.registry import WantedRefit, find_reusable_refit, settle_interrupted_refits
 from kubetune.components.spec import TuneSpec
 from kubetune.components.tracking import param_value, run_url
 from kubetune.components.warmstart import write_record
@@ -108,26 +113,61 @@ def refit_and_register(
             worker_startup_seconds=search.summary.startup_seconds,
         )
 
-    if search.summary.ran_this_time == 0:
-        wanted = WantedRefit(
-            params={k: param_value(v) for k, v in refit_params.items()},
-            registered_model=registered,
-            data_fingerprint=prepared.fingerprint,
-            seed=param_value(spec.search.seed),
-            n_test=param_value(prepared.n_test),
-            metrics=list(spec.objective.metrics),
-        )
-        reused = find_reusable_refit(tracker.client, parent_run_id, wanted)
+    wanted = WantedRefit(
+        params={k: param_value(v) for k, v in refit_params.items()},
+        registered_model=registered,
+        data_fingerprint=prepared.fingerprint,
+        seed=param_value(spec.search.seed),
+        n_test=param_value(prepared.n_test),
+        metrics=list(spec.objective.metrics),
+    )
+    # one refit per study at a time: a second controller waits, then finds this refit and reuses it
+    with refit_lock(spec):
+        for note in settle_interrupted_refits(
+            tracker.client, tracker.experiment_id, spec.study_name, registered
+        ):
+            log.warning("study %s: %s", spec.study_name, note)
+        reused = find_reusable_refit(tracker.client, tracker.experiment_id, spec.study_name, wanted)
         if reused is not None:
             log.debug(
-                "study %s: no new trials since refit run %s; keeping %s version %s",
+                "study %s: keeping refit run %s and %s version %s",
                 spec.study_name,
                 reused.run_id,
                 registered,
                 reused.version,
             )
+            tracker.log_metrics(parent_run_id, {**reused.test_metrics, **cv_metrics})
+            tracker.set_tags(parent_run_id, {REFIT_TAG: reused.run_id, REGISTERED_TAG: registered})
             tracker.end_run(parent_run_id)
             return summary(reused.run_id, reused.version, reused.test_metrics, reused=True)
+        return summary(
+            *_refit(
+                spec, prepared, search, parent_run_id, params, refit_params, cv_metrics, registered
+            ),
+            reused=False,
+        )
+
+
+@contextlib.contextmanager
+def refit_lock(spec: TuneSpec) -> Iterator[None]:
+    url = storage_url(spec.storage.url)
+    study = optuna.load_study(study_name=spec.study_name, storage=open_storage(url))
+    with study_lock(study, url, "refit"):
+        yield
+
+
+def _refit(
+    spec: TuneSpec,
+    prepared: PreparedData,
+    search: SearchOutcome,
+    parent_run_id: str,
+    params: dict[str, Any],
+    refit_params: dict[str, Any],
+    cv_metrics: dict[str, float],
+    registered: str,
+) -> tuple[str, str | None, dict[str, float]]:
+    """Refit, score once on the held-out set, log and register; returns (run id, version, test scores)."""
+    tracker = make_tracker(spec)
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -156,8 +196,7 @@ def refit_and_register(
     tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
     write_record(
         tracker.client, parent_run_id
-    )  # before the run ends: a finished study always has its record
+    )  # before the run ends: a finished study has its record
     tracker.end_run(parent_run_id)
-    return summary(
-        run_id, getattr(info, "registered_model_version", None), test_metrics, reused=False
-    )
+    version = getattr(info, "registered_model_version", None)
+    return run_id, None if version is None else str(version), test_metrics

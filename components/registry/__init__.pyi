@@ -17,4 +17,8 @@ from .promotion import (
     decide_promotion as decide_promotion,
     retrain_study_name as retrain_study_name,
 )
-from .refit_reuse import WantedRefit as WantedRefit, find_reusable_refit as find_reusable_refit
+from .refit_reuse import (
+    WantedRefit as WantedRefit,
+    find_reusable_refit as find_reusable_refit,
+    settle_interrupted_refits as settle_interrupted_refits,
+)

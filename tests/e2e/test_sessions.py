@@ -8,6 +8,7 @@ import subprocess
 
 import optuna
 import pytest
+from mlflow import MlflowClient
 
 from kubetune.components.execution import open_storage
 from tests.conftest import VENV_BIN, run_cli, write_spec
@@ -77,3 +78,9 @@ def test_two_controllers_started_together_do_not_repeat_each_other(
     tried = configurations(postgres_url)
     assert len(tried) == 8
     assert len(set(tried)) == 8, f"repeated configurations: {tried}"
+    # one refit, one held-out evaluation and one model version for the study, not one per controller
+    client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
+    experiment = client.get_experiment_by_name("sessions")
+    refits = client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'refit'")
+    assert [r.info.status for r in refits] == ["FINISHED"]
+    assert len(client.search_model_versions("name = 'sessions'")) == 1
