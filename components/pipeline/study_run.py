@@ -89,9 +89,10 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         **{f"{VERSION_PREFIX}{name}": version for name, version in versions.items()},
     }
     run_id, resumed = tracker.start_study_run(spec.study_name, params, tags)
+    # the spec the study last ran with (a resume may add trials): what reproduces it as recorded
+    raw_spec = redact_mapping(spec.model_dump(mode="json", exclude_none=True))
+    tracker.log_text(run_id, yaml.safe_dump(raw_spec, sort_keys=False), "spec.yaml")
     if not resumed:
-        raw_spec = redact_mapping(spec.model_dump(mode="json", exclude_none=True))
-        tracker.log_text(run_id, yaml.safe_dump(raw_spec, sort_keys=False), "spec.yaml")
         tracker.log_dict(run_id, to_jsonable(space), "search_space.json")
         tracker.log_dict(run_id, all_package_versions(), "environment/packages.json")
         tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")

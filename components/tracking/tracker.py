@@ -80,8 +80,12 @@ class Tracker:
     ) -> tuple[str, bool]:
         """The study's parent run: reused when the same study is resumed. Returns (run id, resumed)."""
         existing = self.find_study_run(study_name)
-        if existing is not None:
+        if (
+            existing is not None
+        ):  # resumed: running again, and no longer failed for an earlier reason
             self.client.update_run(existing.info.run_id, status="RUNNING")
+            if FAILURE_REASON in existing.data.tags:
+                self.client.delete_tag(existing.info.run_id, FAILURE_REASON)
             return existing.info.run_id, True
         run = self.client.create_run(
             self.experiment_id,
@@ -119,10 +123,21 @@ class Tracker:
         self.client.log_text(run_id, json.dumps(value, indent=2, sort_keys=True, default=str), path)
 
     def log_table(self, run_id: str, rows: list[dict[str, Any]], path: str) -> None:
-        """Rows as an MLflow table artifact (shown, and comparable across runs, in the UI's artifact view)."""
+        """Rows as an MLflow table artifact (shown, and comparable across runs, in the UI's artifact view).
+        Written again, the table is replaced: MLflow's log_table appends to an existing one, and a
+        resumed study's Pareto front would list every trial of its first run twice."""
+        import posixpath
+
         import pandas as pd
 
-        self.client.log_table(run_id, data=pd.DataFrame(rows), artifact_file=path)
+        frame = pd.DataFrame(rows)
+        folder = posixpath.dirname(path) or None
+        if any(f.path == path for f in self.client.list_artifacts(run_id, folder)):
+            self.client.log_text(
+                run_id, frame.to_json(orient="split", index=False, date_format="iso"), path
+            )
+        else:  # the first time through MLflow, which also marks it a table for the UI
+            self.client.log_table(run_id, data=frame, artifact_file=path)
 
     def log_image(self, run_id: str, png: bytes, path: str) -> None:
         import tempfile

@@ -9,6 +9,7 @@ import json
 import mlflow
 import optuna
 import pytest
+import yaml
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
@@ -560,3 +561,54 @@ warm_start: none
             == f"kubetune: error: {message}; keep it to resume, or use another --study-name"
         )
         assert len(runs_of(client, "pbt-stopped")[1]) == len(runs)
+
+
+def test_a_resumed_multi_objective_study_records_its_latest_run_once(tmp_path, cli_env):
+    """Resumed, a study ended with its first run's spec.yaml, the failure tag of a run that had failed,
+    and every Pareto trial listed twice (MLflow appends to a table logged again)."""
+    spec = write_spec(
+        tmp_path / "mo.yaml",
+        """
+study: mo-resume
+data: {source: "sklearn:breast_cancer"}
+model: {family: "tests.families:RaiseFamily", space: {x: {type: float, low: 0.0, high: 1.0}}}
+objective: {metric: [accuracy, model_size_kb]}
+validation: {strategy: holdout}
+search: {sampler: random, n_trials: 1, parallelism: 1, seed: 6}
+warm_start: none
+""",
+    )
+    client = store(tmp_path)
+    runs = []
+    for seed_trials in ("1", "4", "8"):
+        result = run_cli(
+            ["tune", str(spec), "--n-trials", seed_trials, "--no-progress"],
+            cwd=tmp_path,
+            env=cli_env,
+        )
+        parent = client.search_runs(
+            [client.get_experiment_by_name("mo-resume").experiment_id],
+            "tags.`kubetune.role` = 'study'",
+        )[0]
+        runs.append((result.returncode, parent))
+    study = journal_study(tmp_path, "mo-resume")
+    first_x = study.trials[0].params["x"]
+    assert (
+        first_x > 0.5 and runs[0][0] == 1
+    )  # seed 6 draws a broken configuration first (x = 0.89): the run fails
+    assert "kubetune.failure_reason" in runs[0][1].data.tags
+    code, parent = runs[-1]
+    assert code == 0
+    assert parent.info.status == "FINISHED" and "kubetune.failure_reason" not in parent.data.tags
+    recorded = yaml.safe_load(
+        open(client.download_artifacts(parent.info.run_id, "spec.yaml", str(tmp_path / "a"))).read()
+    )
+    assert recorded["search"]["n_trials"] == 8
+    table = json.loads(
+        open(
+            client.download_artifacts(parent.info.run_id, "pareto_front.json", str(tmp_path / "b"))
+        ).read()
+    )
+    trial_column = table["columns"].index("trial")
+    listed = [row[trial_column] for row in table["data"]]
+    assert sorted(listed) == sorted({t.number for t in study.best_trials})
