@@ -67,6 +67,10 @@ PBT_INTERVAL_ATTR = "kubetune.pbt.interval"  # epochs per round, fixed when a PB
 
 # -- Optuna trial attributes --------------------------------------------------------------------------------
 MLFLOW_RUN_ID_ATTR = "kubetune.mlflow_run_id"
+CONTROLLER_ATTR = "kubetune.controller"  # the controller that asked for the trial
+CONTROLLER_BEAT_PREFIX = (
+    "kubetune.controller_alive."  # + controller id, a study attr: its last beat (epoch s)
+)
 INTERRUPTED_ATTR = "kubetune.interrupted"
 RESULT_ATTR = "kubetune.result"  # what a trial pod publishes for its controller
 RETRY_OF = "kubetune.retry_of"

@@ -18,6 +18,7 @@ import logging
 import math
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from kubetune.components.core import (
     ATTEMPT,
+    CONTROLLER_ATTR,
+    CONTROLLER_BEAT_PREFIX,
     FAILURE_REASON,
     INTERRUPTED_ATTR,
     MAX_RETRIES_ATTR,
@@ -47,6 +50,7 @@ from kubetune.components.execution.heartbeat import supports_heartbeat
 from kubetune.components.execution.requeue import (
     PROVENANCE_PREFIXES,
     STALE_REASON,
+    lost_reason,
     requeue,
     study_budget_used,
     tell_once,
@@ -120,6 +124,9 @@ class StudyController:
         self._heartbeat = supports_heartbeat(storage_of(study))
         self._stale_checked_at = 0.0
         self._beat_at = 0.0
+        self.controller_id = uuid.uuid4().hex[
+            :12
+        ]  # names this controller on its trials and its beat
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -127,6 +134,7 @@ class StudyController:
         self._db(
             lambda: self.study.set_user_attr(MAX_RETRIES_ATTR, self.max_retries), "set retry limit"
         )
+        self._beat_controller()
         self.reconcile_abandoned()
         self.close_dangling_runs()
         summary = TrialsSummary()
@@ -293,12 +301,14 @@ class StudyController:
         return True
 
     def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
-        params = self._db(
-            lambda: suggest(trial, self.space), "suggest"
-        )  # a param already set is returned as is
+        # a param already set is returned as is
+        params = self._db(lambda: suggest(trial, self.space), "suggest")
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
             self._db(
                 lambda: storage_of(self.study).record_heartbeat(trial_id_of(trial)), "heartbeat"
+            )
+            self._db(
+                lambda: trial.set_user_attr(CONTROLLER_ATTR, self.controller_id), "set controller"
             )
         run_id = self.tracker.start_trial_run(
             self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial)
@@ -381,6 +391,13 @@ class StudyController:
     def _heartbeat_interval(self) -> float:
         return storage_of(self.study).get_heartbeat_interval() or 10
 
+    def _beat_controller(self) -> None:
+        """This controller is alive: a trial of its that goes stale was lost on its own, not with it
+        (kubetune.components.execution.requeue.requeue_stale_trial)."""
+        if self._heartbeat:
+            key = f"{CONTROLLER_BEAT_PREFIX}{self.controller_id}"
+            self._db(lambda: self.study.set_user_attr(key, time.time()), "controller heartbeat")
+
     def _beat_for_starting(self, in_flight: dict[int, _InFlight]) -> None:
         """Beat for trials whose worker has not begun them (a replacement worker still importing, a pod
         waiting for a GPU node or its image): a slow start is not a lost worker. The beat still means
@@ -392,6 +409,7 @@ class StudyController:
         if time.monotonic() - self._beat_at < interval:
             return
         self._beat_at = time.monotonic()
+        self._beat_controller()
         for number in self.executor.starting():
             entry = in_flight.get(number)
             if entry is not None:
@@ -426,7 +444,10 @@ class StudyController:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
             self._close_lost_run(
-                frozen, run_id, frozen.user_attrs.get(FAILURE_REASON, STALE_REASON), "FAILED"
+                frozen,
+                run_id,
+                frozen.user_attrs.get(FAILURE_REASON) or lost_reason(self.study, frozen),
+                "FAILED",
             )
         if failed:
             log.warning(

@@ -9,6 +9,7 @@ Interruptions by the user are re-queued without using up an attempt.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import optuna
@@ -16,6 +17,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from kubetune.components.core import (
     ATTEMPT,
+    CONTROLLER_ATTR,
+    CONTROLLER_BEAT_PREFIX,
     MAX_RETRIES_ATTR,
     PBT_PREFIX,
     RETRY_OF,
@@ -32,6 +35,9 @@ PROVENANCE_PREFIXES = (
     PBT_PREFIX,
 )  # user attrs a re-run keeps and MLflow shows as tags
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
+LOST_WITH_CONTROLLER = (
+    "interrupted: its controller stopped heartbeating (killed, or its machine lost)"
+)
 
 
 def tell_once(
@@ -85,8 +91,30 @@ def requeue(
 
 
 def requeue_stale_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Optuna's heartbeat_stale_trial_callback: same policy for every controller sharing the study."""
-    requeue(study, trial, STALE_REASON)
+    """Optuna's heartbeat_stale_trial_callback: same policy for every controller sharing the study.
+
+    A trial lost together with the controller that asked for it (the controller was killed, and its
+    workers with it) is re-run without using one of its retries: three controller crashes with the same
+    trial in flight must not fail that trial for good. Only a trial whose own worker was lost while its
+    controller lived counts an attempt."""
+    reason = lost_reason(study, trial)
+    requeue(study, trial, reason, count_attempt=reason != LOST_WITH_CONTROLLER)
+
+
+def lost_reason(study: optuna.Study, trial: FrozenTrial) -> str:
+    """Why a trial went stale: lost with its controller, or its worker lost on its own."""
+    if controller_gone(study, trial.user_attrs.get(CONTROLLER_ATTR)):
+        return LOST_WITH_CONTROLLER
+    return STALE_REASON
+
+
+def controller_gone(study: optuna.Study, controller: str | None) -> bool:
+    """Whether ``controller`` stopped beating: no beat within two heartbeat intervals (it beats every one)."""
+    if controller is None:
+        return False
+    beat = study.user_attrs.get(f"{CONTROLLER_BEAT_PREFIX}{controller}")
+    interval = float(storage_of(study).get_heartbeat_interval() or 10)
+    return beat is None or time.time() - float(beat) > 2 * interval
 
 
 def requeued_numbers(trials: list[FrozenTrial]) -> set[int]:

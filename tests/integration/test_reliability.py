@@ -463,3 +463,66 @@ def test_e_s3_down_during_trials_fails_them_clearly_and_the_study_goes_on(
         failed_while_s3_down=len(failed),
         completed=sum(t.state == TrialState.COMPLETE for t in study.trials),
     )
+
+
+def test_f_controller_killed_three_times_with_the_same_trial_in_flight(
+    plane, postgres_url, tmp_path
+):
+    """A controller SIGKILL (workers and all) used to count as one of the in-flight trial's retries:
+    three crashes failed that configuration for good and the study ended a trial short. A trial lost
+    with its controller is re-run without using a retry; the study completes every trial."""
+    spec = sleep_spec(tmp_path, "crashes", 3, 1, (4.0, 5.0), heartbeat=(1, 3))
+    kills = 0
+    for _ in range(3):
+        before = len(load(postgres_url, "crashes").trials) if kills else 0
+        process = subprocess.Popen(
+            [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
+            cwd=tmp_path,
+            env=plane,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_until(
+            lambda: any(
+                t.state == TrialState.RUNNING
+                and "kubetune.controller" in t.user_attrs
+                and t.number >= before
+                for t in load(postgres_url, "crashes").trials
+            ),
+            what="a trial in flight",
+        )
+        time.sleep(1.0)
+        os.killpg(process.pid, signal.SIGKILL)  # the controller and its worker processes
+        process.wait(timeout=30)
+        kills += 1
+    result = subprocess.run(
+        [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
+        cwd=tmp_path,
+        env=plane,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = load(postgres_url, "crashes")
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    rerun = {
+        int(t.user_attrs["kubetune.retry_of"])
+        for t in study.trials
+        if "kubetune.retry_of" in t.user_attrs
+    }
+    assert len(failed) >= 3 and all(t.number in rerun for t in failed), (
+        "a configuration failed for good"
+    )
+    reasons = [
+        t.user_attrs["kubetune.retry_reason"]
+        for t in study.trials
+        if "kubetune.retry_of" in t.user_attrs
+    ]
+    assert reasons and all("its controller stopped" in reason for reason in reasons), reasons
+    assert all(
+        int(t.user_attrs.get("kubetune.attempt", 1)) == 1 for t in study.trials
+    )  # no retry used
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 3
+    record("f", controller_kills=kills, trials_failed_for_good=0, retries_used=0)
