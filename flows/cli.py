@@ -133,10 +133,14 @@ def _quiet_defaults() -> None:
     """No phoning home, and only kubetune's own progress lines on the console (a user's env wins)."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     kubetune_log = logging.getLogger("kubetune")
-    kubetune_log.addHandler(handler)
+    if not any(
+        getattr(h, "kubetune_console", False) for h in kubetune_log.handlers
+    ):  # once per process
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.kubetune_console = True  # type: ignore[attr-defined]
+        kubetune_log.addHandler(handler)
     kubetune_log.setLevel(logging.INFO)
     kubetune_log.propagate = False
     warnings.filterwarnings("ignore", message=".*pickle or cloudpickle format.*")
