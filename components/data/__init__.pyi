@@ -24,6 +24,7 @@ from .frames import (
     fingerprint as fingerprint,
     identifier_columns as identifier_columns,
     infer_task as infer_task,
+    nested_columns as nested_columns,
     numeric_text_columns as numeric_text_columns,
     read_data as read_data,
     read_frame as read_frame,

@@ -204,8 +204,28 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 over column names, dtypes and row hashes: equal data gives equal fingerprints."""
     digest = hashlib.sha256()
     digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(_hashable(frame), index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def nested_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns whose cells are lists, arrays or mappings (Parquet list, struct and map columns)."""
+    return [
+        str(name)
+        for name in frame.columns
+        if frame[name].dtype == object
+        and frame[name]
+        .map(lambda cell: isinstance(cell, (list, dict, np.ndarray, set, tuple)))
+        .any()
+    ]
+
+
+def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with nested cells as their text, so that a row can be hashed (pandas hashes scalars)."""
+    nested = nested_columns(frame)
+    if not nested:
+        return frame
+    return frame.assign(**{name: frame[name].map(repr) for name in nested})
 
 
 def infer_task(target: pd.Series) -> str:
@@ -353,7 +373,9 @@ def identifier_columns(features: pd.DataFrame) -> list[str]:
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One 64-bit hash per row of ``columns`` (values only, not the row's position): what tells whether
     a row of a later data version is one a model was trained on."""
-    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(dtype=np.uint64)
+    return pd.util.hash_pandas_object(_hashable(frame[columns]), index=False).to_numpy(
+        dtype=np.uint64
+    )
 
 
 def encode_hashes(hashes: np.ndarray) -> str:

@@ -21,6 +21,7 @@ from kubetune.components.data import (
     NumericText,
     identifier_columns,
     infer_task,
+    nested_columns,
     numeric_text_columns,
     unencodable_dtype,
 )
@@ -96,6 +97,12 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     if frame.shape[1] - 1 - len(spec.data.drop) < 1:
         raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
     features = frame.columns.drop([target, *spec.data.drop])
+    nested = [column for column in nested_columns(frame) if column in features]
+    if nested:
+        raise SpecError(
+            f"data.source: column '{nested[0]}' holds lists or mappings (a nested Parquet column), which "
+            "kubetune does not encode; list it in data.drop, or flatten it into columns of numbers or text"
+        )
     unencodable = [column for column in features if unencodable_dtype(frame[column].dtype)]
     if unencodable:
         column = unencodable[0]
@@ -161,12 +168,14 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
             f"training rows, {source} leaves {n_train}"
         )
     if validation == "stratified_kfold":
-        smallest = frame[target].value_counts().min()
+        counts = frame[target].value_counts()
+        rarest, smallest = counts.idxmin(), int(counts.min())
         needed = int(spec.validation.folds / (1 - spec.data.test_size)) + 1
         if smallest < needed:
             raise SpecError(
-                f"validation.folds: the rarest class has {smallest} rows, too few for "
-                f"{spec.validation.folds} stratified folds after the held-out split"
+                f"validation.folds: the rarest class, {_shown(rarest)}, has {smallest} rows, too few for "
+                f"{spec.validation.folds} stratified folds after the held-out split (it needs {needed}); "
+                "fewer folds, or more rows of that class"
             )
     n_features = frame.shape[1] - 1 - len(spec.data.drop)
     feature_types = frame.dtypes.drop([target, *spec.data.drop])
@@ -399,3 +408,9 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
                 spec.study_name, study, spec.search.pbt.population, spec.search.pbt.interval
             )
     return facts
+
+
+def _shown(value: object) -> str:
+    """A class label as a message names it: quoted text, cut to 40 characters."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"

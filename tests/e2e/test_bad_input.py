@@ -34,6 +34,9 @@ def data_files(tmp_path):
     pd.DataFrame(
         {"a": range(40), "day": pd.date_range("2024-01-01", periods=40), "y": [0, 1] * 20}
     ).to_parquet(tmp_path / "dated.parquet")
+    pd.DataFrame({"a": range(40), "tags": [["x", "y"], ["z"]] * 20, "y": [0, 1] * 20}).to_parquet(
+        tmp_path / "nested.parquet"
+    )
     pd.DataFrame({"a": [], "y": []}).to_csv(tmp_path / "empty.csv", index=False)
     pd.DataFrame({"a": range(40), "y": [0, 1] * 20}).to_csv(tmp_path / "small.csv", index=False)
     return tmp_path
@@ -70,6 +73,11 @@ def data_files(tmp_path):
         (
             {"source": "dated.parquet", "target": "y"},
             "data.source: column 'day' holds datetime64[us] values, which kubetune does not encode; list it in data.drop",
+        ),
+        # a Parquet list column ended in pandas' "unhashable type" traceback (the data's fingerprint)
+        (
+            {"source": "nested.parquet", "target": "y"},
+            "data.source: column 'tags' holds lists or mappings (a nested Parquet column), which kubetune does not encode; list it in data.drop",
         ),
         (
             {"space": ", params: {n_estimator: 10}"},

@@ -277,3 +277,19 @@ def test_numbers_with_a_few_text_cells_are_pointed_out():
     assert found["age"].n_not_numbers == 4 and found["age"].n_cells == n
     assert found["age"].examples == ("unknown", "-", "42 years")
     assert found["income"].examples == ("1,234.50",)
+
+
+def test_nested_columns_are_found_and_a_frame_with_them_still_has_a_fingerprint(tmp_path):
+    """A Parquet list, struct or map column reads as cells of arrays and dicts: pandas cannot hash them,
+    and the data's fingerprint ended in a TypeError traceback."""
+    from kubetune.components.data import nested_columns
+    from kubetune.components.data.frames import fingerprint, row_hashes
+
+    pd.DataFrame(
+        {"tags": [["a", "b"], ["c"]] * 5, "point": [{"x": 1}, {"x": 2}] * 5, "n": range(10)}
+    ).to_parquet(tmp_path / "nested.parquet")
+    frame = read_source(str(tmp_path / "nested.parquet"))
+    assert nested_columns(frame) == ["tags", "point"]
+    assert fingerprint(frame) == fingerprint(frame.copy())
+    assert fingerprint(frame) != fingerprint(frame.iloc[::-1])
+    assert len(set(row_hashes(frame, ["tags", "point"]))) == 2

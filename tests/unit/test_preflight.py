@@ -346,3 +346,15 @@ def test_a_build_that_refuses_a_value_is_left_to_the_trials():
     assert check_parameter_names(spec, resolve_space(spec, "classification"), "classification") == [
         "x"
     ]
+
+
+def test_too_rare_a_class_is_named_with_the_rows_it_would_need():
+    """The error said "the rarest class has 2 rows" without saying which class: the user had to look."""
+    rare = frame().assign(target=["common"] * 58 + ["churned"] * 2)
+    with pytest.raises(SpecError) as error:
+        check_data(spec(), rare)
+    message = str(error.value)
+    assert message.startswith(
+        "validation.folds: the rarest class, 'churned', has 2 rows, too few for 5"
+    )
+    assert "it needs 7" in message
