@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import optuna
 
@@ -25,9 +26,16 @@ def budget_lock(study: optuna.Study) -> Iterator[None]:
     if engine is None or engine.dialect.name != "postgresql":
         yield
         return
+    with advisory_lock(engine, f"kubetune:{study.study_name}"):
+        yield
+
+
+@contextlib.contextmanager
+def advisory_lock(engine: Any, name: str) -> Iterator[None]:
+    """PostgreSQL's session advisory lock named ``name``, held on a connection of its own."""
     from sqlalchemy import text
 
-    key = zlib.crc32(f"kubetune:{study.study_name}".encode())
+    key = zlib.crc32(name.encode())
     connection = engine.connect()
     try:
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})

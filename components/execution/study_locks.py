@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import zlib
 from collections.abc import Iterator
 
 import optuna
 
 from kubetune.components.core import rdb_engine
+from kubetune.components.execution.budget_lock import advisory_lock
 from kubetune.components.execution.storage import journal_path
 
 
@@ -34,18 +34,5 @@ def study_lock(study: optuna.Study, storage_url: str, purpose: str) -> Iterator[
     if engine is None or engine.dialect.name != "postgresql":
         yield
         return
-    from sqlalchemy import text
-
-    key = zlib.crc32(f"kubetune:{purpose}:{study.study_name}".encode())
-    connection = engine.connect()
-    try:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    with advisory_lock(engine, f"kubetune:{purpose}:{study.study_name}"):
         yield
-    finally:
-        try:  # if the connection died (database restart) the server has already released the lock
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            connection.commit()
-        except Exception:  # noqa: BLE001
-            connection.invalidate()
-        finally:
-            connection.close()

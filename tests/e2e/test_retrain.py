@@ -27,6 +27,20 @@ def write_data(path, seed, flipped=False):
     pd.DataFrame({**{f"x{i}": X[:, i] for i in range(4)}, "label": y}).to_csv(path, index=False)
 
 
+def retrain_spec(tmp_path, name, data, n_trials, parallelism):
+    return write_spec(
+        tmp_path / "spec.yaml",
+        f"""
+study: {name}
+data: {{source: "{data}", target: label, task: classification}}
+model: {{family: logistic_regression}}
+objective: {{metric: roc_auc}}
+validation: {{folds: 3}}
+search: {{n_trials: {n_trials}, parallelism: {parallelism}, seed: 1}}
+""",
+    )
+
+
 def retrain(tmp_path, env, spec):
     result = run_cli(
         ["retrain", str(spec), "--margin", MARGIN, "--no-progress"], cwd=tmp_path, env=env
@@ -53,17 +67,7 @@ def test_alias_moves_only_when_the_challenger_wins_by_the_margin(tmp_path, cli_e
     name = f"churn-{uuid.uuid4().hex[:6]}"
     env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
     data = tmp_path / "data.csv"
-    spec = write_spec(
-        tmp_path / "spec.yaml",
-        f"""
-study: {name}
-data: {{source: "{data}", target: label, task: classification}}
-model: {{family: logistic_regression}}
-objective: {{metric: roc_auc}}
-validation: {{folds: 3}}
-search: {{n_trials: 4, parallelism: 2, seed: 1}}
-""",
-    )
+    spec = retrain_spec(tmp_path, name, data, n_trials=4, parallelism=2)
     client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
 
     # 1. first run: no champion, the challenger takes the alias
@@ -160,17 +164,7 @@ def test_a_champion_is_never_scored_on_rows_it_was_trained_on(tmp_path, cli_env,
     name = f"growing-{uuid.uuid4().hex[:6]}"
     env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
     data = tmp_path / "data.csv"
-    spec = write_spec(
-        tmp_path / "spec.yaml",
-        f"""
-study: {name}
-data: {{source: "{data}", target: label, task: classification}}
-model: {{family: logistic_regression}}
-objective: {{metric: roc_auc}}
-validation: {{folds: 3}}
-search: {{n_trials: 3, parallelism: 1, seed: 1}}
-""",
-    )
+    spec = retrain_spec(tmp_path, name, data, n_trials=3, parallelism=1)
     client = MlflowClient(mlflow_server.url, registry_uri=mlflow_server.url)
     write_data(data, seed=1)
     retrain(tmp_path, env, spec)
