@@ -134,9 +134,8 @@ def _quiet_defaults() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     kubetune_log = logging.getLogger("kubetune")
-    if not any(
-        getattr(h, "kubetune_console", False) for h in kubetune_log.handlers
-    ):  # once per process
+    # once per process
+    if not any(getattr(h, "kubetune_console", False) for h in kubetune_log.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.kubetune_console = True  # type: ignore[attr-defined]
@@ -170,13 +169,11 @@ def _run(args: argparse.Namespace) -> int:
 
         from kubetune.components.pipeline import check_cluster_stores, first_trial_job
 
-        check_cluster_stores(
-            spec
-        )  # the same refusal as validate and tune: no Job that could not run is printed
+        # the same refusal as validate and tune: no Job that could not run is printed
+        check_cluster_stores(spec)
         if not args.verbose:
-            optuna.logging.set_verbosity(
-                optuna.logging.WARNING
-            )  # its "study created in memory" line is no part of the Job
+            # its "study created in memory" line is no part of the Job
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
         print(yaml.safe_dump(first_trial_job(spec), sort_keys=False), end="")
         return EXIT_OK
     if args.command == "retrain":
@@ -187,9 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         from kubetune.components.pipeline import versioned_spec
 
         frame = read_data(spec.data)  # read once: it names the study and is checked
-        facts = preflight(
-            versioned_spec(spec, fingerprint(frame)), frame
-        )  # the study this data version resumes or starts
+        # the study this data version resumes or starts
+        facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)
     else:
         facts = preflight(spec)
     if args.command == "validate":
@@ -241,9 +237,8 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         import optuna
 
-        optuna.logging.set_verbosity(
-            optuna.logging.WARNING
-        )  # Optuna resets its level on first import
+        # Optuna resets its level on first import
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     from prefect.states import State
 
     if name == "retrain":

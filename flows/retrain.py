@@ -27,9 +27,8 @@ def retrain(
     spec: dict[str, Any], margin: float = 0.005, alias: str = "champion", progress: bool = False
 ) -> Any:
     """Retrain the pipeline described by ``spec``; move ``alias`` only if the challenger wins by ``margin``."""
-    check_promotion_settings(
-        margin, alias
-    )  # before any work: a deployment's parameters skip the CLI
+    # before any work: a deployment's parameters skip the CLI
+    check_promotion_settings(margin, alias)
     tuning_spec = versioned_spec(parse_spec(spec))
     outcome = tune_steps(tuning_spec, progress)
     if outcome.failed is not None or outcome.result is None:

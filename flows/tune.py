@@ -25,9 +25,8 @@ def tune_steps(tuning_spec: TuneSpec, progress: bool) -> TuningOutcome:
     prepared = tasks.prepare_data(tuning_spec)  # load, check, fingerprint, split off held-out test
     space = tasks.build_space(tuning_spec, prepared)
     parent_run_id, resumed = tasks.start_study_run(tuning_spec, prepared, space)
-    warm = tasks.plan_warm_start(
-        tuning_spec, prepared, space, parent_run_id, resumed
-    )  # past studies' best first
+    # past studies' best first
+    warm = tasks.plan_warm_start(tuning_spec, prepared, space, parent_run_id, resumed)
     search = tasks.run_trials(tuning_spec, prepared, space, parent_run_id, progress, warm)
     if search.best_number is None:
         return TuningOutcome(prepared, None, Failed(message=search.failure))

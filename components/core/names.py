@@ -10,22 +10,18 @@ from __future__ import annotations
 # -- MLflow tags on a study's parent run ------------------------------------------------------------------
 STUDY_TAG = "kubetune.study"
 ROLE_TAG = "kubetune.role"  # study, trial or refit
-PIPELINE_TAG = (
-    "kubetune.pipeline"  # the retraining pipeline a study belongs to (warm_start: same_pipeline)
-)
+# the retraining pipeline a study belongs to (warm_start: same_pipeline)
+PIPELINE_TAG = "kubetune.pipeline"
 DATA_TAG = "kubetune.data_fingerprint"  # the data the study was tuned on
 REFIT_TAG = "kubetune.refit_run_id"  # the study's refit run
 REGISTERED_TAG = "kubetune.registered_model"  # the registry name of the study's model
-FAILURE_REASON = (
-    "kubetune.failure_reason"  # also an Optuna trial attribute: why a trial or study failed
-)
-DATA_WARNINGS_TAG = (
-    "kubetune.data_warnings"  # what may be wrong with the data but may be meant, one per line
-)
+# also an Optuna trial attribute: why a trial or study failed
+FAILURE_REASON = "kubetune.failure_reason"
+# what may be wrong with the data but may be meant, one per line
+DATA_WARNINGS_TAG = "kubetune.data_warnings"
 VERSION_PREFIX = "kubetune.version."  # + package name: the versions that ran the study
-META_STORE_RECORD_TAG = (
-    "kubetune.meta_store_record"  # the run has its meta-store record (a readable file)
-)
+# the run has its meta-store record (a readable file)
+META_STORE_RECORD_TAG = "kubetune.meta_store_record"
 SAMPLER_STARTUP_TAG = "kubetune.sampler.startup_trials"
 SAMPLER_RANDOM_FROM_TAG = "kubetune.sampler.random_from_trial"
 SAMPLER_RANDOM_EVERY_TAG = "kubetune.sampler.random_every"
@@ -45,9 +41,8 @@ PROMOTION_CHALLENGER_TAG = "kubetune.promotion.challenger_version"
 PROMOTION_CHAMPION_TAG = "kubetune.promotion.champion_version"
 
 # -- MLflow artifacts kubetune reads back --------------------------------------------------------------------
-TRAINING_ROWS_ARTIFACT = (
-    "refit/training_rows.json"  # on a refit run: hashes of the rows it trained on
-)
+# on a refit run: hashes of the rows it trained on
+TRAINING_ROWS_ARTIFACT = "refit/training_rows.json"
 
 # -- MLflow tags on a trial's run ---------------------------------------------------------------------------
 TRIAL_NUMBER_TAG = "kubetune.trial_number"
@@ -59,18 +54,16 @@ STEP_UNIT_TAG = "kubetune.step_unit"
 SPACE_FINGERPRINT_ATTR = "kubetune.space_fingerprint"
 DATA_FINGERPRINT_ATTR = "kubetune.data_fingerprint"  # the data the study's trials were scored on
 WARM_TRIALS_ATTR = "kubetune.warm_trials"  # how many first trials the warm start enqueued
-SESSIONS_ATTR = (
-    "kubetune.controller_sessions"  # controllers that have opened the study (their seeds differ)
-)
+# controllers that have opened the study (their seeds differ)
+SESSIONS_ATTR = "kubetune.controller_sessions"
 NARROWED_SPACE_ATTR = "kubetune.narrowed_space"  # the box a narrowed study searches
 PBT_INTERVAL_ATTR = "kubetune.pbt.interval"  # epochs per round, fixed when a PBT study began
 
 # -- Optuna trial attributes --------------------------------------------------------------------------------
 MLFLOW_RUN_ID_ATTR = "kubetune.mlflow_run_id"
 CONTROLLER_ATTR = "kubetune.controller"  # the controller that asked for the trial
-CONTROLLER_BEAT_PREFIX = (
-    "kubetune.controller_alive."  # + controller id, a study attr: its last beat (epoch s)
-)
+# + controller id, a study attr: its last beat (epoch s)
+CONTROLLER_BEAT_PREFIX = "kubetune.controller_alive."
 INTERRUPTED_ATTR = "kubetune.interrupted"
 RESULT_ATTR = "kubetune.result"  # what a trial pod publishes for its controller
 RETRY_OF = "kubetune.retry_of"
@@ -81,9 +74,8 @@ WARM_START_PREFIX = "kubetune.warm_start."  # a warm-start trial's provenance; a
 WARM_SOURCE_RUN = f"{WARM_START_PREFIX}source_run_id"
 WARM_SOURCE_STUDY = f"{WARM_START_PREFIX}source_study"
 WARM_KIND = f"{WARM_START_PREFIX}kind"
-PBT_PREFIX = (
-    "kubetune.pbt."  # a population member's round: member, generation, checkpoints, lineage
-)
+# a population member's round: member, generation, checkpoints, lineage
+PBT_PREFIX = "kubetune.pbt."
 PBT_MEMBER = f"{PBT_PREFIX}member"
 PBT_GENERATION = f"{PBT_PREFIX}generation"
 PBT_PARENT_MEMBER = f"{PBT_PREFIX}copied_from_member"

@@ -14,9 +14,8 @@ from typing import Any
 
 import optuna
 
-CHECKED_OPTUNA = (
-    "5.0"  # major.minor these accessors were read against (constraints.txt pins the patch)
-)
+# major.minor these accessors were read against (constraints.txt pins the patch)
+CHECKED_OPTUNA = "5.0"
 
 
 def storage_of(study: optuna.Study) -> Any:

@@ -23,9 +23,8 @@ class EvaluationTarget:
     drop: tuple[str, ...]
     metrics: tuple[str, ...]
     n_classes: int | None  # None: regression
-    positive_class: str | bool | int | None = (
-        None  # two classes: the one f1, precision, recall score
-    )
+    # two classes: the one f1, precision, recall score
+    positive_class: str | bool | int | None = None
 
 
 class PBTRound(BaseModel):
@@ -47,9 +46,8 @@ class TrialRequest(BaseModel):
     family: str
     task: str
     n_classes: int | None
-    positive_class: str | bool | int | None = (
-        None  # two classes: the one f1, precision, recall score
-    )
+    # two classes: the one f1, precision, recall score
+    positive_class: str | bool | int | None = None
     data_uri: str  # the training part only: held-out rows never reach a trial
     target: str
     drop: list[str] = Field(default_factory=list)
@@ -61,12 +59,10 @@ class TrialRequest(BaseModel):
     storage_url: str | None = None  # for the heartbeat, intermediate reports and the pruner
     trial_id: int | None = None
     heartbeat_interval: float = 10.0
-    pruner: dict[str, Any] | None = (
-        None  # resolved settings (kubetune.components.search.pruners.resolve_pruner)
-    )
-    pbt: PBTRound | None = (
-        None  # a population member's round (kubetune.components.execution.pbt_member)
-    )
+    # resolved settings (kubetune.components.search.pruners.resolve_pruner)
+    pruner: dict[str, Any] | None = None
+    # a population member's round (kubetune.components.execution.pbt_member)
+    pbt: PBTRound | None = None
 
     def evaluation_target(self) -> EvaluationTarget:
         return EvaluationTarget(
@@ -83,9 +79,8 @@ class TrialResult(BaseModel):
     duration_s: float = 0.0
     peak_memory_mb: float | None = None
     error: str | None = None
-    retryable: bool = (
-        False  # lost to infrastructure (worker died, pod evicted): re-run the same params
-    )
+    # lost to infrastructure (worker died, pod evicted): re-run the same params
+    retryable: bool = False
     device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods
     curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
     step_unit: str | None = None  # epoch, iteration, tree or fold

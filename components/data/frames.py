@@ -334,9 +334,8 @@ def unencodable_dtype(dtype: object) -> bool:
     )
 
 
-ID_MIN_ROWS = (
-    20  # below this, a column of distinct values is as likely a real feature of a tiny table
-)
+# below this, a column of distinct values is as likely a real feature of a tiny table
+ID_MIN_ROWS = 20
 
 
 def identifier_columns(features: pd.DataFrame) -> list[str]:

@@ -14,9 +14,8 @@ from typing import Any
 
 from kubetune.components.models import Fidelity
 
-StepCallback = Callable[
-    [int, float], None
-]  # (steps done, in the family's unit; score of the first metric)
+# (steps done, in the family's unit; score of the first metric)
+StepCallback = Callable[[int, float], None]
 
 
 def fit_in_steps(

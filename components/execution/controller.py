@@ -124,9 +124,8 @@ class StudyController:
         self._heartbeat = supports_heartbeat(storage_of(study))
         self._stale_checked_at = 0.0
         self._beat_at = 0.0
-        self.controller_id = uuid.uuid4().hex[
-            :12
-        ]  # names this controller on its trials and its beat
+        # names this controller on its trials and its beat
+        self.controller_id = uuid.uuid4().hex[:12]
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -366,9 +365,8 @@ class StudyController:
                 )
             elif won:
                 log.warning("trial %d failed: %s", trial.number, result.error)
-        if (
-            not won
-        ):  # another controller declared it lost and re-queued it; its re-run is what counts
+        # another controller declared it lost and re-queued it; its re-run is what counts
+        if not won:
             result = result.model_copy(
                 update={
                     "state": "FAIL",

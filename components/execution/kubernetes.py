@@ -139,9 +139,8 @@ class KubernetesExecutor(Executor):
                 self.namespace, body, _request_timeout=self.request_timeout
             )
         except ApiException as error:
-            if (
-                error.status != 409
-            ):  # 409: a Job for this trial exists already (adopted); do not duplicate
+            # 409: a Job for this trial exists already (adopted); do not duplicate
+            if error.status != 409:
                 raise ClusterProblem(
                     f"cannot create Job {body['metadata']['name']} in namespace {self.namespace}: {error.status} {error.reason}"
                 ) from None
@@ -326,9 +325,8 @@ class KubernetesExecutor(Executor):
             )
         published = self.result_reader(number)
         code = terminated.get("exitCode")
-        lines = self._last_log_lines(
-            pod["metadata"]["name"]
-        )  # the reason a user reads: the pod's last words
+        # the reason a user reads: the pod's last words
+        lines = self._last_log_lines(pod["metadata"]["name"])
         if published is not None and code == TRIAL_ERROR_EXIT:
             return published.model_copy(update={"error": lines})
         return TrialResult(
@@ -346,9 +344,8 @@ class KubernetesExecutor(Executor):
                 raise ClusterProblem(
                     f"the trial image {self.settings.image} cannot be pulled ({waiting['reason']}: {waiting.get('message', '')})"
                 )
-            if (
-                waiting.get("reason") in CONTAINER_ERRORS
-            ):  # a Pending pod is beaten for: it must not wait forever
+            # a Pending pod is beaten for: it must not wait forever
+            if waiting.get("reason") in CONTAINER_ERRORS:
                 raise ClusterProblem(
                     f"trial pods cannot start their container ({waiting['reason']}: {waiting.get('message', '')}); "
                     f"check the Secrets and ConfigMaps the trial pods use in namespace {self.namespace}"

@@ -28,9 +28,8 @@ STARTUP_TIMEOUT_S = 600.0
 def _worker_main(conn: Connection, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(
-            threads
-        )  # read by torch and BLAS when (and only if) a trial imports them
+        # read by torch and BLAS when (and only if) a trial imports them
+        os.environ[variable] = str(threads)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)

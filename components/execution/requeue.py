@@ -30,10 +30,11 @@ from kubetune.components.core import (
     study_id_of,
 )
 
+# user attrs a re-run keeps and MLflow shows as tags
 PROVENANCE_PREFIXES = (
     WARM_START_PREFIX,
     PBT_PREFIX,
-)  # user attrs a re-run keeps and MLflow shows as tags
+)
 STALE_REASON = "its worker stopped heartbeating (process, pod or node lost)"
 LOST_WITH_CONTROLLER = (
     "interrupted: its controller stopped heartbeating (killed, or its machine lost)"

@@ -57,9 +57,8 @@ class TorchEstimatorBase(BaseEstimator):
     checkpoints = True
     # Not hyperparameters (scikit-learn's clone leaves them out); set by the trial runner before fit:
     epoch_callback: Callable[[int, TorchEstimatorBase], None] | None = None  # (epochs done, self)
-    resume_from: dict[str, Any] | None = (
-        None  # a checkpoint: network and optimizer state, epochs done
-    )
+    # a checkpoint: network and optimizer state, epochs done
+    resume_from: dict[str, Any] | None = None
 
     def _network(self, n_inputs: int, n_outputs: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

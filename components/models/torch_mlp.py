@@ -29,10 +29,11 @@ class TorchMLPFamily(ModelFamily):
     tasks = BOTH
     fidelity = Fidelity(param="epochs", unit="epoch", step=1)
     checkpoints = True
+    # change the weights' shapes: population-based training never perturbs them
     structure = (
         "depth",
         "width",
-    )  # change the weights' shapes: population-based training never perturbs them
+    )
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {

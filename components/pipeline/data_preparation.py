@@ -35,9 +35,8 @@ class PreparedData:
     n_train: int
     n_test: int
     workdir: str  # local copies of both parts
-    meta_features: dict[str, float] = field(
-        default_factory=dict
-    )  # of the training part; see metafeatures
+    # of the training part; see metafeatures
+    meta_features: dict[str, float] = field(default_factory=dict)
 
     def as_params(self) -> dict[str, object]:
         return {

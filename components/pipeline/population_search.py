@@ -64,9 +64,8 @@ class PopulationSearch(SearchStrategy):
         self.settings = context.spec.search.pbt
         self.family = get_family(context.spec.model.family)
         self.members_space = member_space(context.spec, context.space)
-        self.root = join(
-            context.prepared.train_uri.rsplit("/", 1)[0], "pbt"
-        )  # beside the prepared data: local folder or S3
+        # beside the prepared data: local folder or S3
+        self.root = join(context.prepared.train_uri.rsplit("/", 1)[0], "pbt")
         self.recorded: dict[int, list[MemberRound]] = {}
         self.lineage: list[dict[str, Any]] = []
         self.storage: optuna.storages.BaseStorage | None = None
@@ -132,9 +131,8 @@ class PopulationSearch(SearchStrategy):
             log.info("pbt: members 0-%d start from warm-start configurations", len(starts) - 1)
         for generation in range(settings.generations):
             if generation in recorded:
-                rounds = recorded[
-                    generation
-                ]  # planned and enqueued by the run that stopped; its controller finishes them
+                # planned and enqueued by the run that stopped; its controller finishes them
+                rounds = recorded[generation]
             else:
                 for round_ in rounds:
                     attrs = round_attrs(round_, self.root, settings.interval)
@@ -146,9 +144,8 @@ class PopulationSearch(SearchStrategy):
                 self.controller(study, executor, self.members_space, make_request, n_trials).run()
             )
             if settings.keep_checkpoints == "last" and generation > 0:
-                drop_checkpoints(
-                    self.root, generation - 1, settings.population
-                )  # generation g trained from them; nobody reads them again
+                # generation g trained from them; nobody reads them again
+                drop_checkpoints(self.root, generation - 1, settings.population)
             results = generation_results(study, generation)
             self.lineage += [
                 r.lineage()

@@ -37,9 +37,8 @@ class DataFacts:
     n_features: int
     n_classes: int | None
     validation: str
-    positive_class: Any = (
-        None  # two classes: the one f1, precision, recall and average precision score
-    )
+    # two classes: the one f1, precision, recall and average precision score
+    positive_class: Any = None
     # features that name rows (kubetune.components.data.frames.identifier_columns)
     identifier_columns: tuple[str, ...] = ()
     # text features whose cells are mostly numbers (kubetune.components.data.frames.numeric_text_columns)
@@ -288,9 +287,8 @@ def _parameter_names(family: Any, task: str) -> list[str]:
     """The names a scikit-learn-style estimator takes (``get_params``), for the hint; [] when it has none."""
     try:
         estimator = family.build({}, task, None)
-        estimator = getattr(
-            estimator, "regressor", estimator
-        )  # a TransformedTargetRegressor: the names are its regressor's
+        # a TransformedTargetRegressor: the names are its regressor's
+        estimator = getattr(estimator, "regressor", estimator)
         return sorted(estimator.get_params(deep=False))
     except Exception:  # noqa: BLE001 - only a hint: a family without get_params gets none
         return []
@@ -315,9 +313,8 @@ def smallest_fit_rows(spec: TuneSpec, facts: DataFacts) -> int:
     scikit-learn's splitters: k-fold and stratified k-fold validation folds hold at most ceil(n / folds)
     rows, the first time-series split trains on what the folds leave, a holdout keeps ceil(val_size * n).
     """
-    held_out = (
-        facts.n_rows * spec.data.test_size
-    )  # kubetune.components.data.frames.split_holdout: time series round, shuffles ceil
+    # kubetune.components.data.frames.split_holdout: time series round, shuffles ceil
+    held_out = facts.n_rows * spec.data.test_size
     n_train = facts.n_rows - max(
         1, round(held_out) if facts.validation == "time_series" else math.ceil(held_out)
     )
@@ -366,29 +363,25 @@ def preflight(spec: TuneSpec, frame: pd.DataFrame | None = None) -> DataFacts:
     from kubetune.components.tracking import resolve_tracking_uri
 
     frame = read_data(spec.data) if frame is None else frame
-    data_fingerprint = fingerprint(
-        frame
-    )  # before any check can touch the frame: what prepare_data will record
+    # before any check can touch the frame: what prepare_data will record
+    data_fingerprint = fingerprint(frame)
     facts = check_data(spec, frame)
     space = checked_space(spec, facts)
-    sampler_for(
-        spec, space
-    )  # a grid the space cannot form, cmaes with several objectives: errors now
+    # a grid the space cannot form, cmaes with several objectives: errors now
+    sampler_for(spec, space)
     url = storage_url(spec.storage.url)
     check_cluster_stores(spec)
     check_mlflow(resolve_tracking_uri(spec.tracking.mlflow_uri))
     check_artifacts(artifact_root(spec.artifacts.uri))
     check_storage_url(url)
     journal = journal_path(url)
-    if (
-        journal is None or journal.exists()
-    ):  # a journal that does not exist yet holds no study to check
+    # a journal that does not exist yet holds no study to check
+    if journal is None or journal.exists():
         storage = open_storage(url, spec.storage.heartbeat_interval, spec.storage.grace_period)
         from kubetune.components.search import member_space
 
-        studied = (
-            member_space(spec, space) if spec.search.strategy == "pbt" else space
-        )  # the space the study records
+        # the space the study records
+        studied = member_space(spec, space) if spec.search.strategy == "pbt" else space
         if (
             check_resumable(
                 spec.study_name,

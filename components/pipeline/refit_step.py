@@ -84,9 +84,8 @@ def refit_and_register(
         **replayed,
     }  # what the refit run records
     registered = spec.tracking.registered_model or spec.study_name
-    study_page = run_url(
-        tracker.tracking_uri, tracker.experiment_id, parent_run_id
-    )  # the summary's link, either way
+    # the summary's link, either way
+    study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)
     cv_metrics = {
         f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)
     }
@@ -194,9 +193,8 @@ def _refit(
     best = {} if search.best_number is None else {"best_trial_number": float(search.best_number)}
     tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, **best})
     tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
-    write_record(
-        tracker.client, parent_run_id
-    )  # before the run ends: a finished study has its record
+    # before the run ends: a finished study has its record
+    write_record(tracker.client, parent_run_id)
     tracker.end_run(parent_run_id)
     version = getattr(info, "registered_model_version", None)
     return run_id, None if version is None else str(version), test_metrics

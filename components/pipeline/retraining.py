@@ -107,9 +107,8 @@ def challenge_champion(
         move_alias(tracker.client, model_name, alias, challenger)
     record = promotion_record(decision, model_name, alias, challenger, champion)
     record["test_rows_excluded"] = excluded  # held-out rows the champion was trained on
-    if (
-        not already_champion
-    ):  # else the decision that gave it the alias stays on record, not overwritten
+    # else the decision that gave it the alias stays on record, not overwritten
+    if not already_champion:
         record_decision(tracker, result.parent_run_id, decision, record)
     log.info(
         "%s: %s (%s)",

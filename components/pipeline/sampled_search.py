@@ -74,9 +74,8 @@ class SampledSearch(SearchStrategy):
         if resumed or session > 0:  # a later session draws from its own stream: no repeated draws
             seed = session_seed(spec.search.seed, session)
             choice, study.sampler = sampler_for(spec, self.space, source_trials, n_warm, seed=seed)
-        if not resumed and (
-            tags := unstated_settings(choice.name, n_warm)
-        ):  # what the spec does not show
+        # what the spec does not show
+        if not resumed and (tags := unstated_settings(choice.name, n_warm)):
             self.context.tracker.set_tags(self.context.parent_run_id, tags)
         self.choice = choice
         return study

@@ -47,9 +47,8 @@ class SearchOutcome:
     summary: TrialsSummary
     n_trials_total: int
     failure: str | None = None
-    schedule: list[dict[str, Any]] | None = (
-        None  # population-based training: the rounds the refit replays
-    )
+    # population-based training: the rounds the refit replays
+    schedule: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +131,8 @@ class SearchStrategy(ABC):
                 "no trial finished",
             )
             failure = f"all {len(study.trials)} trials failed; first error: {first}"
-            if (
-                not summary.ran_this_time
-            ):  # a re-run after fixing the cause resumes a study whose budget is spent
+            # a re-run after fixing the cause resumes a study whose budget is spent
+            if not summary.ran_this_time:
                 failure += " (all recorded by an earlier run: the study's budget is spent, so nothing ran now; --study-name NEW starts afresh)"
             return failure
         if len(self.spec.objective.metrics) > 1:

@@ -81,9 +81,8 @@ def warm_start_plan(
         },
     )
     tracker.log_dict(parent_run_id, plan.as_json(), "warm_start.json")
-    if (
-        plan.narrowed is not None
-    ):  # beside search_space.json: the space the trials are actually drawn from
+    # beside search_space.json: the space the trials are actually drawn from
+    if plan.narrowed is not None:
         tracker.log_dict(parent_run_id, to_jsonable(plan.narrowed), "search_space_narrowed.json")
         tracker.set_tags(parent_run_id, {WARM_NARROWED_TAG: describe_ranges(plan.box)})
     return plan

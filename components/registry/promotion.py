@@ -46,9 +46,8 @@ def _better_by(direction: str, challenger: float, champion: float) -> float:
 
 def margin_problem(margin: float) -> str | None:
     """What is wrong with a margin, or None; the CLI and the flow both check it before any work."""
-    return (
-        None if margin >= 0 else f"must be >= 0 (the metric's units), got {margin}"
-    )  # `>=` is False for nan too
+    # `>=` is False for nan too
+    return None if margin >= 0 else f"must be >= 0 (the metric's units), got {margin}"
 
 
 def decide_promotion(

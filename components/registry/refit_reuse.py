@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubetune.components.core import DATA_TAG, FAILURE_REASON, ROLE_TAG, STUDY_TAG
+from kubetune.components.core import DATA_TAG, FAILURE_REASON, REGISTERED_TAG, ROLE_TAG, STUDY_TAG
 from kubetune.components.tracking import PARENT_TAG
 
 
@@ -38,9 +38,8 @@ class WantedRefit:
 class ReusedRefit:
     run_id: str
     version: str
-    test_metrics: dict[
-        str, float
-    ]  # the refit's held-out scores (its CV scores are the study's best trial's)
+    # the refit's held-out scores (its CV scores are the study's best trial's)
+    test_metrics: dict[str, float]
 
 
 def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
@@ -48,6 +47,8 @@ def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
     recorded = parent.data.params
     return (
         parent.data.tags.get(DATA_TAG) == wanted.data_fingerprint
+        # a parent interrupted before its refit finished lacks the tag; the version's name then says it
+        and parent.data.tags.get(REGISTERED_TAG, wanted.registered_model) == wanted.registered_model
         and recorded.get("seed") == wanted.seed
         and recorded.get("n_test") == wanted.n_test
         and refit.info.status == "FINISHED"
@@ -97,9 +98,8 @@ def settle_interrupted_refits(
     done = []
     for refit in _refit_runs(client, experiment_id, study_name, "RUNNING"):
         run_id = refit.info.run_id
-        if (
-            _version_of(client, registered_model, run_id) is not None
-        ):  # scored, logged and registered
+        # scored, logged and registered
+        if _version_of(client, registered_model, run_id) is not None:
             client.set_terminated(run_id, "FINISHED")
             done.append(
                 f"finished refit run {run_id}: it had registered its model before it was interrupted"

@@ -131,9 +131,8 @@ def next_generation(
                     exploited=True,
                 )
             )
-        elif (
-            result.value is None
-        ):  # failed but not replaceable (nobody succeeded): start again from scratch
+        # failed but not replaceable (nobody succeeded): start again from scratch
+        elif result.value is None:
             rounds.append(MemberRound(result.member, generation, result.params))
         else:
             rounds.append(

@@ -80,9 +80,8 @@ def recorded_rounds(study: Any) -> dict[int, list[MemberRound]]:
     rounds: dict[int, list[MemberRound]] = {}
     for (generation, member), trial in sorted(first.items()):
         attrs = trial.user_attrs
-        params = dict(trial.params) or dict(
-            trial.system_attrs.get("fixed_params", {})
-        )  # a round never started: as enqueued
+        # a round never started: as enqueued
+        params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
         parent = attrs.get(PBT_PARENT_MEMBER)
         rounds.setdefault(generation, []).append(
             MemberRound(

@@ -106,9 +106,8 @@ def build_sampler(
             raise SpecError(
                 "search.sampler: cmaes optimizes one objective; use nsga2 or tpe for several"
             )
-        with (
-            _named_in_the_spec()
-        ):  # source_trials is marked experimental; its use is deliberate here
+        # source_trials is marked experimental; its use is deliberate here
+        with _named_in_the_spec():
             return optuna.samplers.CmaEsSampler(
                 seed=seed, warn_independent_sampling=False, source_trials=source_trials or None
             )

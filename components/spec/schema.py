@@ -383,9 +383,8 @@ class SearchSpec(_Strict):
     )
     pruner: PrunerSpec = Field(default_factory=PrunerSpec)
     pbt: PBTSpec = Field(default_factory=PBTSpec)
-    n_trials: int = Field(
-        30, ge=1, le=100_000, strict=True
-    )  # strict: YAML's `true` is not one trial
+    # strict: YAML's `true` is not one trial
+    n_trials: int = Field(30, ge=1, le=100_000, strict=True)
     parallelism: int = Field(1, ge=1, le=1024, strict=True)
     timeout: float | None = Field(None, gt=0, description="seconds; no new trial starts after it")
     trial_timeout: float | None = Field(None, gt=0, description="seconds one trial may run")
@@ -415,9 +414,8 @@ MLFLOW_URI_SCHEMES = (
 
 class TrackingSpec(_Strict):
     mlflow_uri: str | None = Field(None, max_length=2048)
-    experiment: str | None = Field(
-        None, min_length=1, max_length=500
-    )  # MLflow's column holds 500 characters
+    # MLflow's column holds 500 characters
+    experiment: str | None = Field(None, min_length=1, max_length=500)
     registered_model: str | None = Field(None, min_length=1, max_length=256)
 
     @field_validator("mlflow_uri")

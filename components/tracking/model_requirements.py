@@ -19,12 +19,13 @@ import types
 from importlib import metadata
 from typing import Any
 
+# what MLflow's pyfunc loader needs for any model
 ALWAYS = (
     "mlflow",
     "cloudpickle",
     "numpy",
     "pandas",
-)  # what MLflow's pyfunc loader needs for any model
+)
 
 
 def referenced_modules(model: Any) -> set[str]:
@@ -63,9 +64,8 @@ def model_requirements(model: Any) -> list[str] | None:
     if "kubetune" in needed:
         needed.add("torch")  # kubetune's own estimators are the PyTorch families
     if "scikit-learn" in needed:
-        needed.add(
-            "scipy"
-        )  # scikit-learn computes with it; pinned so a served model computes the same
+        # scikit-learn computes with it; pinned so a served model computes the same
+        needed.add("scipy")
     try:
         return sorted(f"{name}=={metadata.version(name)}" for name in needed)
     except metadata.PackageNotFoundError:

@@ -80,9 +80,8 @@ class Tracker:
     ) -> tuple[str, bool]:
         """The study's parent run: reused when the same study is resumed. Returns (run id, resumed)."""
         existing = self.find_study_run(study_name)
-        if (
-            existing is not None
-        ):  # resumed: running again, and no longer failed for an earlier reason
+        # resumed: running again, and no longer failed for an earlier reason
+        if existing is not None:
             self.client.update_run(existing.info.run_id, status="RUNNING")
             if FAILURE_REASON in existing.data.tags:
                 self.client.delete_tag(existing.info.run_id, FAILURE_REASON)
@@ -206,9 +205,8 @@ class Tracker:
         tags = [RunTag(TRIAL_STATE_TAG, result.state)]
         if result.error:
             tags.append(RunTag(FAILURE_REASON, result.error[:5000]))
-        if (
-            result.curve and metric_names
-        ):  # the learning curve as metric history: a chart in the MLflow UI
+        # the learning curve as metric history: a chart in the MLflow UI
+        if result.curve and metric_names:
             metrics += [
                 Metric(f"{metric_names[0]}_curve", value, now, step) for step, value in result.curve
             ]
@@ -268,9 +266,8 @@ class Tracker:
         # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # MLflow's multi-line hint on integer columns: said in one line below
+            # MLflow's multi-line hint on integer columns: said in one line below
+            warnings.simplefilter("ignore")
             signature = infer_signature(input_example, model.predict(input_example))
             info = mlflow.sklearn.log_model(
                 model,

@@ -70,10 +70,11 @@ def _cut(param: ParamSpec, low: float, high: float) -> ParamSpec:
     if param.type == "int":
         wide_low, wide_high = int(wide_low), int(wide_high)
     elif step is not None:
+        # 0.22, not 0.22000000000000003
         wide_low, wide_high = (
             round(wide_low, 12),
             round(wide_high, 12),
-        )  # 0.22, not 0.22000000000000003
+        )
     return param.model_copy(update={"low": wide_low, "high": wide_high})
 
 

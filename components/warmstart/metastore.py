@@ -42,9 +42,8 @@ log = logging.getLogger("kubetune.metastore")
 META_PREFIX = "meta."
 CACHED_CONFIGS = 200  # best trials kept per past study: the warm start estimates scores from them
 CACHE_VERSION = 2  # 2: up to 200 trials per study (was 10)
-RECORD_ARTIFACT = (
-    "meta_store_record.json"  # on a study's parent run: its best trials, written as it ends
-)
+# on a study's parent run: its best trials, written as it ends
+RECORD_ARTIFACT = "meta_store_record.json"
 RECORD_VERSION = 1
 READERS = 8  # studies read at once (records or queries): enough to hide round trips, few enough to spare the server
 
@@ -150,9 +149,8 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
     )
     if configs is None:
         configs = best_configs(client, run, metric, direction)
-        if (
-            use_records and META_STORE_RECORD_TAG not in tags
-        ):  # a study from before records: the next reader gets one
+        # a study from before records: the next reader gets one
+        if use_records and META_STORE_RECORD_TAG not in tags:
             _backfill(client, run.info.run_id, metric, configs)
     return PastStudy(
         run_id=run.info.run_id,
@@ -226,9 +224,8 @@ def _store_record(client: Any, run_id: str, metric: str, configs: list[PastConfi
         ),
         RECORD_ARTIFACT,
     )
-    client.set_tag(
-        run_id, META_STORE_RECORD_TAG, RECORD_ARTIFACT
-    )  # after the file: the tag never promises a missing record
+    # after the file: the tag never promises a missing record
+    client.set_tag(run_id, META_STORE_RECORD_TAG, RECORD_ARTIFACT)
 
 
 def _backfill(client: Any, run_id: str, metric: str, configs: list[PastConfig]) -> None:
@@ -289,9 +286,8 @@ def _save_cache(path: Path, cache: dict[str, PastStudy]) -> None:
                 {"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}
             )
         )
-        tmp.replace(
-            path
-        )  # atomic: a concurrent reader sees the old or the new file, never half of one
+        # atomic: a concurrent reader sees the old or the new file, never half of one
+        tmp.replace(path)
     except OSError as error:
         log.warning(
             "meta-store: cache %s not written (%s); the next warm start reads MLflow again",

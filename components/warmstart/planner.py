@@ -87,19 +87,15 @@ class WarmStartPlan:
     mode: str  # what was asked
     used: str  # what happened: none, cold, same_pipeline, similar_datasets, or both joined by "+"
     configs: list[WarmConfig] = field(default_factory=list)
-    neighbours: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # similar studies and their distances
+    # similar studies and their distances
+    neighbours: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
-    prior: list[WarmConfig] = field(
-        default_factory=list
-    )  # every projected config of the chosen studies
-    narrowed: Space | None = (
-        None  # warm_start.narrow_space: the box of past optima (kubetune.components.warmstart.box)
-    )
-    box: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # what the box changed, per parameter
+    # every projected config of the chosen studies
+    prior: list[WarmConfig] = field(default_factory=list)
+    # warm_start.narrow_space: the box of past optima (kubetune.components.warmstart.box)
+    narrowed: Space | None = None
+    # what the box changed, per parameter
+    box: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -307,9 +303,8 @@ def _projected(
     return projected
 
 
-CMAES_MIN_SOURCE_TRIALS = (
-    10  # the warm-start distribution is fitted on the best 10% of the source trials
-)
+# the warm-start distribution is fitted on the best 10% of the source trials
+CMAES_MIN_SOURCE_TRIALS = 10
 
 
 def cmaes_source_trials(plan: WarmStartPlan, space: Space, direction: str) -> list[Any]:

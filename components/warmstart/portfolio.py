@@ -24,9 +24,8 @@ from scipy.stats import rankdata
 from kubetune.components.search import Space
 
 NEIGHBOURS_PER_ESTIMATE = 3
-MIN_GAIN = (
-    0.02  # a candidate that lifts the weighted coverage by less than this is not worth a trial
-)
+# a candidate that lifts the weighted coverage by less than this is not worth a trial
+MIN_GAIN = 0.02
 NEAR_DUPLICATE = 0.05  # Gower distance under which two configurations are treated as the same point
 
 
