@@ -96,16 +96,22 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     if frame.shape[1] - 1 - len(spec.data.drop) < 1:
         raise SpecError(f"data.source: '{source}' has no feature columns besides the target")
     features = frame.columns.drop([target, *spec.data.drop])
+    # problems of the data that do not depend on each other are said together, not one per run
+    problems: list[str] = []
     nested = [column for column in nested_columns(frame) if column in features]
     if nested:
-        raise SpecError(
+        problems.append(
             f"data.source: column '{nested[0]}' holds lists or mappings (a nested Parquet column), which "
             "kubetune does not encode; list it in data.drop, or flatten it into columns of numbers or text"
         )
-    unencodable = [column for column in features if unencodable_dtype(frame[column].dtype)]
+    unencodable = [
+        column
+        for column in features
+        if column not in nested and unencodable_dtype(frame[column].dtype)
+    ]
     if unencodable:
         column = unencodable[0]
-        raise SpecError(
+        problems.append(
             f"data.source: column '{column}' holds {frame[column].dtype} values, which kubetune does not encode; "
             "list it in data.drop, or add numbers derived from it (days since a date, the month) to the data"
         )
@@ -116,15 +122,17 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
     }
     column, count = max(infinite.items(), key=lambda item: item[1], default=(None, 0))
     if count:
-        raise SpecError(
+        problems.append(
             f"data.source: column '{column}' has {count} infinite value(s) (inf, -inf), which no model can fit; "
             "replace them with a number or leave the cells empty (missing values are imputed)"
         )
     n_missing = int(frame[target].isna().sum())
     if n_missing:
-        raise SpecError(
+        problems.append(
             f"data.target: {n_missing} of {len(frame)} rows have no target value ({_how_cells_read_missing(spec)})"
         )
+    if problems:
+        raise SpecError(_together(problems))
     task = spec.data.task or infer_task(frame[target])
     if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise SpecError(
@@ -407,3 +415,15 @@ def _shown(value: object) -> str:
     """A class label as a message names it: quoted text, cut to 40 characters."""
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+ONE_LINE = 380  # characters of a message that says several problems at once
+
+
+def _together(problems: list[str]) -> str:
+    """The first problem in full, then the others by their first clause: one line, still bounded."""
+    if len(problems) == 1:
+        return problems[0]
+    heads = [problem.split(";")[0].split(", which")[0].split(" (")[0] for problem in problems[1:]]
+    line = f"{problems[0]} -- and {len(heads)} more: " + "; ".join(heads)
+    return line if len(line) <= ONE_LINE else line[: ONE_LINE - 1] + "…"

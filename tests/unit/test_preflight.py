@@ -358,3 +358,18 @@ def test_too_rare_a_class_is_named_with_the_rows_it_would_need():
         "validation.folds: the rarest class, 'churned', has 2 rows, too few for 5"
     )
     assert "it needs 7" in message
+
+
+def test_independent_problems_of_the_data_are_said_together_in_one_line():
+    """Fixing a missing target only to learn of a date column on the next run: both are said at once."""
+    broken = frame().assign(signed_up=pd.date_range("2024-01-01", periods=60))
+    broken.loc[[1, 5], "target"] = None
+    broken.loc[3, "a"] = np.inf
+    with pytest.raises(SpecError) as error:
+        check_data(spec(), broken)
+    message = str(error.value)
+    assert "\n" not in message and len(message) <= 380
+    assert message.startswith("data.source: column 'signed_up' holds datetime64")
+    assert message.count(" -- and 2 more: ") == 1
+    assert "data.source: column 'a' has 1 infinite value(s)" in message
+    assert "data.target: 2 of 60 rows have no target value" in message
