@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from kubetune.components.execution import open_storage
-from kubetune.components.execution.requeue import STALE_REASON
+from kubetune.components.execution.requeue import LOST_WITH_CONTROLLER, STALE_REASON
 from tests.conftest import REPO, VENV_BIN, write_spec
 from tests.services import AWS_SECRET, PG_PASSWORD
 
@@ -321,11 +321,18 @@ def test_b_controller_sigkilled_then_rerun_resumes(plane, mlflow_server, postgre
         if int(r.data.tags["kubetune.trial_number"]) in running_before
     ]
     assert len(stale_runs) == len(running_before)
-    for run in (
-        stale_runs
-    ):  # closed, with the reason the study recorded (stale heartbeat, or orphaned at start)
+    # closed, with the reason the study recorded: orphaned at start (on the trial), or lost with its
+    # controller (on its re-run, which says why it runs again)
+    for run in stale_runs:
         trial = study.trials[int(run.data.tags["kubetune.trial_number"])]
-        expected = trial.user_attrs.get("kubetune.failure_reason", STALE_REASON)
+        successor = next(
+            t for t in study.trials if t.user_attrs.get("kubetune.retry_of") == trial.number
+        )
+        expected = (
+            trial.user_attrs.get("kubetune.failure_reason")
+            or successor.user_attrs["kubetune.retry_reason"]
+        )
+        assert expected in (LOST_WITH_CONTROLLER, STALE_REASON) or "orphan" in expected, expected
         assert run.info.status in ("FAILED", "KILLED"), (trial.number, run.info.status)
         assert (
             run.data.tags["kubetune.trial_state"] == "FAIL"
