@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.components.core import EvaluationTarget
-from kubetune.components.data import read_frame
+from kubetune.components.data import encode_hashes, read_frame, row_hashes
 from kubetune.components.evaluation.cross_validation import fit_full, score_holdout
 from kubetune.components.models import get_family
 
@@ -16,6 +16,9 @@ class RefitOutcome:
     model: Any
     test_scores: dict[str, float]
     input_example: Any
+    # the rows it was trained on, as hashes of their values (retraining leaves them out of a later
+    # data version's held-out set when it scores this model)
+    training_rows: dict[str, Any]
 
 
 def refit_and_evaluate(
@@ -40,7 +43,9 @@ def refit_and_evaluate(
     test = read_frame(test_uri)  # read here, after the search is over, and nowhere else
     scores = score_holdout(model, test, target)
     example = train.drop(columns=[target.column, *target.drop]).head(5).reset_index(drop=True)
-    return RefitOutcome(model, scores, example)
+    columns = [str(c) for c in train.columns]
+    rows = {"columns": columns, "hashes": encode_hashes(row_hashes(train, columns))}
+    return RefitOutcome(model, scores, example, rows)
 
 
 def replay(
@@ -56,7 +61,6 @@ def replay(
         estimator.resume_from = state
         model = fit_full(estimator, train, target)
         state = model.named_steps["model"].training_state_
-    model.named_steps[
-        "model"
-    ].resume_from = None  # the logged model carries its own state, not its parent's
+    # the logged model carries its own state, not its parent's
+    model.named_steps["model"].resume_from = None
     return model

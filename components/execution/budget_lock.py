@@ -11,13 +11,12 @@ overshoot the budget by one (the 201-of-200 failures in docs/reliability.md).
 from __future__ import annotations
 
 import contextlib
-import zlib
 from collections.abc import Iterator
-from typing import Any
 
 import optuna
 
 from kubetune.components.core import rdb_engine
+from kubetune.components.execution.study_locks import advisory_lock
 
 
 @contextlib.contextmanager
@@ -28,23 +27,3 @@ def budget_lock(study: optuna.Study) -> Iterator[None]:
         return
     with advisory_lock(engine, f"kubetune:{study.study_name}"):
         yield
-
-
-@contextlib.contextmanager
-def advisory_lock(engine: Any, name: str) -> Iterator[None]:
-    """PostgreSQL's session advisory lock named ``name``, held on a connection of its own."""
-    from sqlalchemy import text
-
-    key = zlib.crc32(name.encode())
-    connection = engine.connect()
-    try:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        yield
-    finally:
-        try:  # if the connection died (database restart) the server has already released the lock
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            connection.commit()
-        except Exception:  # noqa: BLE001
-            connection.invalidate()
-        finally:
-            connection.close()

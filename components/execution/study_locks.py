@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import optuna
 
 from kubetune.components.core import rdb_engine
-from kubetune.components.execution.budget_lock import advisory_lock
 from kubetune.components.execution.storage import journal_path
 
 
@@ -36,3 +37,23 @@ def study_lock(study: optuna.Study, storage_url: str, purpose: str) -> Iterator[
         return
     with advisory_lock(engine, f"kubetune:{purpose}:{study.study_name}"):
         yield
+
+
+@contextlib.contextmanager
+def advisory_lock(engine: Any, name: str) -> Iterator[None]:
+    """PostgreSQL's session advisory lock named ``name``, held on a connection of its own."""
+    from sqlalchemy import text
+
+    key = zlib.crc32(name.encode())
+    connection = engine.connect()
+    try:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        yield
+    finally:
+        try:  # if the connection died (database restart) the server has already released the lock
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
+        except Exception:  # noqa: BLE001
+            connection.invalidate()
+        finally:
+            connection.close()

@@ -27,6 +27,7 @@ from kubetune.components.core import (
     PBT_INTERVAL_ATTR,
     StudyConflictError,
     TrialRequest,
+    storage_of,
 )
 from kubetune.components.data import ArtifactError, delete, join
 from kubetune.components.execution import Executor, TrialsSummary
@@ -68,11 +69,9 @@ class PopulationSearch(SearchStrategy):
         self.root = join(context.prepared.train_uri.rsplit("/", 1)[0], "pbt")
         self.recorded: dict[int, list[MemberRound]] = {}
         self.lineage: list[dict[str, Any]] = []
-        self.storage: optuna.storages.BaseStorage | None = None
 
     def open_study(self, storage: optuna.storages.BaseStorage) -> optuna.Study:
         spec, settings = self.spec, self.settings
-        self.storage = storage
         study, resumed = open_study(
             spec.study_name,
             storage,
@@ -107,8 +106,7 @@ class PopulationSearch(SearchStrategy):
         spec, settings, recorded = self.spec, self.settings, self.recorded
         direction = spec.objective.directions[0]
         base_request = make_request_factory(spec, self.context.prepared, self.members_space)
-        storage = self.storage
-        assert storage is not None, "open_study first"
+        storage = storage_of(study)
 
         def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
             round_ = round_of(storage.get_trial_user_attrs(trial_id), settings.interval)

@@ -104,11 +104,7 @@ def check_data(spec: TuneSpec, frame: pd.DataFrame) -> DataFacts:
             f"data.source: column '{nested[0]}' holds lists or mappings (a nested Parquet column), which "
             "kubetune does not encode; list it in data.drop, or flatten it into columns of numbers or text"
         )
-    unencodable = [
-        column
-        for column in features
-        if column not in nested and unencodable_dtype(frame[column].dtype)
-    ]
+    unencodable = [column for column in features if unencodable_dtype(frame[column].dtype)]
     if unencodable:
         column = unencodable[0]
         problems.append(

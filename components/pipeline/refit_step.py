@@ -17,7 +17,6 @@ from kubetune.components.core import (
     TRAINING_ROWS_ARTIFACT,
     EvaluationTarget,
 )
-from kubetune.components.data import encode_hashes, read_frame, row_hashes
 from kubetune.components.evaluation import refit_and_evaluate
 from kubetune.components.execution import open_storage, storage_url, study_lock
 from kubetune.components.pipeline.data_preparation import PreparedData
@@ -25,7 +24,7 @@ from kubetune.components.pipeline.search_strategy import SearchOutcome
 from kubetune.components.pipeline.study_run import make_tracker
 from kubetune.components.registry import WantedRefit, find_reusable_refit, settle_interrupted_refits
 from kubetune.components.spec import TuneSpec
-from kubetune.components.tracking import param_value, run_url
+from kubetune.components.tracking import Tracker, param_value, run_url
 from kubetune.components.warmstart import write_record
 
 log = logging.getLogger("kubetune")
@@ -54,14 +53,6 @@ class RefitSummary:
     promotion: dict[str, Any] | None = None  # retraining: the champion/challenger decision
 
 
-def training_rows(prepared: PreparedData) -> dict[str, Any]:
-    """The refit's training rows as hashes of their values: a later data version that contains some of
-    them must not score this model on them (kubetune.components.pipeline.retraining)."""
-    train = read_frame(prepared.train_uri)
-    columns = [str(c) for c in train.columns]
-    return {"columns": columns, "hashes": encode_hashes(row_hashes(train, columns))}
-
-
 def evaluation_target(spec: TuneSpec, prepared: PreparedData) -> EvaluationTarget:
     return EvaluationTarget(
         column=spec.data.target,
@@ -78,11 +69,8 @@ def refit_and_register(
     tracker = make_tracker(spec)
     params = {**spec.model.params, **search.best_params}
     replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
-    refit_params = {
-        **params,
-        "best_trial_number": search.best_number,
-        **replayed,
-    }  # what the refit run records
+    # what the refit run records
+    refit_params = {**params, "best_trial_number": search.best_number, **replayed}
     registered = spec.tracking.registered_model or spec.study_name
     # the summary's link, either way
     study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)
@@ -141,7 +129,15 @@ def refit_and_register(
             return summary(reused.run_id, reused.version, reused.test_metrics, reused=True)
         return summary(
             *_refit(
-                spec, prepared, search, parent_run_id, params, refit_params, cv_metrics, registered
+                spec,
+                tracker,
+                prepared,
+                search,
+                parent_run_id,
+                params,
+                refit_params,
+                cv_metrics,
+                registered,
             ),
             reused=False,
         )
@@ -157,6 +153,7 @@ def refit_lock(spec: TuneSpec) -> Iterator[None]:
 
 def _refit(
     spec: TuneSpec,
+    tracker: Tracker,
     prepared: PreparedData,
     search: SearchOutcome,
     parent_run_id: str,
@@ -166,7 +163,6 @@ def _refit(
     registered: str,
 ) -> tuple[str, str | None, dict[str, float]]:
     """Refit, score once on the held-out set, log and register; returns (run id, version, test scores)."""
-    tracker = make_tracker(spec)
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -183,7 +179,7 @@ def _refit(
     )
     run_id = tracker.start_child_run(parent_run_id, spec.study_name, "refit", role="refit")
     tracker.log_params(run_id, refit_params)
-    tracker.log_dict(run_id, training_rows(prepared), TRAINING_ROWS_ARTIFACT)
+    tracker.log_dict(run_id, outcome.training_rows, TRAINING_ROWS_ARTIFACT)
     if search.schedule:  # what the refit trained, round by round: the recipe that reproduces it
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
