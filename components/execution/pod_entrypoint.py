@@ -14,6 +14,8 @@ import argparse
 import os
 import sys
 
+from pydantic import ValidationError
+
 from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult, retry_transient
 from kubetune.components.execution.heartbeat import heartbeat, shared_storage
 from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
@@ -48,7 +50,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    request = TrialRequest.model_validate_json(os.environ[REQUEST_ENV])
+    try:
+        request = TrialRequest.model_validate_json(os.environ[REQUEST_ENV])
+    except ValidationError as error:  # a Job edited by hand, or made by another kubetune version
+        problem = error.errors()[0]
+        where = ".".join(map(str, problem["loc"])) or "the request"
+        print(
+            f"{REQUEST_ENV} is not a trial request kubetune-trial can read: {where}: {problem['msg']}",
+            file=sys.stderr,
+        )
+        return 2
     storage_url = os.environ.get("KUBETUNE_STORAGE_URL")
     if not storage_url:
         print(

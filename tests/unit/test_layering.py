@@ -184,3 +184,32 @@ def test_installed_under_the_kubetune_name_only(tmp_path: Path) -> None:
     assert trial.stderr.strip().splitlines() == [
         "KUBETUNE_TRIAL_REQUEST is not set: kubetune-trial runs in a trial Job that kubetune created"
     ]
+
+
+@pytest.mark.parametrize(
+    "request_json, problem",
+    [
+        ("garbage", "the request: Invalid JSON"),
+        ('{"study_name": "s"}', "trial_number: Field required"),
+    ],
+)
+def test_a_trial_request_kubetune_trial_cannot_read_is_one_line(
+    tmp_path: Path, request_json: str, problem: str
+) -> None:
+    trial = subprocess.run(
+        [str(Path(sys.executable).with_name("kubetune-trial"))],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "KUBETUNE_TRIAL_REQUEST": request_json,
+            "KUBETUNE_STORAGE_URL": "x",
+        },
+    )
+    assert trial.returncode == 2
+    [line] = trial.stderr.strip().splitlines()
+    assert line.startswith(
+        f"KUBETUNE_TRIAL_REQUEST is not a trial request kubetune-trial can read: {problem}"
+    )
