@@ -28,17 +28,14 @@ TEST_WORKERS ?= 2
 test: install-test
 	$(VENV)/bin/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
 
-# ruff (format and lint), import-linter's layer contracts, and mypy over the installed packages. mypy
-# reads kubetune.components and kubetune.flows through a folder of links named as they are installed
-# (setuptools' editable install maps them with an import hook, which mypy does not follow).
+# ruff (format and lint), import-linter's layer contracts, and mypy over the installed package. The
+# folder kubetune/ holds the package's __init__.py and links to components/ and flows/, so mypy and
+# import-linter read kubetune.components and kubetune.flows as they are installed.
 lint: install-test
-	$(VENV)/bin/ruff format --check components flows tests bench
-	$(VENV)/bin/ruff check components flows tests bench
+	$(VENV)/bin/ruff format --check components flows tests bench kubetune/__init__.py
+	$(VENV)/bin/ruff check components flows tests bench kubetune/__init__.py
 	$(VENV)/bin/lint-imports
-	rm -rf build/typecheck && mkdir -p build/typecheck/kubetune
-	ln -s ../../../components build/typecheck/kubetune/components
-	ln -s ../../../flows build/typecheck/kubetune/flows
-	MYPYPATH=build/typecheck $(VENV)/bin/mypy -p kubetune.components -p kubetune.flows
+	$(VENV)/bin/mypy -p kubetune
 
 # The controller and trial images, built with buildah from infra/Dockerfile.* on a debootstrapped Debian
 # base (TORCH=cuda for the GPU trial image). Needs root and Debian's buildah and debootstrap packages.

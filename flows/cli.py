@@ -9,21 +9,18 @@ input, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
-import warnings
 from collections.abc import Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from kubetune.components.core import KubetuneError, SettingError, redact_text
+from kubetune.components.core import KubetuneError, redact_text
+from kubetune.flows.api import patient_prefect_startup, quiet_defaults
 
 if TYPE_CHECKING:
     from kubetune.components.pipeline import RefitSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-EPHEMERAL_SERVER_STARTUP_S = 120  # Prefect's default is 20 s; see _patient_prefect_startup
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,9 +112,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_defaults()
+    quiet_defaults()
     try:
-        _patient_prefect_startup()
+        patient_prefect_startup()
         return _run(args)
     except KubetuneError as error:
         print(f"kubetune: error: {redact_text(str(error))}", file=sys.stderr)
@@ -127,35 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "kubetune: interrupted; run the same command again to resume the study", file=sys.stderr
         )
         return EXIT_INTERRUPTED
-
-
-def _quiet_defaults() -> None:
-    """No phoning home, and only kubetune's own progress lines on the console (a user's env wins)."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    kubetune_log = logging.getLogger("kubetune")
-    # once per process
-    if not any(getattr(h, "kubetune_console", False) for h in kubetune_log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.kubetune_console = True  # type: ignore[attr-defined]
-        kubetune_log.addHandler(handler)
-    kubetune_log.setLevel(logging.INFO)
-    kubetune_log.propagate = False
-    warnings.filterwarnings("ignore", message=".*pickle or cloudpickle format.*")
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-
-
-def _patient_prefect_startup() -> None:
-    """With no Prefect server configured, Prefect starts a throwaway one per run and waits 20 s for it by
-    default; on a busy laptop or a 2-core CI runner its start-up alone can take longer, and the run then
-    fails before any trial. Wait longer unless the user chose a value (or points at a real server); a
-    value Prefect could not read is named now, not in a traceback from inside Prefect."""
-    name = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-    value = os.environ.setdefault(name, str(EPHEMERAL_SERVER_STARTUP_S))
-    if not value.strip().isdigit() or int(value) == 0:
-        raise SettingError(f"{name}: '{value}' is not a whole number of seconds above 0")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -204,66 +172,15 @@ def _run(args: argparse.Namespace) -> int:
     return _run_flow("tune", spec, progress, args.verbose)
 
 
-def _credentials_to_environment(spec: Any) -> Any:
-    """The spec without URLs that carry a password; each such URL goes to the environment variable that
-    wins over the spec field anyway (KUBETUNE_STORAGE_URL, MLFLOW_TRACKING_URI). The spec becomes the
-    flow run's parameters, which Prefect stores and shows in its UI: a password must not ride along.
-    The flow runs in this process, and its workers inherit the environment."""
-    from kubetune.components.core import redact_url
-
-    storage, tracking = spec.storage, spec.tracking
-    if storage.url and redact_url(storage.url) != storage.url:
-        os.environ.setdefault("KUBETUNE_STORAGE_URL", storage.url)
-        storage = storage.model_copy(update={"url": None})
-    if tracking.mlflow_uri and redact_url(tracking.mlflow_uri) != tracking.mlflow_uri:
-        os.environ.setdefault("MLFLOW_TRACKING_URI", tracking.mlflow_uri)
-        tracking = tracking.model_copy(update={"mlflow_uri": None})
-    return spec.model_copy(update={"storage": storage, "tracking": tracking})
-
-
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
-    from kubetune.components.core import redact_url
-    from kubetune.components.tracking import resolve_tracking_uri
+    from kubetune.flows.api import TuningFailed, run_flow
 
-    spec = _credentials_to_environment(spec)
-    tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
-    if redact_url(tracking_uri) != tracking_uri:
-        # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
-        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        # MLflow prints two links for every run it ends on a tracking server: 200 lines for 100 trials,
-        # burying the summary; the summary names the study's own run page instead
-        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        import optuna
-
-        # Optuna resets its level on first import
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from prefect.states import State
-
-    if name == "retrain":
-        from kubetune.flows.retrain import retrain as flow_function
-    else:
-        from kubetune.flows.tune import tune as flow_function  # type: ignore[assignment]
-
-    # a flow called with return_state=True returns its final State (Prefect's overloads do not say so)
-    state = cast(
-        State,
-        flow_function(
-            spec.model_dump(mode="json", exclude_none=True),
-            progress=progress,
-            return_state=True,
-            **parameters,
-        ),
-    )
-    if not state.is_completed():
-        result = state.result(raise_on_failure=False) if state.is_failed() else None
-        if isinstance(result, KubetuneError):
-            raise result
-        message = state.message or "the tuning flow did not complete"
-        print(f"kubetune: error: {redact_text(message)}", file=sys.stderr)
+    try:
+        summary = run_flow(name, spec, progress, verbose, **parameters)
+    except TuningFailed as failure:  # the job ran and failed: exit 1, not "bad input"
+        print(f"kubetune: error: {failure}", file=sys.stderr)
         return EXIT_FAILED
-    _print_summary(state.result())
+    _print_summary(summary)
     return EXIT_OK
 
 

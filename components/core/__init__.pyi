@@ -58,6 +58,7 @@ from .names import (
     SELECTED_TRIAL_TAG as SELECTED_TRIAL_TAG,
     SELECTION_TAG as SELECTION_TAG,
     SESSIONS_ATTR as SESSIONS_ATTR,
+    SOURCE_TAG as SOURCE_TAG,
     SPACE_FINGERPRINT_ATTR as SPACE_FINGERPRINT_ATTR,
     STEP_UNIT_TAG as STEP_UNIT_TAG,
     STUDY_TAG as STUDY_TAG,
@@ -86,6 +87,7 @@ from .optuna_private import (
     trial_id_of as trial_id_of,
 )
 from .records import (
+    CallRequest as CallRequest,
     EvaluationTarget as EvaluationTarget,
     PBTRound as PBTRound,
     TrialRequest as TrialRequest,

@@ -12,6 +12,7 @@ STUDY_TAG = "kubetune.study"
 ROLE_TAG = "kubetune.role"  # study, trial or refit
 # the retraining pipeline a study belongs to (warm_start: same_pipeline)
 PIPELINE_TAG = "kubetune.pipeline"
+SOURCE_TAG = "kubetune.source"  # what ran the study: absent for the CLI and flows, KubetuneSearchCV
 DATA_TAG = "kubetune.data_fingerprint"  # the data the study was tuned on
 REFIT_TAG = "kubetune.refit_run_id"  # the study's refit run
 REGISTERED_TAG = "kubetune.registered_model"  # the registry name of the study's model

@@ -70,6 +70,18 @@ class TrialRequest(BaseModel):
         )
 
 
+class CallRequest(BaseModel):
+    """A batch of scikit-learn fits (kubetune.components.estimators.KubetuneSearchCV) as a trial Job
+    runs it: the batch is a cloudpickled joblib call in the artifact store, and the pod writes what it
+    returned next to it. Like a TrialRequest it names its study and number (the Job's name and labels)
+    and carries no credential: the artifact store's come from the Job's Secrets."""
+
+    study_name: str
+    trial_number: int  # the batch's number within its search
+    call_uri: str
+    output_uri: str
+
+
 class TrialResult(BaseModel):
     trial_number: int
     state: TrialState

@@ -3,6 +3,11 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
+from .call_jobs import (
+    KubernetesJobBackend as KubernetesJobBackend,
+    RemoteCallError as RemoteCallError,
+    kubernetes_backend as kubernetes_backend,
+)
 from .controller import (
     RequestFactory as RequestFactory,
     StudyController as StudyController,

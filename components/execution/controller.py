@@ -526,7 +526,7 @@ class StudyController:
     def _progress_bar(self, done: int) -> Any:
         if not self.progress:
             return None
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
 
         return tqdm(
             total=self.n_trials,

@@ -21,13 +21,20 @@ controller ``adopt``s the study's Jobs that are still there instead of creating 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from kubetune.components.core import LABEL_TRIAL, KubetuneError, TrialRequest, TrialResult
+from kubetune.components.core import (
+    LABEL_TRIAL,
+    CallRequest,
+    KubetuneError,
+    TrialRequest,
+    TrialResult,
+)
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
 from kubetune.components.spec import KubernetesSpec
@@ -84,7 +91,8 @@ class KubernetesExecutor(Executor):
         if self._api_client is not None:
             return self._api_client
         try:
-            config.load_kube_config()
+            # KUBECONFIG read now, not when the client was imported (a notebook may set it later)
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         except config.ConfigException:
             config.load_incluster_config()
         return client.ApiClient()
@@ -127,13 +135,13 @@ class KubernetesExecutor(Executor):
         self._relist()
         return sorted(adopted)
 
-    def submit(self, request: TrialRequest) -> None:
+    def submit(self, request: TrialRequest | CallRequest) -> None:
         from kubernetes.client import ApiException
 
-        # the storage URL may hold a password: the pod gets it from a Secret, never from the manifest
-        body = render_job(
-            self.settings, request.model_copy(update={"storage_url": None}), self.trial_timeout
-        )
+        if isinstance(request, TrialRequest):
+            # the storage URL may hold a password: the pod gets it from a Secret, never from the manifest
+            request = request.model_copy(update={"storage_url": None})
+        body = render_job(self.settings, request, self.trial_timeout)
         try:
             self.batch.create_namespaced_job(
                 self.namespace, body, _request_timeout=self.request_timeout

@@ -11,13 +11,20 @@ import hashlib
 import re
 from typing import Any
 
-from kubetune.components.core import ANNOTATION_STUDY, LABEL_STUDY, LABEL_TRIAL, TrialRequest
+from kubetune.components.core import (
+    ANNOTATION_STUDY,
+    LABEL_STUDY,
+    LABEL_TRIAL,
+    CallRequest,
+    TrialRequest,
+)
 from kubetune.components.spec import KubernetesSpec
 
 CONTAINER = "trial"
 LABEL_APP = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 REQUEST_ENV = "KUBETUNE_TRIAL_REQUEST"
+CALL_ENV = "KUBETUNE_CALL_REQUEST"  # a KubetuneSearchCV batch instead of a trial
 TRIAL_ERROR_EXIT = 3  # the entrypoint's exit code when the trial itself failed (vs. infrastructure)
 RUN_AS_USER = 10001
 
@@ -38,10 +45,13 @@ def selector(study_name: str) -> str:
 
 
 def render_job(
-    settings: KubernetesSpec, request: TrialRequest, trial_timeout: float | None = None
+    settings: KubernetesSpec,
+    request: TrialRequest | CallRequest,
+    trial_timeout: float | None = None,
 ) -> dict[str, Any]:
     """batch/v1 Job with one pod for ``request``. The request travels as JSON in an env variable; it
-    must carry no credential (the storage URL comes from a Secret), and callers strip it."""
+    must carry no credential (the storage URL comes from a Secret), and callers strip it. A
+    CallRequest (a scikit-learn search's batch of fits) gets the same pod, under another variable."""
     labels = {
         LABEL_APP: "kubetune",
         LABEL_COMPONENT: "trial",
@@ -51,7 +61,10 @@ def render_job(
     # HOME: the root filesystem is read-only and the image's user may have no home; /tmp is the pod's emptyDir
     # (torch, MLflow and matplotlib write caches under it)
     env: list[dict[str, Any]] = [
-        {"name": REQUEST_ENV, "value": request.model_dump_json()},
+        {
+            "name": CALL_ENV if isinstance(request, CallRequest) else REQUEST_ENV,
+            "value": request.model_dump_json(),
+        },
         {"name": "HOME", "value": "/tmp"},
     ]
     env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]

@@ -6,6 +6,11 @@ publishes its TrialResult to the study storage (trial system attribute ``kubetun
 controller reads it from there when the pod has finished, so no metric is ever scraped from logs.
 Exit codes: 0 the trial finished, 3 the trial itself failed (its error is printed last, which the
 controller shows as the reason), anything else is infrastructure.
+
+A Job made by ``KubetuneSearchCV(executor="kubernetes")`` sets ``KUBETUNE_CALL_REQUEST`` instead: the
+pod runs one batch of scikit-learn fits (a cloudpickled joblib call read from the artifact store, so
+any estimator whose classes the image can import runs) and writes what it returned, or the error it
+raised, next to it; no study storage is involved.
 """
 
 from __future__ import annotations
@@ -16,9 +21,20 @@ import sys
 
 from pydantic import ValidationError
 
-from kubetune.components.core import RESULT_ATTR, TrialRequest, TrialResult, retry_transient
+from kubetune.components.core import (
+    RESULT_ATTR,
+    CallRequest,
+    TrialRequest,
+    TrialResult,
+    retry_transient,
+)
+from kubetune.components.execution.call_jobs import run_call
 from kubetune.components.execution.heartbeat import heartbeat, shared_storage
-from kubetune.components.execution.kubernetes_manifest import REQUEST_ENV, TRIAL_ERROR_EXIT
+from kubetune.components.execution.kubernetes_manifest import (
+    CALL_ENV,
+    REQUEST_ENV,
+    TRIAL_ERROR_EXIT,
+)
 from kubetune.components.execution.trial import run_trial
 
 
@@ -44,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         description=f"Run one kubetune trial: the request comes from ${REQUEST_ENV}, the result goes to the study "
         "storage named by $KUBETUNE_STORAGE_URL. Kubernetes Jobs that kubetune creates run this.",
     ).parse_args(sys.argv[1:] if argv is None else argv)
+    if CALL_ENV in os.environ:
+        return _main_call(os.environ[CALL_ENV])
     if REQUEST_ENV not in os.environ:
         print(
             f"{REQUEST_ENV} is not set: kubetune-trial runs in a trial Job that kubetune created",
@@ -53,12 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         request = TrialRequest.model_validate_json(os.environ[REQUEST_ENV])
     except ValidationError as error:  # a Job edited by hand, or made by another kubetune version
-        problem = error.errors()[0]
-        where = ".".join(map(str, problem["loc"])) or "the request"
-        print(
-            f"{REQUEST_ENV} is not a trial request kubetune-trial can read: {where}: {problem['msg']}",
-            file=sys.stderr,
-        )
+        print(_unreadable(REQUEST_ENV, error), file=sys.stderr)
         return 2
     storage_url = os.environ.get("KUBETUNE_STORAGE_URL")
     if not storage_url:
@@ -87,6 +100,27 @@ def main(argv: list[str] | None = None) -> int:
         print(result.error, file=sys.stderr)
         return TRIAL_ERROR_EXIT
     return 0
+
+
+def _main_call(text: str) -> int:
+    try:
+        request = CallRequest.model_validate_json(text)
+    except ValidationError as error:
+        print(_unreadable(CALL_ENV, error), file=sys.stderr)
+        return 2
+    failure = run_call(request)
+    print(f"batch {request.trial_number}: {'failed: ' + failure if failure else 'done'}")
+    if failure:
+        print(failure, file=sys.stderr)
+        return TRIAL_ERROR_EXIT
+    return 0
+
+
+def _unreadable(variable: str, error: ValidationError) -> str:
+    """A Job edited by hand, or made by another kubetune version: one line naming the field."""
+    problem = error.errors()[0]
+    where = ".".join(map(str, problem["loc"])) or "the request"
+    return f"{variable} is not a request kubetune-trial can read: {where}: {problem['msg']}"
 
 
 def _device() -> str:

@@ -11,6 +11,7 @@ SQLite is refused: Optuna's FAQ warns against it with parallel writers, and a st
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -70,9 +71,15 @@ def open_storage(
     warnings.filterwarnings(
         "ignore", message="Heartbeat of storage is supposed to be used with Study.optimize"
     )
+    key = (url, heartbeat_interval, grace_period)
+    with _OPEN_LOCK:
+        if key in _OPEN_RDB:
+            return _OPEN_RDB[key]
     for attempt in range(SCHEMA_RACE_ATTEMPTS):
         try:
-            return _rdb_storage(url, heartbeat_interval, grace_period)
+            storage = _rdb_storage(url, heartbeat_interval, grace_period)
+            with _OPEN_LOCK:
+                return _OPEN_RDB.setdefault(key, storage)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types for one cause
             if _lost_schema_race(error) and attempt + 1 < SCHEMA_RACE_ATTEMPTS:
                 time.sleep(0.5 * (attempt + 1))
@@ -84,6 +91,12 @@ def open_storage(
 
 
 SCHEMA_RACE_ATTEMPTS = 4
+# One RDB storage (one SQLAlchemy engine and its small pool) per database and settings in a process, as
+# SQLAlchemy intends: a worker that opened a storage per trial for its heartbeat and result, or a
+# script polling a study, kept each engine's connections until the garbage collector found it, and a
+# long run used up the server's max_connections ("sorry, too many clients already").
+_OPEN_RDB: dict[tuple[str, int, int | None], optuna.storages.RDBStorage] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def _lost_schema_race(error: BaseException) -> bool:

@@ -25,6 +25,7 @@ from .pbt_rounds import (
 from .pruners import build_pruner as build_pruner, resolve_pruner as resolve_pruner
 from .samplers import (
     SamplerChoice as SamplerChoice,
+    build_sampler as build_sampler,
     choose_sampler as choose_sampler,
     effective_trials as effective_trials,
     sampler_for as sampler_for,
@@ -33,6 +34,7 @@ from .samplers import (
 from .space import (
     Space as Space,
     distribution as distribution,
+    grid as grid,
     project as project,
     resolve_space as resolve_space,
     space_fingerprint as space_fingerprint,

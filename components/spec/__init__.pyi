@@ -4,12 +4,14 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 """
 
 from .schema import (
+    STUDY_NAME_PATTERN as STUDY_NAME_PATTERN,
     DataSpec as DataSpec,
     KubernetesSpec as KubernetesSpec,
     ParamSpec as ParamSpec,
     PrunerSpec as PrunerSpec,
     SelectSpec as SelectSpec,
     TuneSpec as TuneSpec,
+    apply_overrides as apply_overrides,
     check_conditions as check_conditions,
     load_spec as load_spec,
     parse_spec as parse_spec,

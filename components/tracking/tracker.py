@@ -7,9 +7,12 @@ credential: URLs are redacted before they become params or tags.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -261,11 +264,13 @@ class Tracker:
 
         from kubetune.components.tracking.model_requirements import model_requirements
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
         # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        with (
+            _fluent_uris(self.tracking_uri),
+            mlflow.start_run(run_id=run_id),
+            warnings.catch_warnings(),
+        ):
             # MLflow's multi-line hint on integer columns: said in one line below
             warnings.simplefilter("ignore")
             signature = infer_signature(input_example, model.predict(input_example))
@@ -285,6 +290,29 @@ class Tracker:
                 integers,
             )
         return info
+
+
+@contextlib.contextmanager
+def _fluent_uris(uri: str) -> Iterator[None]:
+    """MLflow's fluent API (log_model) reads process-wide URIs, and ``set_tracking_uri`` exports them as
+    MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which win over later settings: set them for the call and
+    put them back, so that a notebook's next search or job records where it was told to."""
+    import mlflow
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def integer_columns(frame: Any, shown: int = 6) -> str:

@@ -1,4 +1,4 @@
-"""What `pip install kubetune` puts into site-packages: the wheel holds the kubetune namespace and nothing
+"""What `pip install kubetune` puts into site-packages: the wheel holds the kubetune package and nothing
 else at the top (no `components` or `flows` to collide with another project's), every subpackage's public
 surface (lazy_loader reads the stubs at import time), and the two console scripts."""
 
@@ -41,6 +41,12 @@ def test_the_wheel_installs_only_under_the_kubetune_name(tmp_path: Path) -> None
     )
     stubs = sorted(n.split("/")[2] for n in names if n.endswith("__init__.pyi"))
     assert stubs == subpackages
+    # the package's own __init__ (kubetune.tune, kubetune.KubetuneSearchCV), and each module once: the
+    # links in kubetune/ to components/ and flows/ are not followed into a second copy
+    assert "kubetune/__init__.py" in names
+    assert len(names) == len(set(names))
+    assert not any(n.startswith("kubetune/kubetune/") for n in names)
+    assert sum(n.endswith("/search_cv.py") for n in names) == 1
     entry_points = (
         zipfile.ZipFile(wheel)
         .read(next(n for n in names if n.endswith("entry_points.txt")))

@@ -14,7 +14,7 @@ PROBE = """
 import sys
 from kubetune.flows import cli
 assert "prefect" not in sys.modules, "prefect was imported before the CLI set its defaults"
-cli._patient_prefect_startup()
+cli.patient_prefect_startup()
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 print(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
 """

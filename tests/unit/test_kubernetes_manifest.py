@@ -144,3 +144,33 @@ def test_credentials_in_plain_env_are_refused():
                 },
             }
         )
+
+
+def test_a_search_cv_batch_gets_the_same_pod_under_its_own_variable():
+    """KubetuneSearchCV's Jobs: the trial pod's security and settings, the CallRequest in
+    KUBETUNE_CALL_REQUEST (no trial request), nothing secret in the manifest, valid for Kubernetes."""
+    from kubetune.components.core import CallRequest
+
+    call = CallRequest(
+        study_name="search-cv-1a2b",
+        trial_number=3,
+        call_uri="s3://ml/search-cv/batch-00003.pkl",
+        output_uri="s3://ml/search-cv/batch-00003.out.pkl",
+    )
+    job = render_job(SETTINGS[1], call)
+    kubernetes_validate.validate(job, "1.29", strict=True)
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert "KUBETUNE_TRIAL_REQUEST" not in env
+    assert CallRequest.model_validate_json(env["KUBETUNE_CALL_REQUEST"]["value"]) == call
+    assert container["command"] == ["kubetune-trial"]
+    assert job["metadata"]["name"] == job_name("search-cv-1a2b", 3)
+    trial_job = render_job(SETTINGS[1], REQUEST)
+    assert (
+        job["spec"]["template"]["spec"]["securityContext"]
+        == trial_job["spec"]["template"]["spec"]["securityContext"]
+    )
+    assert (
+        container["securityContext"]
+        == trial_job["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    )

@@ -1,0 +1,105 @@
+"""``kubetune.tune`` as a notebook calls it: the CLI's pipeline from Python, a StudyResult back, the
+trials as a DataFrame, the same one-line errors (as one exception type) with nothing recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mlflow
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SPEC = {
+    "study": "wine-from-python",
+    "data": {"source": "sklearn:wine", "target": "target"},
+    "model": {
+        "family": "logistic_regression",
+        "space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}},
+    },
+    "objective": {"metric": "accuracy"},
+    "validation": {"strategy": "stratified_kfold", "folds": 3},
+    "search": {"n_trials": 20, "seed": 3, "parallelism": 1},
+    "tracking": {"mlflow_uri": "sqlite:///mlflow.db", "experiment": "wine-python"},
+}
+
+PROGRAM = """
+import json, sys
+import kubetune
+spec = json.loads(sys.argv[1])
+try:
+    result = kubetune.tune(spec, **json.loads(sys.argv[2]))
+except kubetune.KubetuneError as error:
+    print(json.dumps({"error": str(error), "type": type(error).__name__}))
+    sys.exit(0)
+print(json.dumps({
+    "study": result.study, "best_params": result.best_params, "best_trial": result.best_trial,
+    "cv": result.cv, "test": result.test, "parent": result.parent_run_id, "refit": result.refit_run_id,
+    "model_uri": result.model_uri, "run_url": result.run_url,
+    "trials": result.trials[["number", "value", "state"]].to_dict(orient="records"),
+    "params_columns": [c for c in result.trials.columns if c.startswith("params_")],
+}))
+"""
+
+
+def call_tune(tmp_path, env, spec, **overrides):
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, json.dumps(spec), json.dumps(overrides)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_tune_from_python_returns_the_study_and_its_trials(cli_env, tmp_path):
+    result = call_tune(tmp_path, cli_env, SPEC, n_trials=5, sampler="random")
+    assert result["study"] == "wine-from-python"
+    # the overrides won over the spec's 20 trials and its sampler
+    assert len(result["trials"]) == 5 and result["params_columns"] == ["params_C"]
+    assert {t["state"] for t in result["trials"]} == {"COMPLETE"}
+    best = max(result["trials"], key=lambda t: t["value"])
+    assert result["best_trial"] == best["number"]
+    assert result["cv"]["cv_accuracy"] == pytest.approx(best["value"])
+    assert 0.8 < result["test"]["test_accuracy"] <= 1.0
+    assert result["model_uri"] == "models:/wine-from-python/1"
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    parent = client.get_run(result["parent"])
+    assert parent.data.params["sampler"] == "random" and parent.data.params["n_trials"] == "5"
+    assert client.get_run(result["refit"]).data.metrics["test_accuracy"] == pytest.approx(
+        result["test"]["test_accuracy"]
+    )
+    assert client.get_model_version("wine-from-python", "1").run_id == result["refit"]
+
+
+@pytest.mark.parametrize(
+    "change, overrides, message",
+    [
+        (
+            {
+                "model": {
+                    "family": "logistic_regression",
+                    "space": {"C": {"type": "float", "low": 10, "high": 1}},
+                }
+            },
+            {},
+            "model.space.C: low (10) is greater than high (1)",
+        ),
+        ({}, {"n_trails": 3}, "tune: no override 'n_trails' (one of experiment, n_trials"),
+        ({}, {"search.sampler": "bayes"}, "search.sampler:"),
+    ],
+)
+def test_bad_input_is_one_kubetune_error_and_nothing_is_recorded(
+    cli_env, tmp_path, change, overrides, message
+):
+    result = call_tune(tmp_path, cli_env, SPEC | change, **overrides)
+    assert result["error"].startswith(message), result["error"]
+    assert "\n" not in result["error"]
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".kubetune").exists()
