@@ -47,6 +47,7 @@ from kubetune.components.search import (
 from kubetune.components.spec import STUDY_NAME_PATTERN
 
 SAMPLERS = ("auto", "grid", "random", "tpe", "gp", "cmaes", "qmc")
+PRUNERS = ("median", "successive_halving", "hyperband")
 EXECUTORS = ("local", "kubernetes")
 
 
@@ -90,9 +91,17 @@ class KubetuneSearchCV(BaseSearchCV):
       a child run per candidate, the refit model; ``registered_model`` registers it);
       ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
     - ``study_name`` and ``storage`` (an Optuna storage URL): a shared study that later searches resume.
+    - ``pruner`` (``median``, ``successive_halving``, ``hyperband``) with ``resource``, the estimator
+      parameter that sets how long it trains (``max_iter``, ``n_estimators``, ``epochs``): each candidate
+      is cross-validated at rungs of that resource, ``min_resource`` up to the estimator's own value
+      by ``reduction_factor``, and stopped at the first rung where Optuna's pruner says its score is
+      not promising. As in scikit-learn's ``HalvingRandomSearchCV``, each rung is a fit of its own, every
+      rung is a row of ``cv_results_`` (with ``iter`` and ``n_resources``), and the best candidate is
+      chosen among those that reached the full resource.
 
     Attributes beyond ``RandomizedSearchCV``'s: ``study_`` (the Optuna study), ``sampler_`` (the sampler
-    used and why), ``failed_candidates_``, ``parent_run_id_`` (with ``experiment``).
+    used and why), ``failed_candidates_``, ``pruned_candidates_``, ``rungs_`` (with a pruner),
+    ``parent_run_id_`` (with ``experiment``).
 
     A candidate whose fits fail scores ``error_score`` and its trial is told FAIL. When every fit of a
     batch failed (one candidate at a time, ``n_jobs=1``), scikit-learn keeps the batch out of
@@ -117,6 +126,10 @@ class KubetuneSearchCV(BaseSearchCV):
         "registered_model": [str, None],
         "study_name": [str, None],
         "storage": [str, None],
+        "pruner": [StrOptions(set(PRUNERS)), None],
+        "resource": [str, None],
+        "min_resource": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "reduction_factor": [Interval(numbers.Integral, 2, None, closed="left")],
     }
 
     def __init__(
@@ -146,6 +159,10 @@ class KubetuneSearchCV(BaseSearchCV):
         registered_model: str | None = None,
         study_name: str | None = None,
         storage: str | None = None,
+        pruner: str | None = None,
+        resource: str | None = None,
+        min_resource: int | None = None,
+        reduction_factor: int = 3,
     ) -> None:
         self.param_distributions = param_distributions
         self.n_trials = n_trials
@@ -162,6 +179,10 @@ class KubetuneSearchCV(BaseSearchCV):
         self.registered_model = registered_model
         self.study_name = study_name
         self.storage = storage
+        self.pruner = pruner
+        self.resource = resource
+        self.min_resource = min_resource
+        self.reduction_factor = reduction_factor
         super().__init__(
             estimator=estimator,
             scoring=scoring,
@@ -191,6 +212,7 @@ class KubetuneSearchCV(BaseSearchCV):
         self._validate_params()
         self._space = self._checked_space()
         self._check_warm_start()
+        self.rungs_ = self._checked_rungs()
         kubernetes_settings = self._checked_kubernetes()
         previous = getattr(self, "study_", None)
         if self.warm_start is True and previous is not None:
@@ -232,47 +254,111 @@ class KubetuneSearchCV(BaseSearchCV):
                 storage=self.storage,
                 study_name=self._study_name,
                 sampler=sampler,
+                pruner=self._pruner(),
                 direction="maximize",  # scikit-learn's scorers: greater is better
                 load_if_exists=self.storage is not None,
             )
         for configuration in [*self._warm_configurations(), *grid_points]:
             study.enqueue_trial(configuration, skip_if_exists=True)
-        budget = self.n_trials
-        budget = effective_trials(self.sampler_.name, space, budget)
+        budget = effective_trials(self.sampler_.name, space, self.n_trials)
         deadline = time.monotonic() + self.timeout if self.timeout else math.inf
-        metric = self._refit_metric_name()
-        done = 0
         self.failed_candidates_: list[dict[str, Any]] = []
-        scored = 0
+        self.pruned_candidates_: list[dict[str, Any]] = []
+        done = scored = 0
         while done < budget and time.monotonic() < deadline:
             trials = [study.ask() for _ in range(min(batch, budget - done))]
             candidates = [suggest(trial, space) for trial in trials]
             done += len(trials)
-            try:
-                results = evaluate_candidates(candidates, cv=self._fixed_cv)
-            except ValueError as error:
-                # scikit-learn refuses a call in which every fit failed; in a sequential search that
-                # is one bad candidate, not a bad search: it is a failed trial and the search goes on
-                if "fits failed" not in str(error):
-                    raise
-                reason = _last_error_line(str(error))
-                for trial, params in zip(trials, candidates):
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    self.failed_candidates_.append({"params": params, "error": reason})
-                continue
-            scored += len(trials)
-            scores = results[f"mean_test_{metric}"][-len(trials) :]
-            for trial, score in zip(trials, scores):
-                if np.isfinite(score):
-                    study.tell(trial, float(score))
-                else:  # error_score: the fit failed; the study goes on
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            scored += self._race(study, evaluate_candidates, list(zip(trials, candidates)))
         self.study_ = study
         if not scored:
             reason = self.failed_candidates_[0]["error"] if self.failed_candidates_ else "none ran"
             raise ValueError(
                 f"all {len(self.failed_candidates_)} candidates failed to fit; the first: {reason}"
             )
+
+    def _race(
+        self,
+        study: optuna.Study,
+        evaluate_candidates: Any,
+        active: list[tuple[Any, dict[str, Any]]],
+    ) -> int:
+        """Cross-validate a batch, rung by rung when pruning; tell the study each candidate's end.
+        Returns how many candidates reached cv_results_ at the full resource."""
+        metric = self._refit_metric_name()
+        rungs: list[int | None] = list(self.rungs_) if self.pruner else [None]
+        for step, resource in enumerate(rungs):
+            final = step == len(rungs) - 1
+            params = [
+                candidate if resource is None else {**candidate, str(self.resource): resource}
+                for _, candidate in active
+            ]
+            more = (
+                None
+                if resource is None
+                else {"iter": [step] * len(active), "n_resources": [resource] * len(active)}
+            )
+            try:
+                results = evaluate_candidates(params, cv=self._fixed_cv, more_results=more)
+            except ValueError as error:
+                # scikit-learn refuses a call in which every fit failed; in a sequential search that
+                # is one bad candidate, not a bad search: it is a failed trial and the search goes on
+                if "fits failed" not in str(error):
+                    raise
+                reason = _last_error_line(str(error))
+                for trial, candidate in active:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    self.failed_candidates_.append({"params": candidate, "error": reason})
+                return 0
+            going_on = []
+            for (trial, candidate), score in zip(
+                active, results[f"mean_test_{metric}"][-len(active) :]
+            ):
+                if not np.isfinite(score):  # error_score: the fit failed; the study goes on
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                elif final:
+                    study.tell(trial, float(score))
+                else:
+                    trial.report(float(score), int(resource))  # type: ignore[arg-type]
+                    if trial.should_prune():
+                        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                        self.pruned_candidates_.append(
+                            {"params": candidate, "resource": resource, "score": float(score)}
+                        )
+                    else:
+                        going_on.append((trial, candidate))
+            if final:  # in cv_results_, error_score rows included: refit decides what to make of them
+                return len(active)
+            active = going_on
+            if not active:
+                return 0
+        return 0
+
+    @staticmethod
+    def _select_best_index(refit: Any, refit_metric: str, results: dict[str, Any]) -> int:
+        """With a pruner, the best among the rows at the full resource (as HalvingRandomSearchCV
+        chooses): a candidate's score on a short budget is no score of the model that is refitted."""
+        if "n_resources" not in results:
+            return int(BaseSearchCV._select_best_index(refit, refit_metric, results))
+        if callable(refit):
+            return int(refit(results))
+        full = np.flatnonzero(results["n_resources"] == np.max(results["n_resources"]))
+        scores = results[f"mean_test_{refit_metric}"][full]
+        return int(full[0] if np.isnan(scores).all() else full[np.nanargmax(scores)])
+
+    def _pruner(self) -> optuna.pruners.BasePruner:
+        if self.pruner is None:
+            return optuna.pruners.NopPruner()
+        low, high = self.rungs_[0], self.rungs_[-1]
+        if self.pruner == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+        if self.pruner == "successive_halving":
+            return optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=low, reduction_factor=self.reduction_factor
+            )
+        return optuna.pruners.HyperbandPruner(
+            min_resource=low, max_resource=high, reduction_factor=self.reduction_factor
+        )
 
     # -- argument checks, all before any work -------------------------------------------------------
 
@@ -301,6 +387,43 @@ class KubetuneSearchCV(BaseSearchCV):
                 raise SearchSettingError(
                     f"scoring: scikit-learn has no scorer '{name}'" + _closest(name, sorted(known))
                 )
+
+    def _checked_rungs(self) -> list[int]:
+        """The resource values each candidate is scored at: min_resource, then up by reduction_factor,
+        ending at the estimator's own value (the model that is refitted)."""
+        if self.pruner is None:
+            return []
+        valid = self.estimator.get_params(deep=True)
+        if not self.resource:
+            raise SearchSettingError(
+                f"resource: pruner='{self.pruner}' needs the estimator parameter that sets how long it trains (max_iter, n_estimators, ...)"
+            )
+        if self.resource not in valid:
+            raise SearchSettingError(
+                f"resource: {type(self.estimator).__name__} has no parameter '{self.resource}'"
+                + _closest(self.resource, list(valid))
+            )
+        if self.resource in self._space:
+            raise SearchSettingError(
+                f"resource: '{self.resource}' is searched in param_distributions; the pruner sets it per rung"
+            )
+        high = valid[self.resource]
+        if not isinstance(high, numbers.Integral) or isinstance(high, bool) or high < 2:
+            raise SearchSettingError(
+                f"resource: the estimator's {self.resource} is {high!r}; the pruner needs a whole number of at least 2 (the full budget)"
+            )
+        factor = self.reduction_factor
+        low = self.min_resource or max(1, int(high) // factor**2)
+        if low >= high:
+            raise SearchSettingError(
+                f"min_resource: {low} is not below the estimator's {self.resource} ({high})"
+            )
+        rungs = [int(high)]
+        while rungs[0] // factor >= low:
+            rungs.insert(0, rungs[0] // factor)
+        if rungs[0] > low:
+            rungs.insert(0, low)
+        return rungs
 
     def _warm_configurations(self) -> list[dict[str, Any]]:
         return self.warm_start if isinstance(self.warm_start, list) else []

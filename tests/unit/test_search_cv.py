@@ -366,3 +366,62 @@ def test_the_search_is_recorded_in_mlflow_as_a_study(tmp_path):
         mlflow.set_registry_uri(None)
         os.environ.pop("MLFLOW_REGISTRY_URI", None)
     np.testing.assert_allclose(served.predict(X.head(3)), search.predict(X.head(3)))
+
+
+def test_a_pruner_stops_unpromising_candidates_at_a_low_rung(cancer):
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = cancer
+    search = KubetuneSearchCV(
+        make_pipeline(StandardScaler(), SGDClassifier(max_iter=27, tol=None, random_state=0)),
+        {"sgdclassifier__alpha": {"type": "float", "low": 1e-6, "high": 10.0, "log": True}},
+        n_trials=12,
+        cv=3,
+        sampler="random",
+        random_state=0,
+        pruner="successive_halving",
+        resource="sgdclassifier__max_iter",
+        min_resource=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    assert search.rungs_ == [3, 9, 27]
+    results = search.cv_results_
+    # one row per candidate and rung, as in HalvingRandomSearchCV
+    assert set(results["n_resources"]) == {3, 9, 27} and list(results["iter"][:1]) == [0]
+    pruned = [t for t in search.study_.trials if t.state == optuna.trial.TrialState.PRUNED]
+    complete = [t for t in search.study_.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert pruned and len(pruned) + len(complete) == 12
+    assert len(search.pruned_candidates_) == len(pruned)
+    # fewer fits than 12 candidates at every rung; every complete trial reached the full budget
+    assert len(results["params"]) < 3 * 12
+    assert (results["n_resources"] == 27).sum() == len(complete)
+    # the best is chosen among full-budget rows, and the refit trains with the full budget
+    assert results["n_resources"][search.best_index_] == 27
+    assert search.best_params_["sgdclassifier__max_iter"] == 27
+    assert search.best_estimator_[-1].max_iter == 27
+    full = results["n_resources"] == 27
+    assert search.best_score_ == pytest.approx(np.nanmax(results["mean_test_score"][full]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pruner": "median"}, "resource: pruner='median' needs the estimator parameter"),
+        (
+            {"pruner": "median", "resource": "max_iters"},
+            "resource: LogisticRegression has no parameter 'max_iters' (did you mean 'max_iter'?)",
+        ),
+        ({"pruner": "median", "resource": "C"}, "resource: 'C' is searched in param_distributions"),
+        (
+            {"pruner": "median", "resource": "max_iter", "min_resource": 500},
+            "min_resource: 500 is not below the estimator's max_iter (100)",
+        ),
+    ],
+)
+def test_pruner_settings_that_cannot_work_are_one_line(cancer, kwargs, message):
+    search = KubetuneSearchCV(LogisticRegression(), {"C": LOG_C}, n_trials=2, **kwargs)
+    with pytest.raises(SearchSettingError) as raised:
+        search.fit(*cancer)
+    assert str(raised.value).startswith(message)
