@@ -34,6 +34,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from kubetune.components.estimators.image_imports import foreign_references, image_modules
+from kubetune.components.core import SpecError
 from kubetune.components.estimators.search_space import SearchSettingError, to_space
 from kubetune.components.estimators.study_log import log_search
 from kubetune.components.search import (
@@ -90,7 +91,8 @@ class KubetuneSearchCV(BaseSearchCV):
     - ``experiment``: an MLflow experiment to record the search in as a kubetune study (parent run,
       a child run per candidate, the refit model; ``registered_model`` registers it);
       ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
-    - ``study_name`` and ``storage`` (an Optuna storage URL): a shared study that later searches resume.
+    - ``study_name`` and ``storage`` (kubetune's study storage: ``journal:///path/studies.journal`` or
+      ``postgresql://...``): a shared study that later searches with the same name go on with.
     - ``pruner`` (``median``, ``successive_halving``, ``hyperband``) with ``resource``, the estimator
       parameter that sets how long it trains (``max_iter``, ``n_estimators``, ``epochs``): each candidate
       is cross-validated at rungs of that resource, ``min_resource`` up to the estimator's own value
@@ -224,6 +226,13 @@ class KubetuneSearchCV(BaseSearchCV):
                 f"study_name: '{study_name}' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
         self._study_name = study_name
+        if self.storage is not None:
+            from kubetune.components.execution import check_storage_url
+
+            try:
+                check_storage_url(self.storage)
+            except SpecError as error:
+                raise SearchSettingError(str(error).replace("storage.url", "storage", 1)) from None
         self._fixed_cv = self._constant_splits(X, y, params)
         self._n_splits = check_cv(
             self.cv, y, classifier=is_classifier(self.estimator)
@@ -250,8 +259,10 @@ class KubetuneSearchCV(BaseSearchCV):
         if self.warm_start is True and previous is not None:
             study = previous
         else:
+            from kubetune.components.execution import open_storage
+
             study = optuna.create_study(
-                storage=self.storage,
+                storage=open_storage(self.storage) if self.storage else None,
                 study_name=self._study_name,
                 sampler=sampler,
                 pruner=self._pruner(),

@@ -425,3 +425,20 @@ def test_pruner_settings_that_cannot_work_are_one_line(cancer, kwargs, message):
     with pytest.raises(SearchSettingError) as raised:
         search.fit(*cancer)
     assert str(raised.value).startswith(message)
+
+
+def test_a_shared_study_storage_is_gone_on_with_by_the_next_search(cancer, tmp_path):
+    url = f"journal://{tmp_path / 'studies.journal'}"
+    for _ in range(2):
+        search = KubetuneSearchCV(
+            LogisticRegression(max_iter=300),
+            {"C": LOG_C},
+            n_trials=3,
+            cv=2,
+            sampler="tpe",
+            study_name="shared-search",
+            storage=url,
+        ).fit(*cancer)
+    assert len(search.study_.trials) == 6 and len(search.cv_results_["params"]) == 3
+    with pytest.raises(SearchSettingError, match=r"^storage: SQLite is not safe for parallel trials"):
+        KubetuneSearchCV(LogisticRegression(), {"C": LOG_C}, storage="sqlite:///x.db").fit(*cancer)
