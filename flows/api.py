@@ -73,6 +73,7 @@ def tune(
     when stderr is a terminal or a notebook. Raises ``KubetuneError`` (one line) on bad input, before
     anything is recorded, and when the job fails.
     """
+    _refuse_in_a_spawned_worker()
     quiet_defaults()
     patient_prefect_startup()
     tuning_spec = _spec(spec, _dotted(overrides))
@@ -81,6 +82,19 @@ def tune(
     preflight(tuning_spec)
     summary = run_flow("tune", tuning_spec, _progress(progress), verbose)
     return _study_result(tuning_spec, summary)
+
+
+def _refuse_in_a_spawned_worker() -> None:
+    """A script that calls tune() at its top level is imported again by every worker process the job
+    spawns (Python's spawn start method runs the main module as ``__mp_main__``); each would start a
+    job of its own. Said in one line instead of multiprocessing's bootstrapping traceback."""
+    import multiprocessing
+
+    # the flag multiprocessing itself reads for its own bootstrapping error (spawn._main sets it)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise KubetuneError(
+            'tune: called while a worker process imported your script; put the call under if __name__ == "__main__":'
+        )
 
 
 def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:

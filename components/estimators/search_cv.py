@@ -33,8 +33,8 @@ from sklearn.model_selection import ParameterGrid, check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from kubetune.components.estimators.image_imports import foreign_references, image_modules
 from kubetune.components.core import SpecError
+from kubetune.components.estimators.image_imports import foreign_references, image_modules
 from kubetune.components.estimators.search_space import SearchSettingError, to_space
 from kubetune.components.estimators.study_log import log_search
 from kubetune.components.search import (
@@ -338,7 +338,9 @@ class KubetuneSearchCV(BaseSearchCV):
                         )
                     else:
                         going_on.append((trial, candidate))
-            if final:  # in cv_results_, error_score rows included: refit decides what to make of them
+            if (
+                final
+            ):  # in cv_results_, error_score rows included: refit decides what to make of them
                 return len(active)
             active = going_on
             if not active:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait as wait_any
 
-from kubetune.components.core import TrialRequest, TrialResult
+from kubetune.components.core import KubetuneError, TrialRequest, TrialResult
 from kubetune.components.execution.executor import Executor
 
 READY = "ready"
@@ -100,8 +100,14 @@ class LocalExecutor(Executor):
         for worker in self._workers:
             if not worker.ready and worker.trial_number is None:
                 remaining = max(0.0, timeout - (time.monotonic() - started))
-                if worker.conn.poll(remaining) and worker.conn.recv() == READY:
-                    worker.ready = True
+                try:
+                    if worker.conn.poll(remaining) and worker.conn.recv() == READY:
+                        worker.ready = True
+                except EOFError:  # it died importing: the main module, an import that crashed
+                    worker.process.join(timeout=5)
+                    raise KubetuneError(
+                        f"a worker process exited while starting (exit code {worker.process.exitcode}); its error is printed above"
+                    ) from None
         return time.monotonic() - started
 
     def _spawn(self) -> _Worker:

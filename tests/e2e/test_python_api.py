@@ -103,3 +103,30 @@ def test_bad_input_is_one_kubetune_error_and_nothing_is_recorded(
     assert result["error"].startswith(message), result["error"]
     assert "\n" not in result["error"]
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".kubetune").exists()
+
+
+def test_a_script_that_calls_tune_unguarded_is_told_what_to_change(cli_env, tmp_path):
+    """Spawned workers import the main module again; an unguarded top-level call would start a job in
+    each of them. The worker says why in one line and the job fails with a KubetuneError."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import json, kubetune\n"
+        f"spec = json.loads({json.dumps(json.dumps(SPEC))})\n"
+        "kubetune.tune(spec, n_trials=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert (
+        "kubetune.components.core.errors.KubetuneError: tune: called while a worker process imported your "
+        'script; put the call under if __name__ == "__main__":' in done.stderr
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "kubetune.components.core.errors.KubetuneError: a worker process exited while starting (exit code 1); its error is printed above"
+    )

@@ -440,5 +440,7 @@ def test_a_shared_study_storage_is_gone_on_with_by_the_next_search(cancer, tmp_p
             storage=url,
         ).fit(*cancer)
     assert len(search.study_.trials) == 6 and len(search.cv_results_["params"]) == 3
-    with pytest.raises(SearchSettingError, match=r"^storage: SQLite is not safe for parallel trials"):
+    with pytest.raises(
+        SearchSettingError, match=r"^storage: SQLite is not safe for parallel trials"
+    ):
         KubetuneSearchCV(LogisticRegression(), {"C": LOG_C}, storage="sqlite:///x.db").fit(*cancer)
