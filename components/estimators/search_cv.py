@@ -338,9 +338,7 @@ class KubetuneSearchCV(BaseSearchCV):
                         )
                     else:
                         going_on.append((trial, candidate))
-            if (
-                final
-            ):  # in cv_results_, error_score rows included: refit decides what to make of them
+            if final:  # error_score rows included: the refit decides what to make of them
                 return len(active)
             active = going_on
             if not active:

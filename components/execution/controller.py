@@ -55,6 +55,7 @@ from kubetune.components.execution.requeue import (
     study_budget_used,
     tell_once,
 )
+from kubetune.components.execution.thread_budget import controller_threads, numeric_threads
 from kubetune.components.search import Space, suggest
 from kubetune.components.tracking import Tracker
 
@@ -126,6 +127,8 @@ class StudyController:
         self._beat_at = 0.0
         # names this controller on its trials and its beat
         self.controller_id = uuid.uuid4().hex[:12]
+        # the sampler's numerical work leaves the local workers their cores (execution.thread_budget)
+        self.ask_threads = controller_threads(executor.local_cores())
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -290,7 +293,7 @@ class StudyController:
         """Ask for one more trial if the study-wide budget allows; False once it is used up."""
 
         def ask_if_budget_left() -> optuna.Trial | None:
-            with budget_lock(self.study):
+            with budget_lock(self.study), numeric_threads(self.ask_threads):
                 return self.study.ask() if self._budget_used() < self.n_trials else None
 
         trial = self._db(ask_if_budget_left, "ask")
@@ -301,7 +304,10 @@ class StudyController:
 
     def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
         # a param already set is returned as is
-        params = self._db(lambda: suggest(trial, self.space), "suggest")
+        with numeric_threads(
+            self.ask_threads
+        ):  # define-by-run: the sampler's work happens here too
+            params = self._db(lambda: suggest(trial, self.space), "suggest")
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
             self._db(
                 lambda: storage_of(self.study).record_heartbeat(trial_id_of(trial)), "heartbeat"

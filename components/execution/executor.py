@@ -53,5 +53,9 @@ class Executor(ABC):
     def cancel(self, trial_number: int) -> None:
         """Stop a trial in flight; it yields no result."""
 
+    def local_cores(self) -> int:
+        """Cores of this machine its workers train on (local processes); 0 when trials run elsewhere."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - a default: a backend with nothing to release keeps it
         """Stop everything and release resources; safe to call twice."""

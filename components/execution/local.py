@@ -93,6 +93,9 @@ class LocalExecutor(Executor):
             self._workers.append(self._spawn())
         return self
 
+    def local_cores(self) -> int:
+        return self._threads * self.capacity
+
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Block until every worker has finished its imports; returns the seconds waited."""
         started = time.monotonic()

@@ -97,6 +97,10 @@ def build_sampler(
             )
         return model_after_warm_start(tpe, seed, n_warm_trials)
     if name == "gp":
+        # torch now rather than at the first ask, so that the controller's thread budget
+        # (kubetune.components.execution.thread_budget) holds from that first ask on
+        import torch  # noqa: F401
+
         gp = optuna.samplers.GPSampler(
             seed=seed, deterministic_objective=False, n_startup_trials=startup_trials(n_warm_trials)
         )

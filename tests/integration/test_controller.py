@@ -235,3 +235,39 @@ def test_trials_report_intermediate_values_to_the_shared_study(postgres_url, tmp
     folds = result.fold_scores["accuracy"]
     assert sorted(reported) == [0, 1, 2]
     assert reported[2] == pytest.approx(sum(folds) / 3) and reported[0] == pytest.approx(folds[0])
+
+
+class ThreadRecordingSampler(optuna.samplers.RandomSampler):
+    """Records, while the controller asks, the threads BLAS and torch may use."""
+
+    seen: list[tuple[int, int]] = []
+
+    def sample_independent(self, study, trial, name, distribution):
+        import torch
+        from threadpoolctl import threadpool_info
+
+        blas = max((pool["num_threads"] for pool in threadpool_info()), default=0)
+        ThreadRecordingSampler.seen.append((blas, torch.get_num_threads()))
+        return super().sample_independent(study, trial, name, distribution)
+
+
+def test_the_sampler_runs_with_the_cores_the_local_workers_leave(setup):
+    """Workers take cpu_count // parallelism threads each; the controller's asks (the GP's kernel fit
+    in torch and BLAS) get what is left, at least one, and torch's setting is put back after."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    controller, executor = make_controller(
+        setup, "tests.families:SleepFamily", n_trials=4, name="threads"
+    )
+    controller.study.sampler = ThreadRecordingSampler(seed=0)
+    ThreadRecordingSampler.seen = []
+    with executor:
+        controller.run()
+    expected = max(1, (os.cpu_count() or 1) - executor.local_cores())
+    assert controller.ask_threads == expected
+    assert ThreadRecordingSampler.seen and all(
+        blas <= expected and torch_threads <= expected
+        for blas, torch_threads in ThreadRecordingSampler.seen
+    )
+    assert torch.get_num_threads() == (os.cpu_count() or 1)
