@@ -141,3 +141,50 @@ def test_an_image_that_cannot_be_pulled_fails_the_search_in_one_line(cluster, tm
         "the trial image kubetune-trial:0.1.0 cannot be pulled (ErrImagePull"
     )
     assert api.state.list("jobs", NAMESPACE, None)["items"] == []  # the search's Jobs deleted
+
+
+def test_batches_travel_through_s3_with_credentials_from_secrets(tmp_path, monkeypatch, s3):
+    """The production shape: the artifact store is S3 (moto's server over HTTP); the pods get its
+    credentials from a Secret (secretKeyRef), never from the manifest, and read and write there."""
+    from tests.services import AWS_KEY_ID, AWS_SECRET
+
+    api = FakeKubeAPI().start()
+    kubelet = TestKubelet(
+        api,
+        NAMESPACE,
+        {"s3-credentials": {"id": AWS_KEY_ID, "secret": AWS_SECRET}},
+        extra_env={"PYTHONPATH": str(REPO), "DO_NOT_TRACK": "1"},
+    ).start()
+    for name, value in s3.env().items():  # the search's own process reads and writes the store too
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KUBECONFIG", api.kubeconfig(tmp_path / "kubeconfig"))
+    try:
+        fitted = search(
+            tmp_path,
+            n_trials=2,
+            kubernetes={
+                "namespace": NAMESPACE,
+                "env": {"KUBETUNE_S3_ENDPOINT_URL": s3.url, "AWS_DEFAULT_REGION": "us-east-1"},
+                "secretEnv": {
+                    "AWS_ACCESS_KEY_ID": {"name": "s3-credentials", "key": "id"},
+                    "AWS_SECRET_ACCESS_KEY": {"name": "s3-credentials", "key": "secret"},
+                },
+            },
+            artifact_uri="s3://kubetune-artifacts/search-cv-runs",
+            study_name="wine-s3",
+        ).fit(*load_wine(return_X_y=True))
+        assert len(job_names(api)) == 2
+        # the credentials reached the pods through secretKeyRef only
+        assert AWS_SECRET not in str(api.state.events)
+    finally:
+        kubelet.stop()
+        api.stop()
+    assert len(fitted.cv_results_["params"]) == 2 and fitted.best_score_ > 0.8
+    keys = [
+        item["Key"]
+        for item in s3.client().list_objects_v2(Bucket="kubetune-artifacts", Prefix="search-cv-runs/")[
+            "Contents"
+        ]
+    ]
+    assert sum(key.endswith(".out.pkl") for key in keys) == 2
+    assert all("/search-cv/wine-s3/" in key for key in keys)

@@ -444,3 +444,19 @@ def test_a_shared_study_storage_is_gone_on_with_by_the_next_search(cancer, tmp_p
         SearchSettingError, match=r"^storage: SQLite is not safe for parallel trials"
     ):
         KubetuneSearchCV(LogisticRegression(), {"C": LOG_C}, storage="sqlite:///x.db").fit(*cancer)
+
+
+def test_timeout_stops_starting_new_candidates(cancer):
+    import time
+
+    started = time.monotonic()
+    search = KubetuneSearchCV(
+        make_pipeline(StandardScaler(), SVC()),
+        {"svc__C": LOG_C},
+        n_trials=10_000,
+        cv=2,
+        sampler="random",
+        timeout=1.0,
+    ).fit(*cancer)
+    assert 1 <= len(search.cv_results_["params"]) < 10_000
+    assert time.monotonic() - started < 30
