@@ -11,6 +11,10 @@ One dispatcher thread owns the KubernetesExecutor (it is not thread-safe): jobli
 requests and wait on futures, so the executor's checks (an image that cannot be pulled, a pod that is
 never scheduled, OOM kills, evictions) apply to these Jobs as to a study's trials. An evicted pod's batch
 runs again once; any other lost batch fails the search with the pod's own words.
+
+Trust: a pod unpickles what the search process wrote to the artifact store, so whoever can write there
+can run code in trial pods -- the trust the model registry already asks for (MLflow's sklearn models
+are pickles too). Keep the store's write access to the people and service accounts that run searches.
 """
 
 from __future__ import annotations
