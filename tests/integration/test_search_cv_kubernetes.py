@@ -182,9 +182,9 @@ def test_batches_travel_through_s3_with_credentials_from_secrets(tmp_path, monke
     assert len(fitted.cv_results_["params"]) == 2 and fitted.best_score_ > 0.8
     keys = [
         item["Key"]
-        for item in s3.client().list_objects_v2(Bucket="kubetune-artifacts", Prefix="search-cv-runs/")[
-            "Contents"
-        ]
+        for item in s3.client().list_objects_v2(
+            Bucket="kubetune-artifacts", Prefix="search-cv-runs/"
+        )["Contents"]
     ]
     assert sum(key.endswith(".out.pkl") for key in keys) == 2
     assert all("/search-cv/wine-s3/" in key for key in keys)
