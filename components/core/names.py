@@ -48,6 +48,7 @@ TRAINING_ROWS_ARTIFACT = "refit/training_rows.json"
 # -- MLflow tags on a trial's run ---------------------------------------------------------------------------
 TRIAL_NUMBER_TAG = "kubetune.trial_number"
 TRIAL_STATE_TAG = "kubetune.trial_state"
+BEST_TRIAL_TAG = "kubetune.best_trial"  # "true" on the run of the trial the refit used
 PRUNED_STEP_TAG = "kubetune.pruned_at_step"
 STEP_UNIT_TAG = "kubetune.step_unit"
 

@@ -18,8 +18,10 @@ import numpy as np
 
 from kubetune.components.core import (
     FAILURE_REASON,
+    REFIT_TAG,
     REGISTERED_TAG,
     SOURCE_TAG,
+    STUDY_TAG,
     TRIAL_STATE_TAG,
     redact_url,
 )
@@ -52,8 +54,12 @@ def log_search(search: Any, X: Any, started: float) -> str:
         },
         {SOURCE_TAG: "KubetuneSearchCV"},
     )
-    for index, params in enumerate(results["params"]):
+    runs = [
         _log_candidate(tracker, parent, study, index, params, results, metrics, search.n_splits_)
+        for index, params in enumerate(results["params"])
+    ]
+    if hasattr(search, "best_index_"):
+        tracker.mark_best_trial(parent, runs[search.best_index_])
     summary: dict[str, float] = {
         "search_seconds": time.time() - started,
         "n_candidates": len(results["params"]),
@@ -84,7 +90,7 @@ def _log_candidate(
     results: dict[str, Any],
     metrics: list[str],
     n_splits: int,
-) -> None:
+) -> str:
     run = tracker.start_trial_run(parent, study, index, params, {})
     values: dict[str, float] = {"fit_seconds_mean": float(results["mean_fit_time"][index])}
     failed = False
@@ -106,6 +112,7 @@ def _log_candidate(
         )
     tracker.set_tags(run, state)
     tracker.end_run(run, "FAILED" if failed else "FINISHED")
+    return run
 
 
 def _log_refit(tracker: Tracker, parent: str, study: str, search: Any, X: Any) -> None:
@@ -115,16 +122,26 @@ def _log_refit(tracker: Tracker, parent: str, study: str, search: Any, X: Any) -
         tracker.log_metrics(run, {"refit_seconds": float(search.refit_time_)})
     example = X.head(5) if hasattr(X, "head") else np.asarray(X)[:5]
     info = tracker.log_model(run, search.best_estimator_, example, search.registered_model)
-    if search.registered_model:
-        version = getattr(info, "registered_model_version", None)
-        tracker.set_tags(
-            parent,
+    version = getattr(info, "registered_model_version", None)
+    if search.registered_model and version is not None:
+        tracker.set_tags(parent, {REGISTERED_TAG: f"{search.registered_model}/{version}"})
+        scores = {
+            f"cv_{m}": float(search.cv_results_[f"mean_test_{m}"][search.best_index_])
+            for m in metric_names(search.cv_results_)
+        }
+        tracker.describe_model_version(
+            search.registered_model,
+            str(version),
+            f"**{type(search.estimator).__name__}** tuned by KubetuneSearchCV (study `{study}`, "
+            f"{len(search.cv_results_['params'])} candidates), refitted with {search.best_params_}. "
+            "Cross-validated: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + ".",
             {
-                REGISTERED_TAG: f"{search.registered_model}/{version}"
-                if version
-                else search.registered_model
+                STUDY_TAG: study,
+                REFIT_TAG: run,
+                **{f"kubetune.{k}": f"{v:.6g}" for k, v in scores.items()},
             },
         )
+
     tracker.end_run(run)
 
 

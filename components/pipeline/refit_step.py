@@ -12,8 +12,10 @@ from typing import Any
 import optuna
 
 from kubetune.components.core import (
+    DATA_TAG,
     REFIT_TAG,
     REGISTERED_TAG,
+    STUDY_TAG,
     TRAINING_ROWS_ARTIFACT,
     EvaluationTarget,
 )
@@ -193,4 +195,40 @@ def _refit(
     write_record(tracker.client, parent_run_id)
     tracker.end_run(parent_run_id)
     version = getattr(info, "registered_model_version", None)
+    if search.best_number is not None:
+        best_run = tracker.find_trial_run(spec.study_name, search.best_number)
+        if best_run is not None:
+            tracker.mark_best_trial(parent_run_id, best_run)
+    if version is not None:
+        tracker.describe_model_version(
+            registered,
+            str(version),
+            version_description(spec, search, params, cv_metrics, test_metrics, parent_run_id),
+            {
+                STUDY_TAG: spec.study_name,
+                DATA_TAG: prepared.fingerprint,
+                REFIT_TAG: run_id,
+                **{f"kubetune.{k}": f"{v:.6g}" for k, v in {**test_metrics, **cv_metrics}.items()},
+            },
+        )
     return run_id, None if version is None else str(version), test_metrics
+
+
+def version_description(
+    spec: TuneSpec,
+    search: SearchOutcome,
+    params: dict[str, Any],
+    cv_metrics: dict[str, float],
+    test_metrics: dict[str, float],
+    parent_run_id: str,
+) -> str:
+    """The registry page's summary of a version (Markdown): what it is, how it scored, where it came from."""
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in {**test_metrics, **cv_metrics}.items())
+    chosen = ", ".join(f"{k}={param_value(v)}" for k, v in params.items())
+    trial = "" if search.best_number is None else f" (trial #{search.best_number})"
+    return (
+        f"**{spec.model.family}** tuned by kubetune study `{spec.study_name}`, refitted on every "
+        f"training row with the best configuration{trial}: {chosen}.\n\n"
+        f"Scores: {scores} (test: the held-out rows, scored once; cv: the trial's cross-validation).\n\n"
+        f"Study run: `{parent_run_id}`."
+    )

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from kubetune.components.core import (
+    BEST_TRIAL_TAG,
     FAILURE_REASON,
     PRUNED_STEP_TAG,
     ROLE_TAG,
@@ -241,7 +242,27 @@ class Tracker:
             max_results=50_000,
         )
 
+    def mark_best_trial(self, parent_run_id: str, run_id: str) -> None:
+        """Tag the run of the trial the refit used (``kubetune.best_trial``), so the UI can filter on
+        it; a resumed study whose best changed moves the tag."""
+        earlier = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}' AND tags.`{BEST_TRIAL_TAG}` = 'true'",
+        )
+        for run in earlier:
+            if run.info.run_id != run_id:
+                self.client.delete_tag(run.info.run_id, BEST_TRIAL_TAG)
+        self.client.set_tag(run_id, BEST_TRIAL_TAG, "true")
+
     # -- refit run and model ------------------------------------------------------------------------
+
+    def describe_model_version(
+        self, name: str, version: str, description: str, tags: dict[str, str]
+    ) -> None:
+        """What the registry page shows of a version: a description and tags to filter on."""
+        self.client.update_model_version(name, version, description=description)
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, value)
 
     def start_child_run(self, parent_run_id: str, study_name: str, name: str, role: str) -> str:
         run = self.client.create_run(

@@ -87,6 +87,18 @@ def test_example_runs_end_to_end_and_mlflow_holds_every_run(tmp_path, cli_env):
     assert chosen.data.metrics["roc_auc"] == best_score == refit.data.metrics["cv_roc_auc"]
     versions = client.search_model_versions("name='breast-cancer-rf'")
     assert len(versions) == 1 and versions[0].run_id == refit.info.run_id
+    # the best trial is marked, and the registry page says what the version is and how it scored
+    assert [r for r in trials if r.data.tags.get("kubetune.best_trial") == "true"] == [chosen]
+    version_tags = versions[0].tags
+    assert version_tags["kubetune.study"] == "breast-cancer-rf"
+    assert version_tags["kubetune.data_fingerprint"] == parent.data.params["data_fingerprint"]
+    assert version_tags["kubetune.refit_run_id"] == refit.info.run_id
+    assert float(version_tags["kubetune.test_roc_auc"]) == pytest.approx(
+        refit.data.metrics["test_roc_auc"], rel=1e-5
+    )
+    description = versions[0].description
+    assert description.startswith("**random_forest** tuned by kubetune study `breast-cancer-rf`")
+    assert f"test_roc_auc {refit.data.metrics['test_roc_auc']:.4f}" in description
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     info = mlflow.models.get_model_info(f"models:/breast-cancer-rf/{versions[0].version}")
     assert info.signature is not None and info.saved_input_example_info is not None

@@ -354,6 +354,13 @@ def test_the_search_is_recorded_in_mlflow_as_a_study(tmp_path):
         search.best_params_["ridge__alpha"]
     )
     [version] = client.search_model_versions("name = 'diabetes-ridge'")
+    best = [r for r in trials if r.data.tags.get("kubetune.best_trial") == "true"]
+    assert [int(r.data.tags["kubetune.trial_number"]) for r in best] == [search.best_index_]
+    assert version.tags["kubetune.study"] == "ridge-search"
+    assert float(version.tags["kubetune.cv_score"]) == pytest.approx(search.best_score_, rel=1e-5)
+    assert version.description.startswith(
+        "**Pipeline** tuned by KubetuneSearchCV (study `ridge-search`"
+    )
     assert version.run_id == refit.info.run_id
     # the search put MLflow's process-wide URIs back as it found them (unset)
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
