@@ -45,7 +45,7 @@ from kubetune.components.search import (
     grid,
     suggest,
 )
-from kubetune.components.spec import STUDY_NAME_PATTERN
+from kubetune.components.spec import format_validation_error, study_name_problem
 
 SAMPLERS = ("auto", "grid", "random", "tpe", "gp", "cmaes", "qmc")
 PRUNERS = ("median", "successive_halving", "hyperband")
@@ -216,15 +216,14 @@ class KubetuneSearchCV(BaseSearchCV):
         self._check_warm_start()
         self.rungs_ = self._checked_rungs()
         kubernetes_settings = self._checked_kubernetes()
-        previous = getattr(self, "study_", None)
-        if self.warm_start is True and previous is not None:
-            study_name = previous.study_name  # going on with the last fit's study
+        # warm_start=True: go on with the last fit's study
+        self._continued = getattr(self, "study_", None) if self.warm_start is True else None
+        if self._continued is not None:
+            study_name = self._continued.study_name
         else:
             study_name = self.study_name or f"search-cv-{uuid.uuid4().hex[:8]}"
-        if not STUDY_NAME_PATTERN.match(study_name):
-            raise SearchSettingError(
-                f"study_name: '{study_name}' must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            )
+        if problem := study_name_problem(study_name):
+            raise SearchSettingError(f"study_name: {problem}")
         self._study_name = study_name
         if self.storage is not None:
             from kubetune.components.execution import check_storage_url
@@ -233,10 +232,9 @@ class KubetuneSearchCV(BaseSearchCV):
                 check_storage_url(self.storage)
             except SpecError as error:
                 raise SearchSettingError(str(error).replace("storage.url", "storage", 1)) from None
-        self._fixed_cv = self._constant_splits(X, y, params)
-        self._n_splits = check_cv(
-            self.cv, y, classifier=is_classifier(self.estimator)
-        ).get_n_splits(X, y, groups=params.get("groups"))
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self._fixed_cv = self._constant_splits(cv, X, y, params)
+        self._n_splits = cv.get_n_splits(X, y, groups=params.get("groups"))
         started = time.time()
         with self._execution(kubernetes_settings, study_name):
             super().fit(X, y, **params)
@@ -255,9 +253,8 @@ class KubetuneSearchCV(BaseSearchCV):
             "random" if grid_points else self.sampler_.name, space, self._seed(), 1, batch
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        previous = getattr(self, "study_", None)
-        if self.warm_start is True and previous is not None:
-            study = previous
+        if self._continued is not None:
+            study = self._continued
         else:
             from kubetune.components.execution import open_storage
 
@@ -466,9 +463,7 @@ class KubetuneSearchCV(BaseSearchCV):
         try:
             settings = KubernetesSpec.model_validate(self.kubernetes or {})
         except ValidationError as error:
-            problem = error.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"])
-            raise SearchSettingError(f"kubernetes.{where}: {problem['msg']}") from None
+            raise SearchSettingError(f"kubernetes.{format_validation_error(error)}") from None
         foreign = foreign_references(
             [self.estimator, self.scoring, self.cv],
             image_modules() | set(self.image_modules or ()),
@@ -502,10 +497,10 @@ class KubetuneSearchCV(BaseSearchCV):
             return self.refit if isinstance(self.refit, str) else sorted(self.scoring)[0]
         return "score"
 
-    def _constant_splits(self, X: Any, y: Any, params: dict[str, Any]) -> Any:
+    @staticmethod
+    def _constant_splits(cv: Any, X: Any, y: Any, params: dict[str, Any]) -> Any:
         """A splitter that shuffles without a fixed seed would give every batch other folds, and the
         sampler would compare candidates scored on different splits: such splits are drawn once."""
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         if getattr(cv, "shuffle", True) and not isinstance(
             getattr(cv, "random_state", 0), numbers.Integral
         ):

@@ -13,13 +13,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import optuna
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from kubetune.components.core import SpecError
 from kubetune.components.search import Space
-from kubetune.components.spec import ParamSpec, check_conditions
+from kubetune.components.spec import (
+    ParamSpec,
+    check_conditions,
+    field_error_text,
+    format_validation_error,
+)
 
 FIELD = "param_distributions"
+_PARAMETERS = TypeAdapter(dict[str, ParamSpec])
 
 
 class SearchSettingError(SpecError, ValueError):
@@ -42,10 +48,9 @@ def to_space(param_distributions: Any) -> Space:
         space[name] = _param(name, value)
     try:
         check_conditions(space)
-    except ValueError as error:
-        where, _, message = str(error).removeprefix("@field:").partition("|")
+    except ValueError as error:  # "space.<name>.when: ...", as the YAML spec says it
         raise SearchSettingError(
-            f"{FIELD}.{where.removeprefix('space.')}: {message or where}"
+            f"{FIELD}.{field_error_text(error).removeprefix('space.')}"
         ) from None
     return space
 
@@ -56,15 +61,10 @@ def _param(name: str, value: Any) -> ParamSpec:
     if isinstance(value, optuna.distributions.BaseDistribution):
         return _from_optuna(name, value)
     if isinstance(value, Mapping):
-        try:
-            return ParamSpec.model_validate(dict(value))
+        try:  # validated under its name, so the spec's own one-line message names "C.type" or "C"
+            return _PARAMETERS.validate_python({name: dict(value)})[name]
         except ValidationError as error:
-            problem = error.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"])
-            where = f".{where}" if where else ""
-            raise SearchSettingError(
-                f"{FIELD}.{name}{where}: {problem['msg'].removeprefix('Value error, ')}"
-            ) from None
+            raise SearchSettingError(f"{FIELD}.{format_validation_error(error)}") from None
     if isinstance(value, list | tuple):
         return _param(name, {"type": "categorical", "choices": list(value)})
     raise SearchSettingError(

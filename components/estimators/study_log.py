@@ -18,10 +18,8 @@ import numpy as np
 
 from kubetune.components.core import (
     FAILURE_REASON,
-    REFIT_TAG,
     REGISTERED_TAG,
     SOURCE_TAG,
-    STUDY_TAG,
     TRIAL_STATE_TAG,
     redact_url,
 )
@@ -58,20 +56,18 @@ def log_search(search: Any, X: Any, started: float) -> str:
         _log_candidate(tracker, parent, study, index, params, results, metrics, search.n_splits_)
         for index, params in enumerate(results["params"])
     ]
-    if hasattr(search, "best_index_"):
-        tracker.mark_best_trial(parent, runs[search.best_index_])
     summary: dict[str, float] = {
         "search_seconds": time.time() - started,
         "n_candidates": len(results["params"]),
     }
+    best: dict[str, float] = {}  # cv_<metric> of the chosen candidate
     if hasattr(search, "best_index_"):
-        summary.update(
-            {f"cv_{m}": float(results[f"mean_test_{m}"][search.best_index_]) for m in metrics}
-        )
-        summary["best_trial"] = float(search.best_index_)
+        tracker.mark_best_trial(parent, runs[search.best_index_])
+        best = {f"cv_{m}": float(results[f"mean_test_{m}"][search.best_index_]) for m in metrics}
+        summary.update({**best, "best_trial": float(search.best_index_)})
     tracker.log_metrics(parent, summary)
     if hasattr(search, "best_estimator_") and hasattr(search.best_estimator_, "predict"):
-        _log_refit(tracker, parent, study, search, X)
+        _log_refit(tracker, parent, study, search, X, best)
     tracker.end_run(parent)
     return parent
 
@@ -115,7 +111,9 @@ def _log_candidate(
     return run
 
 
-def _log_refit(tracker: Tracker, parent: str, study: str, search: Any, X: Any) -> None:
+def _log_refit(
+    tracker: Tracker, parent: str, study: str, search: Any, X: Any, scores: dict[str, float]
+) -> None:
     run = tracker.start_child_run(parent, study, "refit", "refit")
     tracker.log_params(run, search.best_params_)
     if hasattr(search, "refit_time_"):
@@ -125,23 +123,16 @@ def _log_refit(tracker: Tracker, parent: str, study: str, search: Any, X: Any) -
     version = getattr(info, "registered_model_version", None)
     if search.registered_model and version is not None:
         tracker.set_tags(parent, {REGISTERED_TAG: f"{search.registered_model}/{version}"})
-        scores = {
-            f"cv_{m}": float(search.cv_results_[f"mean_test_{m}"][search.best_index_])
-            for m in metric_names(search.cv_results_)
-        }
         tracker.describe_model_version(
             search.registered_model,
             str(version),
             f"**{type(search.estimator).__name__}** tuned by KubetuneSearchCV (study `{study}`, "
             f"{len(search.cv_results_['params'])} candidates), refitted with {search.best_params_}. "
             "Cross-validated: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + ".",
-            {
-                STUDY_TAG: study,
-                REFIT_TAG: run,
-                **{f"kubetune.{k}": f"{v:.6g}" for k, v in scores.items()},
-            },
+            study=study,
+            refit_run_id=run,
+            scores=scores,
         )
-
     tracker.end_run(run)
 
 

@@ -30,12 +30,11 @@ from typing import Any
 from joblib.parallel import ParallelBackendBase
 
 from kubetune.components.core import CallRequest, TrialResult
-from kubetune.components.data import join, read_bytes, write_bytes
+from kubetune.components.data import join, object_version, read_bytes, write_bytes
 from kubetune.components.execution.kubernetes import KubernetesExecutor
 from kubetune.components.spec import KubernetesSpec
 
 log = logging.getLogger("kubetune.kubernetes")
-BACKEND_NAME = "kubetune-kubernetes"
 POLL_S = 1.0
 MAX_EVICTIONS = 1  # a batch whose pod was disrupted runs again this many times
 
@@ -227,9 +226,10 @@ def _output_uri(exchange_uri: str, number: int) -> str:
 
 
 def _published(exchange_uri: str, number: int) -> TrialResult | None:
-    """What the executor's result reader says of a batch: done once its output is in the store."""
+    """What the executor's result reader says of a batch: done once its output is in the store (a
+    HEAD or a stat; the output itself is read once, by ``read_output``)."""
     try:
-        read_bytes(_output_uri(exchange_uri, number))
+        object_version(_output_uri(exchange_uri, number))
     except Exception:  # noqa: BLE001 - not written (yet): the pod did not get that far
         return None
     return TrialResult(trial_number=number, state="COMPLETE")

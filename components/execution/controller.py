@@ -304,9 +304,8 @@ class StudyController:
 
     def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
         # a param already set is returned as is
-        with numeric_threads(
-            self.ask_threads
-        ):  # define-by-run: the sampler's work happens here too
+        # define-by-run: the sampler's work happens here too
+        with numeric_threads(self.ask_threads):
             params = self._db(lambda: suggest(trial, self.space), "suggest")
         if self._heartbeat:  # the first beat: a trial whose worker never starts still goes stale
             self._db(

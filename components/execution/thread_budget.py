@@ -31,12 +31,12 @@ def numeric_threads(limit: int) -> Iterator[None]:
         yield
         return
     torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
+    before = torch.get_num_threads() if torch is not None else 0
     with threadpool_limits(limits=limit):
-        if torch is not None and before is not None and before > limit:
-            torch.set_num_threads(limit)
+        if before > limit:
+            torch.set_num_threads(limit)  # type: ignore[union-attr]
         try:
             yield
         finally:
-            if torch is not None and before is not None and torch.get_num_threads() != before:
-                torch.set_num_threads(before)
+            if before > limit:
+                torch.set_num_threads(before)  # type: ignore[union-attr]

@@ -15,7 +15,6 @@ from kubetune.components.core import (
     DATA_TAG,
     REFIT_TAG,
     REGISTERED_TAG,
-    STUDY_TAG,
     TRAINING_ROWS_ARTIFACT,
     EvaluationTarget,
 )
@@ -204,12 +203,10 @@ def _refit(
             registered,
             str(version),
             version_description(spec, search, params, cv_metrics, test_metrics, parent_run_id),
-            {
-                STUDY_TAG: spec.study_name,
-                DATA_TAG: prepared.fingerprint,
-                REFIT_TAG: run_id,
-                **{f"kubetune.{k}": f"{v:.6g}" for k, v in {**test_metrics, **cv_metrics}.items()},
-            },
+            study=spec.study_name,
+            refit_run_id=run_id,
+            scores={**test_metrics, **cv_metrics},
+            tags={DATA_TAG: prepared.fingerprint},
         )
     return run_id, None if version is None else str(version), test_metrics
 

@@ -4,7 +4,6 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 """
 
 from .schema import (
-    STUDY_NAME_PATTERN as STUDY_NAME_PATTERN,
     DataSpec as DataSpec,
     KubernetesSpec as KubernetesSpec,
     ParamSpec as ParamSpec,
@@ -13,6 +12,9 @@ from .schema import (
     TuneSpec as TuneSpec,
     apply_overrides as apply_overrides,
     check_conditions as check_conditions,
+    field_error_text as field_error_text,
+    format_validation_error as format_validation_error,
     load_spec as load_spec,
     parse_spec as parse_spec,
+    study_name_problem as study_name_problem,
 )

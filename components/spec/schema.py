@@ -35,6 +35,22 @@ def field_error(path: str, message: str) -> ValueError:
 STUDY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
+def study_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a study (it becomes Job labels, a folder and a database key), or None."""
+    if STUDY_NAME_PATTERN.match(value):
+        return None
+    return f"'{value}' must be 1-63 letters, digits, '.', '_' or '-', starting alphanumeric"
+
+
+def field_error_text(error: ValueError) -> str:
+    """A ``field_error`` (or any ValueError) as ``sub.path: message``, for callers outside pydantic."""
+    message = str(error)
+    if message.startswith(_AT):
+        sub_path, _, message = message.removeprefix(_AT).partition("|")
+        return f"{sub_path}: {message}"
+    return message
+
+
 class _Strict(BaseModel):
     """Unknown keys are errors: a typo such as ``n_trails`` must not be silently ignored."""
 
@@ -656,10 +672,9 @@ class TuneSpec(_Strict):
     @field_validator("study")
     @classmethod
     def _check_study(cls, value: str | None) -> str | None:
-        if value is not None and not STUDY_NAME_PATTERN.match(value):
-            raise ValueError(
-                f"'{value}' must be 1-63 letters, digits, '.', '_' or '-', starting alphanumeric"
-            )
+        problem = None if value is None else study_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

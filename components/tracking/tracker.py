@@ -20,6 +20,7 @@ from kubetune.components.core import (
     BEST_TRIAL_TAG,
     FAILURE_REASON,
     PRUNED_STEP_TAG,
+    REFIT_TAG,
     ROLE_TAG,
     STEP_UNIT_TAG,
     STUDY_TAG,
@@ -257,11 +258,25 @@ class Tracker:
     # -- refit run and model ------------------------------------------------------------------------
 
     def describe_model_version(
-        self, name: str, version: str, description: str, tags: dict[str, str]
+        self,
+        name: str,
+        version: str,
+        description: str,
+        study: str,
+        refit_run_id: str,
+        scores: dict[str, float],
+        tags: dict[str, str] | None = None,
     ) -> None:
-        """What the registry page shows of a version: a description and tags to filter on."""
+        """What the registry page shows of a version: a description, and tags to filter on -- the
+        study, the run that trained it, each score as ``kubetune.<name>`` (``kubetune.test_roc_auc``)."""
         self.client.update_model_version(name, version, description=description)
-        for key, value in tags.items():
+        all_tags = {
+            STUDY_TAG: study,
+            REFIT_TAG: refit_run_id,
+            **{f"kubetune.{key}": f"{value:.6g}" for key, value in scores.items()},
+            **(tags or {}),
+        }
+        for key, value in all_tags.items():
             self.client.set_model_version_tag(name, version, key, value)
 
     def start_child_run(self, parent_run_id: str, study_name: str, name: str, role: str) -> str:
