@@ -36,7 +36,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from kubetune.components.core import SpecError
 from kubetune.components.estimators.image_imports import foreign_references, image_modules
 from kubetune.components.estimators.search_space import SearchSettingError, to_space
-from kubetune.components.estimators.study_log import log_search
+from kubetune.components.estimators.study_log import log_search, tracking_uri_of
 from kubetune.components.search import (
     Space,
     build_sampler,
@@ -235,6 +235,10 @@ class KubetuneSearchCV(BaseSearchCV):
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         self._fixed_cv = self._constant_splits(cv, X, y, params)
         self._n_splits = cv.get_n_splits(X, y, groups=params.get("groups"))
+        if (
+            self.experiment is not None
+        ):  # a tracking server that cannot be reached: now, not after the search
+            self._check_tracking()
         started = time.time()
         with self._execution(kubernetes_settings, study_name):
             super().fit(X, y, **params)
@@ -477,6 +481,16 @@ class KubetuneSearchCV(BaseSearchCV):
         check_access(self.artifact_uri)
         return settings
 
+    def _check_tracking(self) -> None:
+        from kubetune.components.pipeline import check_mlflow
+
+        try:
+            check_mlflow(tracking_uri_of(self))
+        except SpecError as error:
+            raise SearchSettingError(
+                str(error).replace("tracking.mlflow_uri", "tracking_uri", 1)
+            ) from None
+
     # -- helpers ------------------------------------------------------------------------------------
 
     def _seed(self) -> int | None:
@@ -525,16 +539,17 @@ class KubetuneSearchCV(BaseSearchCV):
             parallelism=self._batch_size(),
             batch_size=self._n_splits,  # one candidate's folds per Job
         )
+        # a cluster that is not configured or not reachable is one line now, before any fit
+        backend.dispatcher.executor.start()
         # joblib shrinks the batches at the end of an input it reads lazily (pre_dispatch); read all of
-        # it, and each batch is one candidate's folds, one Job and one pod start per candidate
-        settings = vars(
-            self
-        )  # set by BaseSearchCV.__init__, restored below: get_params() is unchanged
-        pre_dispatch = settings["pre_dispatch"]
-        settings["pre_dispatch"] = "all"
+        # it, and each batch is one candidate's folds, one Job and one pod start per candidate.
+        # Set in BaseSearchCV.__init__ and put back below, so get_params() is unchanged.
+        attributes: dict[str, Any] = self.__dict__
+        pre_dispatch = attributes["pre_dispatch"]
+        attributes["pre_dispatch"] = "all"
         try:
             with parallel_config(backend=backend, n_jobs=self._batch_size()):
                 yield
         finally:
-            settings["pre_dispatch"] = pre_dispatch
+            attributes["pre_dispatch"] = pre_dispatch
             backend.close()

@@ -29,8 +29,7 @@ from kubetune.components.tracking import Tracker, resolve_tracking_uri
 
 def log_search(search: Any, X: Any, started: float) -> str:
     """Record ``search`` (fitted) under its experiment; returns the parent run's id."""
-    # an explicit tracking_uri wins; without one, MLFLOW_TRACKING_URI, then ./mlflow.db
-    tracker = Tracker(search.tracking_uri or resolve_tracking_uri(None), search.experiment)
+    tracker = Tracker(tracking_uri_of(search), search.experiment)
     study = search._study_name
     results = search.cv_results_
     metrics = metric_names(results)
@@ -70,6 +69,11 @@ def log_search(search: Any, X: Any, started: float) -> str:
         _log_refit(tracker, parent, study, search, X, best)
     tracker.end_run(parent)
     return parent
+
+
+def tracking_uri_of(search: Any) -> str:
+    """An explicit ``tracking_uri`` wins; without one, MLFLOW_TRACKING_URI, then ./mlflow.db."""
+    return search.tracking_uri or resolve_tracking_uri(None)
 
 
 def metric_names(results: dict[str, Any]) -> list[str]:

@@ -34,6 +34,7 @@ from kubetune.components.core import (
     KubetuneError,
     TrialRequest,
     TrialResult,
+    error_reason,
 )
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
@@ -93,8 +94,14 @@ class KubernetesExecutor(Executor):
         try:
             # KUBECONFIG read now, not when the client was imported (a notebook may set it later)
             config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-        except config.ConfigException:
-            config.load_incluster_config()
+        except config.ConfigException as outside:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                raise ClusterProblem(
+                    f"no Kubernetes cluster to run trials on: {error_reason(outside)} (KUBECONFIG "
+                    f"{os.environ.get('KUBECONFIG') or 'unset, ~/.kube/config'}), and not in a pod"
+                ) from None
         return client.ApiClient()
 
     @cached_property
@@ -116,7 +123,22 @@ class KubernetesExecutor(Executor):
     # -- the executor contract ----------------------------------------------------------------------
 
     def start(self) -> KubernetesExecutor:
-        self._relist()
+        """Connect and list the study's pods: a cluster that cannot be reached or refuses the
+        listing is one line now, before any trial is asked for."""
+        from kubernetes.client import ApiException
+
+        try:
+            self._relist()
+        except ApiException as error:
+            raise ClusterProblem(
+                f"the Kubernetes API answered {error.status} {error.reason} listing pods in namespace {self.namespace}"
+            ) from None
+        except ClusterProblem:
+            raise
+        except Exception as error:  # noqa: BLE001 - urllib3 and socket errors: nothing listens there
+            raise ClusterProblem(
+                f"cannot reach the Kubernetes API at {self.client.configuration.host}: {type(error).__name__}: {error_reason(error)}"
+            ) from None
         return self
 
     def adopt(self) -> list[int]:

@@ -5,6 +5,7 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 
 from .data_preparation import PreparedData as PreparedData
 from .dry_run import first_trial_job as first_trial_job
+from .endpoints import check_mlflow as check_mlflow
 from .preflight_checks import (
     check_cluster_stores as check_cluster_stores,
     data_notices as data_notices,

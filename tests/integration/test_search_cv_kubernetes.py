@@ -188,3 +188,23 @@ def test_batches_travel_through_s3_with_credentials_from_secrets(tmp_path, monke
     ]
     assert sum(key.endswith(".out.pkl") for key in keys) == 2
     assert all("/search-cv/wine-s3/" in key for key in keys)
+
+
+def test_no_cluster_or_an_unreachable_one_is_one_line_before_any_fit(tmp_path, monkeypatch):
+    X, y = load_wine(return_X_y=True)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ClusterProblem) as raised:
+        search(tmp_path).fit(X, y)
+    assert str(raised.value) == (
+        "no Kubernetes cluster to run trials on: Invalid kube-config file. No configuration found. "
+        f"(KUBECONFIG {tmp_path / 'no-such-kubeconfig'}), and not in a pod"
+    )
+    gone = FakeKubeAPI().start()  # a kubeconfig whose API server is no longer there
+    monkeypatch.setenv("KUBECONFIG", gone.kubeconfig(tmp_path / "kubeconfig"))
+    gone.stop()
+    gone.server.server_close()
+    with pytest.raises(ClusterProblem) as raised:
+        search(tmp_path).fit(X, y)
+    assert str(raised.value).startswith(f"cannot reach the Kubernetes API at {gone.url}: ")
+    assert not list((tmp_path / "artifacts").rglob("batch-*"))  # no batch was written

@@ -265,6 +265,11 @@ def test_shuffled_splits_without_a_seed_are_drawn_once(cancer):
             "artifact_uri: executor='kubernetes' needs a store the pods can read",
         ),
         ({"study_name": "no spaces"}, "study_name: 'no spaces' must be"),
+        # checked before the search, not found out when it is recorded at the end
+        (
+            {"tracking_uri": "http://127.0.0.1:9"},
+            "tracking_uri: cannot reach the MLflow server at http://127.0.0.1:9: ConnectionError",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_nothing_is_recorded(cancer, tmp_path, kwargs, message):
