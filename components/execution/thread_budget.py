@@ -2,9 +2,9 @@
 
 The controller asks the sampler for every trial. The Gaussian process (``sampler: auto`` on small
 all-numeric spaces) fits its kernel with torch and BLAS, which by default take every core; the local
-workers train on those cores too. Measured on 2 cores with two workers busy, one GP ask took about 10 s
-with two threads against about 1.5 s with one (issue: defaults): the threads mostly waited on each
-other and slowed the trials. So the asks run with the cores the workers leave, at least one.
+workers train on those cores too, and the threads of both wait on each other (bench/controller_threads.py,
+figures in docs/benchmarks.md: with two busy workers on 2 cores, one thread asked faster than two and
+the workers got more done). So the asks run with the cores the workers leave, at least one.
 """
 
 from __future__ import annotations
