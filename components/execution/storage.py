@@ -10,10 +10,13 @@ SQLite is refused: Optuna's FAQ warns against it with parallel writers, and a st
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -77,7 +80,8 @@ def open_storage(
             return _OPEN_RDB[key]
     for attempt in range(SCHEMA_RACE_ATTEMPTS):
         try:
-            storage = _rdb_storage(url, heartbeat_interval, grace_period)
+            with _schema_creation_lock(url):
+                storage = _rdb_storage(url, heartbeat_interval, grace_period)
             with _OPEN_LOCK:
                 return _OPEN_RDB.setdefault(key, storage)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types for one cause
@@ -100,11 +104,49 @@ _OPEN_LOCK = threading.Lock()
 
 
 def _lost_schema_race(error: BaseException) -> bool:
-    """Two controllers opening a new database at once both create Optuna's tables; the one that loses
-    gets a unique violation, and finds the tables made when it tries again."""
-    from sqlalchemy.exc import IntegrityError
+    """Two controllers opening a new database at once both create Optuna's tables. On PostgreSQL the
+    advisory lock below orders them; on another server the one that loses gets a unique violation
+    or "already exists" (an enum type, a table), and finds the tables made when it tries again."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    return any(isinstance(e, IntegrityError) for e in (error, error.__cause__, error.__context__))
+    chain = (error, error.__cause__, error.__context__)
+    return any(isinstance(e, IntegrityError) for e in chain) or any(
+        isinstance(e, ProgrammingError) and "already exists" in str(e) for e in chain
+    )
+
+
+@contextlib.contextmanager
+def _schema_creation_lock(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while Optuna creates or checks its schema.
+
+    Optuna's ``create_all`` is not safe against a second process doing the same at the same moment:
+    PostgreSQL creates enum types (``studydirection``) outside the table check, and the loser fails with
+    ``DuplicateObject`` -- seen when two controllers of one study start together on a fresh database.
+    The lock is per database, held on its own short-lived connection, and released on any outcome.
+    """
+    if not url.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(
+        url, poolclass=sqlalchemy.pool.NullPool, connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY}
+                )
+    finally:
+        engine.dispose()
+
+
+# A fixed 63-bit key: the lock only orders kubetune's schema creation within one database.
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b"kubetune.optuna-schema").digest()[:8], "big") >> 1
 
 
 def _rdb_storage(
