@@ -170,6 +170,8 @@ def quiet_defaults() -> None:
 
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the study report reads its run's spec and finalists back: no download bars in the summary
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     kubetune_log = logging.getLogger("kubetune")
     # once per process
     if not any(getattr(h, "kubetune_console", False) for h in kubetune_log.handlers):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from kubetune.components.core import KubetuneError, redact_text
+from kubetune.components.core import KubetuneError, SpecError, redact_text
 from kubetune.flows.api import patient_prefect_startup, quiet_defaults
 
 if TYPE_CHECKING:
@@ -80,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check the spec, read the data and check it against the spec; records nothing.",
     )
     _add_spec_arguments(validate)
+
+    report = commands.add_parser(
+        "report",
+        help="write the HTML report of a finished study",
+        description="Write one self-contained HTML page for a study (summary, finalists and their "
+        "significance, held-out intervals, importances, plots, spec, provenance, cost) and log it on "
+        "the study's MLflow run as report.html.",
+    )
+    report.add_argument("study", help="the study's name")
+    report.add_argument(
+        "-o", "--output", help="where to write the page (default: <study>-report.html)"
+    )
+    report.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or the local store)",
+    )
+    report.add_argument(
+        "--storage",
+        help="study storage URL (default: KUBETUNE_STORAGE_URL, the study's spec, or the local journal)",
+    )
     return parser
 
 
@@ -130,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     from kubetune.components.pipeline import data_notices, preflight
     from kubetune.components.spec import load_spec
 
+    if args.command == "report":
+        return _report(args)
     spec = load_spec(args.spec, _overrides(args))
     if getattr(args, "dry_run", False):
         import optuna
@@ -172,6 +194,25 @@ def _run(args: argparse.Namespace) -> int:
     return _run_flow("tune", spec, progress, args.verbose)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kubetune.components.execution import check_storage_url
+    from kubetune.components.pipeline import report_study
+    from kubetune.components.spec import study_name_problem
+
+    if problem := study_name_problem(args.study):
+        raise SpecError(f"study: {problem}")
+    if args.storage:
+        check_storage_url(args.storage)
+    output = Path(args.output or f"{args.study}-report.html")
+    report = report_study(args.study, args.tracking_uri, args.storage, output)
+    print(
+        f"{output}: report of study {args.study} ({len(report.plots)} plots), logged on run {report.parent_run_id}"
+    )
+    return EXIT_OK
+
+
 def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
     from kubetune.flows.api import TuningFailed, run_flow
 
@@ -184,18 +225,25 @@ def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters:
     return EXIT_OK
 
 
+def _chosen_note(result: RefitSummary) -> str:
+    if result.search_best_trial is None or result.search_best_trial == result.best_trial:
+        return ""
+    return f" by the finalists' repeated CV (the search's best: #{result.search_best_trial})"
+
+
 def _print_summary(result: RefitSummary) -> None:
     # a pruned trial is neither failed nor a full score: with a pruner the count says how much was stopped early
     pruned = f"{result.pruned_this_run} pruned, " if result.pruned_this_run else ""
     lines = [
-        f"study {result.study}: best trial #{result.best_trial} ({result.trials_this_run} trials this run, "
-        f"{pruned}{result.failed_this_run} failed)",
+        f"study {result.study}: best trial #{result.best_trial}{_chosen_note(result)} "
+        f"({result.trials_this_run} trials this run, {pruned}{result.failed_this_run} failed)",
         "  params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()),
         "  cross-validation: " + ", ".join(f"{k}={v:.4f}" for k, v in result.cv.items()),
         "  held-out test:    " + ", ".join(f"{k}={v:.4f}" for k, v in result.test.items()),
         f"  model: {result.registered_model} version {result.model_version} "
         f"(refit run {result.refit_run_id}{'; kept: no new trials since it was trained' if result.refit_reused else ''})",
     ]
+    lines += [f"  {line}" for line in result.analysis]
     if result.run_url:
         lines.append(f"  mlflow: {result.run_url}")
     promotion = result.promotion

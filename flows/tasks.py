@@ -19,3 +19,4 @@ run_trials = task(name="run-trials", cache_policy=NO_CACHE)(pipeline.run_search)
 refit_and_register = task(name="refit-evaluate-register", cache_policy=NO_CACHE)(
     pipeline.refit_and_register
 )
+report_study = task(name="study-report", cache_policy=NO_CACHE)(pipeline.report_finished_study)

@@ -30,9 +30,11 @@ def tune_steps(tuning_spec: TuneSpec, progress: bool) -> TuningOutcome:
     search = tasks.run_trials(tuning_spec, prepared, space, parent_run_id, progress, warm)
     if search.best_number is None:
         return TuningOutcome(prepared, None, Failed(message=search.failure))
-    return TuningOutcome(
-        prepared, tasks.refit_and_register(tuning_spec, prepared, search, parent_run_id)
-    )
+    result = tasks.refit_and_register(tuning_spec, prepared, search, parent_run_id)
+    tasks.report_study(
+        tuning_spec, parent_run_id
+    )  # importances, plots, report.html on the parent run
+    return TuningOutcome(prepared, result)
 
 
 @flow(name="tune", log_prints=False, validate_parameters=False)

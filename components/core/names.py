@@ -35,6 +35,12 @@ SELECTION_TAG = "kubetune.selection"  # several objectives: the rule's reason fo
 SELECTED_TRIAL_TAG = "kubetune.selected_trial"
 PBT_BEST_MEMBER_TAG = "kubetune.pbt.best_member"
 PBT_BEST_TRIAL_TAG = "kubetune.pbt.best_trial"
+# the analysis stage (kubetune.components.analysis): how the refitted configuration was chosen among the
+# finalists, and what the significance tests said, in words
+ANALYSIS_SELECTION_TAG = "kubetune.analysis.selection"
+ANALYSIS_SIGNIFICANCE_TAG = "kubetune.analysis.significance"
+ANALYSIS_SUMMARY_TAG = "kubetune.analysis.summary"  # "tuned 0.971 [0.955, 0.985] vs default ..."
+FINALIST_TAG = "kubetune.finalist"  # on a finalist's run: "trial 12" or "default"
 PROMOTION_DECISION_TAG = "kubetune.promotion.decision"
 PROMOTION_REASON_TAG = "kubetune.promotion.reason"
 PROMOTION_ALIAS_TAG = "kubetune.promotion.alias"
@@ -44,6 +50,9 @@ PROMOTION_CHAMPION_TAG = "kubetune.promotion.champion_version"
 # -- MLflow artifacts kubetune reads back --------------------------------------------------------------------
 # on a refit run: hashes of the rows it trained on
 TRAINING_ROWS_ARTIFACT = "refit/training_rows.json"
+# on a study's parent run: every figure of the analysis stage, which `kubetune report` renders
+ANALYSIS_ARTIFACT = "analysis/analysis.json"
+REPORT_ARTIFACT = "report.html"
 
 # -- MLflow tags on a trial's run ---------------------------------------------------------------------------
 TRIAL_NUMBER_TAG = "kubetune.trial_number"

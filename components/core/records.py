@@ -63,6 +63,9 @@ class TrialRequest(BaseModel):
     pruner: dict[str, Any] | None = None
     # a population member's round (kubetune.components.execution.pbt_member)
     pbt: PBTRound | None = None
+    # a finalist (kubetune.components.analysis): the folds run once per seed, scores concatenated in
+    # this order, so every finalist is scored on the same splits and the scores pair up
+    repeat_seeds: list[int] = Field(default_factory=list)
 
     def evaluation_target(self) -> EvaluationTarget:
         return EvaluationTarget(

@@ -4,6 +4,7 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 """
 
 from .cross_validation import (
+    CVResult as CVResult,
     cross_validate as cross_validate,
     make_pipeline as make_pipeline,
     score as score,

@@ -42,6 +42,12 @@ class CVResult:
     def std(self, metric: str) -> float:
         return float(np.std(self.fold_scores[metric]))
 
+    def extend(self, other: CVResult) -> None:
+        """Another run of the folds (a repeat with another seed) after this one's."""
+        for metric, scores in other.fold_scores.items():
+            self.fold_scores.setdefault(metric, []).extend(scores)
+        self.fit_seconds.extend(other.fit_seconds)
+
 
 def splits(
     strategy: str,

@@ -18,6 +18,7 @@ from .kubernetes import ClusterProblem as ClusterProblem, KubernetesExecutor as 
 from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
 from .pod_entrypoint import read_published as read_published
+from .reporting import failure_reason as failure_reason
 from .sessions import session_seed as session_seed, start_session as start_session
 from .storage import (
     check_storage_url as check_storage_url,

@@ -11,7 +11,7 @@ import time
 import optuna
 
 from kubetune.components.core import TrialRequest, TrialResult
-from kubetune.components.evaluation import cross_validate
+from kubetune.components.evaluation import CVResult, cross_validate
 from kubetune.components.execution.pbt_member import run_member_round
 from kubetune.components.execution.reporting import (
     StepReporter,
@@ -41,22 +41,25 @@ def run_trial(request: TrialRequest) -> TrialResult:
         frame = load_training_data(request.data_uri)
         params = {**request.fixed_params, **request.params}
         family = get_family(request.family)
-        estimator = family.build(params, request.task, request.seed)
         # learning curves cost a validation pass per step: measured only when a pruner will use them
         fidelity = family.fidelity if request.pruner else None
         reporter.unit = fidelity.unit if fidelity else "fold"
-        cv = cross_validate(
-            estimator,
-            frame,
-            target=request.evaluation_target(),
-            strategy=request.validation,
-            folds=request.folds,
-            val_size=request.val_size,
-            seed=request.seed,
-            on_fold=reporter,
-            fidelity=fidelity,
-            on_step=reporter,
-        )
+        cv = CVResult({m: [] for m in request.metrics})
+        seeds: list[int | None] = list(request.repeat_seeds) or [request.seed]
+        for seed in seeds:
+            run = cross_validate(
+                family.build(params, request.task, seed),
+                frame,
+                target=request.evaluation_target(),
+                strategy=request.validation,
+                folds=request.folds,
+                val_size=request.val_size,
+                seed=seed,
+                on_fold=reporter,
+                fidelity=fidelity,
+                on_step=reporter,
+            )
+            cv.extend(run)
         return TrialResult(
             trial_number=request.trial_number,
             state="COMPLETE",

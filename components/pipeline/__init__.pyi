@@ -19,6 +19,11 @@ from .search_strategy import (
     SearchOutcome as SearchOutcome,
     make_request_factory as make_request_factory,
 )
+from .study_report import (
+    StudyReport as StudyReport,
+    report_finished_study as report_finished_study,
+    report_study as report_study,
+)
 from .study_run import (
     prepare as prepare,
     resolved_space as resolved_space,

@@ -4,6 +4,7 @@ register the model; a re-run that trained nothing new keeps the model the study 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 import optuna
 
 from kubetune.components.core import (
+    ANALYSIS_SUMMARY_TAG,
     DATA_TAG,
     REFIT_TAG,
     REGISTERED_TAG,
@@ -20,6 +22,11 @@ from kubetune.components.core import (
 )
 from kubetune.components.evaluation import refit_and_evaluate
 from kubetune.components.execution import open_storage, storage_url, study_lock
+from kubetune.components.pipeline.analysis_step import (
+    FinalistsOutcome,
+    analyse_finalists,
+    compare_on_held_out,
+)
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.pipeline.search_strategy import SearchOutcome
 from kubetune.components.pipeline.study_run import make_tracker
@@ -52,6 +59,10 @@ class RefitSummary:
     search_seconds: float
     worker_startup_seconds: float
     promotion: dict[str, Any] | None = None  # retraining: the champion/challenger decision
+    # the analysis stage, in words: held-out scores with intervals beside the defaults', significance
+    analysis: tuple[str, ...] = ()
+    # the search's own best trial, when the analysis chose another finalist to refit
+    search_best_trial: int | None = None
 
 
 def evaluation_target(spec: TuneSpec, prepared: PreparedData) -> EvaluationTarget:
@@ -75,20 +86,23 @@ def refit_and_register(
     registered = spec.tracking.registered_model or spec.study_name
     # the summary's link, either way
     study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)
-    cv_metrics = {
-        f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)
-    }
+    cv_metrics = cv_of(spec, search)
 
     def summary(
-        refit_run_id: str, version: Any, test_metrics: dict[str, float], reused: bool
+        refit_run_id: str,
+        version: Any,
+        test_metrics: dict[str, float],
+        reused: bool,
+        chosen: SearchOutcome = search,
+        analysis: tuple[str, ...] = (),
     ) -> RefitSummary:
         return RefitSummary(
             study=spec.study_name,
             run_url=study_page,
             parent_run_id=parent_run_id,
-            best_trial=search.best_number,
-            best_params=search.best_params,
-            cv=cv_metrics,
+            best_trial=chosen.best_number,
+            best_params=chosen.best_params,
+            cv=cv_of(spec, chosen),
             test=test_metrics,
             refit_run_id=refit_run_id,
             refit_reused=reused,
@@ -99,6 +113,8 @@ def refit_and_register(
             pruned_this_run=search.summary.n_pruned,
             search_seconds=search.summary.wall_seconds,
             worker_startup_seconds=search.summary.startup_seconds,
+            analysis=analysis,
+            search_best_trial=search.best_number,
         )
 
     wanted = WantedRefit(
@@ -128,20 +144,46 @@ def refit_and_register(
             tracker.set_tags(parent_run_id, {REFIT_TAG: reused.run_id, REGISTERED_TAG: registered})
             tracker.end_run(parent_run_id)
             return summary(reused.run_id, reused.version, reused.test_metrics, reused=True)
-        return summary(
-            *_refit(
-                spec,
-                tracker,
-                prepared,
-                search,
-                parent_run_id,
-                params,
-                refit_params,
-                cv_metrics,
-                registered,
-            ),
-            reused=False,
+        # the finalists re-scored on repeated CV; their rule may choose another trial than the search's best
+        finalists = analyse_finalists(spec, prepared, search, tracker, parent_run_id)
+        chosen = chosen_configuration(search, finalists)
+        params = {**spec.model.params, **chosen.best_params}
+        refit_params = {**params, "best_trial_number": chosen.best_number, **replayed}
+        run_id, version, test_metrics, lines = _refit(
+            spec,
+            tracker,
+            prepared,
+            chosen,
+            parent_run_id,
+            params,
+            refit_params,
+            cv_of(spec, chosen),
+            registered,
+            finalists,
         )
+        return summary(run_id, version, test_metrics, False, chosen, lines)
+
+
+def cv_of(spec: TuneSpec, search: SearchOutcome) -> dict[str, float]:
+    """cv_<metric>: the chosen trial's cross-validated scores, as the search measured them."""
+    return {f"cv_{name}": value for name, value in zip(spec.objective.metrics, search.best_values)}
+
+
+def chosen_configuration(
+    search: SearchOutcome, finalists: FinalistsOutcome | None
+) -> SearchOutcome:
+    """The search's best trial, or the finalist the analysis rule chose instead."""
+    if finalists is None or finalists.selection is None:
+        return search
+    winner = finalists.selection.winner.finalist
+    if winner.trial_number is None or winner.trial_number == search.best_number:
+        return search
+    return dataclasses.replace(
+        search,
+        best_number=winner.trial_number,
+        best_params=dict(winner.params),
+        best_values=[winner.search_score if winner.search_score is not None else float("nan")],
+    )
 
 
 @contextlib.contextmanager
@@ -162,8 +204,10 @@ def _refit(
     refit_params: dict[str, Any],
     cv_metrics: dict[str, float],
     registered: str,
-) -> tuple[str, str | None, dict[str, float]]:
-    """Refit, score once on the held-out set, log and register; returns (run id, version, test scores)."""
+    finalists: FinalistsOutcome | None = None,
+) -> tuple[str, str | None, dict[str, float], tuple[str, ...]]:
+    """Refit, score once on the held-out set, log and register; returns (run id, version, test scores,
+    the analysis's summary lines)."""
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -184,12 +228,30 @@ def _refit(
     if search.schedule:  # what the refit trained, round by round: the recipe that reproduces it
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
-    tracker.log_metrics(run_id, {**test_metrics, **cv_metrics})
+    held_out = compare_on_held_out(spec, prepared, outcome.model, evaluation_target(spec, prepared))
+    interval_metrics = held_out.metrics() if held_out else {}
+    lines = tuple(
+        line
+        for line in [
+            held_out.line() if held_out else None,
+            *(finalists.sentences if finalists else []),
+        ]
+        if line
+    )
+    tracker.log_metrics(
+        run_id,
+        {**test_metrics, **cv_metrics}
+        | {k: v for k, v in interval_metrics.items() if k.startswith("test_")},
+    )
     info = tracker.log_model(run_id, outcome.model, outcome.input_example, registered)
     tracker.end_run(run_id)
     best = {} if search.best_number is None else {"best_trial_number": float(search.best_number)}
-    tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, **best})
+    tracker.log_metrics(parent_run_id, {**test_metrics, **cv_metrics, **best, **interval_metrics})
     tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
+    if lines:
+        tracker.set_tags(parent_run_id, {ANALYSIS_SUMMARY_TAG: "\n".join(lines)})
+    for line in lines[:1]:
+        log.debug("%s", line)
     # before the run ends: a finished study has its record
     write_record(tracker.client, parent_run_id)
     tracker.end_run(parent_run_id)
@@ -208,7 +270,7 @@ def _refit(
             scores={**test_metrics, **cv_metrics},
             tags={DATA_TAG: prepared.fingerprint},
         )
-    return run_id, None if version is None else str(version), test_metrics
+    return run_id, None if version is None else str(version), test_metrics, lines
 
 
 def version_description(

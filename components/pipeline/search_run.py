@@ -78,22 +78,24 @@ def run_search(
     return chosen
 
 
-def make_executor(spec: TuneSpec, storage: Any) -> Executor:
-    """Local worker processes, or Kubernetes Jobs whose results are read from the shared study storage."""
+def make_executor(spec: TuneSpec, storage: Any, study_name: str | None = None) -> Executor:
+    """Local worker processes, or Kubernetes Jobs whose results are read from the shared study storage.
+    ``study_name``: the study whose trials it runs, when not the spec's (the finalists')."""
+    study_name = study_name or spec.study_name
     if spec.executor.kind == "local":
         return LocalExecutor(spec.search.parallelism, spec.search.trial_timeout)
 
     def read_result(
         number: int,
     ) -> TrialResult | None:  # the study exists by the time any pod has finished
-        study_id = storage.get_study_id_from_name(spec.study_name)
+        study_id = storage.get_study_id_from_name(study_name)
         return read_published(
             storage, storage.get_trial_id_from_study_id_trial_number(study_id, number)
         )
 
     return KubernetesExecutor(
         spec.executor.kubernetes,
-        spec.study_name,
+        study_name,
         spec.search.parallelism,
         read_result,
         spec.search.trial_timeout,

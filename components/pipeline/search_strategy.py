@@ -72,7 +72,20 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space) -
     pruner = resolve_pruner(
         spec.search.pruner, family.fidelity, space, spec.model.params, spec.validation.folds
     )
-    template = TrialRequest(
+    template = request_template(spec, prepared).model_copy(update={"pruner": pruner})
+
+    def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
+        return template.model_copy(
+            update={"trial_number": number, "trial_id": trial_id, "params": params}
+        )
+
+    return make_request
+
+
+def request_template(spec: TuneSpec, prepared: PreparedData) -> TrialRequest:
+    """What every trial of the job is given: the data, the target, the metrics, the validation, the
+    storage its heartbeats go to; the number, id and configuration are each trial's own."""
+    return TrialRequest(
         study_name=spec.study_name,
         trial_number=-1,
         params={},
@@ -91,15 +104,7 @@ def make_request_factory(spec: TuneSpec, prepared: PreparedData, space: Space) -
         seed=spec.search.seed,
         storage_url=storage_url(spec.storage.url),
         heartbeat_interval=spec.storage.heartbeat_interval,
-        pruner=pruner,
     )
-
-    def make_request(number: int, trial_id: int, params: dict[str, Any]) -> TrialRequest:
-        return template.model_copy(
-            update={"trial_number": number, "trial_id": trial_id, "params": params}
-        )
-
-    return make_request
 
 
 class SearchStrategy(ABC):

@@ -13,7 +13,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -65,6 +65,22 @@ def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: in
     )
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid, without its stop: ``GridSampler.after_trial`` calls ``study.stop()`` once the grid is
+    covered, which raises outside ``study.optimize`` -- and kubetune's controller asks and tells (the
+    last grid point's tell failed the job). The controller stops by count instead: ``effective_trials``
+    caps the budget at the grid's size."""
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: optuna.trial.TrialState,
+        values: Any,
+    ) -> None:
+        return None
+
+
 def build_sampler(
     name: str,
     space: Space,
@@ -83,7 +99,7 @@ def build_sampler(
     docs/benchmarks.md, warm starts).
     """
     if name == "grid":
-        return optuna.samplers.GridSampler(grid(space), seed=seed)
+        return AskTellGridSampler(grid(space), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":

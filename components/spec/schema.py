@@ -651,6 +651,41 @@ class WarmStartSpec(_Strict):
         return {"mode": value} if isinstance(value, str) else value
 
 
+class AnalysisSpec(_Strict):
+    """What the study's end says about its result. ``analysis: none`` turns the extra fits off.
+
+    The top ``finalists`` configurations and the family's defaults are re-scored on ``repeats`` more
+    runs of the study's folds (other seeds) and compared with the corrected resampled t-test; the refit
+    takes the winner by ``select``; the held-out score gets a bootstrap interval, beside the defaults'.
+    """
+
+    enabled: bool = True
+    finalists: int = Field(
+        5, ge=2, le=20, description="best configurations re-scored on repeated cross-validation"
+    )
+    repeats: int = Field(
+        3, ge=1, le=10, description="more runs of the study's folds, each with another seed"
+    )
+    select: Literal["best_mean", "one_standard_error"] = Field(
+        "best_mean",
+        description="best_mean: the finalist with the best repeated-CV mean; one_standard_error: the "
+        "cheapest to fit within one standard error of it",
+    )
+    baseline: bool = Field(
+        True, description="also score the family's default configuration, on CV and held-out"
+    )
+    bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if value == "none" or value is False:
+            return {"enabled": False}
+        if value == "auto" or value is True:
+            return {}
+        return value
+
+
 class ExecutorSpec(_Strict):
     kind: Literal["local", "kubernetes"] = "local"
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
@@ -668,6 +703,7 @@ class TuneSpec(_Strict):
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     warm_start: WarmStartSpec = Field(default_factory=WarmStartSpec)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
 
     @field_validator("study")
     @classmethod

@@ -84,6 +84,19 @@ def test_grid_budget_is_capped_at_the_grid_size():
     assert effective_trials("tpe", SMALL_GRID, 100) == 100
 
 
+def test_the_grid_is_covered_by_ask_and_tell_without_stopping_the_study():
+    """The controller asks and tells; Optuna's GridSampler would call study.stop() on the last point,
+    which raises outside study.optimize."""
+    from kubetune.components.search import suggest
+
+    study = optuna.create_study(sampler=build_sampler("grid", SMALL_GRID, 0, 1, 1))
+    for _ in range(effective_trials("grid", SMALL_GRID, 100)):
+        trial = study.ask()
+        study.tell(trial, float(len(str(suggest(trial, SMALL_GRID)))))
+    points = {tuple(sorted(t.params.items())) for t in study.trials}
+    assert len(points) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+
+
 def test_cmaes_is_built_with_past_trials_as_its_warm_start_source():
     space = {"x": ParamSpec(type="float", low=-1, high=1)}
     dist = {"x": optuna.distributions.FloatDistribution(-1, 1)}
