@@ -94,6 +94,8 @@ class TrialResult(BaseModel):
     duration_s: float = 0.0
     peak_memory_mb: float | None = None
     error: str | None = None
+    # the failure's traceback (redacted), logged beside the one-line reason as the run's error.txt
+    traceback: str | None = None
     # lost to infrastructure (worker died, pod evicted): re-run the same params
     retryable: bool = False
     device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods

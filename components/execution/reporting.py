@@ -31,8 +31,19 @@ def failed_result(
         duration_s=time.perf_counter() - started,
         peak_memory_mb=peak_memory_mb(),
         error=failure_reason(error),
+        traceback=failure_traceback(error),
         curve=curve or [],
     )
+
+
+TRACEBACK_CHARACTERS = 20_000
+
+
+def failure_traceback(error: BaseException) -> str:
+    """The whole traceback, redacted (a connection string in an exception's text keeps no password),
+    its last part when very long: the one-line reason names the error, this shows where it came from."""
+    text = "".join(traceback.format_exception(error))
+    return redact_text(text[-TRACEBACK_CHARACTERS:])
 
 
 class StepReporter:

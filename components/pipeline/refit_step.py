@@ -270,7 +270,37 @@ def _refit(
             scores={**test_metrics, **cv_metrics},
             tags={DATA_TAG: prepared.fingerprint},
         )
+    tracker.describe_run(
+        parent_run_id,
+        study_description(spec, search, params, cv_metrics, lines, registered, version, run_id),
+    )
     return run_id, None if version is None else str(version), test_metrics, lines
+
+
+def study_description(
+    spec: TuneSpec,
+    search: SearchOutcome,
+    params: dict[str, Any],
+    cv_metrics: dict[str, float],
+    lines: tuple[str, ...],
+    registered: str,
+    version: Any,
+    refit_run_id: str,
+) -> str:
+    """The study run's description in the MLflow UI (Markdown): what was chosen, how well it does with
+    its uncertainty, whether it beats the alternatives, and where the model and the report are."""
+    chosen = ", ".join(f"`{k}={param_value(v)}`" for k, v in params.items()) or "the defaults"
+    trial = "" if search.best_number is None else f" (trial #{search.best_number})"
+    cv = ", ".join(f"{k} {v:.4f}" for k, v in cv_metrics.items())
+    parts = [
+        f"**{spec.model.family}**, {search.summary.ran_this_time} trials this run. "
+        f"Chosen configuration{trial}: {chosen}. Search CV: {cv}.",
+        *[f"- {line}" for line in lines],
+        f"Model: `{registered}` version {version if version is not None else '(not registered)'}, "
+        f"refit run `{refit_run_id}`. Report: `report.html` in this run's artifacts "
+        "(finalists, significance, importances, plots).",
+    ]
+    return "\n\n".join(parts[:1]) + "\n\n" + "\n".join(parts[1:-1]) + "\n\n" + parts[-1]
 
 
 def version_description(

@@ -38,7 +38,14 @@ log = logging.getLogger("kubetune.tracking")
 
 PARENT_TAG = "mlflow.parentRunId"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-_RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
+# a pruned trial was stopped early: MLflow's KILLED ("Killed" in the UI), not a green "Finished"
+_RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+# the experiment kind MLflow 3's UI reads: without it a new experiment opens in the GenAI view
+# (traces, judges, prompts) instead of the runs and models a tuning study has
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+# the run page's description (Markdown), MLflow's own tag for it
+DESCRIPTION_TAG = "mlflow.note.content"
 
 
 def _now_ms() -> int:
@@ -66,8 +73,14 @@ class Tracker:
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
+            if EXPERIMENT_KIND_TAG not in found.tags:  # an experiment made before, or by hand
+                self.client.set_experiment_tag(
+                    found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+                )
             return found.experiment_id
-        return self.client.create_experiment(self.experiment)
+        return self.client.create_experiment(
+            self.experiment, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+        )
 
     # -- study (parent) run -------------------------------------------------------------------------
 
@@ -207,6 +220,11 @@ class Tracker:
                 mean = sum(folds) / len(folds)
                 std = (sum((s - mean) ** 2 for s in folds) / len(folds)) ** 0.5
                 metrics += [Metric(name, mean, now, 0), Metric(f"{name}_std", std, now, 0)]
+                # the name the study's, the finalists' and the refit's runs use: one column compares them
+                metrics.append(Metric(f"cv_{name}", mean, now, 0))
+        if result.state == "PRUNED" and result.values and metric_names:
+            # the score it had reached when it was stopped: not a cross-validated score, so named apart
+            metrics.append(Metric(f"{metric_names[0]}_when_pruned", result.values[0], now, 0))
         tags = [RunTag(TRIAL_STATE_TAG, result.state)]
         if result.error:
             tags.append(RunTag(FAILURE_REASON, result.error[:5000]))
@@ -224,7 +242,13 @@ class Tracker:
             self.client.log_batch(
                 run_id, metrics=metrics[start : start + 900], tags=tags if start == 0 else []
             )
+        if result.traceback:
+            self.log_text(run_id, result.traceback, "error.txt")
         self.client.set_terminated(run_id, status=_RUN_STATUS[result.state])
+
+    def describe_run(self, run_id: str, markdown: str) -> None:
+        """The run page's description (MLflow shows it above the run's details)."""
+        self.set_tags(run_id, {DESCRIPTION_TAG: markdown})
 
     def find_trial_run(self, study_name: str, trial_number: int) -> str | None:
         """The run of a trial whose run id never reached the study (its controller died right after
@@ -367,7 +391,9 @@ def integer_columns(frame: Any, shown: int = 6) -> str:
 
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
     """The run's page in the MLflow UI, for a tracking server (None for a local store, which has no UI
-    address); without the URI's user and password, which a printed link must not carry."""
+    address); without the URI's user and password, which a printed link must not carry. MLflow 3's UI
+    shows a run in its GenAI layout (traces, judges, prompts) unless the link asks for model training:
+    a global switch, stored per browser, that only ``workflowType`` in the link overrides."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(tracking_uri)
@@ -375,7 +401,7 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
         return None
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
     base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
 def resolve_tracking_uri(spec_uri: str | None) -> str:

@@ -80,7 +80,7 @@ def test_alias_moves_only_when_the_challenger_wins_by_the_margin(tmp_path, cli_e
     assert "promotion.champion_test_roc_auc" not in run1.data.metrics
     # the summary links the study's run page once; MLflow's two links per ended run (every trial) are gone
     assert (
-        f"  mlflow: {mlflow_server.url}/#/experiments/{run1.info.experiment_id}/runs/{run1.info.run_id}"
+        f"  mlflow: {mlflow_server.url}/#/experiments/{run1.info.experiment_id}/runs/{run1.info.run_id}?workflowType=machine_learning"
         in first.stdout.splitlines()
     )
     assert "View run" not in first.stdout

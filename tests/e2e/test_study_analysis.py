@@ -132,6 +132,20 @@ tracking: {{experiment: churn-analysis}}
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 50_000
 
+    # the MLflow UI from the link the summary printed: the model-training layout (not GenAI's traces
+    # and judges), the study's description on its page, the pruned/failed/best marks on its children
+    [link] = [
+        line.split("mlflow: ", 1)[1] for line in result.stdout.splitlines() if "mlflow: " in line
+    ]
+    assert link.endswith(f"/runs/{parent.info.run_id}?workflowType=machine_learning")
+    assert parent.data.tags["mlflow.note.content"].startswith("**logistic_regression**")
+    assert "held-out roc_auc: tuned" in parent.data.tags["mlflow.note.content"]
+    with open_page(link) as (page, _):
+        page.get_by_text("Chosen configuration").first.wait_for(timeout=30_000)
+        body = page.inner_text("body")
+        assert "Model registry" in body and "Judges" not in body
+        page.screenshot(path=str(tmp_path / "mlflow-run.png"))
+
 
 def test_two_equal_configurations_are_reported_as_not_significantly_different(
     tmp_path, cli_env, mlflow_server

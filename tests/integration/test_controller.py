@@ -2,7 +2,9 @@
 
 import os
 import signal
+import tempfile
 import threading
+from pathlib import Path
 
 import optuna
 import pytest
@@ -77,6 +79,9 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(setup):
     assert 0 < summary.n_failed < 10
     runs = child_runs(setup[2], setup[3])
     assert sorted(runs) == list(range(10))
+    # MLflow 3's UI opens the experiment as model training, not as a GenAI experiment
+    experiment = setup[2].client.get_experiment(setup[2].experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     for trial in study.trials:
         run = runs[trial.number]
         assert run.data.params["x"] == str(trial.params["x"])
@@ -84,12 +89,20 @@ def test_failed_trials_are_recorded_and_the_study_goes_on(setup):
             assert run.info.status == "FAILED" and run.data.tags["kubetune.trial_state"] == "FAIL"
             assert "is broken" in run.data.tags["kubetune.failure_reason"]
             assert "is broken" in trial.user_attrs["kubetune.failure_reason"]
+            # the whole traceback, where the one-line reason only names the error
+            with tempfile.TemporaryDirectory() as folder:
+                local = setup[2].client.download_artifacts(run.info.run_id, "error.txt", folder)
+                text = Path(local).read_text()
+            assert text.startswith("Traceback (most recent call last):") and "is broken" in text
+            assert "families.py" in text
         else:
             assert (
                 run.info.status == "FINISHED"
                 and run.data.tags["kubetune.trial_state"] == "COMPLETE"
             )
             assert run.data.metrics["accuracy"] == trial.value
+            # the column the study's, the finalists' and the refit's runs share
+            assert run.data.metrics["cv_accuracy"] == trial.value
             assert {"accuracy_fold_0", "accuracy_std", "duration_s", "peak_memory_mb"} <= set(
                 run.data.metrics
             )

@@ -50,6 +50,7 @@ def spec_for(
     space="{sleep: {type: float, low: 0.2, high: 0.4}}",
     n_trials=9,
     extra="",
+    analysis="none",  # the finalists' Jobs have a test of their own, below
 ):
     return write_spec(
         tmp_path / f"{name}.yaml",
@@ -62,6 +63,7 @@ validation: {{strategy: holdout}}
 search: {{sampler: random, n_trials: {n_trials}, parallelism: 3, seed: 5, max_retries: 2}}
 storage: {{heartbeat_interval: 1, grace_period: 10}}
 artifacts: {{uri: {tmp_path / "volume"}}}
+analysis: {analysis}
 executor:
   kind: kubernetes
   kubernetes: {{namespace: {NAMESPACE}, unschedulableTimeout: 3{extra}}}
@@ -122,6 +124,39 @@ def test_study_with_injected_failures_at_parallelism_3(k8s, tmp_path):
         name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
     ]
     assert len(created) == len(study.trials) == len(set(created))  # one Job per trial, never two
+    nothing_left(api)
+
+
+def test_the_finalists_run_as_trial_jobs_of_their_own_study(k8s, tmp_path):
+    """The analysis stage's fits go through the same executor: a Job per finalist, labelled with the
+    finalists' study, each running its repeats; the study's own trials are left as the search made them."""
+    api, behaviours, env = k8s
+    behaviours["1"] = (
+        "oom"  # the search's trial 1, and also the finalists' second Job: one failure each
+    )
+    spec = spec_for(
+        tmp_path,
+        "k8s-finalists",
+        n_trials=5,
+        analysis="{finalists: 3, repeats: 2}",
+    )
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    storage = open_storage(env["KUBETUNE_STORAGE_URL"])
+    searched = optuna.load_study(study_name="k8s-finalists", storage=storage)
+    finalists = optuna.load_study(study_name="k8s-finalists-finalists", storage=storage)
+    assert searched.trials and not any("kubetune.finalist" in t.user_attrs for t in searched.trials)
+    labels = [t.user_attrs["kubetune.finalist"] for t in finalists.trials]
+    assert len(labels) == 4 and labels[-1] == "default"
+    # the OOM-killed finalist Job is a failed finalist, and the analysis went on without it
+    states = [t.state for t in finalists.trials]
+    assert states[1] == TrialState.FAIL and states.count(TrialState.COMPLETE) >= 2
+    created = [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
+    finalist_jobs = [n for n in created if n.startswith("kt-k8s-finalists-finalists-")]
+    assert len(finalist_jobs) == 4 == len(set(finalist_jobs))
+    assert "the runner-up" in result.stdout
     nothing_left(api)
 
 
@@ -343,8 +378,15 @@ def test_pruned_trials_end_their_pods_early_and_are_recorded_pruned(k8s, tmp_pat
         assert max(trial.intermediate_values) < 12 and sorted(trial.intermediate_values) == list(
             range(1, max(trial.intermediate_values) + 1)
         )
-        assert run_.info.status == "FINISHED" and "kubetune.failure_reason" not in run_.data.tags
+        # stopped early: "Killed" in the MLflow UI (not a green "Finished"), with the score it had reached
+        assert run_.info.status == "KILLED" and "kubetune.failure_reason" not in run_.data.tags
+        assert (
+            run_.data.metrics["accuracy_when_pruned"]
+            == trial.intermediate_values[max(trial.intermediate_values)]
+        )
+        assert "cv_accuracy" not in run_.data.metrics
     for trial in complete:
+        assert runs[trial.number].data.metrics["cv_accuracy"] == trial.value
         assert sorted(trial.intermediate_values) == list(range(1, 13))
     assert (
         len(

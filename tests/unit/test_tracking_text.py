@@ -20,11 +20,11 @@ def test_integer_columns_are_named_and_long_lists_shortened():
 def test_a_run_link_points_at_the_mlflow_ui_without_credentials_and_only_for_a_server():
     assert (
         run_url("http://mlflow.ml:5000", "7", "abc")
-        == "http://mlflow.ml:5000/#/experiments/7/runs/abc"
+        == "http://mlflow.ml:5000/#/experiments/7/runs/abc?workflowType=machine_learning"
     )
     assert (
         run_url("https://ops:s3cret@mlflow.example/tracking/", "7", "abc")
-        == "https://mlflow.example/tracking/#/experiments/7/runs/abc"
+        == "https://mlflow.example/tracking/#/experiments/7/runs/abc?workflowType=machine_learning"
     )
     assert run_url("sqlite:///mlflow.db", "7", "abc") is None
     assert run_url("file:///tmp/mlruns", "7", "abc") is None
