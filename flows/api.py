@@ -56,6 +56,8 @@ class StudyResult:
     run_url: str | None
     trials: pd.DataFrame = field(repr=False)  # Optuna's trials_dataframe(): one row per trial
     summary: RefitSummary = field(repr=False)
+    # the analysis stage in words: held-out scores with intervals beside the defaults', significance
+    analysis: tuple[str, ...] = ()
 
 
 def tune(
@@ -157,6 +159,7 @@ def _study_result(spec: TuneSpec, summary: RefitSummary) -> StudyResult:
         run_url=summary.run_url,
         trials=study.trials_dataframe(),
         summary=summary,
+        analysis=summary.analysis,
     )
 
 

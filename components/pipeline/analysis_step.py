@@ -140,7 +140,7 @@ def analyse_finalists(
     """Re-score the finalists; None when the stage does not apply (turned off, several objectives,
     population-based training, whose winner is a schedule rather than a configuration)."""
     settings = spec.analysis
-    if not settings.enabled or len(spec.objective.metrics) > 1 or search.schedule:
+    if not analysis_applies(spec, search):
         return None
     started = time.perf_counter()
     url = storage_url(spec.storage.url)
@@ -215,6 +215,12 @@ def judge(
             significance_sentence(winner.finalist.label, "the defaults", outcome.versus_default)
         )
     return outcome
+
+
+def analysis_applies(spec: TuneSpec, search: SearchOutcome) -> bool:
+    """Finalists are re-scored for one objective and a configuration; several objectives choose from
+    the Pareto front, and population-based training's winner is a schedule of configurations."""
+    return spec.analysis.enabled and len(spec.objective.metrics) == 1 and not search.schedule
 
 
 def run_all(executor: Executor, requests: list[TrialRequest]) -> dict[int, TrialResult]:

@@ -25,6 +25,7 @@ from kubetune.components.execution import open_storage, storage_url, study_lock
 from kubetune.components.pipeline.analysis_step import (
     FinalistsOutcome,
     analyse_finalists,
+    analysis_applies,
     compare_on_held_out,
 )
 from kubetune.components.pipeline.data_preparation import PreparedData
@@ -117,7 +118,9 @@ def refit_and_register(
             search_best_trial=search.best_number,
         )
 
+    basis = selection_basis(spec, search)
     wanted = WantedRefit(
+        selection_basis=basis,
         params={k: param_value(v) for k, v in refit_params.items()},
         registered_model=registered,
         data_fingerprint=prepared.fingerprint,
@@ -148,7 +151,12 @@ def refit_and_register(
         finalists = analyse_finalists(spec, prepared, search, tracker, parent_run_id)
         chosen = chosen_configuration(search, finalists)
         params = {**spec.model.params, **chosen.best_params}
-        refit_params = {**params, "best_trial_number": chosen.best_number, **replayed}
+        refit_params = {
+            **params,
+            "best_trial_number": chosen.best_number,
+            **replayed,
+            **(basis or {}),
+        }
         run_id, version, test_metrics, lines = _refit(
             spec,
             tracker,
@@ -162,6 +170,20 @@ def refit_and_register(
             finalists,
         )
         return summary(run_id, version, test_metrics, False, chosen, lines)
+
+
+def selection_basis(spec: TuneSpec, search: SearchOutcome) -> dict[str, str] | None:
+    """What the analysis stage's choice depends on, recorded with the refit so that a re-run that ran
+    no trial can tell, before running any finalist, that it would choose the same again."""
+    if not analysis_applies(spec, search):
+        return None
+    settings = spec.analysis
+    return {
+        "search_best_trial_number": str(search.best_number),
+        "trials_in_study": str(search.n_trials_total),
+        "analysis": f"finalists={settings.finalists},repeats={settings.repeats},"
+        f"select={settings.select},baseline={settings.baseline}",
+    }
 
 
 def cv_of(spec: TuneSpec, search: SearchOutcome) -> dict[str, float]:

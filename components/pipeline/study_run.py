@@ -96,9 +96,11 @@ def start_study_run(spec: TuneSpec, prepared: PreparedData, space: Space) -> tup
         tracker.log_dict(run_id, to_jsonable(space), "search_space.json")
         tracker.log_dict(run_id, all_package_versions(), "environment/packages.json")
         tracker.log_dict(run_id, split_row_ids(prepared), "split/row_ids.json")
-        tracker.log_metrics(
+        # as params, not metrics: 19 dataset features at the head of the run's metrics pushed its scores
+        # off the page and drew a chart each in the MLflow UI; repr keeps every digit for the meta-store
+        tracker.log_params(
             run_id,
-            {f"{META_PREFIX}{name}": value for name, value in prepared.meta_features.items()},
+            {f"{META_PREFIX}{name}": repr(value) for name, value in prepared.meta_features.items()},
         )
         tracker.log_dict(run_id, prepared.meta_features, "meta_features.json")
     log.info("sampler %s: %s", params["sampler"], params["sampler_reason"])

@@ -32,6 +32,10 @@ class WantedRefit:
     seed: str
     n_test: str
     metrics: list[str]
+    # when the analysis stage chooses the configuration (among finalists, after the search), what its
+    # choice depends on -- the search's best trial, the study's trial count, the analysis settings --
+    # compared instead of the configuration itself, which is known only once the analysis has run
+    selection_basis: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ def matches(wanted: WantedRefit, parent: Any, refit: Any) -> bool:
         and recorded.get("seed") == wanted.seed
         and recorded.get("n_test") == wanted.n_test
         and refit.info.status == "FINISHED"
-        and refit.data.params == wanted.params
+        and (
+            refit.data.params == wanted.params
+            if wanted.selection_basis is None
+            else all(refit.data.params.get(k) == v for k, v in wanted.selection_basis.items())
+        )
         and all(
             f"test_{metric}" in refit.data.metrics and f"cv_{metric}" in refit.data.metrics
             for metric in wanted.metrics

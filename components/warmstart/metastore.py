@@ -1,7 +1,7 @@
 """The meta-store: past studies read back from the MLflow tracking store, cached locally.
 
 No separate database: every finished study's parent run already holds its meta-features (``meta.*``
-metrics), model family, task, objective and pipeline tag, and its child runs hold each trial's
+params; metrics for studies recorded before), model family, task, objective and pipeline tag, and its child runs hold each trial's
 parameters and score. One query lists the finished parent runs of every experiment; a study not yet in
 the local cache costs one more read for its best trials: the record artifact the study wrote on its
 parent run as it ended (``write_record``), or, for a study without one, a query of its trial runs
@@ -161,13 +161,23 @@ def _record(client: Any, tracking_uri: str, run: Any, use_records: bool = True) 
         metric=metric,
         direction=direction,
         end_time=_end_time(run),
-        meta={
-            k.removeprefix(META_PREFIX): float(v)
-            for k, v in metrics.items()
-            if k.startswith(META_PREFIX)
-        },
+        meta=meta_features_of(params, metrics),
         configs=configs,
     )
+
+
+def meta_features_of(params: dict[str, str], metrics: dict[str, float]) -> dict[str, float]:
+    """A study's meta-features: params ``meta.*`` (where studies keep them now), or metrics ``meta.*``
+    (studies recorded before), so that a store's whole history stays usable."""
+    source: dict[str, Any] = params if any(k.startswith(META_PREFIX) for k in params) else metrics
+    meta = {}
+    for key, value in source.items():
+        if key.startswith(META_PREFIX):
+            try:
+                meta[key.removeprefix(META_PREFIX)] = float(value)
+            except ValueError:  # a param someone else named meta.*: not a feature
+                continue
+    return meta
 
 
 def _objective(params: dict[str, str]) -> tuple[str, str] | None:

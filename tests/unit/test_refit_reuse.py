@@ -68,3 +68,19 @@ def test_an_unchanged_study_keeps_its_refit():
 )
 def test_anything_the_refit_depends_on_changing_means_a_new_refit(parent_run, refit_run):
     assert not matches(WANTED, parent_run, refit_run)
+
+
+def test_a_finalist_chosen_refit_is_kept_when_what_the_choice_stands_on_is_unchanged():
+    """The analysis may refit a finalist other than the search's best trial: the re-run, which knows only
+    the search's best, compares the basis of the choice instead of the configuration."""
+    basis = {"search_best_trial_number": "3", "trials_in_study": "20", "analysis": "finalists=5"}
+    wanted = WantedRefit(**{**WANTED.__dict__, "selection_basis": basis})
+    chosen_other = refit(params={"C": "0.7", "best_trial_number": "4", **basis})
+    assert matches(wanted, parent(), chosen_other)
+    for key, changed in [
+        ("search_best_trial_number", "5"),  # the search found a better trial
+        ("trials_in_study", "25"),  # more trials: other finalists may qualify
+        ("analysis", "finalists=3"),  # other analysis settings
+    ]:
+        moved = refit(params={**chosen_other.data.params, key: changed})
+        assert not matches(wanted, parent(), moved), key

@@ -153,3 +153,17 @@ def test_a_cache_folder_that_cannot_be_written_keeps_the_history_it_read(tmp_pat
         [past] = read_history(tracker.client, uri, tmp_path / "not-a-folder" / "cache")
     assert past.study == "past" and [c.params for c in past.configs] == [{"n_neighbors": "7"}]
     assert any("not written" in r.getMessage() for r in caplog.records)
+
+
+def test_meta_features_are_read_from_params_and_from_older_studies_metrics():
+    from kubetune.components.warmstart.metastore import meta_features_of
+
+    now = {
+        "meta.n_rows": "455",
+        "meta.class_entropy": "0.9526",
+        "meta.note": "not a number",
+        "C": "1",
+    }
+    assert meta_features_of(now, {}) == {"n_rows": 455.0, "class_entropy": 0.9526}
+    before = {"meta.n_rows": 455.0, "cv_accuracy": 0.9}
+    assert meta_features_of({"C": "1"}, before) == {"n_rows": 455.0}
