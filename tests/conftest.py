@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -103,6 +104,12 @@ def run_cli(
 
 
 def write_spec(path: Path, text: str) -> Path:
+    """A test's spec file. A tuning spec that does not mention ``analysis`` gets ``analysis: none``, as
+    most get ``warm_start: none``: the finalists' repeated cross-validation multiplies a study's fits,
+    and only the tests of that stage (and the example's end-to-end test, which keeps the default) need
+    it. The study report, which costs no fit, still runs for every study."""
+    if "model:" in text and not re.search(r"^analysis:", text, re.MULTILINE):
+        text = text.rstrip("\n") + "\nanalysis: none\n"
     path.write_text(text)
     return path
 

@@ -117,12 +117,14 @@ def _lost_schema_race(error: BaseException) -> bool:
 
 @contextlib.contextmanager
 def _schema_creation_lock(url: str) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock while Optuna creates or checks its schema.
+    """Hold a PostgreSQL advisory lock while Optuna creates its schema in a new database.
 
     Optuna's ``create_all`` is not safe against a second process doing the same at the same moment:
     PostgreSQL creates enum types (``studydirection``) outside the table check, and the loser fails with
     ``DuplicateObject`` -- seen when two controllers of one study start together on a fresh database.
-    The lock is per database, held on its own short-lived connection, and released on any outcome.
+    A database that has the schema already (every open but the first) takes no lock: a process frozen
+    while holding it (SIGSTOP, a paused node) must not stall every worker's first open. The wait is
+    bounded too; past it, the schema-race retry above covers the rare case.
     """
     if not url.startswith("postgresql"):
         yield
@@ -130,21 +132,38 @@ def _schema_creation_lock(url: str) -> Iterator[None]:
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(
-        url, poolclass=sqlalchemy.pool.NullPool, connect_args={"connect_timeout": 5}
+        url,
+        poolclass=sqlalchemy.pool.NullPool,
+        connect_args={"connect_timeout": 5},
+        isolation_level="AUTOCOMMIT",
     )
     try:
         with engine.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            exists = connection.execute(
+                sqlalchemy.text("SELECT to_regclass('version_info') IS NOT NULL")
+            ).scalar()
+            locked = False
+            if not exists:
+                connection.execute(sqlalchemy.text(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+                try:
+                    connection.execute(
+                        sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY}
+                    )
+                    locked = True
+                except sqlalchemy.exc.OperationalError:
+                    locked = False  # another opener holds it too long: go on, the retry covers it
             try:
                 yield
             finally:
-                connection.execute(
-                    sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY}
-                )
+                if locked:
+                    connection.execute(
+                        sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY}
+                    )
     finally:
         engine.dispose()
 
 
+LOCK_WAIT_SECONDS = 30
 # A fixed 63-bit key: the lock only orders kubetune's schema creation within one database.
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"kubetune.optuna-schema").digest()[:8], "big") >> 1
 

@@ -92,7 +92,8 @@ warm_start: none
         )  # boosting iterations, ten per step
         assert steps[-1] < trial.params["max_iter"]  # stopped before its own end
         run = runs[trial.number]
-        assert run.info.status == "FINISHED" and run.data.tags["kubetune.trial_state"] == "PRUNED"
+        # stopped early: "Killed" in the MLflow UI, not a green "Finished"
+        assert run.info.status == "KILLED" and run.data.tags["kubetune.trial_state"] == "PRUNED"
         assert (
             run.data.tags["kubetune.pruned_at_step"] == str(steps[-1])
             and run.data.tags["kubetune.step_unit"] == "iteration"

@@ -55,7 +55,12 @@ def test_two_controllers_started_together_do_not_repeat_each_other(
     tmp_path, cli_env, postgres_url, mlflow_server
 ):
     """Both open a new database at once: one creates Optuna's tables and the study, the other finds them."""
-    spec = write_spec(tmp_path / "spec.yaml", SPEC.replace("n_trials: 3", "n_trials: 8"))
+    # with the analysis stage: the second controller must also keep the first's refit when the
+    # finalists chose a configuration other than the search's best
+    spec = write_spec(
+        tmp_path / "spec.yaml",
+        SPEC.replace("n_trials: 3", "n_trials: 8") + "analysis: {finalists: 3, repeats: 1}\n",
+    )
     env = {
         **cli_env,
         "KUBETUNE_STORAGE_URL": postgres_url,

@@ -85,7 +85,13 @@ tracking: {{mlflow_uri: "{tracking}"}}
     client = mlflow.MlflowClient(mlflow_server.url)
     [experiment] = [e for e in client.search_experiments() if e.name == "secret-params"]
     runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 4  # parent, 2 trials, refit
+    roles = sorted(run.data.tags["kubetune.role"] for run in runs)
+    assert roles == [
+        "refit",
+        "study",
+        "trial",
+        "trial",
+    ]  # parent, 2 trials, refit: none holds a secret
     for run in runs:
         everything = str(run.data.params) + str(run.data.tags)
         assert storage_secret not in everything and tracking_secret not in everything

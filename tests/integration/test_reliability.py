@@ -377,7 +377,7 @@ def test_c_worker_lost_mid_trial_is_failed_and_rerun(plane, postgres_url, tmp_pa
     assert process.returncode == 0, stderr
     study = load(postgres_url, name)
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
-    assert len(failed) == 1
+    assert len(failed) == 1, [(t.number, t.user_attrs) for t in failed]
     reason = failed[0].user_attrs.get("kubetune.failure_reason", "")
     successor = next(
         t for t in study.trials if t.user_attrs.get("kubetune.retry_of") == failed[0].number
