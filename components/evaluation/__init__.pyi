@@ -6,6 +6,7 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 from .cross_validation import (
     CVResult as CVResult,
     cross_validate as cross_validate,
+    fit_full as fit_full,
     make_pipeline as make_pipeline,
     score as score,
     score_holdout as score_holdout,

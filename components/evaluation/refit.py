@@ -40,7 +40,8 @@ def refit_and_evaluate(
         model = replay(family, schedule, task, train, target)
     else:
         model = fit_full(get_family(family).build(params, task, seed), train, target)
-    test = read_frame(test_uri)  # read here, after the search is over, and nowhere else
+    # read after the search is over (here, and by the analysis's held-out intervals), never by a trial
+    test = read_frame(test_uri)
     scores = score_holdout(model, test, target)
     example = train.drop(columns=[target.column, *target.drop]).head(5).reset_index(drop=True)
     columns = [str(c) for c in train.columns]

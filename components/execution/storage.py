@@ -151,7 +151,7 @@ def _schema_creation_lock(url: str) -> Iterator[None]:
                     )
                     locked = True
                 except sqlalchemy.exc.OperationalError:
-                    locked = False  # another opener holds it too long: go on, the retry covers it
+                    pass  # another opener holds it too long: go on, the retry covers it
             try:
                 yield
             finally:

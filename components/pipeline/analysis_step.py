@@ -42,8 +42,9 @@ from kubetune.components.core import (
     TrialResult,
 )
 from kubetune.components.data import read_frame
-from kubetune.components.evaluation import refit_and_evaluate
+from kubetune.components.evaluation import fit_full
 from kubetune.components.execution import Executor, failure_reason, open_storage, storage_url
+from kubetune.components.models import get_family
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.pipeline.search_run import make_executor
 from kubetune.components.pipeline.search_strategy import SearchOutcome, request_template
@@ -318,6 +319,9 @@ def _log_finalist(
     )
     metric = spec.objective.metrics[0]
     if scores.ok:
+        searched = (
+            {} if finalist.search_score is None else {f"search_{metric}": finalist.search_score}
+        )
         tracker.log_metrics(
             run_id,
             {
@@ -325,10 +329,9 @@ def _log_finalist(
                 f"cv_{metric}_standard_error": scores.standard_error,
                 "fit_seconds_mean": scores.fit_seconds or 0.0,
                 "repeated_cv_scores": float(len(scores.scores)),
+                **searched,
             },
         )
-        if finalist.search_score is not None:
-            tracker.log_metrics(run_id, {f"search_{metric}": finalist.search_score})
     tracker.log_dict(run_id, {"scores": scores.scores, "error": scores.error}, "finalist.json")
     if result is not None and result.state == "COMPLETE":
         tracker.end_run(run_id)
@@ -404,16 +407,14 @@ def compare_on_held_out(
     if not spec.analysis.baseline:
         return HeldOutComparison(tuned, {})
     try:
-        baseline = refit_and_evaluate(
-            family=spec.model.family,
-            params=dict(spec.model.params),
-            task=prepared.facts.task,
-            seed=spec.search.seed,
-            train_uri=prepared.train_uri,
-            test_uri=prepared.test_uri,
-            target=target,
+        family = get_family(spec.model.family)
+        baseline = fit_full(
+            family.build(dict(spec.model.params), prepared.facts.task, spec.search.seed),
+            read_frame(prepared.train_uri),
+            target,
         )
     except Exception as error:  # noqa: BLE001 - a family whose defaults do not fit: say so, keep the study
         return HeldOutComparison(tuned, {}, failure_reason(error))
-    default = holdout_intervals(baseline.model, test, target, seed=seed, resamples=resamples)
+    # the interval's estimate is the defaults' held-out score
+    default = holdout_intervals(baseline, test, target, seed=seed, resamples=resamples)
     return HeldOutComparison(tuned, default)

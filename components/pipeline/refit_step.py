@@ -80,10 +80,8 @@ def refit_and_register(
     spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str
 ) -> RefitSummary:
     tracker = make_tracker(spec)
-    params = {**spec.model.params, **search.best_params}
-    replayed = {"pbt_replayed_rounds": len(search.schedule)} if search.schedule else {}
-    # what the refit run records
-    refit_params = {**params, "best_trial_number": search.best_number, **replayed}
+    basis = selection_basis(spec, search)
+    params, refit_params = refit_params_of(spec, search, basis)
     registered = spec.tracking.registered_model or spec.study_name
     # the summary's link, either way
     study_page = run_url(tracker.tracking_uri, tracker.experiment_id, parent_run_id)
@@ -118,7 +116,6 @@ def refit_and_register(
             search_best_trial=search.best_number,
         )
 
-    basis = selection_basis(spec, search)
     wanted = WantedRefit(
         selection_basis=basis,
         params={k: param_value(v) for k, v in refit_params.items()},
@@ -150,13 +147,7 @@ def refit_and_register(
         # the finalists re-scored on repeated CV; their rule may choose another trial than the search's best
         finalists = analyse_finalists(spec, prepared, search, tracker, parent_run_id)
         chosen = chosen_configuration(search, finalists)
-        params = {**spec.model.params, **chosen.best_params}
-        refit_params = {
-            **params,
-            "best_trial_number": chosen.best_number,
-            **replayed,
-            **(basis or {}),
-        }
+        params, refit_params = refit_params_of(spec, chosen, basis)
         run_id, version, test_metrics, lines = _refit(
             spec,
             tracker,
@@ -170,6 +161,21 @@ def refit_and_register(
             finalists,
         )
         return summary(run_id, version, test_metrics, False, chosen, lines)
+
+
+def refit_params_of(
+    spec: TuneSpec, chosen: SearchOutcome, basis: dict[str, str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The configuration to refit, and what the refit run records: it, its trial, the rounds a
+    population replays, and what the analysis's choice stood on."""
+    params = {**spec.model.params, **chosen.best_params}
+    replayed = {"pbt_replayed_rounds": len(chosen.schedule)} if chosen.schedule else {}
+    return params, {
+        **params,
+        "best_trial_number": chosen.best_number,
+        **replayed,
+        **(basis or {}),
+    }
 
 
 def selection_basis(spec: TuneSpec, search: SearchOutcome) -> dict[str, str] | None:
@@ -230,6 +236,7 @@ def _refit(
 ) -> tuple[str, str | None, dict[str, float], tuple[str, ...]]:
     """Refit, score once on the held-out set, log and register; returns (run id, version, test scores,
     the analysis's summary lines)."""
+    target = evaluation_target(spec, prepared)
     outcome = refit_and_evaluate(
         family=spec.model.family,
         params=params,
@@ -237,7 +244,7 @@ def _refit(
         seed=spec.search.seed,
         train_uri=prepared.train_uri,
         test_uri=prepared.test_uri,
-        target=evaluation_target(spec, prepared),
+        target=target,
         schedule=[
             step | {"params": {**spec.model.params, **step["params"]}} for step in search.schedule
         ]
@@ -250,7 +257,7 @@ def _refit(
     if search.schedule:  # what the refit trained, round by round: the recipe that reproduces it
         tracker.log_dict(run_id, {"rounds": search.schedule}, "pbt_schedule.json")
     test_metrics = {f"test_{name}": value for name, value in outcome.test_scores.items()}
-    held_out = compare_on_held_out(spec, prepared, outcome.model, evaluation_target(spec, prepared))
+    held_out = compare_on_held_out(spec, prepared, outcome.model, target)
     interval_metrics = held_out.metrics() if held_out else {}
     lines = tuple(
         line
@@ -272,8 +279,6 @@ def _refit(
     tracker.set_tags(parent_run_id, {REFIT_TAG: run_id, REGISTERED_TAG: registered})
     if lines:
         tracker.set_tags(parent_run_id, {ANALYSIS_SUMMARY_TAG: "\n".join(lines)})
-    for line in lines[:1]:
-        log.debug("%s", line)
     # before the run ends: a finished study has its record
     write_record(tracker.client, parent_run_id)
     tracker.end_run(parent_run_id)

@@ -32,9 +32,11 @@ from kubetune.components.core import (
     ROLE_TAG,
     STUDY_TAG,
     SpecError,
+    redact_url,
 )
-from kubetune.components.execution import failure_reason, open_storage, storage_url
+from kubetune.components.execution import failure_reason, journal_path, open_storage, storage_url
 from kubetune.components.pipeline.analysis_step import FINALISTS_ARTIFACT
+from kubetune.components.pipeline.endpoints import check_mlflow
 from kubetune.components.pipeline.study_run import make_tracker
 from kubetune.components.spec import TuneSpec, parse_spec
 from kubetune.components.tracking import Tracker, resolve_tracking_uri, run_url, safe_uri
@@ -80,7 +82,17 @@ def write_study_report(
     spec_yaml = _artifact_text(tracker, run_id, SPEC_ARTIFACT) or ""
     spec = parse_spec(yaml.safe_load(spec_yaml)) if spec_yaml else None
     url = storage or storage_url(spec.storage.url if spec else None)
-    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    missing = SpecError(
+        f"report: study '{study_name}' is not in the study storage {redact_url(url)} "
+        "(give --storage or KUBETUNE_STORAGE_URL)"
+    )
+    journal = journal_path(url)
+    if journal is not None and not journal.exists():  # opening it would create an empty journal
+        raise missing
+    try:
+        study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    except KeyError:  # Optuna's "Record does not exist."
+        raise missing from None
     metrics = (
         list(spec.objective.metrics)
         if spec
@@ -93,8 +105,7 @@ def write_study_report(
     importances = param_importances(study, metrics, seed)
     plots, skipped = study_plots(study, metrics, importances, ranked_params(importances), finalists)
 
-    run_metrics = tracker.client.get_run(run_id).data.metrics
-    tags = tracker.client.get_run(run_id).data.tags
+    run_metrics, tags = parent_run.data.metrics, parent_run.data.tags
     content = ReportContent(
         study=study_name,
         # the summary holds the held-out line and the significance; a study whose refit was reused
@@ -208,7 +219,17 @@ def report_study(
     study_name: str, tracking_uri: str | None, storage: str | None, output: Path
 ) -> StudyReport:
     """``kubetune report STUDY``: the report of a finished study, written to ``output`` and logged."""
-    tracker = Tracker(resolve_tracking_uri(tracking_uri), experiment=study_name)
+    # the flag wins over MLFLOW_TRACKING_URI (a spec's URI is what the environment overrides)
+    uri = tracking_uri or resolve_tracking_uri(None)
+    check_mlflow(
+        uri
+    )  # a server that does not answer is one line, not MLflow's retries and traceback
+    local = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if local is not None and not Path(local).exists():  # opening it would create an empty store
+        raise SpecError(
+            f"report: no MLflow store at {local} (run it where the study ran, or give --tracking-uri)"
+        )
+    tracker = Tracker(uri, experiment=study_name)
     report = write_study_report(tracker, find_parent_run(tracker, study_name), storage)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.html, encoding="utf-8")

@@ -213,3 +213,33 @@ tracking: {{experiment: no-analysis}}
     assert "tuned" not in result.stdout
     # the plots and the report are still there: they cost no fit
     assert "report.html" in artifact_paths(client, parent.info.run_id)
+
+    # kubetune report on bad input: one line naming the problem, exit 2, the study's run untouched
+    env = {**cli_env, "MLFLOW_TRACKING_URI": mlflow_server.url}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases = {
+        "no study 'nosuch' in the MLflow store": (["report", "nosuch"], env),
+        "study 'no-analysis' is not in the study storage journal://": (
+            ["report", "no-analysis", "--storage", f"journal://{elsewhere / 'x.journal'}"],
+            env,
+        ),
+        "cannot reach the MLflow server at http://127.0.0.1:9": (
+            ["report", "no-analysis", "--tracking-uri", "http://127.0.0.1:9"],
+            env,
+        ),
+        "no MLflow store at mlflow.db": (["report", "no-analysis"], cli_env),
+        "SQLite is not safe for parallel trials": (
+            ["report", "no-analysis", "--storage", "sqlite:///x.db"],
+            env,
+        ),
+    }
+    for expected, (args, case_env) in cases.items():
+        bad = run_cli(args, cwd=elsewhere, env=case_env)
+        [line] = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and line.startswith("kubetune: error: ") and expected in line, (
+            bad.stderr[-2000:]
+        )
+    assert sorted(p.name for p in elsewhere.iterdir()) == []  # no empty store, journal or page made
+    after = client.get_run(parent.info.run_id)
+    assert after.info.status == "FINISHED" and after.data.metrics == parent.data.metrics
