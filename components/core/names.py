@@ -26,6 +26,10 @@ META_STORE_RECORD_TAG = "kubetune.meta_store_record"
 SAMPLER_STARTUP_TAG = "kubetune.sampler.startup_trials"
 SAMPLER_RANDOM_FROM_TAG = "kubetune.sampler.random_from_trial"
 SAMPLER_RANDOM_EVERY_TAG = "kubetune.sampler.random_every"
+# sampler: auto handed the study from the GP to TPE (kubetune.components.search.cost_aware_sampler): the
+# trial it did so at (also a study attribute, so a resumed study keeps it) and why, with the figures
+SAMPLER_SWITCHED_AT_ATTR = "kubetune.sampler.switched_at_trial"
+SAMPLER_SWITCH_TAG = "kubetune.sampler.switch"
 WARM_MODE_TAG = "kubetune.warm_start.mode"
 WARM_USED_TAG = "kubetune.warm_start.used"
 WARM_N_CONFIGS_TAG = "kubetune.warm_start.n_configs"

@@ -38,6 +38,7 @@ from kubetune.components.estimators.image_imports import foreign_references, ima
 from kubetune.components.estimators.search_space import SearchSettingError, to_space
 from kubetune.components.estimators.study_log import log_search, tracking_uri_of
 from kubetune.components.search import (
+    CostAwareSampler,
     Space,
     build_sampler,
     choose_sampler,
@@ -256,6 +257,13 @@ class KubetuneSearchCV(BaseSearchCV):
         sampler = build_sampler(
             "random" if grid_points else self.sampler_.name, space, self._seed(), 1, batch
         )
+        if (
+            self.sampler_.fallback is not None
+        ):  # auto's GP gives way to TPE when its asks cost too much
+            fallback = build_sampler(self.sampler_.fallback, space, self._seed(), 1, batch)
+            sampler = CostAwareSampler(
+                sampler, fallback, batch, self.sampler_.name, self.sampler_.fallback
+            )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         if self._continued is not None:
             study = self._continued
@@ -281,7 +289,11 @@ class KubetuneSearchCV(BaseSearchCV):
             trials = [study.ask() for _ in range(min(batch, budget - done))]
             candidates = [suggest(trial, space) for trial in trials]
             done += len(trials)
+            started = time.perf_counter()
             scored += self._race(study, evaluate_candidates, list(zip(trials, candidates)))
+            if isinstance(study.sampler, CostAwareSampler):  # a batch's candidates run side by side
+                for _ in trials:
+                    study.sampler.observe_trial(time.perf_counter() - started)
         self.study_ = study
         if not scored:
             reason = self.failed_candidates_[0]["error"] if self.failed_candidates_ else "none ran"

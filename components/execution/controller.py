@@ -56,7 +56,7 @@ from kubetune.components.execution.requeue import (
     tell_once,
 )
 from kubetune.components.execution.thread_budget import controller_threads, numeric_threads
-from kubetune.components.search import Space, suggest
+from kubetune.components.search import CostAwareSampler, Space, suggest
 from kubetune.components.tracking import Tracker
 
 log = logging.getLogger("kubetune.controller")
@@ -96,6 +96,14 @@ class _InFlight:
     run_id: str
 
 
+@dataclass
+class _Asked:
+    """A trial asked and its parameters drawn, not yet handed to a worker."""
+
+    trial: optuna.Trial
+    params: dict[str, Any]
+
+
 class StudyController:
     def __init__(
         self,
@@ -129,6 +137,7 @@ class StudyController:
         self.controller_id = uuid.uuid4().hex[:12]
         # the sampler's numerical work leaves the local workers their cores (execution.thread_budget)
         self.ask_threads = controller_threads(executor.local_cores())
+        self._ahead: _Asked | None = None  # asked while every worker was busy (_ask_ahead)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -158,6 +167,8 @@ class StudyController:
                         and self._submit_within_budget(in_flight)
                     ):
                         pass
+                    if not out_of_time and len(in_flight) >= self.executor.capacity:
+                        self._ask_ahead()
                     if not in_flight:
                         if not out_of_time and self._budget_used() < self.n_trials:
                             continue  # a stale trial was re-queued meanwhile; run it
@@ -170,10 +181,12 @@ class StudyController:
                         entry = in_flight.pop(result.trial_number, None)
                         if entry is None:
                             continue  # already failed through its heartbeat
+                        self._observe(result)
                         self._record(entry, result, summary)
                         summary.ran_this_time += 1
                         self._update_bar(bar)
                 interrupt.check()  # pressed while the last results were recorded
+                self._release_ahead("not started: the study's timeout came first")
             except KeyboardInterrupt:
                 self._interrupt(in_flight, "interrupted by the user (Ctrl-C)")
                 raise
@@ -290,7 +303,25 @@ class StudyController:
         return self._heartbeat and any(t.state == TrialState.RUNNING for t in self._trials())
 
     def _submit_within_budget(self, in_flight: dict[int, _InFlight]) -> bool:
-        """Ask for one more trial if the study-wide budget allows; False once it is used up."""
+        """Start one more trial -- the one asked ahead, else a new ask -- if the study-wide budget
+        allows; False once it is used up."""
+        asked, self._ahead = self._ahead, None
+        asked = asked or self._ask()
+        if asked is None:
+            return False
+        self._start(asked, in_flight)
+        return True
+
+    def _ask_ahead(self) -> None:
+        """Every worker is busy: ask for the next trial now, so that the sampler's work (a GP's kernel
+        fit, TPE's density estimates) overlaps the running trials instead of holding the next free
+        worker. The proposal is conditioned on the running trials as any parallel ask is; a study on
+        one worker keeps its asks after each result, so that every proposal sees every result."""
+        if self._ahead is None and self.executor.capacity > 1:
+            self._ahead = self._ask()
+
+    def _ask(self) -> _Asked | None:
+        """A new trial and its parameters, or None when the study-wide budget is used up."""
 
         def ask_if_budget_left() -> optuna.Trial | None:
             with budget_lock(self.study), numeric_threads(self.ask_threads):
@@ -298,11 +329,7 @@ class StudyController:
 
         trial = self._db(ask_if_budget_left, "ask")
         if trial is None:
-            return False
-        self._submit(trial, in_flight)
-        return True
-
-    def _submit(self, trial: optuna.Trial, in_flight: dict[int, _InFlight]) -> None:
+            return None
         # a param already set is returned as is
         # define-by-run: the sampler's work happens here too
         with numeric_threads(self.ask_threads):
@@ -314,12 +341,30 @@ class StudyController:
             self._db(
                 lambda: trial.set_user_attr(CONTROLLER_ATTR, self.controller_id), "set controller"
             )
+        return _Asked(trial, params)
+
+    def _start(self, asked: _Asked, in_flight: dict[int, _InFlight]) -> None:
+        trial, params = asked.trial, asked.params
         run_id = self.tracker.start_trial_run(
             self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial)
         )
         self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
         in_flight[trial.number] = _InFlight(trial, run_id)
         self.executor.submit(self.make_request(trial.number, trial_id_of(trial), params))
+
+    def _release_ahead(self, reason: str) -> None:
+        """The trial asked ahead will not start here (timeout, interrupt): recorded and queued again."""
+        asked, self._ahead = self._ahead, None
+        if asked is None:
+            return
+        trial = asked.trial
+        # its run, like every trial's, linked from the trial before the trial is told
+        run_id = self.tracker.start_trial_run(
+            self.parent_run_id, self.study.study_name, trial.number, asked.params, {}
+        )
+        self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
+        frozen = self._db(lambda: storage_of(self.study).get_trial(trial_id_of(trial)), "get trial")
+        self._fail_and_requeue(frozen, run_id, reason, interrupted=True)
 
     def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
         """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
@@ -331,6 +376,11 @@ class StudyController:
         if RETRY_OF in attrs:
             tags |= {RETRY_OF: str(attrs[RETRY_OF]), ATTEMPT: str(attrs.get(ATTEMPT, 1))}
         return tags
+
+    def _observe(self, result: TrialResult) -> None:
+        """``sampler: auto`` weighs its asks against the trials' measured time."""
+        if isinstance(self.study.sampler, CostAwareSampler):
+            self.study.sampler.observe_trial(result.duration_s)
 
     def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
         trial, run_id = entry.trial, entry.run_id
@@ -413,13 +463,13 @@ class StudyController:
             return
         self._beat_at = time.monotonic()
         self._beat_controller()
-        for number in self.executor.starting():
-            entry = in_flight.get(number)
-            if entry is not None:
-                self._db(
-                    lambda: storage_of(self.study).record_heartbeat(trial_id_of(entry.trial)),
-                    "heartbeat",
-                )
+        waiting = [in_flight[n].trial for n in self.executor.starting() if n in in_flight]
+        if self._ahead is not None:
+            waiting.append(self._ahead.trial)
+        for trial in waiting:
+            self._db(
+                lambda: storage_of(self.study).record_heartbeat(trial_id_of(trial)), "heartbeat"
+            )
 
     def _check_stale(self, in_flight: dict[int, _InFlight], force: bool = False) -> int:
         """Fail trials whose heartbeat is stale (the storage callback re-queues them), and let go of
@@ -443,6 +493,8 @@ class StudyController:
         ]
         for frozen in failed:
             run_id = frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR)
+            if self._ahead is not None and self._ahead.trial.number == frozen.number:
+                self._ahead = None  # failed by another controller's stale check: not ours to start
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id
@@ -472,6 +524,8 @@ class StudyController:
             if (
                 number in in_flight
                 or MLFLOW_RUN_ID_ATTR in frozen.user_attrs
+                # asked ahead: its controller beats for it, and the stale check fails it if that stops
+                or CONTROLLER_ATTR in frozen.user_attrs
                 or now - started < grace
             ):
                 continue
@@ -487,6 +541,7 @@ class StudyController:
             )
 
     def _interrupt(self, in_flight: dict[int, _InFlight], reason: str) -> None:
+        self._release_ahead(reason)
         for number, entry in list(in_flight.items()):
             self.executor.cancel(number)
             frozen = self._db(

@@ -7,6 +7,7 @@ import logging
 
 import optuna
 
+from kubetune.components.core import SAMPLER_SWITCH_TAG, SAMPLER_SWITCHED_AT_ATTR
 from kubetune.components.execution import (
     Executor,
     TrialsSummary,
@@ -25,6 +26,7 @@ from kubetune.components.pipeline.warm_start import (
     warm_trials_of,
 )
 from kubetune.components.search import (
+    CostAwareSampler,
     SamplerChoice,
     effective_trials,
     open_study,
@@ -84,4 +86,29 @@ class SampledSearch(SearchStrategy):
         assert self.choice is not None, "open_study first"
         n_trials = effective_trials(self.choice.name, self.space, self.spec.search.n_trials)
         make_request = make_request_factory(self.spec, self.context.prepared, self.space)
-        return self.controller(study, executor, self.space, make_request, n_trials).run()
+        try:
+            return self.controller(study, executor, self.space, make_request, n_trials).run()
+        finally:
+            self._record_switch(study.sampler)
+
+    def _record_switch(self, sampler: optuna.samplers.BaseSampler) -> None:
+        """``auto`` handed the study to its fallback: say when and why on the parent run."""
+        if not isinstance(sampler, CostAwareSampler) or sampler.decision is None:
+            return
+        decision = sampler.decision
+        parent = self.context.parent_run_id
+        self.context.tracker.set_tags(
+            parent,
+            {
+                SAMPLER_SWITCH_TAG: decision.describe(sampler.model_name, sampler.fallback_name),
+                SAMPLER_SWITCHED_AT_ATTR: str(decision.at_trial),
+            },
+        )
+        self.context.tracker.log_metrics(
+            parent,
+            {
+                "sampler_switch_ask_seconds": decision.ask_seconds,
+                "sampler_switch_trial_seconds": decision.trial_seconds,
+                "sampler_switch_ask_share": decision.share,
+            },
+        )

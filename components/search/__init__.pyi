@@ -3,6 +3,10 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
+from .cost_aware_sampler import (
+    CostAwareSampler as CostAwareSampler,
+    SwitchDecision as SwitchDecision,
+)
 from .pareto import front_rows as front_rows, select as select
 from .pbt import (
     MemberRound as MemberRound,

@@ -23,6 +23,7 @@ from kubetune.components.core import (
     SAMPLER_STARTUP_TAG,
     SpecError,
 )
+from kubetune.components.search.cost_aware_sampler import MAX_ASK_SHARE, CostAwareSampler
 from kubetune.components.search.interleaved_sampler import InterleavedSampler
 from kubetune.components.search.space import Space, grid, grid_size, has_categorical, is_conditional
 
@@ -40,6 +41,8 @@ WARM_MODEL_ONLY_TRIALS = 20  # trials after the warm ones that the model (TPE or
 class SamplerChoice:
     name: str
     reason: str
+    # ``auto``'s sampler when the model's asks cost too much (kubetune.components.search.cost_aware_sampler)
+    fallback: str | None = None
 
 
 def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: int) -> SamplerChoice:
@@ -59,7 +62,12 @@ def choose_sampler(requested: str, space: Space, n_trials: int, n_objectives: in
     if is_conditional(space):
         return SamplerChoice("tpe", "the space has conditional parameters")
     if not has_categorical(space) and n_trials <= GP_MAX_TRIALS:
-        return SamplerChoice("gp", f"all-numeric space and {n_trials} trials")
+        return SamplerChoice(
+            "gp",
+            f"all-numeric space and {n_trials} trials; tpe once an ask costs more than "
+            f"{MAX_ASK_SHARE:.0%} of the time between trials",
+            fallback="tpe",
+        )
     return SamplerChoice(
         "tpe", f"{'categorical parameters' if has_categorical(space) else 'large budget'}"
     )
@@ -201,16 +209,19 @@ def sampler_for(
     ``seed``: this controller session's (kubetune.components.execution.sessions), else the spec's."""
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
-    sampler = build_sampler(
-        choice.name,
-        space,
-        spec.search.seed if seed is None else seed,
-        n_objectives,
-        spec.search.parallelism,
-        source_trials,
-        n_warm_trials,
+    seed = spec.search.seed if seed is None else seed
+    parallelism = spec.search.parallelism
+
+    def build(name: str) -> optuna.samplers.BaseSampler:
+        return build_sampler(
+            name, space, seed, n_objectives, parallelism, source_trials, n_warm_trials
+        )
+
+    if choice.fallback is None:
+        return choice, build(choice.name)
+    return choice, CostAwareSampler(
+        build(choice.name), build(choice.fallback), parallelism, choice.name, choice.fallback
     )
-    return choice, sampler
 
 
 def effective_trials(name: str, space: Space, n_trials: int) -> int:

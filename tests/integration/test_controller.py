@@ -284,3 +284,66 @@ def test_the_sampler_runs_with_the_cores_the_local_workers_leave(setup):
         for blas, torch_threads in ThreadRecordingSampler.seen
     )
     assert torch.get_num_threads() == (os.cpu_count() or 1)
+
+
+class RunningAtAsk(optuna.samplers.RandomSampler):
+    """Records, as each trial is asked, how many of the study's trials are running (itself included)."""
+
+    seen: list[int] = []
+
+    def before_trial(self, study, trial):
+        RunningAtAsk.seen.append(
+            len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        )
+
+
+def test_the_next_trial_is_asked_while_every_worker_is_busy(setup):
+    """The sampler's ask overlaps the running trials: with both workers busy the controller already
+    holds the next configuration, and hands it over as soon as one finishes."""
+    space = {
+        "x": ParamSpec(type="float", low=0.0, high=1.0),
+        "sleep": ParamSpec(type="float", low=0.3, high=0.4),
+    }
+    controller, executor = make_controller(
+        setup, "tests.families:SleepFamily", n_trials=8, space=space, name="ahead"
+    )
+    controller.study.sampler = RunningAtAsk(seed=0)
+    RunningAtAsk.seen = []
+    with executor:
+        summary = controller.run()
+    trials = controller.study.trials
+    assert summary.n_complete == 8 and [t.state for t in trials] == [TrialState.COMPLETE] * 8
+    # asked with two trials training: the third running trial is the one asked ahead
+    assert max(RunningAtAsk.seen) == 3 and RunningAtAsk.seen.count(3) >= 4
+    runs = child_runs(setup[2], setup[3])
+    assert sorted(runs) == list(range(8)) and all(
+        r.info.status == "FINISHED" for r in runs.values()
+    )
+
+
+def test_a_trial_asked_ahead_when_the_timeout_comes_is_recorded_and_queued_again(setup):
+    space = {
+        "x": ParamSpec(type="float", low=0.0, high=1.0),
+        "sleep": ParamSpec(type="float", low=0.5, high=0.6),
+    }
+    controller, executor = make_controller(
+        setup, "tests.families:SleepFamily", n_trials=50, space=space, name="ahead-timeout"
+    )
+    controller.timeout = 1.0
+    with executor:
+        summary = controller.run()
+    assert summary.stopped_by == "timeout"
+    trials = controller.study.trials
+    never_started = [
+        t
+        for t in trials
+        if t.user_attrs.get("kubetune.failure_reason", "").startswith("not started")
+    ]
+    assert len(never_started) == 1 and never_started[0].state == TrialState.FAIL
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert [t.system_attrs["fixed_params"] for t in waiting] == [
+        never_started[0].params
+    ]  # a resume runs it
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING}
+    runs = child_runs(setup[2], setup[3])
+    assert runs[never_started[0].number].info.status == "KILLED"
