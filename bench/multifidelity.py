@@ -10,7 +10,8 @@ a time in one process so that the epoch count, not the machine, is the measure.
    bias/noise). Regret = best value among trials that ran to epoch 100 minus the global minimum
    (-3.32237). Target regret <= 0.5; each run is capped at 20,000 epochs.
 2. A real PyTorch model: kubetune's ``torch_mlp`` space (epochs fixed at 27) on scikit-learn's digits,
-   holdout accuracy. Regret = best accuracy seen at full training in this benchmark run (all pruners,
+   holdout accuracy, pruned with the settings kubetune resolves for that family (its fidelity: a first
+   rung of a ninth of the epochs, one in three goes on). Regret = best accuracy seen at full training in this benchmark run (all pruners,
    all seeds) minus the incumbent's; target regret <= 0.01; each run is capped at ``--torch-budget``
    epochs (censored runs count as the cap).
 
@@ -45,9 +46,12 @@ HARTMANN_MIN = -3.32237
 EPOCHS = Fidelity(param="epochs", unit="epoch", step=1)
 
 
-def pruner_for(kind: str, max_epochs: int) -> optuna.pruners.BasePruner:
+def pruner_for(
+    kind: str, max_epochs: int, fidelity: Fidelity = EPOCHS
+) -> optuna.pruners.BasePruner:
+    """The pruner ``search.pruner: <kind>`` gives a study whose family trains in ``fidelity``'s steps."""
     space = {"epochs": ParamSpec(type="int", low=1, high=max_epochs)}
-    return build_pruner(resolve_pruner(PrunerSpec(kind=kind), EPOCHS, space, {}, folds=5))
+    return build_pruner(resolve_pruner(PrunerSpec(kind=kind), fidelity, space, {}, folds=5))
 
 
 def hartmann_run(kind: str, seed: int, target: float = 0.5, cap: int = 20_000) -> dict:
@@ -117,7 +121,7 @@ def torch_run(kind: str, seed: int, budget: int, max_epochs: int = 27) -> dict:
         study_name=f"digits-{kind}-{seed}",
         direction="maximize",
         sampler=build_sampler("tpe", space, seed, 1, 1),
-        pruner=pruner_for(kind, max_epochs),
+        pruner=pruner_for(kind, max_epochs, family.fidelity),
     )
     spent, finished, started = 0, [], time.perf_counter()
     while spent < budget:

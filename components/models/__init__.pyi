@@ -6,6 +6,7 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 from .base import (
     BOTH as BOTH,
     CLASSIFICATION as CLASSIFICATION,
+    NEURAL_NETWORK_EPOCHS as NEURAL_NETWORK_EPOCHS,
     Fidelity as Fidelity,
     ModelFamily as ModelFamily,
 )

@@ -23,7 +23,18 @@ class Fidelity:
     param: str
     unit: str
     step: int
+    # Successive halving's and Hyperband's defaults for this family. None: one in five goes on from a
+    # first rung of one step (tuned on MF-Hartmann; boosting iterations and trees rank early too). A
+    # neural network's early epochs rank configurations poorly -- the learning rate and the batch size
+    # decide how fast it learns, not how well it ends -- so its first rung waits for a ninth of
+    # training and one in three goes on (docs/benchmarks.md, multi-fidelity).
+    first_rung_fraction: float | None = None
+    reduction_factor: int | None = None
 
+
+NEURAL_NETWORK_EPOCHS = Fidelity(
+    param="epochs", unit="epoch", step=1, first_rung_fraction=1 / 9, reduction_factor=3
+)
 
 BOTH = frozenset({"classification", "regression"})
 CLASSIFICATION = frozenset({"classification"})

@@ -8,7 +8,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from kubetune.components.models.base import (
     BOTH,
-    Fidelity,
+    NEURAL_NETWORK_EPOCHS,
     ModelFamily,
     categorical,
     int_range,
@@ -27,7 +27,7 @@ __all__ = ["TorchMLPFamily", "TorchMLPClassifier", "TorchMLPRegressor", "resolve
 class TorchMLPFamily(ModelFamily):
     name = "torch_mlp"
     tasks = BOTH
-    fidelity = Fidelity(param="epochs", unit="epoch", step=1)
+    fidelity = NEURAL_NETWORK_EPOCHS
     checkpoints = True
     # change the weights' shapes: population-based training never perturbs them
     structure = (

@@ -16,7 +16,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from kubetune.components.models.base import (
     BOTH,
-    Fidelity,
+    NEURAL_NETWORK_EPOCHS,
     ModelFamily,
     categorical,
     int_range,
@@ -59,7 +59,7 @@ def _per_layer(
 class TorchNASFamily(ModelFamily):
     name = "torch_nas"
     tasks = BOTH
-    fidelity = Fidelity(param="epochs", unit="epoch", step=1)
+    fidelity = NEURAL_NETWORK_EPOCHS
     checkpoints = True
     structure = (
         "n_layers",
@@ -88,7 +88,7 @@ class TorchNASFamily(ModelFamily):
 class TorchCNNFamily(ModelFamily):
     name = "torch_cnn"
     tasks = BOTH
-    fidelity = Fidelity(param="epochs", unit="epoch", step=1)
+    fidelity = NEURAL_NETWORK_EPOCHS
     checkpoints = True
     structure = (
         "n_blocks",

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+DEFAULT_REDUCTION_FACTOR = 5  # one in five goes on: tuned on MF-Hartmann (docs/benchmarks.md)
+
 if TYPE_CHECKING:
     from kubetune.components.models import Fidelity
     from kubetune.components.spec import ParamSpec, PrunerSpec
@@ -34,12 +36,28 @@ def resolve_pruner(
     if spec.kind == "none":
         return None
     settings = spec.model_dump()
-    first_step = fidelity.step if fidelity else 1
-    settings["min_resource"] = spec.min_resource or first_step
-    settings["max_resource"] = spec.max_resource or max_steps(fidelity, space, fixed_params, folds)
+    max_resource = spec.max_resource or max_steps(fidelity, space, fixed_params, folds)
+    first_rung = first_rung_of(fidelity, max_resource)
+    settings["min_resource"] = spec.min_resource or first_rung
+    settings["max_resource"] = max_resource
     if settings["max_resource"] <= settings["min_resource"]:
         settings["max_resource"] = settings["min_resource"] + 1
+    settings["reduction_factor"] = spec.reduction_factor or (
+        fidelity and fidelity.reduction_factor or DEFAULT_REDUCTION_FACTOR
+    )
+    if spec.n_warmup_steps is None:  # the median pruner looks no earlier than the first rung
+        fraction = fidelity.first_rung_fraction if fidelity else None
+        settings["n_warmup_steps"] = first_rung if fraction else 0
     return settings
+
+
+def first_rung_of(fidelity: Fidelity | None, max_resource: int) -> int:
+    """The first step at which a trial may be stopped: one step, or the family's share of training
+    (a neural network's), rounded to whole steps."""
+    step = fidelity.step if fidelity else 1
+    if fidelity is None or not fidelity.first_rung_fraction:
+        return step
+    return max(step, round(max_resource * fidelity.first_rung_fraction / step) * step)
 
 
 def max_steps(

@@ -336,18 +336,28 @@ class PrunerSpec(_Strict):
     n_startup_trials: int = Field(
         5, ge=0, description="median: trials that finish before any is pruned"
     )
-    n_warmup_steps: int = Field(
-        0, ge=0, description="median: steps a trial runs before it can be pruned"
+    n_warmup_steps: int | None = Field(
+        None,
+        ge=0,
+        description="median: steps a trial runs before it can be pruned (default: none; a neural "
+        "network's first rung, a ninth of its epochs)",
     )
     interval_steps: int = Field(1, ge=1, description="median: check every this many steps")
     min_resource: int | None = Field(
-        None, ge=1, description="successive_halving/hyperband: the first rung, in steps"
+        None,
+        ge=1,
+        description="successive_halving/hyperband: the first rung, in steps (default: one step; "
+        "a ninth of a neural network's epochs)",
     )
     max_resource: int | None = Field(
         None, ge=1, description="hyperband: the most steps a trial can run"
     )
-    reduction_factor: int = Field(
-        5, ge=2, le=20, description="successive_halving/hyperband: 1 in this many goes on"
+    reduction_factor: int | None = Field(
+        None,
+        ge=2,
+        le=20,
+        description="successive_halving/hyperband: 1 in this many goes on (default 5; 3 for a "
+        "neural network)",
     )
     bootstrap_count: int = Field(
         0, ge=0, description="successive_halving: trials a rung needs before promoting"

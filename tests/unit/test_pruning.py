@@ -41,6 +41,37 @@ def test_resources_come_from_the_family_step_and_the_space_upper_bound():
     assert (explicit["min_resource"], explicit["reduction_factor"]) == (3, 3)
 
 
+def test_a_neural_network_is_first_judged_after_a_ninth_of_its_epochs_and_one_in_three_goes_on():
+    """Its early epochs rank configurations poorly (docs/benchmarks.md, multi-fidelity): the defaults
+    come from the family's fidelity; what the spec sets wins."""
+    from kubetune.components.models import get_family
+
+    mlp = get_family("torch_mlp").fidelity
+    epochs = space(epochs={"type": "int", "low": 5, "high": 27})
+    sh = resolve_pruner(PrunerSpec(kind="successive_halving"), mlp, epochs, {}, 5)
+    assert (sh["min_resource"], sh["max_resource"], sh["reduction_factor"]) == (3, 27, 3)
+    longer = resolve_pruner(PrunerSpec(kind="hyperband"), mlp, {}, {"epochs": 100}, 5)
+    assert (longer["min_resource"], longer["reduction_factor"]) == (11, 3)
+    median = resolve_pruner(PrunerSpec(kind="median"), mlp, epochs, {}, 5)
+    assert median["n_warmup_steps"] == 3
+    set_in_spec = resolve_pruner(
+        PrunerSpec(kind="successive_halving", min_resource=1, reduction_factor=4, n_warmup_steps=0),
+        mlp,
+        epochs,
+        {},
+        5,
+    )
+    assert (
+        set_in_spec["min_resource"],
+        set_in_spec["reduction_factor"],
+        set_in_spec["n_warmup_steps"],
+    ) == (1, 4, 0)
+    # trees and boosting iterations keep one step and one in five; so does pruning by folds
+    trees = resolve_pruner(PrunerSpec(kind="median"), TREES, {}, {"n_estimators": 200}, 5)
+    assert (trees["min_resource"], trees["reduction_factor"], trees["n_warmup_steps"]) == (10, 5, 0)
+    assert get_family("torch_nas").fidelity == mlp
+
+
 def test_resolved_settings_travel_as_json_and_build_the_same_pruner_everywhere():
     import json
 

@@ -262,6 +262,7 @@ def test_pipeline_identity_is_the_same_for_a_rerun_and_can_be_named():
 
 def test_pruner_and_pbt_short_forms_get_defaults():
     spec = parse_spec(minimal(search__pruner="hyperband"))
-    assert spec.search.pruner.kind == "hyperband" and spec.search.pruner.reduction_factor == 5
+    # the reduction factor is left to the family (kubetune.components.search.pruners.resolve_pruner)
+    assert spec.search.pruner.kind == "hyperband" and spec.search.pruner.reduction_factor is None
     pbt = parse_spec(minimal(model__family="torch_nas", search__strategy="pbt")).search.pbt
     assert (pbt.population, pbt.generations, pbt.interval, pbt.quantile) == (8, 5, 4, 0.25)
