@@ -79,7 +79,9 @@ def _csv_texts() -> dict[str, bytes]:
 def load(name: str) -> pd.DataFrame:
     """The dataset as one frame, the target as a column named ``target``, rows without one dropped."""
     path, target, drop, _ = DATASETS[name]
-    frame = pd.read_csv(io.BytesIO(_csv_texts()[path])).iloc[:, 1:]  # the first column: R's row names
+    frame = pd.read_csv(io.BytesIO(_csv_texts()[path])).iloc[
+        :, 1:
+    ]  # the first column: R's row names
     frame = frame[frame[target].notna()].drop(columns=list(drop)).reset_index(drop=True)
     return frame.rename(columns={target: "target"})
 
@@ -120,7 +122,11 @@ def default_space(task: str) -> dict[str, Any]:
 def estimator(task: str, seed: int, params: dict[str, Any]) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+    cls = (
+        HistGradientBoostingClassifier
+        if task == "classification"
+        else HistGradientBoostingRegressor
+    )
     return cls(random_state=seed, early_stopping=False, **params)
 
 
@@ -148,7 +154,9 @@ def optuna_tpe(task, metric, X, y, seed, trials) -> tuple[dict, float]:
             for name, p in space.items()
         }
         model = estimator(task, seed, params)
-        return cross_val_score(model, X, y, cv=folds(task, seed), scoring=metric, n_jobs=PARALLELISM).mean()
+        return cross_val_score(
+            model, X, y, cv=folds(task, seed), scoring=metric, n_jobs=PARALLELISM
+        ).mean()
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
@@ -164,7 +172,9 @@ class _LogInt:
         self.dist, self.low, self.high = loguniform(low, high + 1), low, high
 
     def rvs(self, random_state: Any = None) -> int:
-        return int(min(self.high, max(self.low, math.floor(self.dist.rvs(random_state=random_state)))))
+        return int(
+            min(self.high, max(self.low, math.floor(self.dist.rvs(random_state=random_state))))
+        )
 
 
 def random_search(task, metric, X, y, seed, trials) -> tuple[dict, float]:
@@ -173,8 +183,14 @@ def random_search(task, metric, X, y, seed, trials) -> tuple[dict, float]:
 
     def distribution(p: dict[str, Any]) -> Any:
         if p["type"] == "int":
-            return _LogInt(p["low"], p["high"]) if p.get("log") else randint(p["low"], p["high"] + 1)
-        return loguniform(p["low"], p["high"]) if p.get("log") else uniform(p["low"], p["high"] - p["low"])
+            return (
+                _LogInt(p["low"], p["high"]) if p.get("log") else randint(p["low"], p["high"] + 1)
+            )
+        return (
+            loguniform(p["low"], p["high"])
+            if p.get("log")
+            else uniform(p["low"], p["high"] - p["low"])
+        )
 
     search = RandomizedSearchCV(
         estimator(task, seed, {}),
@@ -207,13 +223,17 @@ def hyperopt_tpe(task, metric, X, y, seed, trials) -> tuple[dict, float]:
 
     def typed(params: dict[str, Any]) -> dict[str, Any]:
         return {
-            k: int(min(space[k]["high"], max(space[k]["low"], round(v)))) if space[k]["type"] == "int" else v
+            k: int(min(space[k]["high"], max(space[k]["low"], round(v))))
+            if space[k]["type"] == "int"
+            else v
             for k, v in params.items()
         }
 
     def objective(params: dict[str, Any]) -> dict[str, Any]:
         model = estimator(task, seed, typed(params))
-        score = cross_val_score(model, X, y, cv=folds(task, seed), scoring=metric, n_jobs=PARALLELISM).mean()
+        score = cross_val_score(
+            model, X, y, cv=folds(task, seed), scoring=metric, n_jobs=PARALLELISM
+        ).mean()
         return {"loss": -score, "status": STATUS_OK}
 
     history = Trials()
@@ -243,7 +263,11 @@ def run_peer(method: str, name: str, seed: int, trials: int) -> dict[str, Any]:
     params, best_cv = PEERS[method](task, metric, X, y, seed, trials)
     model = estimator(task, seed, params).fit(X, y)
     X_test, y_test = xy(test)
-    return {"held_out": float(get_scorer(metric)(model, X_test, y_test)), "best_cv": best_cv, "params": params}
+    return {
+        "held_out": float(get_scorer(metric)(model, X_test, y_test)),
+        "best_cv": best_cv,
+        "params": params,
+    }
 
 
 # -- kubetune ------------------------------------------------------------------------------------------
@@ -261,8 +285,16 @@ def kubetune_spec(name: str, seed: int, sampler: str, trials: int, workdir: Path
         "data": {"source": str(data), "target": "target", "task": task, "test_size": TEST_SIZE},
         "model": {"family": FAMILY},
         "objective": {"metric": metric_of(name, frame)},
-        "validation": {"strategy": "stratified_kfold" if task == "classification" else "kfold", "folds": FOLDS},
-        "search": {"sampler": sampler, "n_trials": trials, "parallelism": PARALLELISM, "seed": seed},
+        "validation": {
+            "strategy": "stratified_kfold" if task == "classification" else "kfold",
+            "folds": FOLDS,
+        },
+        "search": {
+            "sampler": sampler,
+            "n_trials": trials,
+            "parallelism": PARALLELISM,
+            "seed": seed,
+        },
         "tracking": {"mlflow_uri": f"sqlite:///{workdir / 'mlflow.db'}", "experiment": "peers"},
     }
     path = workdir / "spec.yaml"
@@ -278,7 +310,9 @@ def kubetune_result(name: str, workdir: Path) -> dict[str, Any]:
     runs = client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'study'")
     metrics, params = runs[0].data.metrics, runs[0].data.params
     metric = params["metric"] if "metric" in params else metric_of(name, load(name))
-    trials = client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=1000)
+    trials = client.search_runs(
+        [experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=1000
+    )
     switch = runs[0].data.tags.get("kubetune.sampler.switched_at_trial")
     return {
         "held_out": metrics[f"test_{metric}"],
@@ -298,16 +332,34 @@ def timed(method: str, name: str, seed: int, trials: int) -> dict[str, Any]:
         env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONWARNINGS": "ignore"}
         if method.startswith("kubetune"):
             spec = kubetune_spec(name, seed, method.removeprefix("kubetune-"), trials, workdir)
-            command = [str(Path(sys.executable).parent / "kubetune"), "tune", str(spec), "--no-progress"]
+            command = [
+                str(Path(sys.executable).parent / "kubetune"),
+                "tune",
+                str(spec),
+                "--no-progress",
+            ]
         else:
             out = workdir / "result.json"
-            command = [sys.executable, __file__, "--one", method, name, str(seed), str(trials), str(out)]
+            command = [
+                sys.executable,
+                __file__,
+                "--one",
+                method,
+                name,
+                str(seed),
+                str(trials),
+                str(out),
+            ]
         started = time.perf_counter()
         finished = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if finished.returncode != 0:
             raise SystemExit(f"{method} on {name} (seed {seed}) failed:\n{finished.stderr[-3000:]}")
-        result = kubetune_result(name, workdir) if method.startswith("kubetune") else json.loads(out.read_text())
+        result = (
+            kubetune_result(name, workdir)
+            if method.startswith("kubetune")
+            else json.loads(out.read_text())
+        )
     return {"method": method, "dataset": name, "seed": seed, "seconds": seconds, **result}
 
 
@@ -343,7 +395,11 @@ def report(results: list[dict[str, Any]], methods: list[str]) -> str:
         lines.append(
             f"| {m} | {statistics.mean(rank_of[m]):.2f} | {statistics.median(r['best_cv'] for r in rows):.4f} | "
             f"{statistics.median(r['held_out'] for r in rows):.4f} | {statistics.median(r['seconds'] for r in rows):.1f} s | "
-            + (f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) |" if ratio else "— |")
+            + (
+                f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) |"
+                if ratio
+                else "— |"
+            )
         )
     return "\n".join(lines)
 
@@ -355,11 +411,18 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--json", type=Path, help="also write every result here")
-    parser.add_argument("--one", nargs=5, metavar=("METHOD", "DATASET", "SEED", "TRIALS", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one",
+        nargs=5,
+        metavar=("METHOD", "DATASET", "SEED", "TRIALS", "OUT"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args()
     if args.one:
         method, name, seed, trials, out = args.one
-        Path(out).write_text(json.dumps(run_peer(method, name, int(seed), int(trials)), default=float))
+        Path(out).write_text(
+            json.dumps(run_peer(method, name, int(seed), int(trials)), default=float)
+        )
         return
     results = []
     started = time.perf_counter()
@@ -372,7 +435,11 @@ def main() -> None:
                 print(
                     f"{name} seed {seed} {method}: held-out {result['held_out']:.4f}, best CV "
                     f"{result['best_cv']:.4f}, {result['seconds']:.1f} s"
-                    + (f", switched to tpe at trial {result['switched_at']}" if result.get("switched_at") else ""),
+                    + (
+                        f", switched to tpe at trial {result['switched_at']}"
+                        if result.get("switched_at")
+                        else ""
+                    ),
                     file=sys.stderr,
                     flush=True,
                 )

@@ -202,6 +202,41 @@ def patient_prefect_startup() -> None:
         raise SettingError(f"{name}: '{value}' is not a whole number of seconds above 0")
 
 
+def quiet_run_output(verbose: bool) -> None:
+    """Without ``-v``: Prefect's and MLflow's own lines off the console. Set before Prefect is first
+    imported, which reads its logging level once."""
+    if verbose:
+        return
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # MLflow prints two links for every run it ends on a tracking server: 200 lines for 100 trials,
+    # burying the summary; the summary names the study's own run page instead
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    import optuna
+
+    # Optuna resets its level on first import
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def warm_up(name: str, spec: Any) -> None:
+    """What the flow would do first in this process anyway, done while Prefect's server starts in
+    another (flows.prefect_server): import the flow, and open a local MLflow database, whose first open
+    creates its tables (about a second). Both are kept for the flow: Python keeps its modules, MLflow its
+    stores."""
+    from kubetune.components.tracking import resolve_tracking_uri
+
+    if name == "retrain":
+        import kubetune.flows.retrain
+    else:
+        import kubetune.flows.tune  # noqa: F401
+    tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
+    if tracking_uri.startswith("sqlite:"):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+
+
 def credentials_to_environment(spec: Any) -> Any:
     """The spec without URLs that carry a password; each such URL goes to the environment variable that
     wins over the spec field anyway (KUBETUNE_STORAGE_URL, MLFLOW_TRACKING_URI). The spec becomes the
@@ -231,15 +266,7 @@ def run_flow(
     if redact_url(tracking_uri) != tracking_uri:
         # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        # MLflow prints two links for every run it ends on a tracking server: 200 lines for 100 trials,
-        # burying the summary; the summary names the study's own run page instead
-        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        import optuna
-
-        # Optuna resets its level on first import
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_run_output(verbose)
     from prefect.states import State
 
     if name == "retrain":

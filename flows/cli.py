@@ -9,6 +9,7 @@ input, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -19,6 +20,7 @@ from kubetune.flows.api import patient_prefect_startup, quiet_defaults
 
 if TYPE_CHECKING:
     from kubetune.components.pipeline import RefitSummary
+    from kubetune.flows.prefect_server import ThrowawayServer
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -177,7 +179,10 @@ def _run(args: argparse.Namespace) -> int:
         # the study this data version resumes or starts
         facts = preflight(versioned_spec(spec, fingerprint(frame)), frame)
     else:
+        # Prefect's throwaway server starts while the data is read and checked (flows.prefect_server)
+        server = _throwaway_server(args.verbose) if args.command == "tune" else None
         facts = preflight(spec)
+        server = server.if_needed() if server is not None else None
     if args.command == "validate":
         features = f"{facts.n_features} feature" + ("" if facts.n_features == 1 else "s")
         print(
@@ -191,7 +196,15 @@ def _run(args: argparse.Namespace) -> int:
         return _run_flow(
             "retrain", spec, progress, args.verbose, margin=args.margin, alias=args.alias
         )
-    return _run_flow("tune", spec, progress, args.verbose)
+    return _run_flow("tune", spec, progress, args.verbose, server=server)
+
+
+def _throwaway_server(verbose: bool) -> ThrowawayServer | None:
+    from kubetune.flows.api import quiet_run_output
+    from kubetune.flows.prefect_server import ThrowawayServer
+
+    quiet_run_output(verbose)  # before Prefect is first imported
+    return None if os.environ.get("PREFECT_API_URL") else ThrowawayServer().start()
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -213,11 +226,25 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_flow(name: str, spec: Any, progress: bool, verbose: bool, **parameters: Any) -> int:
-    from kubetune.flows.api import TuningFailed, run_flow
+def _run_flow(
+    name: str,
+    spec: Any,
+    progress: bool,
+    verbose: bool,
+    server: ThrowawayServer | None = None,
+    **parameters: Any,
+) -> int:
+    from kubetune.flows.api import EPHEMERAL_SERVER_STARTUP_S, TuningFailed, run_flow, warm_up
+    from kubetune.flows.prefect_server import served
 
+    startup_s = float(
+        os.environ.get(
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_SERVER_STARTUP_S
+        )
+    )
     try:
-        summary = run_flow(name, spec, progress, verbose, **parameters)
+        with served(server, startup_s, meanwhile=lambda: warm_up(name, spec)):
+            summary = run_flow(name, spec, progress, verbose, **parameters)
     except TuningFailed as failure:  # the job ran and failed: exit 1, not "bad input"
         print(f"kubetune: error: {failure}", file=sys.stderr)
         return EXIT_FAILED

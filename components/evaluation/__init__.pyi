@@ -14,9 +14,11 @@ from .cross_validation import (
 )
 from .metrics import (
     METRICS as METRICS,
+    build_scorer as build_scorer,
     default_positive_class as default_positive_class,
     metric_fits_task as metric_fits_task,
     natural_direction as natural_direction,
     scores_a_positive_class as scores_a_positive_class,
+    to_natural as to_natural,
 )
 from .refit import refit_and_evaluate as refit_and_evaluate
