@@ -328,7 +328,11 @@ def kubetune_result(name: str, workdir: Path) -> dict[str, Any]:
         [experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=1000
     )
     switch = runs[0].data.tags.get("kubetune.sampler.switched_at_trial")
-    cv_scores = [greater_is_better(metric, r.data.metrics[metric]) for r in trials if metric in r.data.metrics]
+    cv_scores = [
+        greater_is_better(metric, r.data.metrics[metric])
+        for r in trials
+        if metric in r.data.metrics
+    ]
     return {
         "held_out": greater_is_better(metric, metrics[f"test_{metric}"]),
         "best_cv": max(cv_scores),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import sys
 import time
 import uuid
@@ -138,6 +139,8 @@ class StudyController:
         # the sampler's numerical work leaves the local workers their cores (execution.thread_budget)
         self.ask_threads = controller_threads(executor.local_cores())
         self._ahead: _Asked | None = None  # asked while every worker was busy (_ask_ahead)
+        self._durations: list[float] = []  # of the trials this controller recorded, in seconds
+        self._started = time.monotonic()
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -150,7 +153,7 @@ class StudyController:
         self.close_dangling_runs()
         summary = TrialsSummary()
         in_flight: dict[int, _InFlight] = self._adopt()
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         bar = self._progress_bar(self._budget_used())
         with DeferredInterrupt() as interrupt:  # Ctrl-C between steps, never mid-write
             try:
@@ -317,8 +320,21 @@ class StudyController:
         fit, TPE's density estimates) overlaps the running trials instead of holding the next free
         worker. The proposal is conditioned on the running trials as any parallel ask is; a study on
         one worker keeps its asks after each result, so that every proposal sees every result."""
-        if self._ahead is None and self.executor.capacity > 1:
+        if (
+            self._ahead is None
+            and self.executor.capacity > 1
+            and not self._timeout_before_a_trial()
+        ):
             self._ahead = self._ask()
+
+    def _timeout_before_a_trial(self) -> bool:
+        """The study's timeout comes before a running trial would likely finish: a trial asked now
+        would not start (no trial starts after the timeout) and would only be recorded as not started."""
+        if self.timeout is None:
+            return False
+        left = self.timeout - (time.monotonic() - self._started)
+        typical = statistics.median(self._durations) if self._durations else 0.0
+        return left <= typical
 
     def _ask(self) -> _Asked | None:
         """A new trial and its parameters, or None when the study-wide budget is used up."""
@@ -378,7 +394,9 @@ class StudyController:
         return tags
 
     def _observe(self, result: TrialResult) -> None:
-        """``sampler: auto`` weighs its asks against the trials' measured time."""
+        """The trials' measured time: for asking ahead near the timeout, and for ``sampler: auto``,
+        which weighs its asks against it."""
+        self._durations.append(result.duration_s)
         if isinstance(self.study.sampler, CostAwareSampler):
             self.study.sampler.observe_trial(result.duration_s)
 

@@ -4,6 +4,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -329,7 +330,9 @@ def test_a_trial_asked_ahead_when_the_timeout_comes_is_recorded_and_queued_again
     controller, executor = make_controller(
         setup, "tests.families:SleepFamily", n_trials=50, space=space, name="ahead-timeout"
     )
-    controller.timeout = 1.0
+    controller.timeout = (
+        0.3  # before any trial has finished: nothing says the next one would not start
+    )
     with executor:
         summary = controller.run()
     assert summary.stopped_by == "timeout"
@@ -347,3 +350,17 @@ def test_a_trial_asked_ahead_when_the_timeout_comes_is_recorded_and_queued_again
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING}
     runs = child_runs(setup[2], setup[3])
     assert runs[never_started[0].number].info.status == "KILLED"
+
+
+def test_no_trial_is_asked_ahead_when_the_timeout_comes_before_a_trial_would_finish(setup):
+    """A trial asked then would not start (none starts after the timeout): not asked, not recorded."""
+    controller, executor = make_controller(setup, "tests.families:SleepFamily", n_trials=5)
+    with executor:
+        controller.timeout = 10.0
+        controller._durations = [4.0, 6.0]  # trials of about 5 s
+        controller._started = time.monotonic() - 4.0  # 6 s left: one more trial fits
+        assert not controller._timeout_before_a_trial()
+        controller._started = time.monotonic() - 6.0  # 4 s left
+        assert controller._timeout_before_a_trial()
+        controller.timeout = None
+        assert not controller._timeout_before_a_trial()

@@ -290,7 +290,15 @@ def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
     created = [
         name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
     ]
-    assert len(created) == len(set(created)) == len(study.trials), "a Job was created twice"
+    assert len(created) == len(set(created)), "a Job was created twice"
+    with_job = {int(name.rsplit("-t", 1)[1]) for name in created}
+    assert all(t.number in with_job for t in study.trials if t.state == TrialState.COMPLETE)
+    # the only trial that may have no Job: one the killed controller had asked ahead (every worker was
+    # busy) and not started yet; its heartbeat went stale, and it was failed and run again
+    without_job = [t for t in study.trials if t.number not in with_job]
+    retried = {t.user_attrs.get("kubetune.retry_of") for t in study.trials}
+    assert len(without_job) <= 1
+    assert all(t.state == TrialState.FAIL and t.number in retried for t in without_job)
     nothing_left(api)
 
 
