@@ -316,28 +316,48 @@ def kubetune_spec(name: str, seed: int, sampler: str, trials: int, workdir: Path
     return path
 
 
-def kubetune_result(name: str, workdir: Path) -> dict[str, Any]:
+def _span_seconds(runs: list[Any]) -> float:
+    """From the first of these runs starting to the last one ending (MLflow keeps milliseconds)."""
+    if not runs:
+        return 0.0
+    return (max(r.info.end_time for r in runs) - min(r.info.start_time for r in runs)) / 1000
+
+
+def kubetune_result(name: str, seed: int, workdir: Path) -> dict[str, Any]:
+    """The held-out and best CV scores from the MLflow store, and where the command's time went.
+
+    ``search_seconds`` spans the study's trials, ``analysis_seconds`` is the finalists' re-scoring as
+    the parent run records it; the rest of the command is start-up, meta-features, the refit, the
+    report and close-down.
+    """
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("peers")
-    runs = client.search_runs([experiment.experiment_id], "tags.`kubetune.role` = 'study'")
-    metrics, params = runs[0].data.metrics, runs[0].data.params
+    study = f"peers-{name}-{seed}"
+
+    def runs_of(study_name: str, role: str) -> list[Any]:
+        return client.search_runs(
+            [experiment.experiment_id],
+            f"tags.`kubetune.study` = '{study_name}' AND tags.`kubetune.role` = '{role}'",
+            max_results=1000,
+        )
+
+    parent = runs_of(study, "study")[0]
+    metrics, params = parent.data.metrics, parent.data.params
     metric = metric_of(name, load(name))
-    trials = client.search_runs(
-        [experiment.experiment_id], "tags.`kubetune.role` = 'trial'", max_results=1000
-    )
-    switch = runs[0].data.tags.get("kubetune.sampler.switched_at_trial")
+    trials = runs_of(study, "trial")
+    switch = parent.data.tags.get("kubetune.sampler.switched_at_trial")
     cv_scores = [
-        greater_is_better(metric, r.data.metrics[metric])
-        for r in trials
-        if metric in r.data.metrics
+        greater_is_better(metric, r.data.metrics[metric]) for r in trials if metric in r.data.metrics
     ]
     return {
         "held_out": greater_is_better(metric, metrics[f"test_{metric}"]),
         "best_cv": max(cv_scores),
         "sampler": params.get("sampler"),
         "switched_at": int(switch) if switch else None,
+        "search_seconds": _span_seconds(trials),
+        "analysis_seconds": metrics.get("analysis_seconds", 0.0),
     }
 
 
@@ -375,7 +395,7 @@ def timed(method: str, name: str, seed: int, trials: int) -> dict[str, Any]:
         if finished.returncode != 0:
             raise SystemExit(f"{method} on {name} (seed {seed}) failed:\n{finished.stderr[-3000:]}")
         result = (
-            kubetune_result(name, workdir)
+            kubetune_result(name, seed, workdir)
             if method.startswith("kubetune")
             else json.loads(out.read_text())
         )
@@ -420,7 +440,37 @@ def report(results: list[dict[str, Any]], methods: list[str]) -> str:
                 else "— |"
             )
         )
+    lines += ["", *time_split(results, by_pair, methods)]
     return "\n".join(lines)
+
+
+def time_split(
+    results: list[dict[str, Any]],
+    by_pair: dict[tuple[str, int], dict[str, dict[str, Any]]],
+    methods: list[str],
+) -> list[str]:
+    """Where a kubetune command's time went, and its ratio to plain Optuna without the analysis stage."""
+    ours = [m for m in methods if m.startswith("kubetune")]
+    if not ours:
+        return []
+    lines = [
+        "| method | median trials' span | median analysis stage | median rest of the command | vs optuna-tpe without the analysis stage, median (range) |",
+        "|---|---|---|---|---|",
+    ]
+    for m in ours:
+        rows = [r for r in results if r["method"] == m]
+        rest = [r["seconds"] - r["search_seconds"] - r["analysis_seconds"] for r in rows]
+        ratio = [
+            (pair[m]["seconds"] - pair[m]["analysis_seconds"]) / pair["optuna-tpe"]["seconds"]
+            for pair in by_pair.values()
+            if m in pair and "optuna-tpe" in pair
+        ]
+        lines.append(
+            f"| {m} | {statistics.median(r['search_seconds'] for r in rows):.1f} s | "
+            f"{statistics.median(r['analysis_seconds'] for r in rows):.1f} s | {statistics.median(rest):.1f} s | "
+            + (f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) |" if ratio else "— |")
+        )
+    return lines
 
 
 def main() -> None:
