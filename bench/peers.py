@@ -349,7 +349,9 @@ def kubetune_result(name: str, seed: int, workdir: Path) -> dict[str, Any]:
     trials = runs_of(study, "trial")
     switch = parent.data.tags.get("kubetune.sampler.switched_at_trial")
     cv_scores = [
-        greater_is_better(metric, r.data.metrics[metric]) for r in trials if metric in r.data.metrics
+        greater_is_better(metric, r.data.metrics[metric])
+        for r in trials
+        if metric in r.data.metrics
     ]
     return {
         "held_out": greater_is_better(metric, metrics[f"test_{metric}"]),
@@ -468,7 +470,11 @@ def time_split(
         lines.append(
             f"| {m} | {statistics.median(r['search_seconds'] for r in rows):.1f} s | "
             f"{statistics.median(r['analysis_seconds'] for r in rows):.1f} s | {statistics.median(rest):.1f} s | "
-            + (f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) |" if ratio else "— |")
+            + (
+                f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) |"
+                if ratio
+                else "— |"
+            )
         )
     return lines
 

@@ -64,6 +64,14 @@ TRIAL_STATE_TAG = "kubetune.trial_state"
 BEST_TRIAL_TAG = "kubetune.best_trial"  # "true" on the run of the trial the refit used
 PRUNED_STEP_TAG = "kubetune.pruned_at_step"
 STEP_UNIT_TAG = "kubetune.step_unit"
+# executor.packing: the group a trial ran in, how (processes | fused) and with how many members; also
+# Optuna trial attributes, so a restarted controller knows which trials share a worker
+PACKING_GROUP = "kubetune.packing.group"
+PACKING_MODE = "kubetune.packing.mode"
+PACKING_SIZE = "kubetune.packing.size"
+# an Optuna trial attribute: the trial ran out of memory packed with others; its re-run runs alone
+PACKING_ALONE = "kubetune.packing.alone"
+DEVICE_TAG = "kubetune.device"  # where a trial trained: cpu, cuda:<name>
 
 # -- Optuna study attributes (a resumed study reads them back) ----------------------------------------------
 SPACE_FINGERPRINT_ATTR = "kubetune.space_fingerprint"
@@ -104,3 +112,5 @@ PBT_CHECKPOINT_OUT = f"{PBT_PREFIX}checkpoint_out"
 LABEL_STUDY = "kubetune.io/study"
 LABEL_TRIAL = "kubetune.io/trial"
 ANNOTATION_STUDY = "kubetune.io/study-name"
+# a packed trial Job: the trial numbers of its members, comma-separated (its trial label is the first's)
+ANNOTATION_MEMBERS = "kubetune.io/members"

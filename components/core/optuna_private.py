@@ -55,3 +55,13 @@ def heartbeat_enabled(storage: object) -> bool:
 def in_distribution(distribution: optuna.distributions.BaseDistribution, value: Any) -> bool:
     """Whether ``value`` (external representation) lies in ``distribution`` -- bounds and steps."""
     return bool(distribution._contains(distribution.to_internal_repr(value)))
+
+
+def pin_params(trial: optuna.Trial, params: dict[str, Any]) -> bool:
+    """Fix ``params`` for a trial just asked, before its define-by-run suggestions, as
+    ``enqueue_trial``'s fixed parameters would; the sampler draws the rest. A trial that has fixed
+    parameters already (a re-run, a warm start) keeps them: returns False."""
+    if trial._fixed_params:
+        return False
+    trial._fixed_params = dict(params)
+    return True

@@ -38,6 +38,15 @@ class PBTRound(BaseModel):
     checkpoint_out: str
 
 
+class Packing(BaseModel):
+    """A trial that runs in a group on one worker (executor.packing): the group's name, how it runs
+    (``processes``: one process each; ``fused``: one batched model) and how many members it has."""
+
+    group: str
+    mode: Literal["processes", "fused"]
+    size: int
+
+
 class TrialRequest(BaseModel):
     study_name: str
     trial_number: int
@@ -66,6 +75,7 @@ class TrialRequest(BaseModel):
     # a finalist (kubetune.components.analysis): the folds run once per seed, scores concatenated in
     # this order, so every finalist is scored on the same splits and the scores pair up
     repeat_seeds: list[int] = Field(default_factory=list)
+    packing: Packing | None = None  # None: the trial has its worker to itself
 
     def evaluation_target(self) -> EvaluationTarget:
         return EvaluationTarget(
@@ -98,7 +108,15 @@ class TrialResult(BaseModel):
     traceback: str | None = None
     # lost to infrastructure (worker died, pod evicted): re-run the same params
     retryable: bool = False
-    device: str | None = None  # where it trained (cpu, cuda:<name>), reported by pods
+    # ran out of memory packed with other trials: its re-run runs alone (and is no mark against it)
+    retry_alone: bool = False
+    device: str | None = None  # where it trained (cpu, cuda:<name>)
+    # its share of the GPU's time: its wall time on the GPU divided among the trials sharing it
+    gpu_seconds: float | None = None
+    peak_gpu_memory_mb: float | None = (
+        None  # what the trial (or its fused group, shared) held at most
+    )
+    device_memory_mb: float | None = None  # the device's whole memory, for sizing packing: auto
     curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
     step_unit: str | None = None  # epoch, iteration, tree or fold
     pruned_at_step: int | None = None

@@ -12,6 +12,7 @@ from .cross_validation import (
     score_holdout as score_holdout,
     splits as splits,
 )
+from .fused_cross_validation import cross_validate_fused as cross_validate_fused
 from .metrics import (
     METRICS as METRICS,
     build_scorer as build_scorer,

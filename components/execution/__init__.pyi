@@ -14,9 +14,15 @@ from .controller import (
     TrialsSummary as TrialsSummary,
 )
 from .executor import Executor as Executor
+from .fused_group import run_fused_group as run_fused_group
 from .kubernetes import ClusterProblem as ClusterProblem, KubernetesExecutor as KubernetesExecutor
 from .kubernetes_manifest import render_job as render_job
 from .local import LocalExecutor as LocalExecutor
+from .packing import (
+    PackingPlan as PackingPlan,
+    auto_group_size as auto_group_size,
+    resolve_mode as resolve_mode,
+)
 from .pod_entrypoint import read_published as read_published
 from .reporting import failure_reason as failure_reason
 from .sessions import session_seed as session_seed, start_session as start_session

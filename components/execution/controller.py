@@ -35,11 +35,17 @@ from kubetune.components.core import (
     INTERRUPTED_ATTR,
     MAX_RETRIES_ATTR,
     MLFLOW_RUN_ID_ATTR,
+    PACKING_ALONE,
+    PACKING_GROUP,
+    PACKING_MODE,
+    PACKING_SIZE,
     RETRY_OF,
     TRIAL_STATE_TAG,
     DeferredInterrupt,
+    Packing,
     TrialRequest,
     TrialResult,
+    pin_params,
     retry_transient,
     storage_of,
     study_id_of,
@@ -48,6 +54,7 @@ from kubetune.components.core import (
 from kubetune.components.execution.budget_lock import budget_lock
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.heartbeat import supports_heartbeat
+from kubetune.components.execution.packing import auto_group_size, structure_key
 from kubetune.components.execution.requeue import (
     PROVENANCE_PREFIXES,
     STALE_REASON,
@@ -95,6 +102,7 @@ class TrialsSummary:
 class _InFlight:
     trial: optuna.Trial
     run_id: str
+    group: str | None = None  # the packed group it runs in (executor.packing)
 
 
 @dataclass
@@ -103,6 +111,7 @@ class _Asked:
 
     trial: optuna.Trial
     params: dict[str, Any]
+    alone: bool = False  # ran out of memory packed before: runs in a group of its own
 
 
 class StudyController:
@@ -138,7 +147,9 @@ class StudyController:
         self.controller_id = uuid.uuid4().hex[:12]
         # the sampler's numerical work leaves the local workers their cores (execution.thread_budget)
         self.ask_threads = controller_threads(executor.local_cores())
-        self._ahead: _Asked | None = None  # asked while every worker was busy (_ask_ahead)
+        # asked and not yet started: asked while every worker was busy (_ask_ahead), or asked for a
+        # packed group it did not fit (another structure, a re-run that runs alone); it leads the next
+        self._ahead: list[_Asked] = []
         self._durations: list[float] = []  # of the trials this controller recorded, in seconds
         self._started = time.monotonic()
 
@@ -166,11 +177,11 @@ class StudyController:
                     self._check_stale(in_flight)
                     while (
                         not out_of_time
-                        and len(in_flight) < self.executor.capacity
+                        and self._free_workers(in_flight) > 0
                         and self._submit_within_budget(in_flight)
                     ):
                         pass
-                    if not out_of_time and len(in_flight) >= self.executor.capacity:
+                    if not out_of_time and self._free_workers(in_flight) <= 0:
                         self._ask_ahead()
                     if not in_flight:
                         if not out_of_time and self._budget_used() < self.n_trials:
@@ -282,6 +293,7 @@ class StudyController:
                 adopted[number] = _InFlight(
                     optuna.Trial(self.study, trial_id_of(frozen)),
                     frozen.user_attrs[MLFLOW_RUN_ID_ATTR],
+                    frozen.user_attrs.get(PACKING_GROUP),
                 )
             else:
                 self.executor.cancel(number)
@@ -305,15 +317,73 @@ class StudyController:
     def _others_running(self) -> bool:
         return self._heartbeat and any(t.state == TrialState.RUNNING for t in self._trials())
 
+    def _free_workers(self, in_flight: dict[int, _InFlight]) -> int:
+        """Workers with nothing to run: a packed worker is busy until its whole group has finished."""
+        busy = {entry.group or f"#{number}" for number, entry in in_flight.items()}
+        return self.executor.capacity // self.executor.group_size - len(busy)
+
     def _submit_within_budget(self, in_flight: dict[int, _InFlight]) -> bool:
-        """Start one more trial -- the one asked ahead, else a new ask -- if the study-wide budget
-        allows; False once it is used up."""
-        asked, self._ahead = self._ahead, None
-        asked = asked or self._ask()
-        if asked is None:
+        """Start one more worker's trials -- those asked ahead first, then new asks -- if the
+        study-wide budget allows; False once it is used up.
+
+        A packed worker gets ``group_size`` trials asked one after the other: each ask sees the ones
+        before it running (TPE's constant liar, the GP's running trials), so they spread instead of
+        piling onto one point. A fused group's later members have its first member's structure pinned
+        (the sampler draws the rest); a trial that does not fit the group (a re-run of another
+        structure, or one that must run alone) leads a later group instead."""
+        size = self.executor.group_size
+        members = self._take_ahead(size)
+        asks = 0
+        while len(members) < size and not (members and members[0].alone) and asks < size:
+            asked = self._ask(pin=self._structure_of(members[0]) if members else None)
+            asks += 1
+            if asked is None:
+                break
+            if not members or self._fits(members[0], asked):
+                members.append(asked)
+            else:
+                self._ahead.append(asked)
+        if not members:
             return False
-        self._start(asked, in_flight)
+        self._start_group(members, in_flight)
         return True
+
+    def _take_ahead(self, size: int) -> list[_Asked]:
+        """The trials asked ahead that lead the next group: the first, and those that fit with it."""
+        if not self._ahead:
+            return []
+        lead = self._ahead.pop(0)
+        members = [lead]
+        for asked in list(self._ahead):
+            if len(members) >= size or lead.alone:
+                break
+            if self._fits(lead, asked):
+                self._ahead.remove(asked)
+                members.append(asked)
+        return members
+
+    def _structure_of(self, asked: _Asked) -> dict[str, Any] | None:
+        """The parameters a fused group's members share, as its first member drew them."""
+        plan = self.executor.packing
+        if plan is None or plan.mode != "fused" or not plan.structure:
+            return None
+        return {name: asked.params[name] for name in plan.structure if name in asked.params}
+
+    def _fits(self, lead: _Asked, asked: _Asked) -> bool:
+        if asked.alone:
+            return False
+        plan = self.executor.packing
+        structure = plan.structure if plan is not None and plan.mode == "fused" else None
+        return structure_key(lead.params, structure) == structure_key(asked.params, structure)
+
+    def _start_group(self, members: list[_Asked], in_flight: dict[int, _InFlight]) -> None:
+        plan = self.executor.packing
+        if plan is None or len(members) == 1:
+            self._start(members[0], in_flight)
+            return
+        packing = Packing(group=f"g{members[0].trial.number}", mode=plan.mode, size=len(members))
+        requests = [self._start(asked, in_flight, packing, submit=False) for asked in members]
+        self.executor.submit_group(requests)
 
     def _ask_ahead(self) -> None:
         """Every worker is busy: ask for the next trial now, so that the sampler's work (a GP's kernel
@@ -321,11 +391,14 @@ class StudyController:
         worker. The proposal is conditioned on the running trials as any parallel ask is; a study on
         one worker keeps its asks after each result, so that every proposal sees every result."""
         if (
-            self._ahead is None
+            not self._ahead
             and self.executor.capacity > 1
+            and self.executor.group_size == 1
             and not self._timeout_before_a_trial()
         ):
-            self._ahead = self._ask()
+            asked = self._ask()
+            if asked is not None:
+                self._ahead.append(asked)
 
     def _timeout_before_a_trial(self) -> bool:
         """The study's timeout comes before a running trial would likely finish: a trial asked now
@@ -336,8 +409,9 @@ class StudyController:
         typical = statistics.median(self._durations) if self._durations else 0.0
         return left <= typical
 
-    def _ask(self) -> _Asked | None:
-        """A new trial and its parameters, or None when the study-wide budget is used up."""
+    def _ask(self, pin: dict[str, Any] | None = None) -> _Asked | None:
+        """A new trial and its parameters, or None when the study-wide budget is used up. ``pin``:
+        parameters fixed for it (a fused group's structure) unless it is a re-run with its own."""
 
         def ask_if_budget_left() -> optuna.Trial | None:
             with budget_lock(self.study), numeric_threads(self.ask_threads):
@@ -346,6 +420,8 @@ class StudyController:
         trial = self._db(ask_if_budget_left, "ask")
         if trial is None:
             return None
+        if pin:
+            pin_params(trial, pin)
         # a param already set is returned as is
         # define-by-run: the sampler's work happens here too
         with numeric_threads(self.ask_threads):
@@ -357,22 +433,53 @@ class StudyController:
             self._db(
                 lambda: trial.set_user_attr(CONTROLLER_ATTR, self.controller_id), "set controller"
             )
-        return _Asked(trial, params)
+        alone = False
+        if self.executor.packing is not None:
+            attrs = self._db(
+                lambda: storage_of(self.study).get_trial_user_attrs(trial_id_of(trial)),
+                "get trial attrs",
+            )
+            alone = bool(attrs.get(PACKING_ALONE))
+        return _Asked(trial, params, alone)
 
-    def _start(self, asked: _Asked, in_flight: dict[int, _InFlight]) -> None:
+    def _start(
+        self,
+        asked: _Asked,
+        in_flight: dict[int, _InFlight],
+        packing: Packing | None = None,
+        submit: bool = True,
+    ) -> TrialRequest:
+        """Create the trial's run and its request; ``submit``: hand it to the executor now (a packed
+        group's members are handed over together)."""
         trial, params = asked.trial, asked.params
+        tags = self._trial_tags(trial)
+        if packing is not None:
+            marks = {
+                PACKING_GROUP: packing.group,
+                PACKING_MODE: packing.mode,
+                PACKING_SIZE: packing.size,
+            }
+            for key, value in marks.items():
+                self._db(lambda: trial.set_user_attr(key, value), "set packing")
+            tags |= {key: str(value) for key, value in marks.items()}
         run_id = self.tracker.start_trial_run(
-            self.parent_run_id, self.study.study_name, trial.number, params, self._trial_tags(trial)
+            self.parent_run_id, self.study.study_name, trial.number, params, tags
         )
         self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
-        in_flight[trial.number] = _InFlight(trial, run_id)
-        self.executor.submit(self.make_request(trial.number, trial_id_of(trial), params))
+        in_flight[trial.number] = _InFlight(trial, run_id, packing.group if packing else None)
+        request = self.make_request(trial.number, trial_id_of(trial), params)
+        request = request.model_copy(update={"packing": packing})
+        if submit:
+            self.executor.submit(request)
+        return request
 
     def _release_ahead(self, reason: str) -> None:
-        """The trial asked ahead will not start here (timeout, interrupt): recorded and queued again."""
-        asked, self._ahead = self._ahead, None
-        if asked is None:
-            return
+        """Trials asked ahead will not start here (timeout, interrupt): recorded and queued again."""
+        released, self._ahead = self._ahead, []
+        for asked in released:
+            self._release(asked, reason)
+
+    def _release(self, asked: _Asked, reason: str) -> None:
         trial = asked.trial
         # its run, like every trial's, linked from the trial before the trial is told
         run_id = self.tracker.start_trial_run(
@@ -395,10 +502,25 @@ class StudyController:
 
     def _observe(self, result: TrialResult) -> None:
         """The trials' measured time: for asking ahead near the timeout, and for ``sampler: auto``,
-        which weighs its asks against it."""
+        which weighs its asks against it; and ``packing: {trials: auto}`` sized from the first trial
+        that measured its memory."""
         self._durations.append(result.duration_s)
         if isinstance(self.study.sampler, CostAwareSampler):
             self.study.sampler.observe_trial(result.duration_s)
+        plan = self.executor.packing
+        if plan is not None and plan.auto and result.state != "FAIL":
+            size = auto_group_size(plan.mode, result)
+            self.executor.resize(size)
+            log.info(
+                "packing: %d trial(s) per worker, %s (sized from trial %d: %s)",
+                size,
+                plan.mode,
+                result.trial_number,
+                f"{result.peak_gpu_memory_mb:.0f} MB of {result.device_memory_mb:.0f} MB GPU memory"
+                if result.device_memory_mb and result.peak_gpu_memory_mb is not None
+                else "no GPU",
+            )
+            self.tracker.set_tags(self.parent_run_id, {PACKING_SIZE: str(size)})
 
     def _record(self, entry: _InFlight, result: TrialResult, summary: TrialsSummary) -> None:
         trial, run_id = entry.trial, entry.run_id
@@ -428,7 +550,12 @@ class StudyController:
             if (
                 won
                 and result.retryable
-                and self._requeue(trial.number, result.error or "worker lost")
+                and self._requeue(
+                    trial.number,
+                    result.error or "worker lost",
+                    count_attempt=not result.retry_alone,
+                    alone=result.retry_alone,
+                )
             ):
                 summary.n_retried += 1
                 log.warning(
@@ -448,11 +575,15 @@ class StudyController:
             )
         self.tracker.finish_trial_run(run_id, result, self.metric_names)
 
-    def _requeue(self, number: int, reason: str, count_attempt: bool = True) -> bool:
+    def _requeue(
+        self, number: int, reason: str, count_attempt: bool = True, alone: bool = False
+    ) -> bool:
         frozen = self._db(
             lambda: storage_of(self.study).get_trial(self._trial_id(number)), "get trial"
         )
-        return self._db(lambda: requeue(self.study, frozen, reason, count_attempt), "requeue")
+        return self._db(
+            lambda: requeue(self.study, frozen, reason, count_attempt, alone), "requeue"
+        )
 
     def _trial_id(self, number: int) -> int:
         return storage_of(self.study).get_trial_id_from_study_id_trial_number(
@@ -482,8 +613,7 @@ class StudyController:
         self._beat_at = time.monotonic()
         self._beat_controller()
         waiting = [in_flight[n].trial for n in self.executor.starting() if n in in_flight]
-        if self._ahead is not None:
-            waiting.append(self._ahead.trial)
+        waiting += [asked.trial for asked in self._ahead]
         for trial in waiting:
             self._db(
                 lambda: storage_of(self.study).record_heartbeat(trial_id_of(trial)), "heartbeat"
@@ -511,8 +641,8 @@ class StudyController:
         ]
         for frozen in failed:
             run_id = frozen.user_attrs.get(MLFLOW_RUN_ID_ATTR)
-            if self._ahead is not None and self._ahead.trial.number == frozen.number:
-                self._ahead = None  # failed by another controller's stale check: not ours to start
+            # failed by another controller's stale check: not ours to start
+            self._ahead = [a for a in self._ahead if a.trial.number != frozen.number]
             if frozen.number in in_flight:
                 self.executor.cancel(frozen.number)
                 run_id = in_flight.pop(frozen.number).run_id

@@ -12,12 +12,32 @@ that are right for a backend that does not: the controller calls every one of th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 
 from kubetune.components.core import TrialRequest, TrialResult
+from kubetune.components.execution.packing import PackingPlan
 
 
 class Executor(ABC):
-    capacity: int  # how many trials may run at once
+    capacity: int  # how many trials may run at once: workers x trials per worker
+    workers: int  # local workers or pods running at once
+    packing: PackingPlan | None = None  # None: one trial per worker
+
+    @property
+    def group_size(self) -> int:
+        """Trials one worker runs at once (executor.packing), asked and submitted together."""
+        return self.packing.size if self.packing else 1
+
+    def submit_group(self, requests: list[TrialRequest]) -> None:
+        """Start trials that share one worker; a backend that packs nothing starts each on its own."""
+        for request in requests:
+            self.submit(request)
+
+    def resize(self, size: int) -> None:
+        """``trials: auto`` once sized from the first trial: each worker runs ``size`` trials from now on."""
+        if self.packing is not None:
+            self.packing = replace(self.packing, size=size, auto=False)
+            self.capacity = self.workers * size
 
     def start(self) -> Executor:
         """Begin acquiring resources (worker processes start importing); returns at once, and self."""

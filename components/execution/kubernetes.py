@@ -16,6 +16,10 @@ every API call carries a timeout. Outcomes:
 
 ``cancel`` and ``close`` delete Jobs with propagationPolicy Background, so their pods go too. A restarted
 controller ``adopt``s the study's Jobs that are still there instead of creating them again.
+
+A packed group (executor.packing) is one Job whose pod runs every member and publishes each member's
+result; the pod's outcome is each member's: a disrupted group runs again, a group OOMKilled runs again
+member by member (alone), and a group that failed otherwise fails every member without a result.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from functools import cached_property
 from typing import Any
 
 from kubetune.components.core import (
+    ANNOTATION_MEMBERS,
     LABEL_TRIAL,
     CallRequest,
     KubetuneError,
@@ -38,6 +43,7 @@ from kubetune.components.core import (
 )
 from kubetune.components.execution.executor import Executor
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
+from kubetune.components.execution.packing import PackingPlan
 from kubetune.components.spec import KubernetesSpec
 
 log = logging.getLogger("kubetune.kubernetes")
@@ -71,10 +77,13 @@ class KubernetesExecutor(Executor):
         trial_timeout: float | None = None,
         api_client: Any | None = None,
         request_timeout: float = 10.0,
+        packing: PackingPlan | None = None,
     ) -> None:
         self.settings = settings
         self.study_name = study_name
-        self.capacity = parallelism
+        self.workers = parallelism
+        self.packing = packing
+        self.capacity = parallelism * self.group_size
         self.result_reader = result_reader
         self.trial_timeout = trial_timeout
         self.request_timeout = request_timeout
@@ -82,6 +91,9 @@ class KubernetesExecutor(Executor):
         self._tracked: dict[int, _Tracked] = {}
         self._resource_version: str | None = None
         self._pods: dict[int, dict[str, Any]] = {}  # trial number -> latest pod seen
+        # a packed Job's first member -> every member; its pod carries the first member's label
+        self._members: dict[int, list[int]] = {}
+        self._lost: list[TrialResult] = []  # members of a group whose Job was deleted for another
 
     # -- clients (connected lazily) -----------------------------------------------------------------
 
@@ -153,17 +165,40 @@ class KubernetesExecutor(Executor):
             number = int(job.metadata.labels[LABEL_TRIAL])
             if number not in self._tracked:
                 self._tracked[number] = _Tracked(job.metadata.name, time.monotonic())
-                adopted.append(number)
+                members = (job.metadata.annotations or {}).get(ANNOTATION_MEMBERS)
+                if members:
+                    self._members[number] = [int(n) for n in members.split(",")]
+                adopted += self._members_of(number)
         self._relist()
         return sorted(adopted)
 
-    def submit(self, request: TrialRequest | CallRequest) -> None:
+    def _members_of(self, lead: int) -> list[int]:
+        return self._members.get(lead, [lead])
+
+    def _lead_of(self, number: int) -> int | None:
+        """The trial whose Job runs ``number`` (itself, or its packed group's first member)."""
+        if number in self._tracked:
+            return number
+        return next((lead for lead, group in self._members.items() if number in group), None)
+
+    def submit_group(self, requests: list[TrialRequest]) -> None:
+        """One Job, one pod, one GPU for the whole group."""
+        if len(requests) == 1:
+            self.submit(requests[0])
+            return
+        group = [r.model_copy(update={"storage_url": None}) for r in requests]
+        self.submit(group[0], group)
+        self._members[group[0].trial_number] = [r.trial_number for r in group]
+
+    def submit(
+        self, request: TrialRequest | CallRequest, group: list[TrialRequest] | None = None
+    ) -> None:
         from kubernetes.client import ApiException
 
         if isinstance(request, TrialRequest):
             # the storage URL may hold a password: the pod gets it from a Secret, never from the manifest
             request = request.model_copy(update={"storage_url": None})
-        body = render_job(self.settings, request, self.trial_timeout)
+        body = render_job(self.settings, request, self.trial_timeout, group)
         try:
             self.batch.create_namespaced_job(
                 self.namespace, body, _request_timeout=self.request_timeout
@@ -177,7 +212,7 @@ class KubernetesExecutor(Executor):
         self._tracked[request.trial_number] = _Tracked(body["metadata"]["name"], time.monotonic())
 
     def running(self) -> list[int]:
-        return sorted(self._tracked)
+        return sorted(n for lead in self._tracked for n in self._members_of(lead))
 
     def starting(self) -> list[int]:
         """Jobs whose pod is not running yet: not created, waiting for a node (GPU scale-up), pulling its image."""
@@ -190,11 +225,17 @@ class KubernetesExecutor(Executor):
                 else pod.get("status", {}).get("phase", "Pending") == "Pending"
             )
 
-        return sorted(n for n, tracked in self._tracked.items() if pending(n, tracked))
+        return sorted(
+            n
+            for lead, tracked in self._tracked.items()
+            if pending(lead, tracked)
+            for n in self._members_of(lead)
+        )
 
     def wait(self, timeout: float) -> list[TrialResult]:
-        if not self._tracked:
-            return []
+        results, self._lost = self._lost, []
+        if not self._tracked or results:
+            return results
         results = self._collect()
         if results:
             return results
@@ -202,9 +243,23 @@ class KubernetesExecutor(Executor):
         return self._collect()
 
     def cancel(self, trial_number: int) -> None:
-        tracked = self._tracked.pop(trial_number, None)
-        if tracked is not None:
-            self._delete_job(tracked.name)
+        """Delete the trial's Job; the other members of its packed group go with it and come back from
+        the next ``wait`` as lost (retried with the same parameters)."""
+        lead = self._lead_of(trial_number)
+        tracked = self._tracked.pop(lead, None) if lead is not None else None
+        if tracked is None or lead is None:
+            return
+        self._delete_job(tracked.name)
+        self._lost += [
+            TrialResult(
+                trial_number=n,
+                state="FAIL",
+                error=f"its packed group's Job was deleted for trial {trial_number}",
+                retryable=True,
+            )
+            for n in self._members.pop(lead, [lead])
+            if n != trial_number
+        ]
 
     def close(self) -> None:
         """Delete every Job of this study (finished ones too): nothing of it remains in the cluster."""
@@ -299,7 +354,36 @@ class KubernetesExecutor(Executor):
             outcome = self._outcome(number, tracked, pod)
             if outcome is not None:
                 self._tracked.pop(number)
-                results.append(outcome)
+                members = self._members.pop(number, None)
+                results += self._group_outcome(outcome, pod, members) if members else [outcome]
+        return results
+
+    def _group_outcome(
+        self, outcome: TrialResult, pod: dict[str, Any], members: list[int]
+    ) -> list[TrialResult]:
+        """Every member's result from its group's pod: what each published when the pod finished
+        its work, else the pod's outcome (a group OOMKilled runs again member by member)."""
+        phase = pod.get("status", {}).get("phase")
+        finished_work = phase == "Succeeded" or _terminated(pod).get("exitCode") == TRIAL_ERROR_EXIT
+        oom = _terminated(pod).get("reason") == "OOMKilled"
+        results = []
+        for number in members:
+            published = self.result_reader(number) if finished_work else None
+            if published is not None:
+                results.append(published)
+            elif oom:
+                results.append(
+                    outcome.model_copy(
+                        update={
+                            "trial_number": number,
+                            "retryable": True,
+                            "retry_alone": True,
+                            "error": f"{outcome.error} (packed with {len(members) - 1} other trial(s); each runs again alone)",
+                        }
+                    )
+                )
+            else:
+                results.append(outcome.model_copy(update={"trial_number": number}))
         return results
 
     def _outcome(self, number: int, tracked: _Tracked, pod: dict[str, Any]) -> TrialResult | None:

@@ -11,7 +11,10 @@ import hashlib
 import re
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from kubetune.components.core import (
+    ANNOTATION_MEMBERS,
     ANNOTATION_STUDY,
     LABEL_STUDY,
     LABEL_TRIAL,
@@ -25,6 +28,8 @@ LABEL_APP = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 REQUEST_ENV = "KUBETUNE_TRIAL_REQUEST"
 CALL_ENV = "KUBETUNE_CALL_REQUEST"  # a KubetuneSearchCV batch instead of a trial
+GROUP_ENV = "KUBETUNE_TRIAL_GROUP"  # a packed group's requests (executor.packing) instead of one
+GROUP_REQUESTS = TypeAdapter(list[TrialRequest])
 TRIAL_ERROR_EXIT = 3  # the entrypoint's exit code when the trial itself failed (vs. infrastructure)
 RUN_AS_USER = 10001
 
@@ -48,10 +53,15 @@ def render_job(
     settings: KubernetesSpec,
     request: TrialRequest | CallRequest,
     trial_timeout: float | None = None,
+    group: list[TrialRequest] | None = None,
 ) -> dict[str, Any]:
     """batch/v1 Job with one pod for ``request``. The request travels as JSON in an env variable; it
     must carry no credential (the storage URL comes from a Secret), and callers strip it. A
-    CallRequest (a scikit-learn search's batch of fits) gets the same pod, under another variable."""
+    CallRequest (a scikit-learn search's batch of fits) gets the same pod, under another variable.
+
+    ``group``: a packed group (executor.packing) whose first member is ``request``: one pod, with the
+    resources (one GPU) of one trial, runs them all; its trial label is the first member's and the
+    annotation ``kubetune.io/members`` lists them all, so a restarted controller adopts the group."""
     labels = {
         LABEL_APP: "kubetune",
         LABEL_COMPONENT: "trial",
@@ -60,13 +70,14 @@ def render_job(
     }
     # HOME: the root filesystem is read-only and the image's user may have no home; /tmp is the pod's emptyDir
     # (torch, MLflow and matplotlib write caches under it)
-    env: list[dict[str, Any]] = [
-        {
+    if group:
+        payload = {"name": GROUP_ENV, "value": GROUP_REQUESTS.dump_json(group).decode()}
+    else:
+        payload = {
             "name": CALL_ENV if isinstance(request, CallRequest) else REQUEST_ENV,
             "value": request.model_dump_json(),
-        },
-        {"name": "HOME", "value": "/tmp"},
-    ]
+        }
+    env: list[dict[str, Any]] = [payload, {"name": "HOME", "value": "/tmp"}]
     env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
@@ -135,6 +146,10 @@ def render_job(
     }
     if trial_timeout is not None:
         job_spec["activeDeadlineSeconds"] = max(1, int(round(trial_timeout)))
+    annotations = {ANNOTATION_STUDY: request.study_name}
+    if group:
+        annotations[ANNOTATION_MEMBERS] = ",".join(str(r.trial_number) for r in group)
+        job_spec["template"]["metadata"]["annotations"] = dict(annotations)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -142,7 +157,7 @@ def render_job(
             "name": job_name(request.study_name, request.trial_number),
             "namespace": settings.namespace,
             "labels": labels,
-            "annotations": {ANNOTATION_STUDY: request.study_name},
+            "annotations": annotations,
         },
         "spec": job_spec,
     }

@@ -1,5 +1,10 @@
 """Local executor: a pool of long-lived worker processes, one trial at a time each.
 
+Packing (``executor.packing``): with ``processes`` each of the ``parallelism`` workers is K processes,
+one trial each, sharing the machine's GPU; with ``fused`` each worker is one process that trains its
+group of K trials as one batched model (kubetune.components.execution.fused_group). A worker's message
+is always a list of requests and its answer a list of results, one per member.
+
 Why not ``concurrent.futures.ProcessPoolExecutor``: one crashed worker breaks that whole pool, and a
 single running task cannot be killed. Here each worker is its own process with its own pipe, so a
 trial that segfaults, runs out of memory or overruns its timeout costs only its own worker, which is
@@ -13,11 +18,17 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait as wait_any
+
+from pydantic import TypeAdapter
 
 from kubetune.components.core import KubetuneError, TrialRequest, TrialResult
 from kubetune.components.execution.executor import Executor
+from kubetune.components.execution.packing import PackingPlan
+
+REQUESTS = TypeAdapter(list[TrialRequest])
+RESULTS = TypeAdapter(list[TrialResult])
 
 READY = "ready"
 # A worker that has not finished its imports by then is stuck (a hung network mount, a GPU driver that
@@ -36,72 +47,96 @@ def _worker_main(conn: Connection, threads: int) -> None:
     import sklearn.pipeline  # noqa: F401 - warm the imports every trial needs before saying ready
 
     from kubetune.components.evaluation import cross_validate  # noqa: F401
+    from kubetune.components.execution.fused_group import run_fused_group
     from kubetune.components.execution.heartbeat import Heartbeat
     from kubetune.components.execution.trial import run_trial
 
     conn.send(READY)
-    beating: Heartbeat | None = None
+    beating: list[Heartbeat] = []
     try:
         while True:
             try:
                 message = conn.recv()
             except EOFError:
                 return  # the controller is gone
-            if beating is not None:
-                beating.stop()  # the controller has told the study about the previous trial
+            for beat in beating:
+                beat.stop()  # the controller has told the study about the previous trials
             if message is None:
                 return
-            request = TrialRequest.model_validate_json(message)
-            beating = Heartbeat(
-                request.storage_url, request.trial_id, request.heartbeat_interval
-            ).start()
-            conn.send(run_trial(request).model_dump_json())
+            requests = REQUESTS.validate_json(message)
+            beating = [
+                Heartbeat(r.storage_url, r.trial_id, r.heartbeat_interval).start() for r in requests
+            ]
+            if len(requests) > 1:
+                results = run_fused_group(requests)
+            else:
+                results = [run_trial(requests[0])]
+            conn.send(RESULTS.dump_json(results).decode())
     finally:
-        if beating is not None:
-            beating.stop()
+        for beat in beating:
+            beat.stop()
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    trial_number: int | None = None
+    trial_numbers: list[int] = field(default_factory=list)  # empty: idle
     started_at: float = 0.0
     ready: bool = False
     spawned_at: float = 0.0
 
 
 class LocalExecutor(Executor):
-    """Runs trials in ``parallelism`` local worker processes."""
+    """Runs trials in ``parallelism`` local workers, each running ``group_size`` trials at once
+    (``fused``: one process per worker; otherwise one process per trial)."""
 
     def __init__(
         self,
         parallelism: int,
         trial_timeout: float | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_S,
+        packing: PackingPlan | None = None,
     ) -> None:
-        self.capacity = parallelism
+        self.workers = parallelism
+        self.packing = packing
+        self.capacity = parallelism * self.group_size
         self.trial_timeout = trial_timeout
         self.startup_timeout = startup_timeout
-        self._threads = max(1, (os.cpu_count() or 1) // parallelism)
+        self._size_processes()
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        self._lost: list[TrialResult] = []  # members of a group whose worker was killed for another
+
+    @property
+    def fused(self) -> bool:
+        return self.packing is not None and self.packing.mode == "fused"
+
+    def _size_processes(self) -> None:
+        """A process per worker when fused, else a process per trial slot; the cores split among them."""
+        self._processes = self.workers if self.fused else self.capacity
+        self._threads = max(1, (os.cpu_count() or 1) // self._processes)
+
+    def resize(self, size: int) -> None:
+        super().resize(size)
+        self._size_processes()
+        self.start()  # the added trial processes start importing now
 
     def start(self) -> LocalExecutor:
         """Start every worker now (returns at once), so their imports overlap with the controller's set-up."""
-        while len(self._workers) < self.capacity:
+        while len(self._workers) < self._processes:
             self._workers.append(self._spawn())
         return self
 
     def local_cores(self) -> int:
-        return self._threads * self.capacity
+        return self._threads * self._processes
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Block until every worker has finished its imports; returns the seconds waited."""
         started = time.monotonic()
         self.start()
         for worker in self._workers:
-            if not worker.ready and worker.trial_number is None:
+            if not worker.ready and not worker.trial_numbers:
                 remaining = max(0.0, timeout - (time.monotonic() - started))
                 try:
                     if worker.conn.poll(remaining) and worker.conn.recv() == READY:
@@ -123,32 +158,38 @@ class LocalExecutor(Executor):
         return _Worker(process, parent, spawned_at=time.monotonic())
 
     def submit(self, request: TrialRequest) -> None:
+        self.submit_group([request])
+
+    def submit_group(self, requests: list[TrialRequest]) -> None:
+        """Fused: the whole group to one worker process. Otherwise each trial to its own process."""
         self.start()
-        worker = next((w for w in self._workers if w.trial_number is None), None)
-        if worker is None:
+        batches = [requests] if self.fused and len(requests) > 1 else [[r] for r in requests]
+        idle = [w for w in self._workers if not w.trial_numbers]
+        if len(idle) < len(batches):
             raise RuntimeError(
-                f"all {self.capacity} workers are busy; wait for a result before submitting"
+                f"all {self.capacity} trial slots are busy; wait for a result before submitting"
             )
-        worker.trial_number = request.trial_number
-        worker.started_at = time.monotonic()
-        worker.conn.send(request.model_dump_json())
+        for worker, batch in zip(idle, batches):
+            worker.trial_numbers = [r.trial_number for r in batch]
+            worker.started_at = time.monotonic()
+            worker.conn.send(REQUESTS.dump_json(batch).decode())
 
     def running(self) -> list[int]:
-        return [w.trial_number for w in self._workers if w.trial_number is not None]
+        return [n for w in self._workers for n in w.trial_numbers]
 
     def starting(self) -> list[int]:
         """A trial handed to a worker that has not said it is ready (a replacement still importing) waits
         in its pipe; the worker starts beating for it only once it reads it."""
-        return [w.trial_number for w in self._workers if w.trial_number is not None and not w.ready]
+        return [n for w in self._workers if not w.ready for n in w.trial_numbers]
 
     def wait(self, timeout: float) -> list[TrialResult]:
-        busy = [w for w in self._workers if w.trial_number is not None]
-        if not busy:
-            return []
+        results, self._lost = self._lost, []
+        busy = [w for w in self._workers if w.trial_numbers]
+        if not busy or results:
+            return results
         now = time.monotonic()
         deadline = max(0.0, min([timeout] + [self._give_up_at(w) - now for w in busy]))
         ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy], deadline))
-        results: list[TrialResult] = []
         for worker in busy:
             if worker.conn in ready:
                 try:
@@ -158,15 +199,15 @@ class LocalExecutor(Executor):
                         if not worker.conn.poll():
                             continue
                         message = worker.conn.recv()
-                    results.append(TrialResult.model_validate_json(message))
-                    worker.trial_number = None
+                    results.extend(RESULTS.validate_json(message))
+                    worker.trial_numbers = []
                     continue
                 except (EOFError, OSError):
                     pass
             if worker.conn in ready or worker.process.sentinel in ready:
-                results.append(self._replace(worker, _death_reason(worker.process), retryable=True))
+                results.extend(self._replace(worker, _death_reason(worker.process), retryable=True))
             elif not worker.ready and time.monotonic() - worker.spawned_at >= self.startup_timeout:
-                results.append(
+                results.extend(
                     self._replace(
                         worker,
                         f"worker process did not finish starting (its imports) within {self.startup_timeout:g} s",
@@ -176,7 +217,7 @@ class LocalExecutor(Executor):
                 self.trial_timeout is not None
                 and time.monotonic() - worker.started_at >= self.trial_timeout
             ):
-                results.append(
+                results.extend(
                     self._replace(worker, f"trial exceeded its timeout of {self.trial_timeout:g} s")
                 )
         return results
@@ -188,20 +229,44 @@ class LocalExecutor(Executor):
             limits.append(worker.started_at + self.trial_timeout)
         return min(limits, default=float("inf"))
 
-    def _replace(self, worker: _Worker, reason: str, retryable: bool = False) -> TrialResult:
-        """Kill a worker whose trial cannot finish, report the trial failed, start a fresh worker."""
-        number, elapsed = worker.trial_number, time.monotonic() - worker.started_at
+    def _replace(self, worker: _Worker, reason: str, retryable: bool = False) -> list[TrialResult]:
+        """Kill a worker whose trials cannot finish, report them failed, start a fresh worker. A fused
+        group killed by the kernel (out of memory) runs again member by member."""
+        numbers, elapsed = worker.trial_numbers, time.monotonic() - worker.started_at
         self._kill(worker)
         self._workers[self._workers.index(worker)] = self._spawn()
-        return TrialResult(
-            trial_number=number, state="FAIL", duration_s=elapsed, error=reason, retryable=retryable
-        )
+        alone = retryable and len(numbers) > 1 and "SIGKILL" in reason
+        if alone:
+            reason += f" (fused with {len(numbers) - 1} other trial(s); each runs again alone)"
+        return [
+            TrialResult(
+                trial_number=number,
+                state="FAIL",
+                duration_s=elapsed,
+                error=reason,
+                retryable=retryable,
+                retry_alone=alone,
+            )
+            for number in numbers
+        ]
 
     def cancel(self, trial_number: int) -> None:
+        """Stop a trial; the other members of its fused group lose their worker with it and come back
+        from the next ``wait`` as lost (retried with the same parameters)."""
         for index, worker in enumerate(self._workers):
-            if worker.trial_number == trial_number:
+            if trial_number in worker.trial_numbers:
+                others = [n for n in worker.trial_numbers if n != trial_number]
                 self._kill(worker)
                 self._workers[index] = self._spawn()
+                self._lost += [
+                    TrialResult(
+                        trial_number=n,
+                        state="FAIL",
+                        error=f"its fused group's worker was stopped for trial {trial_number}",
+                        retryable=True,
+                    )
+                    for n in others
+                ]
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
@@ -212,14 +277,14 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         for worker in self._workers:
-            if worker.trial_number is None and worker.process.is_alive():
+            if not worker.trial_numbers and worker.process.is_alive():
                 try:
                     worker.conn.send(None)
                 except OSError:
                     pass
         deadline = time.monotonic() + 5
         for worker in self._workers:
-            if worker.trial_number is None:
+            if not worker.trial_numbers:
                 worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             self._kill(worker)
         self._workers = []

@@ -7,6 +7,13 @@ controller reads it from there when the pod has finished, so no metric is ever s
 Exit codes: 0 the trial finished, 3 the trial itself failed (its error is printed last, which the
 controller shows as the reason), anything else is infrastructure.
 
+A packed group's Job (executor.packing) sets ``KUBETUNE_TRIAL_GROUP`` instead: the pod heartbeats for
+every member and publishes every member's result. ``fused``: the members train as one batched model in
+this process; ``processes``: each member in a process of its own, all at once, sharing the pod's GPU. A
+member that fails is published as failed and the pod still exits 0: the failure is that trial's, not the
+group's. A member process that dies without a result (killed for memory) is published as lost, to run
+again alone.
+
 A Job made by ``KubetuneSearchCV(executor="kubernetes")`` sets ``KUBETUNE_CALL_REQUEST`` instead: the
 pod runs one batch of scikit-learn fits (a cloudpickled joblib call read from the artifact store, so
 any estimator whose classes the image can import runs) and writes what it returned, or the error it
@@ -16,8 +23,12 @@ raised, next to it; no study storage is involved.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 
 from pydantic import ValidationError
 
@@ -29,9 +40,12 @@ from kubetune.components.core import (
     retry_transient,
 )
 from kubetune.components.execution.call_jobs import run_call
+from kubetune.components.execution.fused_group import run_fused_group
 from kubetune.components.execution.heartbeat import heartbeat, shared_storage
 from kubetune.components.execution.kubernetes_manifest import (
     CALL_ENV,
+    GROUP_ENV,
+    GROUP_REQUESTS,
     REQUEST_ENV,
     TRIAL_ERROR_EXIT,
 )
@@ -62,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ).parse_args(sys.argv[1:] if argv is None else argv)
     if CALL_ENV in os.environ:
         return _main_call(os.environ[CALL_ENV])
+    if GROUP_ENV in os.environ:
+        return _main_group(os.environ[GROUP_ENV])
     if REQUEST_ENV not in os.environ:
         print(
             f"{REQUEST_ENV} is not set: kubetune-trial runs in a trial Job that kubetune created",
@@ -73,33 +89,87 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # a Job edited by hand, or made by another kubetune version
         print(_unreadable(REQUEST_ENV, error), file=sys.stderr)
         return 2
-    storage_url = os.environ.get("KUBETUNE_STORAGE_URL")
-    if not storage_url:
-        print(
-            "KUBETUNE_STORAGE_URL is not set: the Job needs the study storage Secret",
-            file=sys.stderr,
-        )
+    problem = _unrunnable([request], REQUEST_ENV)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
-    trial_id = request.trial_id
-    if trial_id is None:
-        print(
-            f"{REQUEST_ENV} names no trial_id: the Job was not created by kubetune's controller",
-            file=sys.stderr,
-        )
-        return 2
+    storage_url = os.environ["KUBETUNE_STORAGE_URL"]
     request = request.model_copy(update={"storage_url": storage_url})  # for intermediate reports
-    with heartbeat(storage_url, trial_id, request.heartbeat_interval):
+    assert request.trial_id is not None
+    with heartbeat(storage_url, request.trial_id, request.heartbeat_interval):
         result = run_trial(request)
-        result = result.model_copy(update={"device": _device()})
-        publish(storage_url, trial_id, result)
-    values = ", ".join(f"{m}={v:.5g}" for m, v in zip(request.metrics, result.values or []))
-    print(
-        f"trial {request.trial_number}: {result.state} {values} in {result.duration_s:.2f} s on {result.device}"
-    )
+        publish(storage_url, request.trial_id, result)
+    _say(request, result)
     if result.state == "FAIL":
         print(result.error, file=sys.stderr)
         return TRIAL_ERROR_EXIT
     return 0
+
+
+def _unrunnable(requests: list[TrialRequest], variable: str) -> str | None:
+    """Why this pod cannot run its trials: no storage Secret, or a request no controller made."""
+    if not os.environ.get("KUBETUNE_STORAGE_URL"):
+        return "KUBETUNE_STORAGE_URL is not set: the Job needs the study storage Secret"
+    if any(r.trial_id is None for r in requests):
+        return f"{variable} names no trial_id: the Job was not created by kubetune's controller"
+    return None
+
+
+def _say(request: TrialRequest, result: TrialResult) -> None:
+    values = ", ".join(f"{m}={v:.5g}" for m, v in zip(request.metrics, result.values or []))
+    print(
+        f"trial {request.trial_number}: {result.state} {values} in {result.duration_s:.2f} s on {result.device}",
+        flush=True,
+    )
+
+
+def _main_group(text: str) -> int:
+    try:
+        requests = GROUP_REQUESTS.validate_json(text)
+    except ValidationError as error:
+        print(_unreadable(GROUP_ENV, error), file=sys.stderr)
+        return 2
+    problem = _unrunnable(requests, GROUP_ENV) if requests else f"{GROUP_ENV} lists no trial"
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    storage_url = os.environ["KUBETUNE_STORAGE_URL"]
+    requests = [r.model_copy(update={"storage_url": storage_url}) for r in requests]
+    with ExitStack() as beats:
+        for request in requests:
+            assert request.trial_id is not None
+            beats.enter_context(
+                heartbeat(storage_url, request.trial_id, request.heartbeat_interval)
+            )
+        fused = requests[0].packing is not None and requests[0].packing.mode == "fused"
+        results = run_fused_group(requests) if fused else _run_processes(requests)
+        for request, result in zip(requests, results):
+            assert request.trial_id is not None
+            publish(storage_url, request.trial_id, result)
+            _say(request, result)
+    return 0
+
+
+def _run_processes(requests: list[TrialRequest]) -> list[TrialResult]:
+    """Every member in its own process, all at once; a process that dies takes only its result."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(requests), mp_context=context) as pool:
+        futures = [pool.submit(run_trial, request) for request in requests]
+        results = []
+        for request, future in zip(requests, futures):
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                results.append(
+                    TrialResult(
+                        trial_number=request.trial_number,
+                        state="FAIL",
+                        error="its trial process died without a result (killed for memory?); it runs again alone",
+                        retryable=True,
+                        retry_alone=True,
+                    )
+                )
+        return results
 
 
 def _main_call(text: str) -> int:
@@ -121,14 +191,6 @@ def _unreadable(variable: str, error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(map(str, problem["loc"])) or "the request"
     return f"{variable} is not a request kubetune-trial can read: {where}: {problem['msg']}"
-
-
-def _device() -> str:
-    """Where the trial trained: only a trial that imported torch can have used a GPU."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return "cpu"
 
 
 if __name__ == "__main__":

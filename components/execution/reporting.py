@@ -7,6 +7,7 @@ Shared by the cross-validated trial (kubetune.components.execution.trial) and a 
 from __future__ import annotations
 
 import resource
+import sys
 import time
 import traceback
 from functools import lru_cache
@@ -15,7 +16,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from kubetune.components.core import TrialRequest, TrialResult, redact_text
+from kubetune.components.core import Packing, TrialRequest, TrialResult, redact_text
 
 
 def failed_result(
@@ -137,3 +138,48 @@ def peak_memory_mb() -> float | None:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_gpu_peak() -> None:
+    """Measure each trial's GPU memory peak alone in a reused worker (only a trial that imported torch
+    can have touched a GPU)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def device_usage(seconds: float, sharing: int = 1) -> dict[str, object]:
+    """Where a trial trained and what of the GPU it used, as TrialResult fields: ``gpu_seconds`` is its
+    share of the GPU's time (``seconds`` divided among the ``sharing`` trials that ran on it at once),
+    so a study's trials add up to the GPU time it cost."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return {"device": "cpu"}
+    return {
+        "device": f"cuda:{torch.cuda.get_device_name(0)}",
+        "gpu_seconds": seconds / max(1, sharing),
+        "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "device_memory_mb": torch.cuda.get_device_properties(0).total_memory / 2**20,
+    }
+
+
+OUT_OF_MEMORY = ("OutOfMemoryError", "CUDA out of memory", "MemoryError")
+
+
+def packed_out_of_memory(result: TrialResult, packing: Packing | None) -> TrialResult:
+    """A packed trial that ran out of memory says nothing about its configuration (its group used
+    the memory): it runs again alone instead of counting as failed."""
+    if (
+        packing is None
+        or packing.size < 2
+        or result.state != "FAIL"
+        or not any(mark in (result.error or "") for mark in OUT_OF_MEMORY)
+    ):
+        return result
+    return result.model_copy(
+        update={
+            "retryable": True,
+            "retry_alone": True,
+            "error": f"{result.error} (packed with {packing.size - 1} other trial(s); it runs again alone)",
+        }
+    )

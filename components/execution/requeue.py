@@ -20,6 +20,7 @@ from kubetune.components.core import (
     CONTROLLER_ATTR,
     CONTROLLER_BEAT_PREFIX,
     MAX_RETRIES_ATTR,
+    PACKING_ALONE,
     PBT_PREFIX,
     RETRY_OF,
     RETRY_REASON,
@@ -72,9 +73,14 @@ def tell_once(
 
 
 def requeue(
-    study: optuna.Study, trial: FrozenTrial, reason: str, count_attempt: bool = True
+    study: optuna.Study,
+    trial: FrozenTrial,
+    reason: str,
+    count_attempt: bool = True,
+    alone: bool = False,
 ) -> bool:
-    """Enqueue ``trial``'s parameters again unless its attempts are used up; returns whether it was."""
+    """Enqueue ``trial``'s parameters again unless its attempts are used up; returns whether it was.
+    ``alone``: its re-run is not packed with other trials (it ran out of memory packed)."""
     attempt = int(trial.user_attrs.get(ATTEMPT, 1))
     max_retries = int(study.user_attrs.get(MAX_RETRIES_ATTR, 2))
     if count_attempt and attempt > max_retries:
@@ -87,6 +93,8 @@ def requeue(
         ATTEMPT: attempt + 1 if count_attempt else attempt,
         RETRY_REASON: reason,
     }
+    if alone:
+        attrs[PACKING_ALONE] = True
     study.enqueue_trial(dict(trial.params), user_attrs=attrs, skip_if_exists=False)
     return True
 

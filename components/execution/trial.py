@@ -15,9 +15,12 @@ from kubetune.components.evaluation import CVResult, cross_validate
 from kubetune.components.execution.pbt_member import run_member_round
 from kubetune.components.execution.reporting import (
     StepReporter,
+    device_usage,
     failed_result,
     load_training_data,
+    packed_out_of_memory,
     peak_memory_mb,
+    reset_gpu_peak,
     reset_peak_memory,
 )
 from kubetune.components.models import get_family
@@ -35,7 +38,15 @@ def run_trial(request: TrialRequest) -> TrialResult:
     if request.pbt is not None:
         return run_member_round(request)
     reset_peak_memory()
+    reset_gpu_peak()
     started = time.perf_counter()
+    result = packed_out_of_memory(_cross_validated(request, started), request.packing)
+    # trial processes packed on one worker share its GPU: each counts its share of the time
+    sharing = request.packing.size if request.packing else 1
+    return result.model_copy(update=device_usage(result.duration_s, sharing))
+
+
+def _cross_validated(request: TrialRequest, started: float) -> TrialResult:
     reporter = StepReporter(request)
     try:
         frame = load_training_data(request.data_uri)

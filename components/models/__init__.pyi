@@ -15,4 +15,5 @@ from .registry import (
     get_family as get_family,
     is_custom_family as is_custom_family,
     supports_checkpoints as supports_checkpoints,
+    supports_fusion as supports_fusion,
 )

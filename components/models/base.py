@@ -56,6 +56,9 @@ class ModelFamily(ABC):
     checkpoints: bool = False
     # parameters that change the weights' shapes: population-based training never perturbs them
     structure: tuple[str, ...] = ()
+    # parameters members must share to train fused, as one batched model (executor.packing.mode: fused):
+    # the weights' shapes and the batch size; None: the family cannot train fused
+    fused_structure: tuple[str, ...] | None = None
     # parameters that cannot exceed the rows a model is fitted on (kubetune.components.search.space
     # fits the default space to them)
     row_bounded: tuple[str, ...] = ()

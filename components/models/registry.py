@@ -49,6 +49,15 @@ def supports_checkpoints(name: str) -> bool:
         return False
 
 
+def supports_fusion(name: str) -> bool:
+    """Whether several configurations of this family can train as one batched model
+    (``executor.packing.mode: fused``). Imports the family: only a spec that packs trials asks."""
+    try:
+        return get_family(name).fused_structure is not None
+    except SpecError:
+        return False
+
+
 @cache
 def get_family(name: str) -> ModelFamily:
     path = _BUILTIN.get(name, name)

@@ -34,6 +34,9 @@ class TorchMLPFamily(ModelFamily):
         "depth",
         "width",
     )
+    # members that share these train as one batched model; the learning rate, weight decay, dropout,
+    # epochs and seed stay each member's own (kubetune.components.models.torch_fused)
+    fused_structure = ("depth", "width", "batch_size")
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {

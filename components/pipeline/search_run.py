@@ -16,11 +16,14 @@ from kubetune.components.execution import (
     Executor,
     KubernetesExecutor,
     LocalExecutor,
+    PackingPlan,
     TrialsSummary,
     open_storage,
     read_published,
+    resolve_mode,
     storage_url,
 )
+from kubetune.components.models import get_family
 from kubetune.components.pipeline.data_preparation import PreparedData
 from kubetune.components.pipeline.population_search import PopulationSearch
 from kubetune.components.pipeline.sampled_search import SampledSearch
@@ -72,6 +75,7 @@ def run_search(
         summary.startup_seconds = startup_seconds
     finally:
         executor.close()
+    context.tracker.log_study_cost(parent_run_id)
     chosen = strategy.best(study, summary)
     if isinstance(chosen, str):
         return failed_search(context.tracker, parent_run_id, chosen, summary, len(study.trials))
@@ -82,8 +86,10 @@ def make_executor(spec: TuneSpec, storage: Any, study_name: str | None = None) -
     """Local worker processes, or Kubernetes Jobs whose results are read from the shared study storage.
     ``study_name``: the study whose trials it runs, when not the spec's (the finalists')."""
     study_name = study_name or spec.study_name
+    # the finalists are scored alone, each on its own worker: a finalist must score as it would alone
+    plan = packing_plan(spec) if study_name == spec.study_name else None
     if spec.executor.kind == "local":
-        return LocalExecutor(spec.search.parallelism, spec.search.trial_timeout)
+        return LocalExecutor(spec.search.parallelism, spec.search.trial_timeout, packing=plan)
 
     def read_result(
         number: int,
@@ -99,6 +105,23 @@ def make_executor(spec: TuneSpec, storage: Any, study_name: str | None = None) -
         spec.search.parallelism,
         read_result,
         spec.search.trial_timeout,
+        packing=plan,
+    )
+
+
+def packing_plan(spec: TuneSpec) -> PackingPlan | None:
+    """The spec's ``executor.packing`` as the executor runs it; None when each trial has its worker."""
+    packing = spec.executor.packing
+    if not packing.packs:
+        return None
+    family = get_family(spec.model.family)
+    mode = resolve_mode(packing.mode, family.fused_structure is not None)
+    auto = packing.trials == "auto"
+    return PackingPlan(
+        mode=mode,
+        size=1 if auto else int(packing.trials),
+        auto=auto,
+        structure=family.fused_structure if mode == "fused" else None,
     )
 
 

@@ -210,7 +210,7 @@ def sampler_for(
     n_objectives = len(spec.objective.metrics)
     choice = choose_sampler(spec.search.sampler, space, spec.search.n_trials, n_objectives)
     seed = spec.search.seed if seed is None else seed
-    parallelism = spec.search.parallelism
+    parallelism = spec.trials_at_once
 
     def build(name: str) -> optuna.samplers.BaseSampler:
         return build_sampler(

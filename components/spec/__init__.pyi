@@ -6,6 +6,7 @@ lazy_loader reads this file at import time (see __init__.py); type checkers read
 from .schema import (
     DataSpec as DataSpec,
     KubernetesSpec as KubernetesSpec,
+    PackingSpec as PackingSpec,
     ParamSpec as ParamSpec,
     PrunerSpec as PrunerSpec,
     SelectSpec as SelectSpec,

@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kubetune.components.core import SpecError
 from kubetune.components.data import PARQUET_SUFFIXES, source_format
 from kubetune.components.evaluation import METRICS, natural_direction
-from kubetune.components.models import family_names, is_custom_family, supports_checkpoints
+from kubetune.components.models import (
+    family_names,
+    is_custom_family,
+    supports_checkpoints,
+    supports_fusion,
+)
 from kubetune.components.spec import kubernetes_settings as k8s
 
 Scalar = str | int | float | bool | None
@@ -696,9 +701,49 @@ class AnalysisSpec(_Strict):
         return value
 
 
+MAX_PACKED_TRIALS = 256
+
+
+class PackingSpec(_Strict):
+    """Several trials on one worker (a local worker, or one trial pod with its one GPU).
+
+    ``processes``: K trial processes share the worker's GPU and cores, any family. ``fused``: K
+    configurations of a PyTorch MLP that share its structure train as one batched model
+    (kubetune.components.models.torch_fused). ``auto``: fused where the family can, else processes.
+    ``trials: auto`` sizes K from the first trial's measured peak memory and the device's memory.
+    """
+
+    trials: int | str = Field(1, description="trials one worker runs at once, or auto")
+    mode: Literal["processes", "fused", "auto"] = "auto"
+
+    @field_validator("trials", mode="before")
+    @classmethod
+    def _check_trials(cls, value: Any) -> int | str:
+        if value == "auto" or (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and 1 <= value <= MAX_PACKED_TRIALS
+        ):
+            return value
+        raise ValueError(f"must be 1 to {MAX_PACKED_TRIALS} or auto, got {_SHORT.repr(value)}")
+
+    @property
+    def packs(self) -> bool:
+        return self.trials != 1
+
+
 class ExecutorSpec(_Strict):
     kind: Literal["local", "kubernetes"] = "local"
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
+    packing: PackingSpec = Field(default_factory=PackingSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_packing(cls, value: Any) -> Any:
+        """``packing: 8`` is ``packing: {trials: 8}``."""
+        if isinstance(value, dict) and isinstance(value.get("packing"), (int, str)):
+            value = {**value, "packing": {"trials": value["packing"]}}
+        return value
 
 
 class TuneSpec(_Strict):
@@ -750,11 +795,35 @@ class TuneSpec(_Strict):
                     "warm_start.narrow_space",
                     "pbt members explore the whole space; narrow_space is for sampled studies",
                 )
+        self._check_packing()
         return self
+
+    def _check_packing(self) -> None:
+        packing = self.executor.packing
+        if not packing.packs:
+            return
+        if self.search.strategy == "pbt":
+            raise field_error(
+                "executor.packing",
+                "pbt trains its population member by member; leave packing out",
+            )
+        if packing.mode == "fused" and not supports_fusion(self.model.family):
+            raise field_error(
+                "executor.packing.mode",
+                f"fused trains PyTorch MLPs (torch_mlp) as one batched model; '{self.model.family}' "
+                "cannot train fused (use processes)",
+            )
 
     @property
     def study_name(self) -> str:
         return self.study or _default_study_name(self)
+
+    @property
+    def trials_at_once(self) -> int:
+        """Trials in flight at full capacity: workers x packed trials (``trials: auto`` counts 2, the
+        least it packs once sized; samplers only ask whether this exceeds one)."""
+        packing = self.executor.packing.trials
+        return self.search.parallelism * (packing if isinstance(packing, int) else 2)
 
     @property
     def pipeline(self) -> str:

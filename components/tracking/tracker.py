@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubetune.components.core import (
     BEST_TRIAL_TAG,
+    DEVICE_TAG,
     FAILURE_REASON,
     PRUNED_STEP_TAG,
     REFIT_TAG,
@@ -212,6 +213,12 @@ class Tracker:
             metrics.append(Metric("peak_memory_mb", result.peak_memory_mb, now, 0))
         if result.fit_seconds_mean is not None:
             metrics.append(Metric("fit_seconds_mean", result.fit_seconds_mean, now, 0))
+        # what the trial cost on a GPU: its share of the device's time, and the memory it (or its
+        # fused group) held at most
+        for field in ("gpu_seconds", "peak_gpu_memory_mb"):
+            value = getattr(result, field)
+            if value is not None:
+                metrics.append(Metric(field, value, now, 0))
         for name in metric_names:
             folds = result.fold_scores.get(name) or []
             for index, score in enumerate(folds):
@@ -226,6 +233,8 @@ class Tracker:
             # the score it had reached when it was stopped: not a cross-validated score, so named apart
             metrics.append(Metric(f"{metric_names[0]}_when_pruned", result.values[0], now, 0))
         tags = [RunTag(TRIAL_STATE_TAG, result.state)]
+        if result.device:
+            tags.append(RunTag(DEVICE_TAG, result.device))
         if result.error:
             tags.append(RunTag(FAILURE_REASON, result.error[:5000]))
         # the learning curve as metric history: a chart in the MLflow UI
@@ -259,6 +268,18 @@ class Tracker:
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
+
+    def log_study_cost(self, parent_run_id: str) -> dict[str, float]:
+        """What the study's trials cost, summed over their runs (every session's) onto the parent run:
+        ``gpu_hours``, each trial's share of the GPU it ran on (trials packed on one GPU split its
+        time), and ``trial_hours``, the trials' own wall times added up."""
+        runs = [r for r in self.trial_runs(parent_run_id) if r.data.tags.get(ROLE_TAG) == "trial"]
+        cost = {
+            "gpu_hours": sum(r.data.metrics.get("gpu_seconds", 0.0) for r in runs) / 3600,
+            "trial_hours": sum(r.data.metrics.get("duration_s", 0.0) for r in runs) / 3600,
+        }
+        self.log_metrics(parent_run_id, cost)
+        return cost
 
     def trial_runs(self, parent_run_id: str) -> list[Any]:
         return self.client.search_runs(

@@ -20,7 +20,11 @@ COMPONENTS = Path(kubetune.components.__file__).parent
 SUBPACKAGES = sorted(p.name for p in COMPONENTS.iterdir() if (p / "__init__.py").exists())
 # PyTorch families and their training loop are imported where they are used, never through the
 # models package's surface: validating a spec or running a scikit-learn trial must not import torch.
-HEAVY_MODULES = {"kubetune.components.models.torch_base", "kubetune.components.models.torch_blocks"}
+HEAVY_MODULES = {
+    "kubetune.components.models.torch_base",
+    "kubetune.components.models.torch_blocks",
+    "kubetune.components.models.torch_fused",
+}
 
 
 def test_import_linter_contracts_are_kept() -> None:
