@@ -116,7 +116,8 @@ class TrialResult(BaseModel):
     peak_gpu_memory_mb: float | None = (
         None  # what the trial (or its fused group, shared) held at most
     )
-    device_memory_mb: float | None = None  # the device's whole memory, for sizing packing: auto
+    # the device memory trials could use as this one ended (free + its own), for packing: {trials: auto}
+    device_memory_mb: float | None = None
     curve: list[tuple[int, float]] = Field(default_factory=list)  # (step, first metric) as reported
     step_unit: str | None = None  # epoch, iteration, tree or fold
     pruned_at_step: int | None = None

@@ -159,7 +159,9 @@ def device_usage(seconds: float, sharing: int = 1) -> dict[str, object]:
         "device": f"cuda:{torch.cuda.get_device_name(0)}",
         "gpu_seconds": seconds / max(1, sharing),
         "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
-        "device_memory_mb": torch.cuda.get_device_properties(0).total_memory / 2**20,
+        # what the device has for trials: its free memory plus what this process's allocator holds
+        # (other processes' memory, another tenant's included, is not free)
+        "device_memory_mb": (torch.cuda.mem_get_info()[0] + torch.cuda.memory_reserved()) / 2**20,
     }
 
 

@@ -43,7 +43,10 @@ VALUE_SETS = {
         },
     },
     "gpu-trials": {
-        "trials": {"gpu": {"enabled": True, "count": 2}},
+        "trials": {
+            "gpu": {"enabled": True, "count": 2},
+            "packing": {"trials": 16, "mode": "processes"},
+        },
         "retrain": {"cronJob": {"enabled": True}},
     },
     "auth-on": {
@@ -353,6 +356,16 @@ def test_gpu_trial_defaults_reach_the_retrain_spec_and_its_trial_jobs():
         job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
         == "2"
     )
+    # packing from the chart's values: a group's Job asks for one trial's GPUs, whatever its size
+    assert spec.executor.packing.trials == 16 and spec.executor.packing.mode == "processes"
+    group = [request.model_copy(update={"trial_number": n}) for n in range(16)]
+    packed = render_job(k8s, request, group=group)
+    kubernetes_validate.validate(packed, "1.37", strict=True)
+    assert (
+        packed["spec"]["template"]["spec"]["containers"][0]["resources"]
+        == (job["spec"]["template"]["spec"]["containers"][0]["resources"])
+    )
+    assert packed["metadata"]["annotations"]["kubetune.io/members"] == ",".join(map(str, range(16)))
     cron = by_kind(objects, "CronJob")["kt-kubetune-retrain"]
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert (

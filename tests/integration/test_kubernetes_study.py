@@ -506,3 +506,105 @@ def test_a_population_whose_image_cannot_be_pulled_fails_its_parent_run_with_the
     assert parent.info.status == "FAILED"
     assert parent.data.tags["kubetune.failure_reason"].startswith(reason)
     nothing_left(api)
+
+
+def _created_jobs(api: FakeKubeAPI) -> list[str]:
+    return [
+        name for verb, plural, _, name in api.state.audit if verb == "create" and plural == "jobs"
+    ]
+
+
+def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
+    """Eight torch_mlp trials in groups of four: two Jobs, each one pod with one trial's resources,
+    its members in its annotation; every member its own trial and run, pruned members PRUNED."""
+    from mlflow import MlflowClient
+
+    api, _, env = k8s
+    seen: list[dict] = []
+    original = api.state.create
+
+    def spy(plural, namespace, body):
+        if plural == "jobs":
+            seen.append(body)
+        return original(plural, namespace, body)
+
+    api.state.create = spy
+    spec = spec_for(
+        tmp_path,
+        "k8s-fused",
+        family="torch_mlp",
+        n_trials=8,
+        space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}, width: {type: int, low: 4, high: 64, log: true}}",
+        extra=", resources: {requests: {cpu: 1, nvidia.com/gpu: 1}, limits: {nvidia.com/gpu: 1}}",
+    )
+    text = spec.read_text().replace(
+        'model: {family: "torch_mlp",', 'model: {family: "torch_mlp", params: {epochs: 9},'
+    )
+    text = text.replace(
+        "max_retries: 2}",
+        "max_retries: 2, pruner: {kind: successive_halving, reduction_factor: 3}}",
+    )
+    spec.write_text(text + "  packing: {trials: 4, mode: fused}\n")
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(
+        study_name="k8s-fused", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
+    assert len(study.trials) == 8
+    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert len(seen) == 2 == len(_created_jobs(api))
+    password = env["KUBETUNE_STORAGE_URL"].split(":")[2].split("@")[0]
+    for job in seen:
+        kubernetes_validate.validate(job, "1.30", strict=True)
+        assert password not in str(job)
+        members = job["metadata"]["annotations"]["kubetune.io/members"].split(",")
+        assert len(members) == 4 and job["metadata"]["labels"]["kubetune.io/trial"] == members[0]
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert [e["name"] for e in container["env"]][0] == "KUBETUNE_TRIAL_GROUP"
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = {
+        int(r.data.tags["kubetune.trial_number"]): r
+        for r in client.search_runs(
+            experiment_ids, "tags.`kubetune.study` = 'k8s-fused' and tags.`kubetune.role` = 'trial'"
+        )
+    }
+    assert sorted(runs) == list(range(8))
+    for trial in study.trials:
+        tags = runs[trial.number].data.tags
+        assert (
+            tags["kubetune.packing.mode"] == "fused"
+            and tags["kubetune.trial_state"] == trial.state.name
+        )
+    nothing_left(api)
+
+
+def test_a_packed_group_killed_for_memory_runs_its_members_again_alone(k8s, tmp_path):
+    """Trials 0-2 share a pod that is OOMKilled: each is recorded failed with the reason and runs again
+    in a Job of its own (not a mark against its configuration); trials 3-5 complete packed."""
+    api, behaviours, env = k8s
+    behaviours["0"] = "oom"
+    spec = spec_for(tmp_path, "k8s-packed-oom", n_trials=6)
+    spec.write_text(spec.read_text() + "  packing: {trials: 3, mode: processes}\n")
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(
+        study_name="k8s-packed-oom", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
+    by_number = {t.number: t for t in study.trials}
+    assert len(by_number) == 9
+    for number in (0, 1, 2):
+        lost = by_number[number]
+        assert lost.state == TrialState.FAIL
+        assert "OOMKilled" in lost.user_attrs["kubetune.failure_reason"]
+        assert "each runs again alone" in lost.user_attrs["kubetune.failure_reason"]
+    retries = [t for t in study.trials if "kubetune.retry_of" in t.user_attrs]
+    assert sorted(t.user_attrs["kubetune.retry_of"] for t in retries) == [0, 1, 2]
+    for retry in retries:
+        assert retry.state == TrialState.COMPLETE and retry.user_attrs["kubetune.packing.alone"]
+        assert "kubetune.packing.group" not in retry.user_attrs
+        assert retry.params == by_number[retry.user_attrs["kubetune.retry_of"]].params
+    assert [by_number[n].state for n in (3, 4, 5)] == [TrialState.COMPLETE] * 3
+    assert len(_created_jobs(api)) == 5  # two groups, then three trials alone
+    nothing_left(api)

@@ -160,6 +160,8 @@ def platform(images, s3, prefect_api, tmp_path):
                 "requests": {"cpu": "500m", "memory": "1Gi"},
                 "limits": {"memory": "3Gi"},
             },
+            # two trials per trial pod: the packed path from the chart's values to the pods' results
+            "packing": {"trials": 2, "mode": "processes"},
         },
         "retrain": {
             "cronJob": {"enabled": True},
@@ -342,7 +344,13 @@ def test_a_scheduled_retrain_runs_from_the_chart_to_the_registered_model(platfor
         and e.type == "ADDED"
         and "kubetune.io/trial" in e.obj["metadata"].get("labels", {})
     ]
-    assert len(trial_jobs) >= N_TRIALS - 1, created  # the warm start may take a trial from history
+    members = [
+        job["metadata"].get("annotations", {}).get("kubetune.io/members", "").split(",")
+        for job in trial_jobs
+    ]
+    # the warm start may take a trial from history
+    assert sum(len(m) for m in members) >= N_TRIALS - 1, created
+    assert any(len(m) == 2 for m in members), members  # two trials in one pod
     trial_spec = trial_jobs[0]["spec"]["template"]["spec"]
     assert trial_spec["containers"][0]["image"] == f"kubetune-trial:{TAG}"
     assert trial_spec.get("automountServiceAccountToken") is False
@@ -371,6 +379,8 @@ def test_a_scheduled_retrain_runs_from_the_chart_to_the_registered_model(platfor
     assert len(roles.get("trial", [])) >= N_TRIALS - 1 and len(roles.get("refit", [])) == 1, {
         k: len(v) for k, v in roles.items()
     }
+    packed = [r for r in roles["trial"] if r.data.tags.get("kubetune.packing.mode") == "processes"]
+    assert len(packed) >= 2 and all(r.data.tags["kubetune.packing.size"] == "2" for r in packed)
     model_name = spec.get("tracking", {}).get("registered_model") or spec["study"]
     champion = client.get_model_version_by_alias(model_name, "champion")
     assert champion.run_id in {run.info.run_id for run in roles["refit"]}
