@@ -107,6 +107,7 @@ class LocalExecutor(Executor):
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._lost: list[TrialResult] = []  # members of a group whose worker was killed for another
+        self._packed: set[int] = set()  # trials submitted in a group of several, while in flight
 
     @property
     def fused(self) -> bool:
@@ -169,6 +170,8 @@ class LocalExecutor(Executor):
             raise RuntimeError(
                 f"all {self.capacity} trial slots are busy; wait for a result before submitting"
             )
+        if len(requests) > 1:
+            self._packed.update(r.trial_number for r in requests)
         for worker, batch in zip(idle, batches):
             worker.trial_numbers = [r.trial_number for r in batch]
             worker.started_at = time.monotonic()
@@ -200,6 +203,7 @@ class LocalExecutor(Executor):
                             continue
                         message = worker.conn.recv()
                     results.extend(RESULTS.validate_json(message))
+                    self._packed.difference_update(worker.trial_numbers)
                     worker.trial_numbers = []
                     continue
                 except (EOFError, OSError):
@@ -230,14 +234,15 @@ class LocalExecutor(Executor):
         return min(limits, default=float("inf"))
 
     def _replace(self, worker: _Worker, reason: str, retryable: bool = False) -> list[TrialResult]:
-        """Kill a worker whose trials cannot finish, report them failed, start a fresh worker. A fused
-        group killed by the kernel (out of memory) runs again member by member."""
+        """Kill a worker whose trials cannot finish, report them failed, start a fresh worker. A packed
+        trial killed by the kernel (out of memory, with its group's memory in use) runs again alone."""
         numbers, elapsed = worker.trial_numbers, time.monotonic() - worker.started_at
         self._kill(worker)
         self._workers[self._workers.index(worker)] = self._spawn()
-        alone = retryable and len(numbers) > 1 and "SIGKILL" in reason
+        alone = retryable and "SIGKILL" in reason and any(n in self._packed for n in numbers)
+        self._packed.difference_update(numbers)
         if alone:
-            reason += f" (fused with {len(numbers) - 1} other trial(s); each runs again alone)"
+            reason += " (packed with other trials; it runs again alone)"
         return [
             TrialResult(
                 trial_number=number,

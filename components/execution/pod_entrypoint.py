@@ -7,12 +7,14 @@ controller reads it from there when the pod has finished, so no metric is ever s
 Exit codes: 0 the trial finished, 3 the trial itself failed (its error is printed last, which the
 controller shows as the reason), anything else is infrastructure.
 
-A packed group's Job (executor.packing) sets ``KUBETUNE_TRIAL_GROUP`` instead: the pod heartbeats for
-every member and publishes every member's result. ``fused``: the members train as one batched model in
-this process; ``processes``: each member in a process of its own, all at once, sharing the pod's GPU. A
-member that fails is published as failed and the pod still exits 0: the failure is that trial's, not the
-group's. A member process that dies without a result (killed for memory) is published as lost, to run
-again alone.
+A packed group's Job (executor.packing) sets ``KUBETUNE_TRIAL_GROUP`` instead, and every member's result
+is published. ``fused``: the members train as one batched model in this process, which heartbeats for
+each. ``processes``: each member runs as ``kubetune-trial`` runs one trial, in a child process of its
+own (its own heartbeat, its own published result), all at once, sharing the pod's GPU -- plain child
+processes rather than a multiprocessing pool, whose POSIX semaphores a locked-down container may not
+allow. A member that fails is published as failed and the pod still exits 0: the failure is that
+trial's, not the group's. A member process that ends without its result (killed by the kernel for
+memory) is published as lost here, to run again alone.
 
 A Job made by ``KubetuneSearchCV(executor="kubernetes")`` sets ``KUBETUNE_CALL_REQUEST`` instead: the
 pod runs one batch of scikit-learn fits (a cloudpickled joblib call read from the artifact store, so
@@ -23,11 +25,10 @@ raised, next to it; no study storage is involved.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
+import signal
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
 from pydantic import ValidationError
@@ -134,6 +135,8 @@ def _main_group(text: str) -> int:
         print(problem, file=sys.stderr)
         return 2
     storage_url = os.environ["KUBETUNE_STORAGE_URL"]
+    if requests[0].packing is None or requests[0].packing.mode != "fused":
+        return _run_processes(requests, storage_url)
     requests = [r.model_copy(update={"storage_url": storage_url}) for r in requests]
     with ExitStack() as beats:
         for request in requests:
@@ -141,8 +144,7 @@ def _main_group(text: str) -> int:
             beats.enter_context(
                 heartbeat(storage_url, request.trial_id, request.heartbeat_interval)
             )
-        fused = requests[0].packing is not None and requests[0].packing.mode == "fused"
-        results = run_fused_group(requests) if fused else _run_processes(requests)
+        results = run_fused_group(requests)
         for request, result in zip(requests, results):
             assert request.trial_id is not None
             publish(storage_url, request.trial_id, result)
@@ -150,26 +152,37 @@ def _main_group(text: str) -> int:
     return 0
 
 
-def _run_processes(requests: list[TrialRequest]) -> list[TrialResult]:
-    """Every member in its own process, all at once; a process that dies takes only its result."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(requests), mp_context=context) as pool:
-        futures = [pool.submit(run_trial, request) for request in requests]
-        results = []
-        for request, future in zip(requests, futures):
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:
-                results.append(
-                    TrialResult(
-                        trial_number=request.trial_number,
-                        state="FAIL",
-                        error="its trial process died without a result (killed for memory?); it runs again alone",
-                        retryable=True,
-                        retry_alone=True,
-                    )
-                )
-        return results
+def _run_processes(requests: list[TrialRequest], storage_url: str) -> int:
+    """Every member as a one-trial ``kubetune-trial`` of its own, all at once. A member whose process
+    ends without its result (killed by the kernel for memory, a crash) is published as lost here."""
+    children = []
+    for request in requests:
+        env = {k: v for k, v in os.environ.items() if k != GROUP_ENV}
+        env[REQUEST_ENV] = request.model_dump_json()
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "kubetune.components.execution.pod_entrypoint"], env=env
+            )
+        )
+    storage = shared_storage(storage_url)
+    for request, child in zip(requests, children):
+        code = child.wait()
+        assert request.trial_id is not None
+        if read_published(storage, request.trial_id) is not None:
+            continue
+        why = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        publish(
+            storage_url,
+            request.trial_id,
+            TrialResult(
+                trial_number=request.trial_number,
+                state="FAIL",
+                error=f"its trial process ended without a result ({why}; out of memory?); it runs again alone",
+                retryable=True,
+                retry_alone=True,
+            ),
+        )
+    return 0
 
 
 def _main_call(text: str) -> int:

@@ -201,3 +201,40 @@ def test_a_file_sorted_by_its_target_scores_as_a_shuffled_one_in_trials_and_refi
         target=EvaluationTarget("survived", (), ("log_loss",), 2),
     )
     assert refit.test_scores["log_loss"] < 0.7, refit.test_scores
+
+
+def test_packing_auto_sizes_from_the_first_trials_memory():
+    from kubetune.components.core import TrialResult
+    from kubetune.components.execution import auto_group_size, resolve_mode
+
+    def measured(peak, free):
+        return TrialResult(
+            trial_number=0, state="COMPLETE", peak_gpu_memory_mb=peak, device_memory_mb=free
+        )
+
+    # 80% of 80 GB over a 900 MB trial: 71 fused members; processes also pay a 500 MB CUDA context each
+    assert auto_group_size("fused", measured(900, 80_000)) == 71
+    assert auto_group_size("processes", measured(900, 80_000)) == 32  # at most 32 processes
+    assert auto_group_size("processes", measured(9_000, 20_000)) == 1
+    assert auto_group_size("fused", measured(1, 80_000)) == 256  # at most 256 members
+    # no GPU measured: no processes to share it; fused still saves the per-step overhead
+    assert auto_group_size("processes", measured(None, None)) == 1
+    assert auto_group_size("fused", measured(None, None)) == 16
+    assert resolve_mode("auto", True) == "fused" and resolve_mode("auto", False) == "processes"
+
+
+def test_a_packed_trial_out_of_gpu_memory_runs_again_alone_and_an_unpacked_one_fails():
+    from kubetune.components.core import Packing, TrialResult
+    from kubetune.components.execution.reporting import packed_out_of_memory
+
+    oom = TrialResult(
+        trial_number=3,
+        state="FAIL",
+        error="OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (at torch_base.py:90)",
+    )
+    packed = packed_out_of_memory(oom, Packing(group="g0", mode="processes", size=4))
+    assert packed.retryable and packed.retry_alone
+    assert packed.error.endswith("(packed with 3 other trial(s); it runs again alone)")
+    assert packed_out_of_memory(oom, None) == oom  # alone, out of memory is the configuration's
+    other = oom.model_copy(update={"error": "ValueError: bad input"})
+    assert packed_out_of_memory(other, Packing(group="g0", mode="processes", size=4)) == other
