@@ -79,3 +79,18 @@ class Executor(ABC):
 
     def close(self) -> None:  # noqa: B027 - a default: a backend with nothing to release keeps it
         """Stop everything and release resources; safe to call twice."""
+
+
+def lost_with(cancelled: int, members: list[int], what: str) -> list[TrialResult]:
+    """The other members of ``cancelled``'s group, lost with the worker or Job (``what``) that was
+    stopped for it: failed as lost, so they run again with the same parameters."""
+    return [
+        TrialResult(
+            trial_number=number,
+            state="FAIL",
+            error=f"its packed group's {what} was stopped for trial {cancelled}",
+            retryable=True,
+        )
+        for number in members
+        if number != cancelled
+    ]

@@ -41,7 +41,7 @@ from kubetune.components.core import (
     TrialResult,
     error_reason,
 )
-from kubetune.components.execution.executor import Executor
+from kubetune.components.execution.executor import Executor, lost_with
 from kubetune.components.execution.kubernetes_manifest import TRIAL_ERROR_EXIT, render_job, selector
 from kubetune.components.execution.packing import PackingPlan
 from kubetune.components.spec import KubernetesSpec
@@ -250,16 +250,7 @@ class KubernetesExecutor(Executor):
         if tracked is None or lead is None:
             return
         self._delete_job(tracked.name)
-        self._lost += [
-            TrialResult(
-                trial_number=n,
-                state="FAIL",
-                error=f"its packed group's Job was deleted for trial {trial_number}",
-                retryable=True,
-            )
-            for n in self._members.pop(lead, [lead])
-            if n != trial_number
-        ]
+        self._lost += lost_with(trial_number, self._members.pop(lead, [lead]), "Job")
 
     def close(self) -> None:
         """Delete every Job of this study (finished ones too): nothing of it remains in the cluster."""

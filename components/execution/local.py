@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection, wait as wait_any
 from pydantic import TypeAdapter
 
 from kubetune.components.core import KubetuneError, TrialRequest, TrialResult
-from kubetune.components.execution.executor import Executor
+from kubetune.components.execution.executor import Executor, lost_with
 from kubetune.components.execution.packing import PackingPlan
 
 REQUESTS = TypeAdapter(list[TrialRequest])
@@ -260,18 +260,9 @@ class LocalExecutor(Executor):
         from the next ``wait`` as lost (retried with the same parameters)."""
         for index, worker in enumerate(self._workers):
             if trial_number in worker.trial_numbers:
-                others = [n for n in worker.trial_numbers if n != trial_number]
                 self._kill(worker)
                 self._workers[index] = self._spawn()
-                self._lost += [
-                    TrialResult(
-                        trial_number=n,
-                        state="FAIL",
-                        error=f"its fused group's worker was stopped for trial {trial_number}",
-                        retryable=True,
-                    )
-                    for n in others
-                ]
+                self._lost += lost_with(trial_number, worker.trial_numbers, "worker")
 
     @staticmethod
     def _kill(worker: _Worker) -> None:

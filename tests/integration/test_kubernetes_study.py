@@ -82,6 +82,20 @@ def run(spec, tmp_path, env, timeout=600):
     )
 
 
+def jobs_created(api: FakeKubeAPI) -> list[dict]:
+    """Every Job body the API server is asked to create from now on, as sent."""
+    seen: list[dict] = []
+    original = api.state.create
+
+    def spy(plural, namespace, body):
+        if plural == "jobs":
+            seen.append(body)
+        return original(plural, namespace, body)
+
+    api.state.create = spy
+    return seen
+
+
 def nothing_left(api: FakeKubeAPI) -> None:
     assert api.state.list("jobs", NAMESPACE, None)["items"] == [], "Jobs left behind"
     assert api.state.list("pods", NAMESPACE, None)["items"] == [], "pods left behind"
@@ -162,15 +176,7 @@ def test_the_finalists_run_as_trial_jobs_of_their_own_study(k8s, tmp_path):
 
 def test_every_created_job_validates_and_carries_no_credential(k8s, tmp_path):
     api, _, env = k8s
-    seen: list[dict] = []
-    original = api.state.create
-
-    def spy(plural, namespace, body):
-        if plural == "jobs":
-            seen.append(body)
-        return original(plural, namespace, body)
-
-    api.state.create = spy
+    seen = jobs_created(api)
     result = run(spec_for(tmp_path, "k8s-valid", n_trials=3), tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(seen) == 3
@@ -520,15 +526,7 @@ def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
     from mlflow import MlflowClient
 
     api, _, env = k8s
-    seen: list[dict] = []
-    original = api.state.create
-
-    def spy(plural, namespace, body):
-        if plural == "jobs":
-            seen.append(body)
-        return original(plural, namespace, body)
-
-    api.state.create = spy
+    seen = jobs_created(api)
     spec = spec_for(
         tmp_path,
         "k8s-fused",
