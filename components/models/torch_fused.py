@@ -23,8 +23,10 @@ So on the CPU a fused member ends where it would alone, up to floating-point sum
 group at once (one draw per layer and step rather than one per member): a member with dropout sees other
 masks than it would alone -- the same distribution, another draw.
 
-Only networks made of ``Linear`` layers, element-wise activations and ``Dropout`` fuse (torch_mlp's);
-anything else (normalization layers, torch_nas's cells) is refused with the layer's name.
+Networks of ``Linear`` layers, element-wise activations, ``Dropout``, ``LayerNorm``, ``BatchNorm1d``
+(each member normalized by its own batch statistics, with its own running ones) and residual blocks
+fuse: torch_mlp's and torch_nas's. Anything else (torch_cnn's convolutions) is refused with the
+layer's name.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ EpochCallback = Callable[[int, list[int], "FusedMLP"], Iterable[int]]
 
 
 class FusedMLP:
-    """K members of one MLP structure as stacked tensors, with their own optimizer state."""
+    """K members of one network structure as stacked tensors, with their own optimizer state."""
 
     def __init__(
         self, members: Sequence[TorchEstimatorBase], n_inputs: int, n_outputs: int
@@ -69,25 +71,23 @@ class FusedMLP:
             generator = torch.Generator()
             generator.set_state(torch.get_rng_state())
             self.dropout_generators.append(generator)
-        self.layers: list[
-            tuple[str, Any]
-        ] = []  # ("linear", index into weights) | ("dropout", None) | ("act", module)
-        self.weights: list[Any] = []  # (K, in, out) per Linear: the solo weight transposed
-        self.biases: list[Any] = []  # (K, 1, out)
-        for position, layer in enumerate(self.templates[0]):
-            if isinstance(layer, nn.Linear):
-                stacked = [net[position] for net in self.templates]
-                weight = torch.stack([m.weight.detach().t() for m in stacked]).to(self.device)
-                bias = torch.stack([m.bias.detach().unsqueeze(0) for m in stacked]).to(self.device)
-                self.weights.append(weight.requires_grad_())
-                self.biases.append(bias.requires_grad_())
-                self.layers.append(("linear", len(self.weights) - 1))
-            elif isinstance(layer, nn.Dropout):
-                self.layers.append(("dropout", None))
-            elif isinstance(layer, (nn.ReLU, nn.GELU, nn.Tanh, nn.SiLU, nn.Identity)):
-                self.layers.append(("act", layer))
-            else:
-                raise ValueError(f"cannot train {type(layer).__name__} layers fused")
+        # every parameter stacked over the members under its solo name: a Linear weight transposed to
+        # (K, in, out) for batched matrix products, a vector (bias, a norm's scale) as (K, 1, width)
+        self.params: dict[str, Any] = {}
+        self.buffers: dict[str, Any] = {}  # batch norms' running statistics, (K, 1, width)
+        solo = [dict(net.named_parameters()) for net in self.templates]
+        for name, first in solo[0].items():
+            stacked = torch.stack([params[name].detach() for params in solo]).to(self.device)
+            self.params[name] = _stacked(stacked, first.dim()).requires_grad_()
+        for name, first in self.templates[0].named_buffers():
+            if first.dim() == 1:  # running mean and variance; the batch counter is not used
+                values = [dict(net.named_buffers())[name] for net in self.templates]
+                self.buffers[name] = _stacked(torch.stack(values).to(self.device), 1)
+        self.op = _compile(self.templates[0], "")
+        self.has_batch_norm = any(
+            isinstance(m, nn.BatchNorm1d) for m in self.templates[0].modules()
+        )
+        self._active: Any = None
 
         def per_member(values: list[float]) -> Any:
             return torch.tensor(values, dtype=torch.float32, device=self.device).view(-1, 1, 1)
@@ -102,21 +102,64 @@ class FusedMLP:
         self._step = 0
 
     def parameters(self) -> list[Any]:
-        return [*self.weights, *self.biases]
+        return list(self.params.values())
 
-    def forward(self, x: Any, group_draws: Any | None = None) -> Any:
-        """``x``: (K, rows, inputs) -> (K, rows, outputs); ``group_draws`` (a generator): training,
-        with dropout."""
+    def forward(self, x: Any, group_draws: Any | None = None, active: Any | None = None) -> Any:
+        """``x``: (K, rows, inputs) -> (K, rows, outputs). ``group_draws`` (a generator): training --
+        dropout on, batch norms on the batch's statistics, updating the running ones of the ``active``
+        (K, 1, 1) members; without it, evaluation."""
+        self._active = active
+        return self._run(self.op, x, group_draws)
+
+    def _run(self, op: tuple[Any, ...], x: Any, draws: Any | None) -> Any:
+        import torch
+        from torch.nn import functional
+
+        kind = op[0]
+        if kind == "seq":
+            for child in op[1]:
+                x = self._run(child, x, draws)
+            return x
+        if kind == "block":  # a residual block: body, plus the input (projected when widths differ)
+            out = self._run(op[1], x, draws)
+            if op[2] is None:
+                return out
+            return out + (x if op[2][0] == "act" else self._run(op[2], x, draws))
+        if kind == "linear":
+            weight, bias = self.params[op[1]], op[2] and self.params[op[2]]
+            return torch.baddbmm(bias, x, weight) if bias is not None else torch.bmm(x, weight)
+        if kind == "layer_norm":
+            normed = functional.layer_norm(x, (x.shape[-1],), None, None, op[3])
+            return normed * self.params[op[1]] + self.params[op[2]]
+        if kind == "batch_norm":
+            return self._batch_norm(op, x, draws is not None)
+        if kind == "dropout":
+            return x * self._dropout_noise(x, draws) if draws is not None else x
+        return op[1](x)  # an element-wise activation, or Identity
+
+    def _batch_norm(self, op: tuple[Any, ...], x: Any, training: bool) -> Any:
+        """``nn.BatchNorm1d`` per member: normalized by the member's own batch statistics in training
+        (its running statistics updated as torch does, unbiased variance), by its running ones after."""
         import torch
 
-        for kind, item in self.layers:
-            if kind == "linear":
-                x = torch.baddbmm(self.biases[item], x, self.weights[item])
-            elif kind == "dropout" and group_draws is not None:
-                x = x * self._dropout_noise(x, group_draws)
-            elif kind == "act":
-                x = item(x)
-        return x
+        _, weight, bias, mean_name, var_name, momentum, eps = op
+        running_mean, running_var = self.buffers[mean_name], self.buffers[var_name]
+        if training:
+            mean = x.mean(dim=1, keepdim=True)
+            var = x.var(dim=1, unbiased=False, keepdim=True)
+            rows = x.shape[1]
+            with torch.no_grad():
+                new_mean = running_mean * (1 - momentum) + mean * momentum
+                unbiased = var * rows / max(rows - 1, 1)
+                new_var = running_var * (1 - momentum) + unbiased * momentum
+                if self._active is not None:  # a finished or stopped member's statistics stay
+                    new_mean = torch.where(self._active, new_mean, running_mean)
+                    new_var = torch.where(self._active, new_var, running_var)
+                running_mean.copy_(new_mean)
+                running_var.copy_(new_var)
+        else:
+            mean, var = running_mean, running_var
+        return (x - mean) * torch.rsqrt(var + eps) * self.params[weight] + self.params[bias]
 
     def _dropout_noise(self, x: Any, group_draws: Any) -> Any:
         """Dropout's kept-and-rescaled mask, (K, rows, width). On the CPU each member draws from its
@@ -177,15 +220,52 @@ class FusedMLP:
     def member_network(self, index: int) -> Any:
         """Member ``index``'s weights as the network it would have trained alone, on the CPU."""
         import torch
-        from torch import nn
 
         network = copy.deepcopy(self.templates[index])
-        linears = [layer for layer in network if isinstance(layer, nn.Linear)]
+        state = network.state_dict()
         with torch.no_grad():
-            for layer, weight, bias in zip(linears, self.weights, self.biases):
-                layer.weight.copy_(weight[index].t().cpu())
-                layer.bias.copy_(bias[index, 0].cpu())
+            for name, stacked in {**self.params, **self.buffers}.items():
+                value = stacked[index]
+                state[name] = (value.t() if state[name].dim() == 2 else value[0]).detach().cpu()
+        network.load_state_dict(state)
         return network.eval()
+
+
+def _stacked(values: Any, dim: int) -> Any:
+    """(K, out, in) Linear weights as (K, in, out); (K, width) vectors as (K, 1, width)."""
+    return values.transpose(1, 2).contiguous() if dim == 2 else values.unsqueeze(1)
+
+
+def _compile(module: Any, prefix: str) -> tuple[Any, ...]:
+    """The network as a tree of operations on the stacked tensors, named as the solo parameters are."""
+    from torch import nn
+
+    from kubetune.components.models.torch_blocks import MLPBlock
+
+    if isinstance(module, nn.Sequential):
+        return ("seq", [_compile(child, f"{prefix}{i}.") for i, child in enumerate(module)])
+    if isinstance(module, MLPBlock):
+        skip = None if module.skip is None else _compile(module.skip, f"{prefix}skip.")
+        return ("block", _compile(module.body, f"{prefix}body."), skip)
+    if isinstance(module, nn.Linear):
+        return ("linear", f"{prefix}weight", f"{prefix}bias" if module.bias is not None else None)
+    if isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+        return ("layer_norm", f"{prefix}weight", f"{prefix}bias", module.eps)
+    if isinstance(module, nn.BatchNorm1d) and module.affine and module.momentum is not None:
+        return (
+            "batch_norm",
+            f"{prefix}weight",
+            f"{prefix}bias",
+            f"{prefix}running_mean",
+            f"{prefix}running_var",
+            module.momentum,
+            module.eps,
+        )
+    if isinstance(module, nn.Dropout):
+        return ("dropout",)
+    if isinstance(module, (nn.ReLU, nn.GELU, nn.Tanh, nn.SiLU, nn.Identity)):
+        return ("act", module)
+    raise ValueError(f"cannot train {type(module).__name__} layers fused")
 
 
 def fit_fused(
@@ -236,7 +316,9 @@ def fit_fused(
         order = torch.stack([torch.randperm(n_rows, generator=g) for g in orders]).to(device)
         for start in range(0, n_rows, batch):
             index = order[:, start : start + batch]
-            out = fused.forward(features[index], dropout_draws)
+            if fused.has_batch_norm and index.shape[1] < 2 and n_rows > 1:
+                continue  # as alone: batch norm cannot train on a one-row batch
+            out = fused.forward(features[index], dropout_draws, active)
             if classifier:
                 losses = torch.nn.functional.cross_entropy(
                     out.transpose(1, 2), targets[index], reduction="none"

@@ -68,6 +68,9 @@ class TorchNASFamily(ModelFamily):
         "norm",
         "residual",
     )
+    # members that share these (and the batch size) train as one batched model
+    # (kubetune.components.models.torch_fused)
+    fused_structure = (*structure, "batch_size")
 
     def default_space(self, task: str) -> dict[str, dict[str, Any]]:
         return {

@@ -810,8 +810,8 @@ class TuneSpec(_Strict):
         if packing.mode == "fused" and not supports_fusion(self.model.family):
             raise field_error(
                 "executor.packing.mode",
-                f"fused trains PyTorch MLPs (torch_mlp) as one batched model; '{self.model.family}' "
-                "cannot train fused (use processes)",
+                f"fused trains PyTorch MLPs (torch_mlp, torch_nas) as one batched model; "
+                f"'{self.model.family}' cannot train fused (use processes)",
             )
 
     @property

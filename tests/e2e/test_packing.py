@@ -129,7 +129,7 @@ def test_auto_packing_sizes_the_groups_from_the_first_trial(tmp_path, cli_env):
         (
             "{trials: 4, mode: fused}",
             "{family: random_forest}",
-            "executor.packing.mode: fused trains PyTorch MLPs (torch_mlp) as one batched model; "
+            "executor.packing.mode: fused trains PyTorch MLPs (torch_mlp, torch_nas) as one batched model; "
             "'random_forest' cannot train fused (use processes)",
         ),
         (
