@@ -15,9 +15,8 @@ configuration, how far each way's score is from the one-per-worker score.
   (kubetune.components.evaluation.cross_validate_fused), one group at a time.
 
 Throughput: trials per device-hour = configurations / wall hours on the one device (the GPU, or this
-machine); trials per CPU-hour = configurations / CPU hours the way used (this process and its children,
-user + system). ``torch_nas`` cannot train fused (its cells' normalization layers and per-layer widths
-do not stack): its fused rows are left out.
+machine); trials per CPU-hour = configurations / CPU hours the way used (the CPU time each process
+spent on its trials, added up). Both ``torch_mlp`` and ``torch_nas`` train fused.
 
 What grouping does to the search (``--search``): whole kubetune studies through ``kubetune.tune`` on
 ``sklearn:digits`` with ``torch_mlp``, the same budget and seeds, each trial alone against fused groups.
@@ -96,7 +95,7 @@ def configurations(family_name: str, count: int, group: int, epochs: int) -> lis
         params = suggest(trial, space)
         study.tell(trial, 0.0)
         if family.fused_structure and index % group == 0:
-            structure = {name: params[name] for name in family.fused_structure}
+            structure = {n: params[n] for n in family.fused_structure if n in params}
         drawn.append({**params, "epochs": epochs})
     return drawn
 
