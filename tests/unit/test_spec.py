@@ -266,3 +266,19 @@ def test_pruner_and_pbt_short_forms_get_defaults():
     assert spec.search.pruner.kind == "hyperband" and spec.search.pruner.reduction_factor is None
     pbt = parse_spec(minimal(model__family="torch_nas", search__strategy="pbt")).search.pbt
     assert (pbt.population, pbt.generations, pbt.interval, pbt.quantile) == (8, 5, 4, 0.25)
+
+
+def test_packing_reads_its_short_form_and_refuses_population_based_training():
+    base = {
+        "data": {"source": "x.csv", "target": "y"},
+        "model": {"family": "torch_mlp"},
+        "objective": {"metric": "accuracy"},
+    }
+    packing = parse_spec({**base, "executor": {"packing": 8}}).executor.packing
+    assert packing.trials == 8 and packing.mode == "auto" and packing.packs
+    assert not parse_spec(base).executor.packing.packs
+    with pytest.raises(SpecError) as refused:
+        parse_spec({**base, "search": {"strategy": "pbt"}, "executor": {"packing": 4}})
+    assert str(refused.value) == (
+        "executor.packing: pbt trains its population member by member; leave packing out"
+    )
