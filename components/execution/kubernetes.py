@@ -352,14 +352,15 @@ class KubernetesExecutor(Executor):
     def _group_outcome(
         self, outcome: TrialResult, pod: dict[str, Any], members: list[int]
     ) -> list[TrialResult]:
-        """Every member's result from its group's pod: what each published when the pod finished
-        its work, else the pod's outcome (a group OOMKilled runs again member by member)."""
+        """Every member's result from its group's pod: what each published, when the pod finished its
+        work or was OOMKilled after some members had finished theirs; else the pod's outcome. The
+        members of a group OOMKilled that had not finished run again, each alone."""
         phase = pod.get("status", {}).get("phase")
         finished_work = phase == "Succeeded" or _terminated(pod).get("exitCode") == TRIAL_ERROR_EXIT
         oom = _terminated(pod).get("reason") == "OOMKilled"
         results = []
         for number in members:
-            published = self.result_reader(number) if finished_work else None
+            published = self.result_reader(number) if finished_work or oom else None
             if published is not None:
                 results.append(published)
             elif oom:

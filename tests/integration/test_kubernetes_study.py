@@ -578,9 +578,6 @@ def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
     nothing_left(api)
 
 
-@pytest.mark.skip(
-    reason="failed once in a fresh-clone CI run (passed twice alone); to be diagnosed"
-)
 def test_a_packed_group_killed_for_memory_runs_its_members_again_alone(k8s, tmp_path):
     """Trials 0-2 share a pod that is OOMKilled: each is recorded failed with the reason and runs again
     in a Job of its own (not a mark against its configuration); trials 3-5 complete packed."""

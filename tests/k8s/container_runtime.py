@@ -51,6 +51,20 @@ class ContainerProcess(subprocess.Popen):
     terminate = kill  # a container's processes get no grace period here: pods are deleted at the end of a test
 
 
+class LocalContainerProcess(subprocess.Popen):
+    """A container run as a host process, in a session of its own: killing it kills its process group,
+    as the kernel ends a container's every process when the kubelet kills it or its cgroup runs out of
+    memory (``memory.oom.group``). A group pod's member processes must not outlive their pod."""
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    terminate = kill
+
+
 def _children(pid: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
@@ -98,13 +112,14 @@ class LocalProcessRuntime:
     ) -> Started:
         command = [_host_program(container["command"][0]), *container["command"][1:]]
         try:
-            process = subprocess.Popen(
+            process = LocalContainerProcess(
                 command,
                 env={**os.environ, **self.extra_env, **env},
                 cwd=self.cwd,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
+                start_new_session=True,
             )
         except FileNotFoundError:
             raise ContainerConfigError(
