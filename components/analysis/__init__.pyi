@@ -11,6 +11,7 @@ from .finalists import (
     SelectionRule as SelectionRule,
     compare as compare,
     pick_finalists as pick_finalists,
+    repeats_for as repeats_for,
     select_winner as select_winner,
     significance_sentence as significance_sentence,
 )

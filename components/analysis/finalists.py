@@ -25,6 +25,22 @@ from kubetune.components.analysis.statistics import (
 SelectionRule = Literal["best_mean", "one_standard_error"]
 DEFAULT_LABEL = "default"
 
+# ``repeats: auto``: the finalists' fits stay within this share of the search's (a 30-trial study re-scores
+# its six configurations once, a 100-trial study three times); with more repeats the tests gain power
+# but the stage would cost a short study more than half of its search again
+AUTO_REPEATS_SHARE = 0.25
+AUTO_REPEATS_MAX = 3
+
+
+def repeats_for(requested: int | Literal["auto"], trials_in_study: int, configurations: int) -> int:
+    """The repeated cross-validation runs the finalists get: as asked, or for ``auto`` as many (1 to
+    AUTO_REPEATS_MAX) as keep ``configurations`` x repeats within AUTO_REPEATS_SHARE of the study's trials
+    (each finalist's run costs what one trial of the search did)."""
+    if requested != "auto":
+        return requested
+    affordable = math.floor(AUTO_REPEATS_SHARE * trials_in_study / max(configurations, 1))
+    return max(1, min(AUTO_REPEATS_MAX, affordable))
+
 
 @dataclass(frozen=True)
 class Finalist:

@@ -28,6 +28,7 @@ from kubetune.components.analysis import (
     compare,
     holdout_intervals,
     pick_finalists,
+    repeats_for,
     select_winner,
     significance_sentence,
     split_size_ratio,
@@ -157,7 +158,8 @@ def analyse_finalists(
     if len(finalists) < 2:
         return None
     base_seed = spec.search.seed if spec.search.seed is not None else 0
-    seeds = [base_seed + 1 + r for r in range(settings.repeats)]  # other splits than the search's
+    repeats = repeats_for(settings.repeats, search.n_trials_total, len(finalists))
+    seeds = [base_seed + 1 + r for r in range(repeats)]  # other splits than the search's
     requests, finalist_study = _finalist_requests(spec, prepared, storage, finalists, seeds)
     executor = make_executor(spec, storage, finalist_study).start()
     try:
@@ -342,6 +344,7 @@ def _log_finalist(
 
 def _record(tracker: Tracker, parent_run_id: str, outcome: FinalistsOutcome, metric: str) -> None:
     metrics: dict[str, float] = {
+        "analysis_repeats": float(len(outcome.repeat_seeds)),
         "analysis_extra_fits": float(outcome.extra_fits),
         "analysis_seconds": outcome.seconds,
     }

@@ -672,14 +672,18 @@ class AnalysisSpec(_Strict):
     The top ``finalists`` configurations and the family's defaults are re-scored on ``repeats`` more
     runs of the study's folds (other seeds) and compared with the corrected resampled t-test; the refit
     takes the winner by ``select``; the held-out score gets a bootstrap interval, beside the defaults'.
+    ``repeats: auto`` keeps the stage's fits within a share of the search's
+    (kubetune.components.analysis.repeats_for).
     """
 
     enabled: bool = True
     finalists: int = Field(
         5, ge=2, le=20, description="best configurations re-scored on repeated cross-validation"
     )
-    repeats: int = Field(
-        3, ge=1, le=10, description="more runs of the study's folds, each with another seed"
+    repeats: int | Literal["auto"] = Field(
+        "auto",
+        description="more runs of the study's folds, each with another seed; auto: 1-3, as many as "
+        "keep the stage within a quarter of the search's fits",
     )
     select: Literal["best_mean", "one_standard_error"] = Field(
         "best_mean",
@@ -690,6 +694,15 @@ class AnalysisSpec(_Strict):
         True, description="also score the family's default configuration, on CV and held-out"
     )
     bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
+
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _check_repeats(cls, value: Any) -> int | str:
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10
+        ):
+            return value
+        raise ValueError(f"must be 1 to 10 or auto, got {_SHORT.repr(value)}")
 
     @model_validator(mode="before")
     @classmethod

@@ -43,6 +43,13 @@ def referenced_modules(model: Any) -> set[str]:
     return {name.split(".")[0] for name in modules if name} - {"__main__"}
 
 
+def _cython_shared(module: str) -> bool:
+    """Cython's shared-types module (``_cython_3_2_4``): compiled functions report it as their module, as
+    those in scikit-learn's losses that HistGradientBoosting keeps do. It ships inside the package that
+    compiled them (named by its own modules), so it names no distribution of its own."""
+    return module.startswith("_cython_")
+
+
 def model_requirements(model: Any) -> list[str] | None:
     """``name==version`` for each distribution the model needs; None when one cannot be named."""
     try:
@@ -56,7 +63,7 @@ def model_requirements(model: Any) -> list[str] | None:
     owners = metadata.packages_distributions()
     needed = set(ALWAYS)
     for module in modules:
-        if module in sys.stdlib_module_names or module == "builtins":
+        if module in sys.stdlib_module_names or module == "builtins" or _cython_shared(module):
             continue
         if module not in owners:
             return None

@@ -86,6 +86,7 @@ tracking: {{experiment: churn-analysis}}
     assert 0.0 <= metrics["analysis_p_vs_runner_up"] <= 1.0
     assert 0.0 <= metrics["analysis_p_vs_default"] <= 1.0
     assert metrics["analysis_extra_fits"] == 32  # 4 finalists x 2 repeats x 4 folds
+    assert metrics["analysis_repeats"] == 2
     low, high = metrics["test_roc_auc_ci_low"], metrics["test_roc_auc_ci_high"]
     assert low < metrics["test_roc_auc"] < high <= 1.0
     assert refit.data.metrics["test_roc_auc_ci_low"] == low
@@ -184,6 +185,41 @@ tracking: {{experiment: equal-pair}}
     )
     assert "not significantly different from the runner-up" in result.stdout
     assert "default_test_roc_auc" not in parent.data.metrics
+
+
+def test_repeats_by_default_keep_the_stage_within_a_quarter_of_the_search(
+    tmp_path, cli_env, mlflow_server
+):
+    """``repeats: auto``: 16 trials and two finalists without the defaults afford 2 repeats (2 x 2 fits
+    of a trial's cost within 16 / 4); 16 trials and five finalists with the defaults afford the minimum,
+    1 -- each recorded on the parent run and in every finalist's scores."""
+    synthetic_csv(tmp_path / "churn.csv")
+    for study, analysis, repeats, finalists in (
+        ("auto-two", "{finalists: 2, baseline: false}", 2, 2),
+        ("auto-one", "auto", 1, 6),
+    ):
+        run_study(
+            tmp_path,
+            cli_env,
+            mlflow_server,
+            f"""
+study: {study}
+data: {{source: {tmp_path / "churn.csv"}, target: churned}}
+model: {{family: logistic_regression}}
+objective: {{metric: accuracy}}
+validation: {{folds: 3}}
+search: {{sampler: random, n_trials: 16, parallelism: 2, seed: 4}}
+warm_start: none
+analysis: {analysis}
+tracking: {{experiment: {study}}}
+""",
+        )
+        roles = study_runs(MlflowClient(mlflow_server.url), study)
+        [parent] = roles["study"]
+        assert parent.data.metrics["analysis_repeats"] == repeats
+        assert parent.data.metrics["analysis_extra_fits"] == finalists * repeats * 3
+        assert len(roles["finalist"]) == finalists
+        assert {r.data.metrics["repeated_cv_scores"] for r in roles["finalist"]} == {repeats * 3}
 
 
 def test_analysis_none_adds_no_fits(tmp_path, cli_env, mlflow_server):

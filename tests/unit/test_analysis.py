@@ -21,6 +21,7 @@ from kubetune.components.analysis import (
     corrected_resampled_ttest,
     holdout_intervals,
     pick_finalists,
+    repeats_for,
     select_winner,
     significance_sentence,
     split_size_ratio,
@@ -200,3 +201,21 @@ def test_the_sentence_says_what_the_test_found():
         "trial 3", "the defaults", better
     )
     assert "not compared" in significance_sentence("trial 3", "the defaults", None)
+
+
+@pytest.mark.parametrize(
+    "requested, trials, configurations, expected",
+    [
+        (5, 10, 6, 5),  # as asked, whatever it costs
+        ("auto", 30, 6, 1),  # 6 x 1 fits within 7.5
+        ("auto", 60, 6, 2),  # 12 within 15
+        ("auto", 100, 6, 3),  # 18 within 25
+        ("auto", 1000, 6, 3),  # never more than 3
+        ("auto", 4, 6, 1),  # never fewer than 1: a test needs scores
+        ("auto", 16, 2, 2),
+    ],
+)
+def test_auto_repeats_keep_the_finalists_within_a_quarter_of_the_search(
+    requested, trials, configurations, expected
+):
+    assert repeats_for(requested, trials, configurations) == expected

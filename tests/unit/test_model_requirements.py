@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -31,6 +31,21 @@ def test_a_scikit_learn_pipeline_needs_scikit_learn_and_not_kubetune_or_torch():
         "scipy",
     }
     assert all("==" in r and r.split("==")[1] for r in requirements)  # pinned to what is installed
+
+
+def test_a_gradient_boosting_model_holding_cython_functions_gets_its_requirements_named():
+    """HistGradientBoosting keeps Cython functions whose module is Cython's shared ``_cython_X_Y_Z``, which
+    no distribution owns: without naming its requirements MLflow would infer them in a subprocess."""
+    X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 3
+    model = HistGradientBoostingClassifier(max_iter=3).fit(X, y)
+    assert names(model_requirements(model)) == {
+        "mlflow",
+        "cloudpickle",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "scipy",
+    }
 
 
 @pytest.mark.parametrize(

@@ -282,3 +282,23 @@ def test_packing_reads_its_short_form_and_refuses_population_based_training():
     assert str(refused.value) == (
         "executor.packing: pbt trains its population member by member; leave packing out"
     )
+
+
+@pytest.mark.parametrize(
+    "repeats, message",
+    [
+        (0, "analysis.repeats: must be 1 to 10 or auto, got 0"),
+        ("many", "analysis.repeats: must be 1 to 10 or auto, got 'many'"),
+    ],
+)
+def test_analysis_repeats_are_a_count_or_auto(repeats, message):
+    base = {
+        "data": {"source": "x.csv", "target": "y"},
+        "model": {"family": "knn"},
+        "objective": {"metric": "accuracy"},
+    }
+    assert parse_spec(base).analysis.repeats == "auto"
+    assert parse_spec({**base, "analysis": {"repeats": 4}}).analysis.repeats == 4
+    with pytest.raises(SpecError) as refused:
+        parse_spec({**base, "analysis": {"repeats": repeats}})
+    assert message in str(refused.value) and "\n" not in str(refused.value)
