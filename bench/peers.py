@@ -22,7 +22,8 @@ of the machine does not always fall on one method. Ranks: 1 is the best held-out
 methods for a dataset and seed; ties share the mean rank.
 
 Run: ``make install-bench`` then ``.venv/bin/python bench/peers.py --seeds 3`` (Markdown to stdout;
-``--datasets``, ``--methods``, ``--trials`` to run less).
+``--datasets``, ``--methods``, ``--trials`` to run less; ``--first-seed`` and ``--json`` to run seeds
+apart, ``--merge`` to tabulate them together).
 """
 
 from __future__ import annotations
@@ -485,6 +486,18 @@ def time_split(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="run seeds FIRST..FIRST+SEEDS-1 (to add seeds later)",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="no run: the table of the results in these --json files together (seeds run apart)",
+    )
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
@@ -502,9 +515,17 @@ def main() -> None:
             json.dumps(run_peer(method, name, int(seed), int(trials)), default=float)
         )
         return
+    if args.merge:
+        merged = [r for path in args.merge for r in json.loads(path.read_text())]
+        methods = [m for m in METHODS if any(r["method"] == m for r in merged)]
+        datasets = sorted({r["dataset"] for r in merged})
+        seeds = sorted({r["seed"] for r in merged})
+        print(f"## {len(datasets)} datasets x seeds {seeds} (merged from {len(args.merge)} runs)\n")
+        print(report(merged, methods))
+        return
     results = []
     started = time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in args.datasets:
             shift = (seed + args.datasets.index(name)) % len(args.methods)
             for method in args.methods[shift:] + args.methods[:shift]:

@@ -111,7 +111,21 @@ class _Asked:
 
     trial: optuna.Trial
     params: dict[str, Any]
-    alone: bool = False  # ran out of memory packed before: runs in a group of its own
+    attrs: dict[str, Any]  # its user attrs when asked: a re-run's or a warm start's provenance
+
+    @property
+    def alone(self) -> bool:
+        """It ran out of memory packed before: it runs in a group of its own."""
+        return bool(self.attrs.get(PACKING_ALONE))
+
+
+def provenance_tags(attrs: dict[str, Any]) -> dict[str, str]:
+    """The run tags for the provenance a trial carries as user attrs (a re-run of which trial, a warm
+    start from which run)."""
+    tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
+    if RETRY_OF in attrs:
+        tags |= {RETRY_OF: str(attrs[RETRY_OF]), ATTEMPT: str(attrs.get(ATTEMPT, 1))}
+    return tags
 
 
 class StudyController:
@@ -433,14 +447,11 @@ class StudyController:
             self._db(
                 lambda: trial.set_user_attr(CONTROLLER_ATTR, self.controller_id), "set controller"
             )
-        alone = False
-        if self.executor.packing is not None:
-            attrs = self._db(
-                lambda: storage_of(self.study).get_trial_user_attrs(trial_id_of(trial)),
-                "get trial attrs",
-            )
-            alone = bool(attrs.get(PACKING_ALONE))
-        return _Asked(trial, params, alone)
+        attrs = self._db(
+            lambda: storage_of(self.study).get_trial_user_attrs(trial_id_of(trial)),
+            "get trial attrs",
+        )
+        return _Asked(trial, params, attrs)
 
     def _start(
         self,
@@ -452,7 +463,7 @@ class StudyController:
         """Create the trial's run and its request; ``submit``: hand it to the executor now (a packed
         group's members are handed over together)."""
         trial, params = asked.trial, asked.params
-        tags = self._trial_tags(trial)
+        tags = provenance_tags(asked.attrs)
         if packing is not None:
             marks = {
                 PACKING_GROUP: packing.group,
@@ -488,17 +499,6 @@ class StudyController:
         self._db(lambda: trial.set_user_attr(MLFLOW_RUN_ID_ATTR, run_id), "set run id")
         frozen = self._db(lambda: storage_of(self.study).get_trial(trial_id_of(trial)), "get trial")
         self._fail_and_requeue(frozen, run_id, reason, interrupted=True)
-
-    def _trial_tags(self, trial: optuna.Trial) -> dict[str, str]:
-        """Provenance the trial carries as user attrs (re-run of which trial, warm start from which run)."""
-        attrs = self._db(
-            lambda: storage_of(self.study).get_trial_user_attrs(trial_id_of(trial)),
-            "get trial attrs",
-        )
-        tags = {k: str(v) for k, v in attrs.items() if k.startswith(PROVENANCE_PREFIXES)}
-        if RETRY_OF in attrs:
-            tags |= {RETRY_OF: str(attrs[RETRY_OF]), ATTEMPT: str(attrs.get(ATTEMPT, 1))}
-        return tags
 
     def _observe(self, result: TrialResult) -> None:
         """The trials' measured time: for asking ahead near the timeout, and for ``sampler: auto``,
