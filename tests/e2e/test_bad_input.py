@@ -286,6 +286,36 @@ def test_dry_run_prints_the_first_job_and_contacts_nothing(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+def test_a_packed_dry_run_prints_the_first_groups_job(tmp_path):
+    """``packing: {trials: 4, mode: fused}``: one Job for four trials, asked as the controller asks them
+    (the structure drawn by the first, the rest drawn per member), listing every member."""
+    import kubernetes_validate
+    import yaml
+
+    spec = yaml.safe_load((REPO / "examples" / "breast_cancer_k8s_gpu.yaml").read_text())
+    spec["executor"]["packing"] = {"trials": 4, "mode": "fused"}
+    path = write_spec(tmp_path / "spec.yaml", yaml.safe_dump(spec))
+    env = {**os.environ, "KUBETUNE_STORAGE_URL": "postgresql://u:pw@127.0.0.1:1/x"}
+    result = run_cli(["tune", str(path), "--dry-run", "--seed", "3"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    job = yaml.safe_load(result.stdout)
+    kubernetes_validate.validate(job, "1.29", strict=True)
+    assert job["metadata"]["annotations"]["kubetune.io/members"] == "0,1,2,3"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"  # one GPU for the group
+    group = yaml.safe_load(
+        next(e["value"] for e in container["env"] if e["name"] == "KUBETUNE_TRIAL_GROUP")
+    )
+    assert [m["trial_number"] for m in group] == [0, 1, 2, 3]
+    assert {(m["packing"]["group"], m["packing"]["mode"], m["packing"]["size"]) for m in group} == {
+        ("g0", "fused", 4)
+    }
+    structure = {tuple(m["params"][k] for k in ("depth", "width", "batch_size")) for m in group}
+    assert len(structure) == 1
+    assert len({m["params"]["lr"] for m in group}) == 4
+    assert "pw@" not in result.stdout
+
+
 def test_dry_run_refuses_a_parameter_the_model_does_not_take(tmp_path):
     """The printed Job would fail in every pod: the dry run checks parameter names as a real run does."""
     import yaml

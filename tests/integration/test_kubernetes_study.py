@@ -606,3 +606,43 @@ def test_a_packed_group_killed_for_memory_runs_its_members_again_alone(k8s, tmp_
     assert [by_number[n].state for n in (3, 4, 5)] == [TrialState.COMPLETE] * 3
     assert len(_created_jobs(api)) == 5  # two groups, then three trials alone
     nothing_left(api)
+
+
+def test_a_restarted_controller_adopts_packed_groups_with_all_their_members(k8s, tmp_path):
+    """The controller dies while two packed Jobs run: the next run adopts each group from its members
+    annotation, so every member finishes as the trial it was -- none is run again, no Job is made twice."""
+    api, _, env = k8s
+    spec = spec_for(
+        tmp_path, "k8s-packed-restart", space="{sleep: {type: float, low: 3.0, high: 4.0}}", n_trials=6
+    )
+    spec.write_text(spec.read_text() + "  packing: {trials: 3, mode: processes}\n")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < 2:
+        time.sleep(0.3)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    groups = {
+        job["metadata"]["name"]: job["metadata"]["annotations"]["kubetune.io/members"]
+        for job in api.state.list("jobs", NAMESPACE, None)["items"]
+    }
+    assert sorted(groups.values()) == ["0,1,2", "3,4,5"], groups
+    result = run(spec, tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "adopted" in result.stderr
+    study = optuna.load_study(
+        study_name="k8s-packed-restart", storage=open_storage(env["KUBETUNE_STORAGE_URL"])
+    )
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
+    assert not any("kubetune.retry_of" in t.user_attrs for t in study.trials)
+    assert {t.user_attrs["kubetune.packing.group"] for t in study.trials} == {"g0", "g3"}
+    assert sorted(_created_jobs(api)) == sorted(groups)  # the two groups' Jobs, each made once
+    nothing_left(api)
