@@ -262,11 +262,8 @@ def test_a_pod_pending_longer_than_the_grace_period_is_not_taken_for_a_lost_tria
     nothing_left(api)
 
 
-def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
-    api, _, env = k8s
-    spec = spec_for(
-        tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6
-    )
+def kill_the_controller_once_jobs_run(spec, tmp_path, env, api: FakeKubeAPI, jobs: int) -> None:
+    """Start the study and SIGKILL its controller a second after ``jobs`` of its Jobs exist."""
     process = subprocess.Popen(
         [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
         cwd=tmp_path,
@@ -276,11 +273,21 @@ def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < 3:
+    while (
+        time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < jobs
+    ):
         time.sleep(0.3)
     time.sleep(1.0)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+
+
+def test_controller_killed_mid_study_adopts_running_jobs(k8s, tmp_path):
+    api, _, env = k8s
+    spec = spec_for(
+        tmp_path, "k8s-restart", space="{sleep: {type: float, low: 2.0, high: 3.0}}", n_trials=6
+    )
+    kill_the_controller_once_jobs_run(spec, tmp_path, env, api, jobs=3)
     in_flight = {
         j["metadata"]["labels"]["kubetune.io/trial"]
         for j in api.state.list("jobs", NAMESPACE, None)["items"]
@@ -613,23 +620,13 @@ def test_a_restarted_controller_adopts_packed_groups_with_all_their_members(k8s,
     annotation, so every member finishes as the trial it was -- none is run again, no Job is made twice."""
     api, _, env = k8s
     spec = spec_for(
-        tmp_path, "k8s-packed-restart", space="{sleep: {type: float, low: 3.0, high: 4.0}}", n_trials=6
+        tmp_path,
+        "k8s-packed-restart",
+        space="{sleep: {type: float, low: 3.0, high: 4.0}}",
+        n_trials=6,
     )
     spec.write_text(spec.read_text() + "  packing: {trials: 3, mode: processes}\n")
-    process = subprocess.Popen(
-        [str(VENV_BIN / "kubetune"), "tune", str(spec), "--no-progress"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(api.state.list("jobs", NAMESPACE, None)["items"]) < 2:
-        time.sleep(0.3)
-    time.sleep(1.0)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    kill_the_controller_once_jobs_run(spec, tmp_path, env, api, jobs=2)
     groups = {
         job["metadata"]["name"]: job["metadata"]["annotations"]["kubetune.io/members"]
         for job in api.state.list("jobs", NAMESPACE, None)["items"]

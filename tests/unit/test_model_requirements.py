@@ -13,6 +13,9 @@ from kubetune.components.models.torch_mlp import TorchMLPClassifier
 from kubetune.components.models.torch_nas import TorchNASClassifier
 from kubetune.components.tracking.model_requirements import model_requirements
 
+# what a plain scikit-learn model needs served: MLflow's loader's own and scikit-learn's
+SCIKIT_LEARN_MODEL = {"mlflow", "cloudpickle", "numpy", "pandas", "scikit-learn", "scipy"}
+
 
 def names(requirements):
     return {r.split("==")[0] for r in requirements}
@@ -22,14 +25,7 @@ def test_a_scikit_learn_pipeline_needs_scikit_learn_and_not_kubetune_or_torch():
     X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
     model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3)).fit(X, y)
     requirements = model_requirements(model)
-    assert names(requirements) == {
-        "mlflow",
-        "cloudpickle",
-        "numpy",
-        "pandas",
-        "scikit-learn",
-        "scipy",
-    }
+    assert names(requirements) == SCIKIT_LEARN_MODEL
     assert all("==" in r and r.split("==")[1] for r in requirements)  # pinned to what is installed
 
 
@@ -38,14 +34,7 @@ def test_a_gradient_boosting_model_holding_cython_functions_gets_its_requirement
     no distribution owns: without naming its requirements MLflow would infer them in a subprocess."""
     X, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 3
     model = HistGradientBoostingClassifier(max_iter=3).fit(X, y)
-    assert names(model_requirements(model)) == {
-        "mlflow",
-        "cloudpickle",
-        "numpy",
-        "pandas",
-        "scikit-learn",
-        "scipy",
-    }
+    assert names(model_requirements(model)) == SCIKIT_LEARN_MODEL
 
 
 @pytest.mark.parametrize(
