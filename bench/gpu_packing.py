@@ -100,6 +100,10 @@ def configurations(family_name: str, count: int, group: int, epochs: int) -> lis
     return drawn
 
 
+# every way trains on the same rows and scores on the same validation rows
+HOLDOUT = {"target": TARGET, "strategy": "holdout", "folds": 1, "val_size": VAL_SIZE, "seed": SEED}
+
+
 def score_alone(args: tuple[str, dict[str, Any], pd.DataFrame]) -> tuple[float, float]:
     """One configuration trained and scored alone, as a one-trial worker runs it: its score and the
     CPU seconds its process spent on it."""
@@ -111,11 +115,7 @@ def score_alone(args: tuple[str, dict[str, Any], pd.DataFrame]) -> tuple[float, 
     result = cross_validate(
         get_family(family_name).build(params, "classification", SEED),
         frame,
-        target=TARGET,
-        strategy="holdout",
-        folds=1,
-        val_size=VAL_SIZE,
-        seed=SEED,
+        **HOLDOUT,
     )
     return result.mean("accuracy"), time.process_time() - cpu
 
@@ -182,11 +182,7 @@ def fused(
         outcomes = cross_validate_fused(
             [built.build(p, "classification", SEED) for p in group],
             frame,
-            target=TARGET,
-            strategy="holdout",
-            folds=1,
-            val_size=VAL_SIZE,
-            seed=SEED,
+            **HOLDOUT,
             on_fold=[None] * len(group),
         )
         for outcome in outcomes:

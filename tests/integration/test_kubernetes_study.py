@@ -529,7 +529,8 @@ def _created_jobs(api: FakeKubeAPI) -> list[str]:
 
 def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
     """Eight torch_mlp trials in groups of four: two Jobs, each one pod with one trial's resources,
-    its members in its annotation; every member its own trial and run, pruned members PRUNED."""
+    its members in its annotation; every member its own trial and run, pruned members PRUNED; the
+    two finalists of the analysis stage a Job each, unpacked."""
     from mlflow import MlflowClient
 
     api, _, env = k8s
@@ -541,6 +542,7 @@ def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
         n_trials=8,
         space="{lr: {type: float, low: 0.0001, high: 0.05, log: true}, width: {type: int, low: 4, high: 64, log: true}}",
         extra=", resources: {requests: {cpu: 1, nvidia.com/gpu: 1}, limits: {nvidia.com/gpu: 1}}",
+        analysis="{finalists: 2, repeats: 1, baseline: false}",
     )
     text = spec.read_text().replace(
         'model: {family: "torch_mlp",', 'model: {family: "torch_mlp", params: {epochs: 9},'
@@ -557,9 +559,19 @@ def test_a_fused_study_runs_one_job_per_group_with_one_gpu(k8s, tmp_path):
     )
     assert len(study.trials) == 8
     assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
-    assert len(seen) == 2 == len(_created_jobs(api))
+    assert len(seen) == 4 == len(_created_jobs(api))
+    finalist_jobs = [j for j in seen if j["metadata"]["name"].startswith("kt-k8s-fused-finalists-")]
+    group_jobs = [j for j in seen if j not in finalist_jobs]
+    # the analysis stage's finalists run one per Job, never packed
+    assert len(finalist_jobs) == 2
+    for job in finalist_jobs:
+        assert "kubetune.io/members" not in job["metadata"].get("annotations", {})
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert [e["name"] for e in container["env"]][0] == "KUBETUNE_TRIAL_REQUEST"
     password = env["KUBETUNE_STORAGE_URL"].split(":")[2].split("@")[0]
-    for job in seen:
+    assert password not in str(finalist_jobs)
+    assert len(group_jobs) == 2
+    for job in group_jobs:
         kubernetes_validate.validate(job, "1.30", strict=True)
         assert password not in str(job)
         members = job["metadata"]["annotations"]["kubetune.io/members"].split(",")

@@ -50,32 +50,30 @@ def estimators(task: str, seed: int = 7) -> list:
     return [family.build({**STRUCTURE, **member}, task, seed) for member in MEMBERS]
 
 
-def solo(task: str, on_step=None, member: int = 0):
+def splits(task: str) -> dict:
+    """The data and the splits every solo and fused run of ``task`` shares."""
     frame, target, strategy = problem(task)
+    return {
+        "frame": frame,
+        "target": target,
+        "strategy": strategy,
+        "folds": 3,
+        "val_size": 0.2,
+        "seed": 7,
+    }
+
+
+def solo(task: str, on_step=None, member: int = 0):
     fidelity = get_family("torch_mlp").fidelity if on_step else None
     return cross_validate(
-        estimators(task)[member],
-        frame,
-        target=target,
-        strategy=strategy,
-        folds=3,
-        val_size=0.2,
-        seed=7,
-        fidelity=fidelity,
-        on_step=on_step,
+        estimators(task)[member], **splits(task), fidelity=fidelity, on_step=on_step
     )
 
 
 def fused(task: str, on_fold=None, on_step=None):
-    frame, target, strategy = problem(task)
     return cross_validate_fused(
         estimators(task),
-        frame,
-        target=target,
-        strategy=strategy,
-        folds=3,
-        val_size=0.2,
-        seed=7,
+        **splits(task),
         on_fold=on_fold or [None] * len(MEMBERS),
         on_step=on_step,
     )
