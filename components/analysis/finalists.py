@@ -32,14 +32,21 @@ AUTO_REPEATS_SHARE = 0.25
 AUTO_REPEATS_MAX = 3
 
 
-def repeats_for(requested: int | Literal["auto"], trials_in_study: int, configurations: int) -> int:
-    """The repeated cross-validation runs the finalists get: as asked, or for ``auto`` as many (1 to
+def repeats_for(
+    requested: int | Literal["auto"],
+    trials_in_study: int,
+    configurations: int,
+    scores_per_repeat: int,
+) -> int:
+    """The repeated cross-validation runs the finalists get: as asked, or for ``auto`` as many (up to
     AUTO_REPEATS_MAX) as keep ``configurations`` x repeats within AUTO_REPEATS_SHARE of the study's trials
-    (each finalist's run costs what one trial of the search did)."""
+    (each finalist's run costs what one trial of the search did) -- but never fewer than give each
+    finalist the two scores a paired test needs (a holdout split scores once a run: two runs)."""
     if requested != "auto":
         return requested
+    fewest = math.ceil(2 / max(scores_per_repeat, 1))
     affordable = math.floor(AUTO_REPEATS_SHARE * trials_in_study / max(configurations, 1))
-    return max(1, min(AUTO_REPEATS_MAX, affordable))
+    return max(fewest, min(AUTO_REPEATS_MAX, affordable))
 
 
 @dataclass(frozen=True)

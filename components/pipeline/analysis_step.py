@@ -158,7 +158,11 @@ def analyse_finalists(
     if len(finalists) < 2:
         return None
     base_seed = spec.search.seed if spec.search.seed is not None else 0
-    repeats = repeats_for(settings.repeats, search.n_trials_total, len(finalists))
+    holdout = prepared.facts.validation in ("holdout", "holdout_stratified")
+    scores_per_repeat = 1 if holdout else spec.validation.folds
+    repeats = repeats_for(
+        settings.repeats, search.n_trials_total, len(finalists), scores_per_repeat
+    )
     seeds = [base_seed + 1 + r for r in range(repeats)]  # other splits than the search's
     requests, finalist_study = _finalist_requests(spec, prepared, storage, finalists, seeds)
     executor = make_executor(spec, storage, finalist_study).start()
@@ -203,6 +207,12 @@ def judge(
     if selection is None:
         return outcome
     winner = selection.winner
+    if len(winner.scores) < 2:  # one holdout run (repeats: 1): nothing to pair, no test
+        outcome.sentences.append(
+            f"{winner.finalist.label} has one repeated-CV score, too few for a significance test "
+            "(set analysis.repeats to 2 or more)"
+        )
+        return outcome
     if selection.runner_up is not None:
         outcome.versus_runner_up = compare(winner, selection.runner_up, ratio, maximize)
         outcome.sentences.append(

@@ -204,18 +204,36 @@ def test_the_sentence_says_what_the_test_found():
 
 
 @pytest.mark.parametrize(
-    "requested, trials, configurations, expected",
+    "requested, trials, configurations, scores_per_repeat, expected",
     [
-        (5, 10, 6, 5),  # as asked, whatever it costs
-        ("auto", 30, 6, 1),  # 6 x 1 fits within 7.5
-        ("auto", 60, 6, 2),  # 12 within 15
-        ("auto", 100, 6, 3),  # 18 within 25
-        ("auto", 1000, 6, 3),  # never more than 3
-        ("auto", 4, 6, 1),  # never fewer than 1: a test needs scores
-        ("auto", 16, 2, 2),
+        (5, 10, 6, 5, 5),  # as asked, whatever it costs
+        ("auto", 30, 6, 5, 1),  # 6 x 1 fits within 7.5
+        ("auto", 60, 6, 5, 2),  # 12 within 15
+        ("auto", 100, 6, 5, 3),  # 18 within 25
+        ("auto", 1000, 6, 5, 3),  # never more than 3
+        ("auto", 4, 6, 5, 1),  # never fewer than 1
+        ("auto", 16, 2, 3, 2),
+        ("auto", 30, 6, 1, 2),  # a holdout split scores once a run: two runs for a paired test
     ],
 )
 def test_auto_repeats_keep_the_finalists_within_a_quarter_of_the_search(
-    requested, trials, configurations, expected
+    requested, trials, configurations, scores_per_repeat, expected
 ):
-    assert repeats_for(requested, trials, configurations) == expected
+    assert repeats_for(requested, trials, configurations, scores_per_repeat) == expected
+
+
+def test_a_single_score_per_finalist_gets_no_test_and_says_why():
+    """``repeats: 1`` on a holdout split: one score each; the winner is still chosen, no test is run."""
+    from kubetune.components.pipeline.analysis_step import judge
+
+    scored = [
+        FinalistScores(Finalist("trial 1", {"a": 1}, 1, 0.9), [0.91]),
+        FinalistScores(Finalist("trial 2", {"a": 2}, 2, 0.8), [0.85]),
+    ]
+    outcome = judge(scored, "best_mean", True, 0.25)
+    assert outcome.selection is not None and outcome.selection.winner is scored[0]
+    assert outcome.versus_runner_up is None and outcome.versus_default is None
+    assert outcome.sentences == [
+        "trial 1 has one repeated-CV score, too few for a significance test "
+        "(set analysis.repeats to 2 or more)"
+    ]
