@@ -34,7 +34,7 @@ def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
         directions=[optuna.study.StudyDirection[d.upper()] for d in spec.objective.directions],
     )
     plan = packing_plan(spec)
-    asked = []
+    asked: list[tuple[optuna.Trial, dict[str, Any]]] = []
     for _ in range(plan.size if plan else 1):
         trial = study.ask()
         if asked and plan is not None and plan.mode == "fused" and plan.structure:
