@@ -603,7 +603,9 @@ def test_a_packed_group_killed_for_memory_runs_its_members_again_alone(k8s, tmp_
     api, behaviours, env = k8s
     behaviours["0"] = "oom"
     spec = spec_for(tmp_path, "k8s-packed-oom", n_trials=6)
-    spec.write_text(spec.read_text() + "  packing: {trials: 3, mode: processes}\n")
+    # a grace period no slow pod start outlasts on a loaded machine: only the OOM kill may re-run a trial
+    text = spec.read_text().replace("grace_period: 10", "grace_period: 120")
+    spec.write_text(text + "  packing: {trials: 3, mode: processes}\n")
     result = run(spec, tmp_path, env)
     assert result.returncode == 0, result.stderr[-3000:]
     study = optuna.load_study(
