@@ -24,5 +24,6 @@ from .statistics import (
     Interval as Interval,
     bootstrap_interval as bootstrap_interval,
     corrected_resampled_ttest as corrected_resampled_ttest,
+    scores_per_run as scores_per_run,
     split_size_ratio as split_size_ratio,
 )

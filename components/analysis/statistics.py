@@ -58,9 +58,18 @@ def corrected_resampled_ttest(
     return Comparison(mean, t, p, mean / math.sqrt(variance), n)
 
 
+def scores_per_run(validation: str, folds: int) -> int:
+    """The scores one run of the study's splits gives a configuration: one on a holdout split."""
+    return 1 if _is_holdout(validation) else folds
+
+
+def _is_holdout(validation: str) -> bool:
+    return validation in ("holdout", "holdout_stratified")
+
+
 def split_size_ratio(validation: str, folds: int, val_size: float) -> float:
     """Validation rows over training rows in one of the study's splits."""
-    if validation in ("holdout", "holdout_stratified"):
+    if _is_holdout(validation):
         return val_size / (1.0 - val_size)
     if (
         validation == "time_series"

@@ -379,9 +379,7 @@ class StudyController:
     def _structure_of(self, asked: _Asked) -> dict[str, Any] | None:
         """The parameters a fused group's members share, as its first member drew them."""
         plan = self.executor.packing
-        if plan is None or plan.mode != "fused" or not plan.structure:
-            return None
-        return {name: asked.params[name] for name in plan.structure if name in asked.params}
+        return plan.shared_by_group(asked.params) if plan is not None else None
 
     def _fits(self, lead: _Asked, asked: _Asked) -> bool:
         if asked.alone:

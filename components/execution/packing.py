@@ -38,6 +38,13 @@ class PackingPlan:
     auto: bool = False
     structure: tuple[str, ...] | None = None  # fused: the family's fused_structure
 
+    def shared_by_group(self, first: dict[str, Any]) -> dict[str, Any] | None:
+        """The parameters a fused group's later members get pinned, as its first member drew them;
+        None where members share nothing (processes)."""
+        if self.mode != "fused" or not self.structure:
+            return None
+        return {name: first[name] for name in self.structure if name in first}
+
 
 def resolve_mode(mode: str, family_fuses: bool) -> PackingMode:
     """``auto``: fused where the family can train fused, else processes."""

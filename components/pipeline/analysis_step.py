@@ -29,6 +29,7 @@ from kubetune.components.analysis import (
     holdout_intervals,
     pick_finalists,
     repeats_for,
+    scores_per_run,
     select_winner,
     significance_sentence,
     split_size_ratio,
@@ -158,10 +159,11 @@ def analyse_finalists(
     if len(finalists) < 2:
         return None
     base_seed = spec.search.seed if spec.search.seed is not None else 0
-    holdout = prepared.facts.validation in ("holdout", "holdout_stratified")
-    scores_per_repeat = 1 if holdout else spec.validation.folds
     repeats = repeats_for(
-        settings.repeats, search.n_trials_total, len(finalists), scores_per_repeat
+        settings.repeats,
+        search.n_trials_total,
+        len(finalists),
+        scores_per_run(prepared.facts.validation, spec.validation.folds),
     )
     seeds = [base_seed + 1 + r for r in range(repeats)]  # other splits than the search's
     requests, finalist_study = _finalist_requests(spec, prepared, storage, finalists, seeds)

@@ -37,9 +37,9 @@ def first_trial_job(spec: TuneSpec) -> dict[str, Any]:
     asked: list[tuple[optuna.Trial, dict[str, Any]]] = []
     for _ in range(plan.size if plan else 1):
         trial = study.ask()
-        if asked and plan is not None and plan.mode == "fused" and plan.structure:
-            first = asked[0][1]
-            pin_params(trial, {name: first[name] for name in plan.structure if name in first})
+        shared = plan.shared_by_group(asked[0][1]) if asked and plan is not None else None
+        if shared:
+            pin_params(trial, shared)
         asked.append((trial, suggest(trial, space)))
     digest = fingerprint(frame)
     root = artifact_root(spec.artifacts.uri)
