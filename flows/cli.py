@@ -9,11 +9,13 @@ input, 130 interrupted (re-run the same command to resume).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubetune.components.core import KubetuneError, SpecError, redact_text
 from kubetune.flows.api import patient_prefect_startup, quiet_defaults
@@ -146,6 +148,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "kubetune: interrupted; run the same command again to resume the study", file=sys.stderr
         )
         return EXIT_INTERRUPTED
+
+
+def command() -> NoReturn:
+    """The ``kubetune`` console script: ``main``, then an exit that skips the interpreter's teardown.
+
+    Python's exit waits for non-daemon threads and runs the exit handlers (Prefect drains its log and
+    event workers, the throwaway server stops, temporary folders go, logging flushes); this exit does
+    the same. What it skips is the teardown after them: freeing every module a tuning job imported
+    (torch, scikit-learn, MLflow, Prefect) one object at a time, memory the operating system takes back
+    at once anyway -- 1.5 s after the summary line of a 50-second study on 2 cores."""
+    code = main()
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -285,4 +305,4 @@ def _print_summary(result: RefitSummary) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

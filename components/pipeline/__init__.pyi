@@ -14,7 +14,7 @@ from .preflight_checks import (
 )
 from .refit_step import RefitSummary as RefitSummary, refit_and_register as refit_and_register
 from .retraining import challenge_champion as challenge_champion, versioned_spec as versioned_spec
-from .search_run import run_search as run_search
+from .search_run import local_workers as local_workers, run_search as run_search
 from .search_strategy import (
     SearchOutcome as SearchOutcome,
     make_request_factory as make_request_factory,

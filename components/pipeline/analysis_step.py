@@ -139,9 +139,11 @@ def analyse_finalists(
     search: SearchOutcome,
     tracker: Tracker,
     parent_run_id: str,
+    workers: Executor | None = None,
 ) -> FinalistsOutcome | None:
-    """Re-score the finalists; None when the stage does not apply (turned off, several objectives,
-    population-based training, whose winner is a schedule rather than a configuration)."""
+    """Re-score the finalists, on ``workers`` (the job's, kept open) or on an executor of their own;
+    None when the stage does not apply (turned off, several objectives, population-based training,
+    whose winner is a schedule rather than a configuration)."""
     settings = spec.analysis
     if not analysis_applies(spec, search):
         return None
@@ -167,12 +169,13 @@ def analyse_finalists(
     )
     seeds = [base_seed + 1 + r for r in range(repeats)]  # other splits than the search's
     requests, finalist_study = _finalist_requests(spec, prepared, storage, finalists, seeds)
-    executor = make_executor(spec, storage, finalist_study).start()
+    executor = workers if workers is not None else make_executor(spec, storage, finalist_study)
     try:
-        executor.wait_ready()
+        executor.start().wait_ready()
         results = run_all(executor, requests)
     finally:
-        executor.close()
+        if workers is None:
+            executor.close()
     metric = spec.objective.metrics[0]
     scored = [_scores(f, results.get(i), metric) for i, f in enumerate(finalists)]
     _tell(optuna.load_study(study_name=finalist_study, storage=storage), scored)

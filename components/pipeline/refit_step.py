@@ -21,7 +21,7 @@ from kubetune.components.core import (
     EvaluationTarget,
 )
 from kubetune.components.evaluation import refit_and_evaluate
-from kubetune.components.execution import open_storage, storage_url, study_lock
+from kubetune.components.execution import Executor, open_storage, storage_url, study_lock
 from kubetune.components.pipeline.analysis_step import (
     FinalistsOutcome,
     analyse_finalists,
@@ -77,8 +77,14 @@ def evaluation_target(spec: TuneSpec, prepared: PreparedData) -> EvaluationTarge
 
 
 def refit_and_register(
-    spec: TuneSpec, prepared: PreparedData, search: SearchOutcome, parent_run_id: str
+    spec: TuneSpec,
+    prepared: PreparedData,
+    search: SearchOutcome,
+    parent_run_id: str,
+    workers: Executor | None = None,
 ) -> RefitSummary:
+    """The analysis stage (on ``workers`` where the job has them), the refit of its choice, the
+    held-out score, the model logged and registered."""
     tracker = make_tracker(spec)
     basis = selection_basis(spec, search)
     params, refit_params = refit_params_of(spec, search, basis)
@@ -145,7 +151,7 @@ def refit_and_register(
             tracker.end_run(parent_run_id)
             return summary(reused.run_id, reused.version, reused.test_metrics, reused=True)
         # the finalists re-scored on repeated CV; their rule may choose another trial than the search's best
-        finalists = analyse_finalists(spec, prepared, search, tracker, parent_run_id)
+        finalists = analyse_finalists(spec, prepared, search, tracker, parent_run_id, workers)
         chosen = chosen_configuration(search, finalists)
         params, refit_params = refit_params_of(spec, chosen, basis)
         run_id, version, test_metrics, lines = _refit(

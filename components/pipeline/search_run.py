@@ -7,7 +7,9 @@ that closes the parent run with its reason, and pick the configuration to refit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from kubetune.components.core import FAILURE_REASON, TrialResult
@@ -41,6 +43,25 @@ from kubetune.components.warmstart import WarmStartPlan
 log = logging.getLogger("kubetune")
 
 
+@contextlib.contextmanager
+def local_workers(spec: TuneSpec) -> Iterator[LocalExecutor | None]:
+    """The job's local worker processes, started when the job starts and closed when the block ends.
+
+    Their imports (scikit-learn, kubetune, a second or more) then overlap with the data's preparation
+    instead of holding the first trial, and the finalists run on the same warm workers after the
+    search rather than on new ones. None where trials run as Kubernetes Jobs, or packed several to a
+    worker (the finalists must run alone): the search starts its own executor there.
+    """
+    if spec.executor.kind != "local" or packing_plan(spec) is not None:
+        yield None
+        return
+    workers = LocalExecutor(spec.search.parallelism, spec.search.trial_timeout).start()
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
 def run_search(
     spec: TuneSpec,
     prepared: PreparedData,
@@ -48,7 +69,10 @@ def run_search(
     parent_run_id: str,
     progress: bool,
     warm: WarmStartPlan | None = None,
+    workers: Executor | None = None,
 ) -> SearchOutcome:
+    """The study's trials, on ``workers`` (kept open: the job's, see ``local_workers``) or on an
+    executor of its own."""
     context = SearchContext(
         spec, prepared, space, warm, make_tracker(spec), parent_run_id, progress
     )
@@ -58,7 +82,8 @@ def run_search(
     storage = open_storage(
         storage_url(spec.storage.url), spec.storage.heartbeat_interval, spec.storage.grace_period
     )
-    executor = make_executor(spec, storage).start()  # local workers import while the study opens
+    # an executor of its own starts here: local workers import while the study opens
+    executor = workers if workers is not None else make_executor(spec, storage).start()
     try:
         study = strategy.open_study(storage)
         startup_seconds = executor.wait_ready()
@@ -74,7 +99,11 @@ def run_search(
             )
         summary.startup_seconds = startup_seconds
     finally:
-        executor.close()
+        if workers is None:
+            executor.close()
+        else:  # none runs after a normal end; one left would hold a worker the finalists need
+            for number in executor.running():
+                executor.cancel(number)
     context.tracker.log_study_cost(parent_run_id)
     chosen = strategy.best(study, summary)
     if isinstance(chosen, str):

@@ -52,5 +52,5 @@ def test_the_wheel_installs_only_under_the_kubetune_name(tmp_path: Path) -> None
         .read(next(n for n in names if n.endswith("entry_points.txt")))
         .decode()
     )
-    assert "kubetune = kubetune.flows.cli:main" in entry_points
+    assert "kubetune = kubetune.flows.cli:command" in entry_points
     assert "kubetune-trial = kubetune.components.execution.pod_entrypoint:main" in entry_points
