@@ -1,5 +1,6 @@
 """The console script's exit skips the interpreter's teardown, nothing before it: the exit code, the
-output, the exit handlers and the threads Python would wait for all come through."""
+output, the exit handlers and the threads Python would wait for all come through, and a thread pool
+left open does not keep the command from ending."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.conftest import REPO
 
 PROBE = """
 import atexit, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from kubetune.flows import cli
 
@@ -21,6 +23,11 @@ def slow_writer():  # a non-daemon thread still working when main returns, as Pr
 
 def main(argv=None):
     threading.Thread(target=slow_writer).start()
+    # a pool never shut down: its idle threads end only when the interpreter's exit tells them to,
+    # as the Kubernetes client's and Prefect's pools do
+    global pool  # still referenced at exit, as a module-level pool is
+    pool = ThreadPoolExecutor(2)
+    pool.submit(time.sleep, 0.01)
     print("summary line", end="")  # no newline: only a flush writes it
     return int(sys.argv[2])
 
@@ -37,7 +44,7 @@ def run_probe(tmp_path, code: int) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=120,
+        timeout=60,
     )
 
 
