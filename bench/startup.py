@@ -33,6 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ["tune", "--n-trials", "30", "--parallelism", "2", "--no-progress"]
 
 
+def console_script(checkout: Path) -> str:
+    """What the checkout's ``kubetune`` console script runs (its entry point in pyproject.toml), as
+    Python source for ``-c``: a command times what a user's ``kubetune`` does, exit included."""
+    import tomllib
+
+    entry = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"][
+        "kubetune"
+    ]
+    module, function = entry.split(":")
+    return f"import sys; from {module} import {function} as entry; sys.exit(entry())"
+
+
 def run_once(checkout: Path) -> dict[str, float]:
     from mlflow import MlflowClient
 
@@ -40,8 +52,8 @@ def run_once(checkout: Path) -> dict[str, float]:
         env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONPATH": str(checkout)}
         command = [
             sys.executable,
-            "-m",
-            "kubetune.flows.cli",
+            "-c",
+            console_script(checkout),
             DEMO[0],
             str(checkout / "examples" / "breast_cancer_rf.yaml"),
             *DEMO[1:],

@@ -151,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def command() -> NoReturn:
-    """The ``kubetune`` console script: ``main``, then an exit that skips the interpreter's teardown.
+    """The ``kubetune`` console script: ``main``, then an exit that skips the interpreter's teardown
+    (``python -m kubetune.flows.cli`` exits as usual).
 
     Python's exit waits for non-daemon threads and runs the exit handlers (Prefect drains its log and
     event workers, the throwaway server stops, temporary folders go, logging flushes); this exit does
@@ -306,4 +307,6 @@ def _print_summary(result: RefitSummary) -> None:
 
 
 if __name__ == "__main__":
-    command()
+    # the interpreter's normal exit here: a profiler run as ``python -m cProfile -m kubetune.flows.cli``
+    # writes its output after the module returns, which ``command``'s exit would never reach
+    sys.exit(main())
