@@ -25,9 +25,8 @@ def tune_steps(tuning_spec: TuneSpec, progress: bool) -> TuningOutcome:
     """The tuning job's tasks in order; shared by the ``tune`` and ``retrain`` flows."""
     # local workers import while the data is prepared; the finalists reuse them (None on Kubernetes)
     with pipeline.local_workers(tuning_spec) as workers:
-        prepared = tasks.prepare_data(
-            tuning_spec
-        )  # load, check, fingerprint, split off held-out test
+        # load, check, fingerprint, split off held-out test
+        prepared = tasks.prepare_data(tuning_spec)
         space = tasks.build_space(tuning_spec, prepared)
         parent_run_id, resumed = tasks.start_study_run(tuning_spec, prepared, space)
         # past studies' best first

@@ -110,32 +110,21 @@ def bootstrap_interval(
     the given indices. The percentile method, not BCa: BCa's jackknife would score the model once per row.
 
     ``batch_statistic``, where the metric has one, scores a (resamples, rows) array of indices at once;
-    SciPy draws the same resamples either way, so it changes the cost, not the interval."""
+    without it ``statistic`` scores the resamples one by one. SciPy draws the same resamples either way,
+    so it changes the cost, not the interval."""
     from scipy import stats
 
     rows = np.arange(n_rows)
-    if batch_statistic is not None:
-        result = stats.bootstrap(
-            (rows,),
-            lambda index, axis: batch_statistic(
-                np.moveaxis(np.asarray(index, dtype=int), axis, -1)
-            ),
-            n_resamples=resamples,
-            batch=max(1, BATCH_CELLS // max(n_rows, 1)),  # bounds the index array's memory
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=True,
-            rng=np.random.default_rng(seed),
-        )
-    else:
-        result = stats.bootstrap(
-            (rows,),
-            lambda index: statistic(np.asarray(index, dtype=int)),
-            n_resamples=resamples,
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=False,
-            rng=np.random.default_rng(seed),
-        )
+    score_batch = batch_statistic or (lambda drawn: np.array([statistic(row) for row in drawn]))
+    result = stats.bootstrap(
+        (rows,),
+        lambda index, axis: score_batch(np.moveaxis(np.asarray(index, dtype=int), axis, -1)),
+        n_resamples=resamples,
+        batch=max(1, BATCH_CELLS // max(n_rows, 1)),  # bounds the index array's memory
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     return Interval(statistic(rows), float(low), float(high), confidence)

@@ -44,7 +44,7 @@ log = logging.getLogger("kubetune")
 
 
 @contextlib.contextmanager
-def local_workers(spec: TuneSpec) -> Iterator[LocalExecutor | None]:
+def local_workers(spec: TuneSpec) -> Iterator[Executor | None]:
     """The job's local worker processes, started when the job starts and closed when the block ends.
 
     Their imports (scikit-learn, kubetune, a second or more) then overlap with the data's preparation
@@ -55,7 +55,7 @@ def local_workers(spec: TuneSpec) -> Iterator[LocalExecutor | None]:
     if spec.executor.kind != "local" or packing_plan(spec) is not None:
         yield None
         return
-    workers = LocalExecutor(spec.search.parallelism, spec.search.trial_timeout).start()
+    workers = make_executor(spec, storage=None).start()  # local: no study storage to read
     try:
         yield workers
     finally:
