@@ -222,7 +222,7 @@ def warm_up(name: str, spec: Any) -> None:
     another (flows.prefect_server): import the flow, and open a local MLflow database, whose first open
     creates its tables (about a second). Both are kept for the flow: Python keeps its modules, MLflow its
     stores."""
-    from kubetune.components.tracking import resolve_tracking_uri
+    from kubetune.components.tracking import open_client, resolve_tracking_uri
 
     if name == "retrain":
         import kubetune.flows.retrain
@@ -230,11 +230,7 @@ def warm_up(name: str, spec: Any) -> None:
         import kubetune.flows.tune  # noqa: F401
     tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
     if tracking_uri.startswith("sqlite:"):
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        client.search_experiments(max_results=1)
-        client.search_registered_models(max_results=1)
+        open_client(tracking_uri)
 
 
 def credentials_to_environment(spec: Any) -> Any:

@@ -3,6 +3,7 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
+from .local_store import open_client as open_client
 from .pareto_plot import pareto_png as pareto_png
 from .provenance import (
     all_package_versions as all_package_versions,

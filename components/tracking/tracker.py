@@ -64,9 +64,9 @@ class Tracker:
 
     @cached_property
     def client(self) -> MlflowClient:
-        from mlflow import MlflowClient
+        from kubetune.components.tracking.local_store import open_client
 
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return open_client(self.tracking_uri)
 
     @cached_property
     def experiment_id(self) -> str:

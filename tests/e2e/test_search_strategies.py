@@ -10,19 +10,19 @@ import mlflow
 import optuna
 import pytest
 import yaml
-from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from kubetune.components.execution import open_storage
+from kubetune.components.tracking import open_client
 from tests.conftest import run_cli, write_spec
 
 pytestmark = pytest.mark.e2e
 
 
 def store(cwd):
-    return MlflowClient(
-        tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}", registry_uri=f"sqlite:///{cwd / 'mlflow.db'}"
-    )
+    """The folder's MLflow store, opened as kubetune opens it: a study starting in the same folder may be
+    creating its tables right now, and two first opens at once must not both migrate them."""
+    return open_client(f"sqlite:///{cwd / 'mlflow.db'}")
 
 
 def runs_of(client, study):

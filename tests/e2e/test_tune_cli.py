@@ -9,8 +9,8 @@ import time
 import mlflow
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
+from kubetune.components.tracking import open_client
 from tests.conftest import REPO, VENV_BIN, run_cli, write_spec
 
 pytestmark = pytest.mark.e2e
@@ -18,9 +18,9 @@ EXAMPLE = REPO / "examples" / "breast_cancer_rf.yaml"
 
 
 def store(cwd):
-    return MlflowClient(
-        tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}", registry_uri=f"sqlite:///{cwd / 'mlflow.db'}"
-    )
+    """The folder's MLflow store, opened as kubetune opens it: a study starting in the same folder may be
+    creating its tables right now, and two first opens at once must not both migrate them."""
+    return open_client(f"sqlite:///{cwd / 'mlflow.db'}")
 
 
 def runs_by_role(client, experiment):
