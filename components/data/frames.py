@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -423,9 +425,18 @@ def numeric_text_columns(features: pd.DataFrame) -> list[NumericText]:
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    """Prepared data is Parquet: typed, compact, and it keeps the row ids (the index)."""
+    """Prepared data is Parquet: typed, compact, and it keeps the row ids (the index).
+
+    Written beside the target and renamed over it: a second controller of the same study prepares the
+    same files in the same folder while the first one's trials read them, and a rename is atomic, so a
+    reader sees the old file or the new one, never one half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    try:
+        frame.to_parquet(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

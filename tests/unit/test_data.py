@@ -9,9 +9,11 @@ from kubetune.components.data.frames import (
     fingerprint,
     identifier_columns,
     infer_task,
+    read_frame,
     read_source,
     split_holdout,
     unencodable_dtype,
+    write_frame,
 )
 
 
@@ -293,3 +295,21 @@ def test_nested_columns_are_found_and_a_frame_with_them_still_has_a_fingerprint(
     assert fingerprint(frame) == fingerprint(frame.copy())
     assert fingerprint(frame) != fingerprint(frame.iloc[::-1])
     assert len(set(row_hashes(frame, ["tags", "point"]))) == 2
+
+
+def test_rewriting_prepared_data_never_shows_a_reader_half_a_file(tmp_path):
+    """A second controller of a study rewrites train.parquet while the first one's trials read it."""
+    path = tmp_path / "study" / "train.parquet"
+    old = pd.DataFrame({"x": np.arange(1000), "y": np.arange(1000) % 2})
+    new = pd.DataFrame({"x": np.arange(5), "y": np.arange(5) % 2})
+    write_frame(old, path)
+    with open(path, "rb") as reader:  # a trial that has opened the file
+        write_frame(new, path)
+        pd.testing.assert_frame_equal(pd.read_parquet(reader), old)  # its file is whole
+    pd.testing.assert_frame_equal(read_frame(str(path)), new)
+
+    unwritable = pd.DataFrame({"x": [1, "a"]})  # Parquet has no column type for both
+    with pytest.raises(Exception, match="int|str"):
+        write_frame(unwritable, path)
+    pd.testing.assert_frame_equal(read_frame(str(path)), new)  # the last good file is kept
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.parquet"]  # nothing half written
