@@ -312,4 +312,5 @@ def test_rewriting_prepared_data_never_shows_a_reader_half_a_file(tmp_path):
     with pytest.raises(Exception, match="int|str"):
         write_frame(unwritable, path)
     pd.testing.assert_frame_equal(read_frame(str(path)), new)  # the last good file is kept
-    assert sorted(p.name for p in path.parent.iterdir()) == ["train.parquet"]  # nothing half written
+    # nothing half written is left beside it
+    assert sorted(p.name for p in path.parent.iterdir()) == ["train.parquet"]
