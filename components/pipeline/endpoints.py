@@ -9,12 +9,21 @@ import os
 
 from kubetune.components.core import SpecError, masked_password_problem, redact_url
 from kubetune.components.data import ArtifactError, check_access
+from kubetune.components.tracking import database_file_problem, is_in_memory, sqlite_file
 
 
 def check_mlflow(uri: str) -> None:
-    """An MLflow tracking server must answer an authenticated API call; file and DB stores need no check."""
+    """An MLflow tracking server must answer an authenticated API call; a local SQLite file must be
+    one this process can write (or create); other database stores are left to MLflow."""
     if problem := masked_password_problem(uri, "tracking.mlflow_uri", "MLFLOW_TRACKING_URI"):
         raise SpecError(problem)
+    if is_in_memory(uri):
+        raise SpecError(
+            f"tracking.mlflow_uri: {uri} is an in-memory database, gone when the command ends; "
+            "name a file (sqlite:///mlflow.db) or a tracking server"
+        )
+    if (path := sqlite_file(uri)) and (problem := database_file_problem(path)):
+        raise SpecError(f"tracking.mlflow_uri: {problem}")
     if not uri.startswith(("http://", "https://")):
         return
     import requests

@@ -3,7 +3,12 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
-from .local_store import open_client as open_client
+from .local_store import (
+    database_file_problem as database_file_problem,
+    is_in_memory as is_in_memory,
+    open_client as open_client,
+    sqlite_file as sqlite_file,
+)
 from .pareto_plot import pareto_png as pareto_png
 from .provenance import (
     all_package_versions as all_package_versions,

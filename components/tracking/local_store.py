@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,25 +25,72 @@ if TYPE_CHECKING:
 
 
 def sqlite_file(uri: str) -> str | None:
-    """The database file a ``sqlite:`` URI names, None for any other URI or an in-memory database."""
-    if not uri.startswith("sqlite:"):
+    """The database file a ``sqlite:`` URI names (SQLAlchemy's form: three slashes, then a relative
+    path or a fourth slash and an absolute one), None for any other URI or an in-memory database.
+    Parsed by hand: preflight reads it, and ``kubetune validate`` imports no database library."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator or scheme.split("+")[0] != "sqlite":
         return None
-    from sqlalchemy.engine import make_url
-
-    database = make_url(uri).database
+    database = rest.split("?", 1)[0]
+    if not database.startswith("/"):  # "sqlite://": in memory
+        return None
+    database = database[1:]
     return database if database and database != ":memory:" else None
+
+
+def is_in_memory(uri: str) -> bool:
+    """``sqlite://`` or ``sqlite:///:memory:``: a store that is gone when the process ends."""
+    return uri.partition("://")[0].split("+")[0] == "sqlite" and sqlite_file(uri) is None
+
+
+def database_file_problem(path: str) -> str | None:
+    """Why a local MLflow database at ``path`` could not be opened for writing, or None.
+
+    An existing file is opened for reading and writing and left as it is. A new one needs a folder it
+    can be created in: the nearest folder that exists gets a temporary file, removed again (MLflow
+    creates the missing folders below it). Trying is the only answer that holds for root too, whom
+    permission bits do not stop and a read-only or virtual file system does."""
+    target = Path(path).absolute()
+    if target.exists():
+        if not target.is_file():
+            return f"{path} is not a file"
+        try:
+            with open(target, "r+b"):
+                return None
+        except OSError as error:
+            return f"cannot write {path} ({error.strerror or type(error).__name__})"
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"cannot create {path}: {folder} is not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        return f"cannot create {path}: no file can be created in {folder} ({reason})"
 
 
 @contextlib.contextmanager
 def first_open_lock(uri: str) -> Iterator[None]:
     """Held while MLflow opens ``uri``: an exclusive lock on the SQLite file, nothing otherwise."""
     path = sqlite_file(uri)
-    folder = os.path.dirname(os.path.abspath(path)) if path else None
-    if path is None or not os.path.isdir(folder or ""):  # MLflow reports a missing folder itself
+    if path is None:
         yield
         return
-    # "a": creates an empty file if there is none, which SQLite opens as a new database
-    with open(path, "a") as handle:
+    # the folders MLflow would create, then "a": an empty file where there is none, which SQLite opens
+    # as a new database; where that fails, MLflow's own open fails too, with its error (preflight's
+    # check of the tracking URI names it before any of this)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        handle = open(path, "a")
+    except OSError:
+        handle = None
+    if handle is None:
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

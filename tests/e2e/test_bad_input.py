@@ -133,6 +133,45 @@ def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.parametrize(
+    "uri, expected",
+    [
+        (
+            "sqlite://",
+            "sqlite:// is an in-memory database, gone when the command ends; name a file "
+            "(sqlite:///mlflow.db) or a tracking server",
+        ),
+        (
+            "sqlite:///notes.txt/mlflow.db",
+            "cannot create notes.txt/mlflow.db: {cwd}/notes.txt is not a folder",
+        ),
+        ("sqlite:///mlflow.db", "mlflow.db is not a file"),
+        (
+            "sqlite:////proc/kubetune/mlflow.db",
+            "cannot create /proc/kubetune/mlflow.db: no file can be created in /proc (No such file or directory)",
+        ),
+    ],
+)
+def test_a_tracking_database_that_cannot_be_written_is_one_line(tmp_path, uri, expected):
+    """Each of these ended in MLflow's or SQLAlchemy's traceback ("unable to open database file") or,
+    in memory, recorded a whole study that was gone when the command ended."""
+    (tmp_path / "notes.txt").write_text("a file where a folder was meant\n")
+    (tmp_path / "mlflow.db").mkdir()  # a folder where the database file was meant
+    text = spec_text().replace("sqlite:///mlflow.db", uri)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "KUBETUNE_"))}
+    result = run_cli(
+        ["tune", str(write_spec(tmp_path / "spec.yaml", text)), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"kubetune: error: tracking.mlflow_uri: {expected.format(cwd=tmp_path)}"
+    ]
+    assert (tmp_path / "mlflow.db").is_dir() and not (tmp_path / ".kubetune").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "notes.txt", "spec.yaml"]
+
+
 def test_cli_override_is_validated_too(tmp_path):
     result = run_cli(
         ["tune", str(REPO / "examples" / "breast_cancer_rf.yaml"), "--n-trials", "0"], cwd=tmp_path

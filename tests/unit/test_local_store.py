@@ -10,8 +10,7 @@ import multiprocessing
 
 import pytest
 
-from kubetune.components.tracking import open_client
-from kubetune.components.tracking.local_store import sqlite_file
+from kubetune.components.tracking import open_client, sqlite_file
 
 OPENERS = 4
 
@@ -57,6 +56,7 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_get_its_tables(tmp_pat
         ("sqlite:///mlflow.db", "mlflow.db"),
         ("sqlite:////srv/tracking/mlflow.db", "/srv/tracking/mlflow.db"),
         ("sqlite:///runs/mlflow.db?timeout=30", "runs/mlflow.db"),
+        ("sqlite+pysqlite:///mlflow.db", "mlflow.db"),
         ("sqlite://", None),
         ("sqlite:///:memory:", None),
         ("postgresql://mlflow@db/mlflow", None),
