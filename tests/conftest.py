@@ -51,6 +51,28 @@ def ctrl_c_reaches_the_tests():
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def mlflow_uris_put_back():
+    """A test that loads a model through MLflow's fluent API sets its process-wide URIs, as a notebook
+    does, and ``set_tracking_uri`` exports them to the environment: the next test in the same worker
+    would record where this one did. Put back after each test (a test of kubetune's own code asserts
+    itself that the code left them alone)."""
+    saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
+    yield
+    if "mlflow" in sys.modules:
+        mlflow = sys.modules["mlflow"]
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One real Prefect server for the session; CLI runs talk to it instead of each starting its own."""

@@ -69,11 +69,12 @@ def score_version(
     (a changed schema, a model file that no longer loads)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    from kubetune.components.tracking import fluent_uris
+
     try:
-        # a champion registered by kubetune 0.1 pickled 'components.models.*'
-        with legacy_module_aliases():
+        # a champion registered by kubetune 0.1 pickled 'components.models.*'; the URIs are set for
+        # the load only, so a notebook's own MLflow calls after a retrain go where they went before
+        with fluent_uris(tracking_uri), legacy_module_aliases():
             model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
         return score_holdout(model, read_frame(test_uri), target), None
     except Exception as error:  # noqa: BLE001 - any failure means the champion cannot serve this data

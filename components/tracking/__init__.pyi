@@ -18,6 +18,7 @@ from .provenance import (
 from .tracker import (
     PARENT_TAG as PARENT_TAG,
     Tracker as Tracker,
+    fluent_uris as fluent_uris,
     param_value as param_value,
     resolve_tracking_uri as resolve_tracking_uri,
     run_url as run_url,

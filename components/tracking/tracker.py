@@ -348,7 +348,7 @@ class Tracker:
         # The estimator is cloudpickled (the torch family is no skops-trusted type); MLflow warns each time.
         logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
         with (
-            _fluent_uris(self.tracking_uri),
+            fluent_uris(self.tracking_uri),
             mlflow.start_run(run_id=run_id),
             warnings.catch_warnings(),
         ):
@@ -374,7 +374,7 @@ class Tracker:
 
 
 @contextlib.contextmanager
-def _fluent_uris(uri: str) -> Iterator[None]:
+def fluent_uris(uri: str) -> Iterator[None]:
     """MLflow's fluent API (log_model) reads process-wide URIs, and ``set_tracking_uri`` exports them as
     MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which win over later settings: set them for the call and
     put them back, so that a notebook's next search or job records where it was told to."""

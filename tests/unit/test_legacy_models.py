@@ -5,6 +5,7 @@ check does this itself -- and fails without it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from kubetune.components.data.frames import read_source, write_frame
 from kubetune.components.evaluation.cross_validation import fit_full
 from kubetune.components.models import get_family
 from kubetune.components.registry import legacy_module_aliases, score_version
+from kubetune.components.tracking import fluent_uris
 
 
 @contextlib.contextmanager
@@ -82,21 +84,25 @@ def test_a_kubetune_0_1_pickle_loads_only_through_the_aliases(old_model):
 def test_the_champion_check_scores_a_model_registered_by_kubetune_0_1(old_model, tmp_path):
     model, frame, target = old_model
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    with _as_kubetune_0_1(), mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name="legacy", serialization_format="pickle"
+    uris_before = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    with fluent_uris(uri):
+        with _as_kubetune_0_1(), mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                model, name="model", registered_model_name="legacy", serialization_format="pickle"
+            )
+        local = Path(
+            mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "download"))
         )
-    local = Path(
-        mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "download"))
-    )
-    pickled = (local / "model.pkl").read_bytes()
-    assert (
-        b"components.models.torch_mlp" in pickled
-        and b"kubetune.components.models.torch_mlp" not in pickled
-    )
-    with pytest.raises(ModuleNotFoundError, match="No module named 'components'"):
-        mlflow.sklearn.load_model(info.model_uri)
+        pickled = (local / "model.pkl").read_bytes()
+        assert (
+            b"components.models.torch_mlp" in pickled
+            and b"kubetune.components.models.torch_mlp" not in pickled
+        )
+        with pytest.raises(ModuleNotFoundError, match="No module named 'components'"):
+            mlflow.sklearn.load_model(info.model_uri)
     test_path = write_frame(frame, tmp_path / "test.parquet")
     scores, problem = score_version(uri, "legacy", "1", str(test_path), target)
     assert problem is None and 0.0 <= scores["accuracy"] <= 1.0
+    # the check set MLflow's process-wide URIs for its load only: a notebook's next MLflow call (or the
+    # next test in this process) still goes where it went before
+    assert (mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")) == uris_before
