@@ -7,9 +7,10 @@ this process and its summary comes back as a ``StudyResult`` with the trials as 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -233,6 +234,29 @@ def warm_up(name: str, spec: Any) -> None:
         open_client(tracking_uri)
 
 
+# what a flow run sets in this process's environment for itself: put back when it ends, so that a
+# notebook's next job, or its own MLflow calls, see the environment they saw before (a second spec's
+# tracking URI would otherwise lose to the first one's password-carrying URL, which wins over specs)
+FLOW_ENVIRONMENT = (
+    "KUBETUNE_STORAGE_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT",
+)
+
+
+@contextlib.contextmanager
+def environment_put_back(names: tuple[str, ...]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def credentials_to_environment(spec: Any) -> Any:
     """The spec without URLs that carry a password; each such URL goes to the environment variable that
     wins over the spec field anyway (KUBETUNE_STORAGE_URL, MLFLOW_TRACKING_URI). The spec becomes the
@@ -257,32 +281,33 @@ def run_flow(
     from kubetune.components.core import redact_url
     from kubetune.components.tracking import resolve_tracking_uri
 
-    spec = credentials_to_environment(spec)
-    tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
-    if redact_url(tracking_uri) != tracking_uri:
-        # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
-        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    quiet_run_output(verbose)
-    from prefect.states import State
+    with environment_put_back(FLOW_ENVIRONMENT):
+        spec = credentials_to_environment(spec)
+        tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
+        if redact_url(tracking_uri) != tracking_uri:
+            # MLflow prints its run links with the tracking URI as written, password and all (-v shows them)
+            os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+        quiet_run_output(verbose)
+        from prefect.states import State
 
-    if name == "retrain":
-        from kubetune.flows.retrain import retrain as flow_function
-    else:
-        from kubetune.flows.tune import tune as flow_function  # type: ignore[assignment]
+        if name == "retrain":
+            from kubetune.flows.retrain import retrain as flow_function
+        else:
+            from kubetune.flows.tune import tune as flow_function  # type: ignore[assignment]
 
-    # a flow called with return_state=True returns its final State (Prefect's overloads do not say so)
-    state = cast(
-        State,
-        flow_function(
-            spec.model_dump(mode="json", exclude_none=True),
-            progress=progress,
-            return_state=True,
-            **parameters,
-        ),
-    )
-    if not state.is_completed():
-        result = state.result(raise_on_failure=False) if state.is_failed() else None
-        if isinstance(result, KubetuneError):
-            raise result
-        raise TuningFailed(redact_text(state.message or "the tuning flow did not complete"))
-    return cast("RefitSummary", state.result())
+        # a flow called with return_state=True returns its final State (Prefect's overloads do not say so)
+        state = cast(
+            State,
+            flow_function(
+                spec.model_dump(mode="json", exclude_none=True),
+                progress=progress,
+                return_state=True,
+                **parameters,
+            ),
+        )
+        if not state.is_completed():
+            result = state.result(raise_on_failure=False) if state.is_failed() else None
+            if isinstance(result, KubetuneError):
+                raise result
+            raise TuningFailed(redact_text(state.message or "the tuning flow did not complete"))
+        return cast("RefitSummary", state.result())

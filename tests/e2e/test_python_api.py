@@ -133,3 +133,62 @@ def test_a_script_that_calls_tune_unguarded_is_told_what_to_change(cli_env, tmp_
     assert done.stderr.strip().splitlines()[-1] == (
         "kubetune.components.core.errors.KubetuneError: a worker process exited while starting (exit code 1); its error is printed above"
     )
+
+
+TWO_JOBS = """
+import json, os, sys
+import kubetune
+first, second = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+names = ("MLFLOW_TRACKING_URI", "KUBETUNE_STORAGE_URL", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
+if __name__ == "__main__":
+    kubetune.tune(first)
+    after_first = {name: os.environ.get(name) for name in names}
+    result = kubetune.tune(second)
+    print(json.dumps({"after_first": after_first, "second_parent": result.parent_run_id}))
+"""
+
+
+def test_a_password_in_one_jobs_tracking_uri_does_not_send_the_next_job_there(
+    cli_env, tmp_path, mlflow_server
+):
+    """A URL with a password goes to MLFLOW_TRACKING_URI for the job (Prefect stores the spec), and
+    that variable wins over any spec: left set, a notebook's next job, whatever its spec named, was
+    recorded on the first job's tracking server."""
+    secret = "Notebook-Secret-51c3"
+    on_server = SPEC | {
+        "study": "on-the-server",
+        "search": {"n_trials": 2, "seed": 3, "parallelism": 1},
+        "tracking": {
+            "mlflow_uri": mlflow_server.url.replace("http://", f"http://kubetune:{secret}@"),
+            "experiment": "on-the-server",
+        },
+        "analysis": "none",
+        "warm_start": "none",
+    }
+    local = on_server | {
+        "study": "in-the-folder",
+        "tracking": {"mlflow_uri": "sqlite:///local.db", "experiment": "in-the-folder"},
+    }
+    env = {
+        k: v for k, v in cli_env.items() if k not in ("MLFLOW_TRACKING_URI", "KUBETUNE_STORAGE_URL")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_JOBS, json.dumps(on_server), json.dumps(local)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert printed["after_first"] == dict.fromkeys(printed["after_first"])  # all put back: unset
+
+    uri = f"sqlite:///{tmp_path / 'local.db'}"
+    local_store = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert (
+        local_store.get_run(printed["second_parent"]).data.tags["kubetune.study"] == "in-the-folder"
+    )
+    server = mlflow.MlflowClient(mlflow_server.url)
+    assert server.get_experiment_by_name("on-the-server") is not None
+    assert server.get_experiment_by_name("in-the-folder") is None
