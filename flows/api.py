@@ -7,15 +7,14 @@ this process and its summary comes back as a ``StudyResult`` with the trials as 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from kubetune.components.core import KubetuneError, redact_text
+from kubetune.components.core import KubetuneError, environment_put_back, redact_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -242,19 +241,6 @@ FLOW_ENVIRONMENT = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT",
 )
-
-
-@contextlib.contextmanager
-def environment_put_back(names: tuple[str, ...]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def credentials_to_environment(spec: Any) -> Any:

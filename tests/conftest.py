@@ -60,17 +60,14 @@ def mlflow_uris_put_back():
     does, and ``set_tracking_uri`` exports them to the environment: the next test in the same worker
     would record where this one did. Put back after each test (a test of kubetune's own code asserts
     itself that the code left them alone)."""
+    from kubetune.components.core import environment_put_back
+
     saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
-    yield
-    if "mlflow" in sys.modules:
-        mlflow = sys.modules["mlflow"]
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with environment_put_back(MLFLOW_URI_VARIABLES):
+        yield
+        if "mlflow" in sys.modules:  # MLflow's own copy of the URIs, beside the environment's
+            sys.modules["mlflow"].set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+            sys.modules["mlflow"].set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 lazy_loader reads this file at import time (see __init__.py); type checkers read it as the package's stub.
 """
 
+from .environment import environment_put_back as environment_put_back
 from .errors import (
     KubetuneError as KubetuneError,
     SettingError as SettingError,

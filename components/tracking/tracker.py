@@ -28,6 +28,7 @@ from kubetune.components.core import (
     TRIAL_NUMBER_TAG,
     TRIAL_STATE_TAG,
     TrialResult,
+    environment_put_back,
     redact_url,
 )
 
@@ -382,18 +383,14 @@ def fluent_uris(uri: str) -> Iterator[None]:
 
     names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     saved = {name: os.environ.get(name) for name in names}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
-        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environment_put_back(names):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+            mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
 
 
 def integer_columns(frame: Any, shown: int = 6) -> str:

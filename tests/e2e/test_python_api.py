@@ -44,9 +44,10 @@ print(json.dumps({
 """
 
 
-def call_tune(tmp_path, env, spec, **overrides):
+def run_program(tmp_path, env, program, *arguments):
+    """A notebook's cells as one Python program in a fresh process; what its last line printed (JSON)."""
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, json.dumps(spec), json.dumps(overrides)],
+        [sys.executable, "-c", program, *(json.dumps(a) for a in arguments)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -55,6 +56,10 @@ def call_tune(tmp_path, env, spec, **overrides):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def call_tune(tmp_path, env, spec, **overrides):
+    return run_program(tmp_path, env, PROGRAM, spec, overrides)
 
 
 def test_tune_from_python_returns_the_study_and_its_trials(cli_env, tmp_path):
@@ -172,16 +177,7 @@ def test_a_password_in_one_jobs_tracking_uri_does_not_send_the_next_job_there(
     env = {
         k: v for k, v in cli_env.items() if k not in ("MLFLOW_TRACKING_URI", "KUBETUNE_STORAGE_URL")
     }
-    done = subprocess.run(
-        [sys.executable, "-c", TWO_JOBS, json.dumps(on_server), json.dumps(local)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    printed = run_program(tmp_path, env, TWO_JOBS, on_server, local)
     assert printed["after_first"] == dict.fromkeys(printed["after_first"])  # all put back: unset
 
     uri = f"sqlite:///{tmp_path / 'local.db'}"
