@@ -222,14 +222,14 @@ def warm_up(name: str, spec: Any) -> None:
     another (flows.prefect_server): import the flow, and open a local MLflow database, whose first open
     creates its tables (about a second). Both are kept for the flow: Python keeps its modules, MLflow its
     stores."""
-    from kubetune.components.tracking import open_client, resolve_tracking_uri
+    from kubetune.components.tracking import open_client, resolve_tracking_uri, sqlite_file
 
     if name == "retrain":
         import kubetune.flows.retrain
     else:
         import kubetune.flows.tune  # noqa: F401
     tracking_uri = resolve_tracking_uri(spec.tracking.mlflow_uri)
-    if tracking_uri.startswith("sqlite:"):
+    if sqlite_file(tracking_uri) is not None:
         open_client(tracking_uri)
 
 

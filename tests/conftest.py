@@ -51,23 +51,16 @@ def ctrl_c_reaches_the_tests():
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
-
 @pytest.fixture(autouse=True)
 def mlflow_uris_put_back():
     """A test that loads a model through MLflow's fluent API sets its process-wide URIs, as a notebook
     does, and ``set_tracking_uri`` exports them to the environment: the next test in the same worker
     would record where this one did. Put back after each test (a test of kubetune's own code asserts
     itself that the code left them alone)."""
-    from kubetune.components.core import environment_put_back
+    from kubetune.components.tracking import mlflow_uris_put_back
 
-    saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
-    with environment_put_back(MLFLOW_URI_VARIABLES):
+    with mlflow_uris_put_back():
         yield
-        if "mlflow" in sys.modules:  # MLflow's own copy of the URIs, beside the environment's
-            sys.modules["mlflow"].set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
-            sys.modules["mlflow"].set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from .errors import (
     SpecError as SpecError,
     StudyConflictError as StudyConflictError,
 )
+from .files import replaced_atomically as replaced_atomically
 from .interrupts import DeferredInterrupt as DeferredInterrupt
 from .names import (
     ANALYSIS_ARTIFACT as ANALYSIS_ARTIFACT,

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from kubetune.components.core import SpecError
+from kubetune.components.core import SpecError, replaced_atomically
 from kubetune.components.data.artifacts import ArtifactError, read_s3_bytes
 from kubetune.components.data.sources import source_format
 
@@ -427,16 +425,10 @@ def numeric_text_columns(features: pd.DataFrame) -> list[NumericText]:
 def write_frame(frame: pd.DataFrame, path: Path) -> Path:
     """Prepared data is Parquet: typed, compact, and it keeps the row ids (the index).
 
-    Written beside the target and renamed over it: a second controller of the same study prepares the
-    same files in the same folder while the first one's trials read them, and a rename is atomic, so a
-    reader sees the old file or the new one, never one half written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
+    Replaced atomically: a second controller of the same study prepares the same files in the same
+    folder while the first one's trials read them."""
+    with replaced_atomically(path) as partial:
         frame.to_parquet(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

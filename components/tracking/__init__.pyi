@@ -19,6 +19,7 @@ from .tracker import (
     PARENT_TAG as PARENT_TAG,
     Tracker as Tracker,
     fluent_uris as fluent_uris,
+    mlflow_uris_put_back as mlflow_uris_put_back,
     param_value as param_value,
     resolve_tracking_uri as resolve_tracking_uri,
     run_url as run_url,

@@ -73,9 +73,9 @@ def database_file_problem(path: str) -> str | None:
 
 
 @contextlib.contextmanager
-def first_open_lock(uri: str) -> Iterator[None]:
-    """Held while MLflow opens ``uri``: an exclusive lock on the SQLite file, nothing otherwise."""
-    path = sqlite_file(uri)
+def first_open_lock(path: str | None) -> Iterator[None]:
+    """Held while MLflow opens a store: an exclusive lock on its SQLite file ``path``; nothing for
+    another store (None)."""
     if path is None:
         yield
         return
@@ -106,9 +106,10 @@ def open_client(uri: str) -> MlflowClient:
     for the same URI reuse them."""
     from mlflow import MlflowClient
 
-    with first_open_lock(uri):
+    path = sqlite_file(uri)
+    with first_open_lock(path):
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        if sqlite_file(uri) is not None:
+        if path is not None:
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
     return client

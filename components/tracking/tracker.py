@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from functools import cached_property
@@ -374,6 +375,9 @@ class Tracker:
         return info
 
 
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @contextlib.contextmanager
 def fluent_uris(uri: str) -> Iterator[None]:
     """MLflow's fluent API (log_model) reads process-wide URIs, and ``set_tracking_uri`` exports them as
@@ -381,16 +385,25 @@ def fluent_uris(uri: str) -> Iterator[None]:
     put them back, so that a notebook's next search or job records where it was told to."""
     import mlflow
 
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {name: os.environ.get(name) for name in names}
-    with environment_put_back(names):
+    with mlflow_uris_put_back():
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
+        yield
+
+
+@contextlib.contextmanager
+def mlflow_uris_put_back() -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs, its own copy and the environment's, back to
+    what they were when the block began, however the block changed them."""
+    saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
+    with environment_put_back(MLFLOW_URI_VARIABLES):
         try:
             yield
         finally:
-            mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
-            mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+            # MLflow's own copy: none to put back before MLflow is imported (it then reads the environment)
+            if (mlflow := sys.modules.get("mlflow")) is not None:
+                mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+                mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
 
 
 def integer_columns(frame: Any, shown: int = 6) -> str:

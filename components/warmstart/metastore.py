@@ -17,7 +17,6 @@ about a quarter of a second per past study before its first trial (bench/metasto
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -33,6 +32,7 @@ from kubetune.components.core import (
     TRIAL_STATE_TAG,
     error_reason,
     redact_url,
+    replaced_atomically,
 )
 from kubetune.components.tracking import PARENT_TAG
 from kubetune.components.warmstart.planner import PastConfig, PastStudy
@@ -288,21 +288,20 @@ def _load_cache(path: Path) -> dict[str, PastStudy]:
 def _save_cache(path: Path, cache: dict[str, PastStudy]) -> None:
     """Best effort: a cache folder that cannot be written (a read-only root file system, a full disk)
     costs the next job a read from MLflow, never this job the history it has just read."""
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(
-            json.dumps(
-                {"version": CACHE_VERSION, "studies": {k: v.to_json() for k, v in cache.items()}}
-            )
-        )
         # atomic: a concurrent reader sees the old or the new file, never half of one
-        tmp.replace(path)
+        with replaced_atomically(path) as partial:
+            partial.write_text(
+                json.dumps(
+                    {
+                        "version": CACHE_VERSION,
+                        "studies": {k: v.to_json() for k, v in cache.items()},
+                    }
+                )
+            )
     except OSError as error:
         log.warning(
             "meta-store: cache %s not written (%s); the next warm start reads MLflow again",
             path,
             error.strerror or error,
         )
-        with contextlib.suppress(OSError):  # a half-written temporary file, if any
-            tmp.unlink(missing_ok=True)
