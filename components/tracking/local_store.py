@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
 
 def sqlite_file(uri: str) -> str | None:
     """The database file a ``sqlite:`` URI names (SQLAlchemy's form: three slashes, then a relative
@@ -46,7 +48,8 @@ def is_in_memory(uri: str) -> bool:
 def database_file_problem(path: str) -> str | None:
     """Why a local MLflow database at ``path`` could not be opened for writing, or None.
 
-    An existing file is opened for reading and writing and left as it is. A new one needs a folder it
+    An existing file is opened for reading and writing and left as it is; it must be empty (a new
+    database) or a SQLite database. A new one needs a folder it
     can be created in: the nearest folder that exists gets a temporary file, removed again (MLflow
     creates the missing folders below it). Trying is the only answer that holds for root too, whom
     permission bits do not stop and a read-only or virtual file system does."""
@@ -55,10 +58,14 @@ def database_file_problem(path: str) -> str | None:
         if not target.is_file():
             return f"{path} is not a file"
         try:
-            with open(target, "r+b"):
-                return None
+            with open(target, "r+b") as handle:
+                header = handle.read(len(SQLITE_HEADER))
         except OSError as error:
             return f"cannot write {path} ({error.strerror or type(error).__name__})"
+        # an empty file is a new database to SQLite; any other must begin with SQLite's header
+        if header and header != SQLITE_HEADER:
+            return f"{path} is not a SQLite database (it does not begin with SQLite's header)"
+        return None
     folder = target.parent
     while not folder.exists():
         folder = folder.parent

@@ -147,14 +147,18 @@ def test_a_downloaded_spec_with_a_masked_password_names_it(tmp_path, monkeypatch
         ),
         ("sqlite:///mlflow.db", "mlflow.db is not a file"),
         (
+            "sqlite:///notes.txt",
+            "notes.txt is not a SQLite database (it does not begin with SQLite's header)",
+        ),
+        (
             "sqlite:////proc/kubetune/mlflow.db",
             "cannot create /proc/kubetune/mlflow.db: no file can be created in /proc (No such file or directory)",
         ),
     ],
 )
 def test_a_tracking_database_that_cannot_be_written_is_one_line(tmp_path, uri, expected):
-    """Each of these ended in MLflow's or SQLAlchemy's traceback ("unable to open database file") or,
-    in memory, recorded a whole study that was gone when the command ended."""
+    """Each of these ended in SQLAlchemy's traceback ("unable to open database file", "file is not a
+    database") or, in memory, recorded a whole study that was gone when the command ended."""
     (tmp_path / "notes.txt").write_text("a file where a folder was meant\n")
     (tmp_path / "mlflow.db").mkdir()  # a folder where the database file was meant
     text = spec_text().replace("sqlite:///mlflow.db", uri)
@@ -170,6 +174,9 @@ def test_a_tracking_database_that_cannot_be_written_is_one_line(tmp_path, uri, e
     ]
     assert (tmp_path / "mlflow.db").is_dir() and not (tmp_path / ".kubetune").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "notes.txt", "spec.yaml"]
+    assert (
+        tmp_path / "notes.txt"
+    ).read_text() == "a file where a folder was meant\n"  # left as it was
 
 
 def test_cli_override_is_validated_too(tmp_path):
